@@ -1,0 +1,76 @@
+"""The one small interface every mailbox protocol implements.
+
+A source never changes the mailbox while fetching (IMAP BODY.PEEK[], POP3 RETR,
+Maildir read). The only mutation is `acknowledge`, which intake calls after the
+message's ticket has been committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxInfo:
+    """What a connection check reports."""
+
+    protocol: str
+    server: str  # "host:port", or the Maildir path
+    folder: str  # the folder as the server names it (delimiter applied)
+    message_count: int
+    tls: str | None = None  # e.g. "TLSv1.3", None when the connection is in clear
+    identity: str = ""  # IMAP: the UIDVALIDITY; empty elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMessage:
+    """One raw message and the key that names it in this mailbox for ever.
+
+    key examples: "imap:INBOX/Support:1700000000:42", "pop3:000001.abcdef", "maildir:1700.M1P2Q3.host"
+    """
+
+    key: str
+    raw: bytes
+
+
+class Source(Protocol):
+    """A connected mailbox. Use as a context manager: `with open_source(job) as src:`."""
+
+    def __enter__(self) -> Source: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def info(self) -> MailboxInfo:
+        """Folder, message count and identity of the open mailbox."""
+        ...
+
+    def list_keys(self) -> list[str]:
+        """Keys of every message currently waiting in the mailbox, oldest first."""
+        ...
+
+    def fetch(self, keys: Iterable[str]) -> Iterator[FetchedMessage]:
+        """Raw bytes of the given messages, without side effects, in the order given.
+
+        Keys that vanished from the mailbox meanwhile are skipped.
+        """
+        ...
+
+    def acknowledge(self, keys: Iterable[str]) -> None:
+        """Apply the job's after-processing action (delete / move / mark seen / keep).
+
+        Only the given keys are touched (never a bare EXPUNGE of the whole folder).
+        Idempotent: acknowledging a key that is already gone is not an error.
+        """
+        ...
+
+    def close(self) -> None:
+        """Finish the session (POP3 QUIT commits deletions; IMAP LOGOUT)."""
+        ...

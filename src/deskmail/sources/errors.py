@@ -1,0 +1,29 @@
+"""Connection failures named by the step that failed, for `deskmail check` and events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Step(StrEnum):
+    DNS = "DNS"
+    CONNECT = "connection refused"
+    TIMEOUT = "timeout"
+    TLS = "TLS handshake"
+    CERTIFICATE = "certificate"
+    STARTTLS = "STARTTLS not offered"
+    AUTHENTICATION = "authentication"
+    FOLDER = "folder"
+    PROTOCOL = "protocol"  # the server said something we could not understand
+    SECRET = "password"  # the configured password source could not be read
+
+
+class SourceError(Exception):
+    """A mailbox could not be used; `step` says where it stopped."""
+
+    def __init__(self, step: Step, detail: str, *, server: str = "") -> None:
+        self.step = step
+        self.detail = detail
+        self.server = server
+        where = f" ({server})" if server else ""
+        super().__init__(f"{step.value} failed{where}: {detail}")

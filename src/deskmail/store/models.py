@@ -1,0 +1,267 @@
+"""The ticket store: SQLAlchemy 2 declarative models.
+
+Schema changes go through Alembic (store/migrations); never call create_all in
+production code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TicketKind(StrEnum):
+    INCIDENT = "incident"
+    EVENT = "event"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ActivityKind(StrEnum):
+    MAIL = "mail"
+    NOTE = "note"
+    SYSTEM = "system"
+
+
+class IntakeOutcome(StrEnum):
+    CREATED = "created"  # a new ticket
+    UPDATED = "updated"  # an activity on an existing ticket
+    DUPLICATE = "duplicate"  # same bytes already recorded under another key (UIDVALIDITY change)
+    QUARANTINED = "quarantined"  # failed a stage; raw bytes kept, not acknowledged
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    # Stored as plain strings (no native PG enum) so adding a value needs no type migration.
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Site(Base):
+    __tablename__ = "site"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Group(Base):
+    __tablename__ = "group"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Source(Base):
+    """Where a ticket came from (Octopus "incident source"): Email, Phone, ..."""
+
+    __tablename__ = "source"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Team(Base):
+    """Each team numbers its own tickets; next_number is taken under a row lock."""
+
+    __tablename__ = "team"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    next_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Person(Base):
+    __tablename__ = "person"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    logon: Mapped[str | None] = mapped_column(String(200), unique=True)  # Windows/directory logon
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    is_agent: Mapped[bool] = mapped_column(Boolean, default=False)
+    site: Mapped[Site | None] = relationship()
+    addresses: Mapped[list[PersonAddress]] = relationship(
+        back_populates="person", cascade="all, delete-orphan"
+    )
+
+
+class PersonAddress(Base):
+    """One of a person's e-mail addresses, stored lower-cased for matching."""
+
+    __tablename__ = "person_address"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    person: Mapped[Person] = relationship(back_populates="addresses")
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+    __table_args__ = (UniqueConstraint("team_id", "number", name="uq_ticket_team_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[TicketKind] = mapped_column(_enum(TicketKind, "ticket_kind"))
+    status: Mapped[TicketStatus] = mapped_column(
+        _enum(TicketStatus, "ticket_status"), default=TicketStatus.NEW
+    )
+    subject: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("group.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
+    sender_address: Mapped[str | None] = mapped_column(String(320))  # as written in From:
+    sender_name: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    team: Mapped[Team] = relationship()
+    requester: Mapped[Person | None] = relationship(foreign_keys=[requester_id])
+    user: Mapped[Person | None] = relationship(foreign_keys=[user_id])
+    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id])
+    group: Mapped[Group | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+    source: Mapped[Source | None] = relationship()
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="ticket", order_by="Activity.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="ticket", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+
+
+class Activity(Base):
+    __tablename__ = "activity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind, "activity_kind"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="activities")
+    author: Mapped[Person | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="activity")
+
+
+class Attachment(Base):
+    """Metadata of a stored file; the bytes live in the blob store under `sha256`."""
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(500))  # as sent; metadata only, never a path
+    media_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_id: Mapped[str | None] = mapped_column(String(500))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="attachments")
+    activity: Mapped[Activity | None] = relationship(back_populates="attachments")
+
+
+class IntakeRecord(Base):
+    """The exactly-once journal: one row per message a job has taken in.
+
+    Written in the same transaction as the ticket or activity it produced; the
+    unique (job, source_key) is what makes a second run, or a second instance,
+    unable to create a second ticket for the same message.
+    """
+
+    __tablename__ = "intake_record"
+    __table_args__ = (
+        UniqueConstraint("job", "source_key", name="uq_intake_job_key"),
+        Index("ix_intake_job_sha256", "job", "sha256"),
+        Index("ix_intake_message_id", "message_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(1000))
+    message_id: Mapped[str | None] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome: Mapped[IntakeOutcome] = mapped_column(_enum(IntakeOutcome, "intake_outcome"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))  # raw bytes kept in the blob store
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    ticket: Mapped[Ticket | None] = relationship()
+    activity: Mapped[Activity | None] = relationship()
+
+
+class Run(Base):
+    """One pass of one job, with its counts (Alloy's "Checking Results")."""
+
+    __tablename__ = "run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(200), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|failed
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "Attachment",
+    "Base",
+    "Group",
+    "IntakeOutcome",
+    "IntakeRecord",
+    "Person",
+    "PersonAddress",
+    "Run",
+    "Site",
+    "Source",
+    "Team",
+    "Ticket",
+    "TicketKind",
+    "TicketStatus",
+]

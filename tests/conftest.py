@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/support/ as plugins, one module per real service."""
+
+pytest_plugins = [
+    "tests.support.database",
+    "tests.support.dovecot",
+]
