@@ -1,15 +1,30 @@
 """The validated shape of a deskmail configuration file.
 
 Every model forbids unknown keys so a typo ("pasword_env") is refused with
-its location instead of being silently ignored.
+its location instead of being silently ignored. The loader (loader.py) turns
+validation errors into file + key + plain-words messages.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from deskmail.config.errors import job_key
 
 
 class Strict(BaseModel):
@@ -45,6 +60,51 @@ DEFAULT_PORTS: dict[tuple[Protocol, bool], int] = {
     (Protocol.POP3, True): 995,
 }
 
+NETWORK_PROTOCOLS = frozenset({Protocol.IMAP, Protocol.POP3})
+SECRET_KEYS = ("password_env", "password_file", "password")
+
+
+def _printable(value: str) -> str:
+    # Names and folders end up in log lines, event subjects and IMAP commands:
+    # a CR or LF there could forge a line or a command.
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters (tabs, line breaks, ...)")
+    return value
+
+
+def _host(value: str) -> str:
+    if "://" in value or "/" in value:
+        raise ValueError("must be a host name or address such as mail.example.com, not a URL")
+    if value.count(":") == 1:  # one colon: "host:port"; IPv6 literals have several
+        raise ValueError("must be a host name only; put the port number in port")
+    return _printable(value)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: str) -> str:
+    # A common slip is pasting the password itself here; the message must not echo it.
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(
+            "must be the name of an environment variable (letters, digits and _),"
+            " such as DESKMAIL_SUPPORT_PASSWORD, not the password itself"
+        )
+    return value
+
+
+def _database_url(value: str) -> str:
+    if "://" not in value:
+        raise ValueError(
+            "must be a database URL such as sqlite:///deskmail.db"
+            " or postgresql+psycopg://deskmail@db.example.com/deskmail"
+        )
+    return value
+
+
+Line = Annotated[str, AfterValidator(_printable)]
+NonEmptyLine = Annotated[str, Field(min_length=1), AfterValidator(_printable)]
+
 
 class Timeouts(Strict):
     connect: float = Field(default=30.0, gt=0, description="seconds to open the connection")
@@ -54,29 +114,70 @@ class Timeouts(Strict):
 class JobConfig(Strict):
     """One mailbox watched by deskmail."""
 
-    name: str = ""  # filled in by the loader: "Mail Connector", "Mail Connector (1)", ...
+    name: Line = Field(
+        default="",
+        description='shown in logs and events; the loader names unnamed jobs "Mail Connector",'
+        ' "Mail Connector (1)", ...',
+    )
     enabled: bool = True
     protocol: Protocol
-    server: str = ""
-    port: int | None = Field(default=None, ge=1, le=65535)
+    server: Annotated[str, AfterValidator(_host)] = ""
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="default: 993/995 with ssl, else 143/110"
+    )
     security: Security = Security.SSL
     reject_invalid_certificates: bool = True
-    ca_file: Path | None = None  # extra trust anchor, e.g. an internal CA
-    user: str = ""
-    password_env: str | None = None
-    password_file: Path | None = None
-    password: str | None = None  # accepted with a warning; prefer password_env / password_file
-    folder: str = "INBOX"  # IMAP folder; "INBOX/Support" or "INBOX.Support"
-    path: Path | None = None  # Maildir folder for protocol = "maildir"
-    after_processing: AfterProcessing | None = None  # default depends on the protocol
-    move_to: str | None = None
+    ca_file: Path | None = Field(
+        default=None, description="extra trust anchor in PEM, e.g. an internal CA"
+    )
+    user: Line = ""
+    password_env: Annotated[str, AfterValidator(_env_name)] | None = Field(
+        default=None, description="name of the environment variable holding the password"
+    )
+    password_file: Path | None = Field(
+        default=None, description="file whose first line is the password"
+    )
+    # repr=False keeps the value out of logs and tracebacks; secrets.redact() treats
+    # every field hidden from repr as a secret.
+    password: str | None = Field(
+        default=None, repr=False, description="accepted with a warning; prefer password_env"
+    )
+    folder: NonEmptyLine = Field(
+        default="INBOX", description='IMAP folder: "INBOX/Support" or "INBOX.Support"'
+    )
+    path: Path | None = Field(default=None, description='Maildir folder for protocol "maildir"')
+    after_processing: AfterProcessing | None = Field(
+        default=None, description="default: delete for POP3, mark_seen otherwise"
+    )
+    move_to: NonEmptyLine | None = Field(
+        default=None, description='folder for after_processing = "move"'
+    )
     timeouts: Timeouts = Timeouts()
     fetch_batch: int = Field(default=50, ge=1, le=1000)
-    fallback_user: str | None = None  # logon name of the person used for unknown senders
-    fallback_site: str | None = None
-    group: str | None = None
-    source: str = "Email"
-    team: str = "IT"
+    fallback_user: Line | None = Field(
+        default=None, description="logon name of the person used for unknown senders"
+    )
+    fallback_site: Line | None = None
+    group: Line | None = Field(default=None, description="group assigned to new tickets")
+    source: NonEmptyLine = "Email"
+    team: NonEmptyLine = "IT"
+
+    # Where the job was written (set by the loader), so that errors found later,
+    # e.g. an unset password variable, still point at the file and the job.
+    _file: Path | None = PrivateAttr(default=None)
+    _index: int | None = PrivateAttr(default=None)
+
+    def set_origin(self, file: Path, index: int) -> None:
+        self._file = file
+        self._index = index
+
+    @property
+    def origin_file(self) -> Path | None:
+        return self._file
+
+    def key(self, setting: str = "") -> str:
+        """Where a setting of this job lives in its file: 'jobs[2] ("Support").password_env'."""
+        return job_key(self._index, self.name, setting)
 
     @property
     def effective_port(self) -> int:
@@ -94,30 +195,71 @@ class JobConfig(Strict):
 
     @model_validator(mode="after")
     def _check_protocol_fields(self) -> JobConfig:
-        if self.protocol in (Protocol.IMAP, Protocol.POP3):
-            if not self.server:
-                raise ValueError(f"server is required for protocol {self.protocol.value}")
-            if not self.user:
-                raise ValueError(f"user is required for protocol {self.protocol.value}")
-            secrets = [k for k in ("password_env", "password_file", "password") if getattr(self, k)]
-            if len(secrets) > 1:
-                raise ValueError(f"give only one of {', '.join(secrets)}")
-        if self.protocol is Protocol.MAILDIR and self.path is None:
-            raise ValueError("path is required for protocol maildir")
-        after = self.effective_after_processing
-        if after is AfterProcessing.MOVE:
-            if self.protocol is Protocol.POP3:
-                raise ValueError("after_processing = 'move' is not possible with POP3")
-            if not self.move_to:
-                raise ValueError("move_to is required when after_processing = 'move'")
-        if after is AfterProcessing.MARK_SEEN and self.protocol is Protocol.POP3:
-            raise ValueError("POP3 has no flags: use after_processing = 'delete' or 'keep'")
+        # Collected rather than raised one by one, so a file is fixed in one round.
+        problems = self._protocol_problems()
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("job_setting", problem),
+                        loc=(key,) if key else (),
+                        input=getattr(self, key, None) if key else None,
+                    )
+                    for key, problem in problems
+                ],
+            )
         return self
+
+    def _protocol_problems(self) -> list[tuple[str, str]]:
+        """(key, problem) pairs; an empty key is about the job as a whole."""
+        problems: list[tuple[str, str]] = []
+        protocol = self.protocol.value
+        if self.protocol in NETWORK_PROTOCOLS:
+            if not self.server:
+                problems.append(("server", f"is required for protocol {protocol}"))
+            if not self.user:
+                problems.append(("user", f"is required for protocol {protocol}"))
+            given = [key for key in SECRET_KEYS if getattr(self, key) is not None]
+            if not given:
+                problems.append(
+                    (
+                        "",
+                        "needs a password: set password_env (recommended),"
+                        " password_file or password",
+                    )
+                )
+        else:
+            if self.path is None:
+                problems.append(("path", f"is required for protocol {protocol}"))
+            given = []
+        if len(given) > 1:
+            both = "both" if len(given) == 2 else "all"
+            problems.append(("", f"{' and '.join(given)} are {both} set; keep only one"))
+        after = self.effective_after_processing
+        if self.protocol is Protocol.POP3 and after in (
+            AfterProcessing.MOVE,
+            AfterProcessing.MARK_SEEN,
+        ):
+            problems.append(
+                (
+                    "after_processing",
+                    f"'{after.value}' is not possible with POP3 (it has no folders or flags);"
+                    " use 'delete' or 'keep'",
+                )
+            )
+        elif after is AfterProcessing.MOVE and not self.move_to:
+            problems.append(("move_to", "is required when after_processing = 'move'"))
+        if self.move_to is not None and after is not AfterProcessing.MOVE:
+            problems.append(
+                ("move_to", f"is only used with after_processing = 'move' (it is '{after.value}')")
+            )
+        return problems
 
 
 class DatabaseConfig(Strict):
     # Relative SQLite paths are resolved against the config file's folder.
-    url: str = "sqlite:///deskmail.db"
+    url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///deskmail.db"
 
 
 class StorageConfig(Strict):

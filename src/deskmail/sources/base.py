@@ -29,7 +29,8 @@ class MailboxInfo:
 class FetchedMessage:
     """One raw message and the key that names it in this mailbox for ever.
 
-    key examples: "imap:INBOX/Support:1700000000:42", "pop3:000001.abcdef", "maildir:1700.M1P2Q3.host"
+    Key examples: "imap:INBOX/Support:1700000000:42", "pop3:000001.abcdef",
+    "maildir:1700.M1P2Q3.host".
     """
 
     key: str

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Dialect,
     Enum,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -68,7 +70,35 @@ class IntakeOutcome(StrEnum):
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
     # Stored as plain strings (no native PG enum) so adding a value needs no type migration.
-    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC, read back aware on every database.
+
+    SQLite has no time zone type: a plain DateTime(timezone=True) drops the
+    offset there (a Date: header at +02:00 would be stored two hours off) and
+    reads back naive. Naive values are refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware one (datetime.now(UTC))")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Site(Base):
@@ -143,8 +173,8 @@ class Ticket(Base):
     source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
     sender_address: Mapped[str | None] = mapped_column(String(320))  # as written in From:
     sender_name: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     team: Mapped[Team] = relationship()
     requester: Mapped[Person | None] = relationship(foreign_keys=[requester_id])
@@ -171,8 +201,8 @@ class Activity(Base):
     from_name: Mapped[str | None] = mapped_column(String(300))
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="activities")
     author: Mapped[Person | None] = relationship()
@@ -222,8 +252,8 @@ class IntakeRecord(Base):
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
     error: Mapped[str | None] = mapped_column(Text)
     raw_sha256: Mapped[str | None] = mapped_column(String(64))  # raw bytes kept in the blob store
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket | None] = relationship()
     activity: Mapped[Activity | None] = relationship()
@@ -235,8 +265,8 @@ class Run(Base):
     __tablename__ = "run"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job: Mapped[str] = mapped_column(String(200), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|failed
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
@@ -264,4 +294,5 @@ __all__ = [
     "Ticket",
     "TicketKind",
     "TicketStatus",
+    "UTCDateTime",
 ]

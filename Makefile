@@ -1,0 +1,43 @@
+# Two entry points (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE := var/sample
+
+.PHONY: run test lint typecheck pytest system-deps clean
+
+run: $(VENV)/.runtime
+	$(BIN)/deskmail sample init --dir $(SAMPLE)
+	$(BIN)/deskmail run-once --config $(SAMPLE)/deskmail.toml --show
+	@echo
+	$(BIN)/deskmail tickets list --config $(SAMPLE)/deskmail.toml
+
+test: system-deps $(VENV)/.test lint typecheck pytest
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(VENV)/.test
+	$(BIN)/mypy
+
+pytest: $(VENV)/.test
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+system-deps:
+	scripts/system-deps.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.runtime
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,3 @@
+from deskmail.cli import main
+
+main()

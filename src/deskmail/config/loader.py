@@ -1,0 +1,407 @@
+"""Read deskmail.toml, validate it, and report every problem in plain words.
+
+Each problem names the file, the key (with the job's name) and what is wrong,
+so the person fixing it never has to read a pydantic error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import logging
+import os
+import re
+import tomllib
+import typing
+import unicodedata
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+
+from deskmail.config.errors import ConfigError, Issue, job_label
+from deskmail.config.models import (
+    NETWORK_PROTOCOLS,
+    DatabaseConfig,
+    DeskmailConfig,
+    JobConfig,
+    Security,
+)
+
+log = logging.getLogger("deskmail.config")
+
+DATABASE_URL_ENV = "DESKMAIL_DATABASE_URL"
+DEFAULT_JOB_NAME = "Mail Connector"  # the Alloy Navigator default, numbered "(1)", "(2)", ...
+
+# Names people bring from other products (Octopus XML, Alloy dialogs) that
+# difflib would not connect to ours.
+_ALIASES = {
+    "host": "server",
+    "hostname": "server",
+    "servername": "server",
+    "login": "user",
+    "username": "user",
+    "mailbox": "folder",
+    "ssl": "security",
+    "tls": "security",
+    "usessl": "security",
+    "use_ssl": "security",
+}
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_SQLITE_FILE = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?:///)(?P<file>[^?]*)(?P<query>\?.*)?", re.S)
+
+
+def load_config(path: Path | str) -> DeskmailConfig:
+    """Load and validate a configuration file; raise ConfigError listing every problem."""
+    path = Path(path)
+    raw = _read_toml(path)
+    names = _job_names(raw.get("jobs"))
+    issues = []
+    if "source_file" in raw:  # a field, but one only the loader sets
+        issues.append(Issue("source_file", _unknown_key("source_file", DeskmailConfig)))
+    try:
+        config = DeskmailConfig.model_validate(raw)
+    except ValidationError as exc:
+        issues += [_issue(error, names) for error in exc.errors()]
+    if issues:
+        raise ConfigError.many(path, issues)
+    config = _place(config, path, names)
+    _check_unique_names(config.jobs, path)
+    for job in config.jobs:
+        for warning in _warnings(job, path):
+            log.warning('job "%s": %s', job.name, warning)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            path, "", f"configuration file not found (looked for {path.absolute()})"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(path, "", "is a folder, not a configuration file") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read the configuration file: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a BOM from Windows Notepad is harmless
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise ConfigError(
+            path, "", "is not UTF-8 text; save it as UTF-8", line=line, column=column
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(path, exc) from None
+
+
+def _syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    # Python 3.11's TOMLDecodeError has no lineno/colno yet: they are in the message.
+    message = str(exc)
+    position = _TOML_POSITION.search(message)
+    if position is None:
+        return ConfigError(path, "", f"invalid TOML: {message}")
+    return ConfigError(
+        path,
+        "",
+        f"invalid TOML: {message[: position.start()]}",
+        line=int(position[1]),
+        column=int(position[2]),
+    )
+
+
+def _job_names(jobs: object) -> list[str]:
+    """The final name of each job in file order: given names, then the default series.
+
+    A job whose name is not text gets "" (no name in its error messages).
+    """
+    if not isinstance(jobs, list):
+        return []
+    given = [job.get("name") if isinstance(job, dict) else None for job in jobs]
+    taken = {_same(name) for name in given if isinstance(name, str) and name}
+    series = (
+        DEFAULT_JOB_NAME if n == 0 else f"{DEFAULT_JOB_NAME} ({n})" for n in itertools.count()
+    )
+    free = (name for name in series if _same(name) not in taken)
+    names = []
+    for name in given:
+        if isinstance(name, str) and name:
+            names.append(name)
+        else:
+            names.append("" if name else next(free))
+    return names
+
+
+def _same(name: str) -> str:
+    # "Café" typed on two keyboards may differ in bytes; "support" and "Support" in case.
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConfig:
+    """Fill in names, make paths absolute against the file's folder, apply the env override."""
+    base = path.absolute().parent
+    jobs = []
+    for index, (job, name) in enumerate(zip(config.jobs, names, strict=True)):
+        placed = job.model_copy(
+            update={
+                "name": name,
+                "path": _absolute(job.path, base),
+                "password_file": _absolute(job.password_file, base),
+                "ca_file": _absolute(job.ca_file, base),
+            }
+        )
+        placed.set_origin(path, index)
+        jobs.append(placed)
+    database = config.database.model_copy(
+        update={"url": _resolve_sqlite(config.database.url, base)}
+    )
+    override = os.environ.get(DATABASE_URL_ENV)
+    if override:  # relative to where the variable was set, not to the file
+        database = _database_from_env(_resolve_sqlite(override, Path.cwd()))
+    storage = config.storage.model_copy(
+        update={"attachments_dir": _absolute(config.storage.attachments_dir, base)}
+    )
+    return config.model_copy(
+        update={
+            "source_file": path.absolute(),
+            "database": database,
+            "storage": storage,
+            "jobs": jobs,
+        }
+    )
+
+
+@typing.overload
+def _absolute(path: Path, base: Path) -> Path: ...
+@typing.overload
+def _absolute(path: None, base: Path) -> None: ...
+def _absolute(path: Path | None, base: Path) -> Path | None:
+    if path is None:
+        return None
+    path = path.expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    match = _SQLITE_FILE.fullmatch(url)
+    if not match or match["file"] in ("", ":memory:") or match["file"].startswith("file:"):
+        return url
+    return f"{match['scheme']}{_absolute(Path(match['file']), base)}{match['query'] or ''}"
+
+
+def _database_from_env(url: str) -> DatabaseConfig:
+    try:
+        return DatabaseConfig(url=url)
+    except ValidationError as exc:
+        raise ConfigError(
+            None, f"environment variable {DATABASE_URL_ENV}", _problem(exc.errors()[0], ("url",))
+        ) from None
+
+
+def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:
+    first: dict[str, JobConfig] = {}
+    issues = []
+    for job in jobs:
+        earlier = first.setdefault(_same(job.name), job)
+        if earlier is not job:
+            issues.append(
+                Issue(
+                    job.key("name"),
+                    f"{earlier.key()} has the same name; job names must be unique",
+                )
+            )
+    if issues:
+        raise ConfigError.many(path, issues)
+
+
+def _warnings(job: JobConfig, path: Path) -> list[str]:
+    """Settings that work but expose the password or the mail."""
+    if job.protocol not in NETWORK_PROTOCOLS:
+        return []
+    warnings = []
+    if job.password is not None:
+        warnings.append(
+            f"password is written in clear text in {path}; use password_env or password_file"
+        )
+    if job.security is Security.STARTTLS_IF_AVAILABLE:
+        warnings.append(
+            'security = "starttls-if-available": a network attacker can strip STARTTLS'
+            " and read the password; use starttls or ssl"
+        )
+    elif job.security is Security.NONE and job.server.lower() not in _LOOPBACK:
+        warnings.append(
+            'security = "none": the password and the mail cross the network unencrypted;'
+            " use ssl or starttls"
+        )
+    if not job.reject_invalid_certificates and job.security is not Security.NONE:
+        warnings.append(
+            "reject_invalid_certificates = false: anyone on the network path can pose as"
+            f" {job.server} and read the password; to trust a private CA, set ca_file instead"
+        )
+    return warnings
+
+
+# --- pydantic errors in plain words ------------------------------------------------
+
+
+def _issue(error: ErrorDetails, names: list[str]) -> Issue:
+    loc = error["loc"]
+    return Issue(_key(loc, names), _problem(error, loc))
+
+
+def _key(loc: tuple[int | str, ...], names: list[str]) -> str:
+    key = ""
+    for position, part in enumerate(loc):
+        if isinstance(part, int):
+            if loc[:position] == ("jobs",):
+                key = job_label(part, names[part] if part < len(names) else None)
+            else:
+                key += f"[{part}]"
+        else:
+            key += f".{part}" if key else part
+    return key
+
+
+def _problem(error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
+    kind, ctx, value = error["type"], error.get("ctx", {}), error["input"]
+    field = _target(loc)[1]
+    got = "" if field is not None and not field.repr else f" (got {_show(value)})"
+    if kind == "extra_forbidden":
+        return _unknown_key(str(loc[-1]), _target(loc[:-1])[0])
+    if kind == "missing":
+        choices = _choices(field)
+        return "is required" + (f" (one of {choices})" if choices else "")
+    if kind in ("enum", "literal_error"):
+        choices = _choices(field) or str(ctx.get("expected", ""))
+        hint = _suggest(str(value), _choice_values(field)) if isinstance(value, str) else None
+        return f"must be one of {choices}{got}" + (f"; did you mean '{hint}'?" if hint else "")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return _range(field, ctx) + got
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", error["msg"]))
+    if kind == "job_setting":
+        return error["msg"]
+    if kind == "list_type" and loc == ("jobs",):
+        return "must be a list of jobs: write each job as a [[jobs]] table (double brackets)"
+    return _PLAIN.get(kind, error["msg"]) + got
+
+
+_PLAIN = {
+    "string_type": "must be text in quotes",
+    "string_too_short": "must not be empty",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "path_type": "must be a path in quotes",
+    "list_type": "must be a list",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "dict_type": "must be a table",
+}
+
+
+def _target(loc: tuple[int | str, ...]) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+    """The model that owns the last key of loc, and that key's field."""
+    model: type[BaseModel] | None = DeskmailConfig
+    field: FieldInfo | None = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None, None
+        field = model.model_fields[part]
+        model = next((t for t in _leaves(field.annotation) if _is_model(t)), None)
+    return model, field
+
+
+def _leaves(annotation: object) -> list[object]:
+    """The plain types inside list[...], X | None and Annotated[...]."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        args = args[:1]
+    if not args:
+        return [annotation]
+    return [leaf for arg in args for leaf in _leaves(arg)]
+
+
+def _is_model(annotation: object) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _choice_values(field: FieldInfo | None) -> list[str]:
+    if field is None:
+        return []
+    for leaf in _leaves(field.annotation):
+        if isinstance(leaf, type) and issubclass(leaf, Enum):
+            return [str(member.value) for member in leaf]
+        if typing.get_origin(leaf) is typing.Literal:
+            return [str(arg) for arg in typing.get_args(leaf)]
+    return []
+
+
+def _choices(field: FieldInfo | None) -> str:
+    return ", ".join(_choice_values(field))
+
+
+def _suggest(word: str, known: list[str]) -> str | None:
+    def canonical(text: str) -> str:
+        return text.casefold().replace("-", "_")
+
+    by_canonical = {canonical(name): name for name in known}
+    alias = _ALIASES.get(canonical(word))
+    if alias in known:
+        return alias
+    close = difflib.get_close_matches(canonical(word), list(by_canonical), n=1, cutoff=0.6)
+    return by_canonical[close[0]] if close else None
+
+
+def _unknown_key(key: str, model: type[BaseModel] | None) -> str:
+    if model is None:
+        return "unknown key"
+    known = [name for name in model.model_fields if name != "source_file"]
+    hint = _suggest(key, known)
+    if hint:
+        return f"unknown key (did you mean '{hint}'?)"
+    return f"unknown key (known keys: {', '.join(known)})"
+
+
+def _range(field: FieldInfo | None, ctx: dict[str, Any]) -> str:
+    low = high = None
+    for constraint in field.metadata if field is not None else []:
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    if low is not None and high is not None:
+        return f"must be between {_show(low)} and {_show(high)}"
+    for bound, words in (
+        ("ge", "at least"),
+        ("le", "at most"),
+        ("gt", "more than"),
+        ("lt", "less than"),
+    ):
+        if bound in ctx:
+            return f"must be {words} {_show(ctx[bound])}"
+    return "is out of range"
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    shown = repr(value) if isinstance(value, str) else str(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -1,0 +1,40 @@
+"""Crash points for the kill tests.
+
+`DESKMAIL_CRASH_AT=in_transaction:5` makes the process SIGKILL itself the 5th
+time it reaches that point, which is how the tests prove that a crash at any
+step boundary neither loses nor duplicates mail. Unset in production: the
+check is one dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from enum import StrEnum
+
+
+class CrashPoint(StrEnum):
+    AFTER_FETCH = "after_fetch"  # bytes in hand, nothing recorded
+    IN_TRANSACTION = "in_transaction"  # ticket and journal row written, not committed
+    AFTER_COMMIT = "after_commit"  # committed, not acknowledged on the server
+    DURING_ACK = "during_ack"  # some of a batch acknowledged, not all
+
+
+def _parse(spec: str | None) -> tuple[str, int] | None:
+    if not spec:
+        return None
+    point, _, count = spec.partition(":")
+    CrashPoint(point)  # refuse unknown names loudly
+    return point, int(count or 1)
+
+
+_TARGET = _parse(os.environ.get("DESKMAIL_CRASH_AT"))
+_hits: dict[str, int] = {}
+
+
+def reached(point: CrashPoint) -> None:
+    if _TARGET is None or _TARGET[0] != point.value:
+        return
+    _hits[point.value] = _hits.get(point.value, 0) + 1
+    if _hits[point.value] >= _TARGET[1]:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,76 @@
+"""Reads and writes of the intake journal (the IntakeRecord table)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from deskmail.store.models import IntakeOutcome, IntakeRecord, utcnow
+
+DONE = (IntakeOutcome.CREATED, IntakeOutcome.UPDATED, IntakeOutcome.DUPLICATE)
+_CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    outcome: IntakeOutcome
+    acknowledged: bool
+
+    @property
+    def done(self) -> bool:
+        return self.outcome in DONE
+
+
+def lookup(session: Session, job: str, keys: Sequence[str]) -> dict[str, Known]:
+    found: dict[str, Known] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        rows = session.execute(
+            select(
+                IntakeRecord.source_key, IntakeRecord.outcome, IntakeRecord.acknowledged_at
+            ).where(IntakeRecord.job == job, IntakeRecord.source_key.in_(chunk))
+        )
+        for key, outcome, acked in rows:
+            found[key] = Known(outcome, acked is not None)
+    return found
+
+
+def unacknowledged(session: Session, job: str) -> list[str]:
+    """Keys processed but not yet confirmed as acknowledged on the server."""
+    return list(
+        session.scalars(
+            select(IntakeRecord.source_key).where(
+                IntakeRecord.job == job,
+                IntakeRecord.outcome.in_(DONE),
+                IntakeRecord.acknowledged_at.is_(None),
+            )
+        )
+    )
+
+
+def find_same_bytes(session: Session, job: str, sha256: str) -> IntakeRecord | None:
+    """A message already taken in under another key (UIDVALIDITY reset, UIDL change)."""
+    return session.scalars(
+        select(IntakeRecord).where(
+            IntakeRecord.job == job,
+            IntakeRecord.sha256 == sha256,
+            IntakeRecord.outcome.in_(DONE),
+        )
+    ).first()
+
+
+def mark_acknowledged(session: Session, job: str, keys: Iterable[str]) -> None:
+    pending = list(keys)
+    now = utcnow()
+    for start in range(0, len(pending), _CHUNK):
+        session.execute(
+            update(IntakeRecord)
+            .where(
+                IntakeRecord.job == job,
+                IntakeRecord.source_key.in_(pending[start : start + _CHUNK]),
+            )
+            .values(acknowledged_at=now)
+        )

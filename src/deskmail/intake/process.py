@@ -1,0 +1,140 @@
+"""Taking in one fetched message: parse, decide, apply and journal it in one transaction.
+
+Never raises for a bad message: anything that fails is quarantined with its raw
+bytes and the reason, and the caller goes on with the next message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+
+from deskmail.apply.context import JobContext
+from deskmail.apply.tickets import apply_decision
+from deskmail.classify.decide import decide
+from deskmail.intake import journal
+from deskmail.intake.faults import CrashPoint, reached
+from deskmail.parse.message import ParsedMessage
+from deskmail.parse.parser import parse_message
+from deskmail.sources.base import FetchedMessage
+from deskmail.store.engine import Store
+from deskmail.store.models import IntakeOutcome, IntakeRecord
+
+log = logging.getLogger(__name__)
+
+
+class Result(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+    SKIPPED = "skipped"  # another instance recorded it first; it acknowledges it
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    key: str
+    result: Result
+    subject: str = ""
+    sender: str = ""
+    ticket: str = ""  # "IT-12"
+    error: str = ""
+
+    @property
+    def acknowledge(self) -> bool:
+        return self.result in (Result.CREATED, Result.UPDATED, Result.DUPLICATE)
+
+
+def take_in(store: Store, context: JobContext, fetched: FetchedMessage) -> MessageOutcome:
+    sha256 = hashlib.sha256(fetched.raw).hexdigest()
+    try:
+        message = parse_message(fetched.raw)
+        decision = decide(message)
+    except Exception as exc:  # a parser bug must not stop the mailbox
+        return _quarantine(store, context, fetched, sha256, None, "parse", exc)
+
+    try:
+        with store.transaction() as session:
+            same = journal.find_same_bytes(session, context.job, sha256)
+            record = _record(context, fetched, sha256, message)
+            if same is not None:
+                record.outcome = IntakeOutcome.DUPLICATE
+                record.ticket_id, record.activity_id = same.ticket_id, same.activity_id
+                ticket = ""
+            else:
+                applied = apply_decision(session, store.blobs, context, message, decision)
+                record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
+                record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
+                ticket = f"{applied.team}-{applied.ticket_number}"
+            session.add(record)
+            session.flush()
+            reached(CrashPoint.IN_TRANSACTION)
+    except IntegrityError as exc:
+        if _recorded_elsewhere(store, context.job, fetched.key):
+            return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
+        return _quarantine(store, context, fetched, sha256, message, "store", exc)
+    except Exception as exc:
+        return _quarantine(store, context, fetched, sha256, message, "apply", exc)
+    reached(CrashPoint.AFTER_COMMIT)
+    return MessageOutcome(
+        fetched.key,
+        Result(record.outcome.value),
+        message.subject,
+        str(message.sender or ""),
+        ticket,
+    )
+
+
+def _record(
+    context: JobContext, fetched: FetchedMessage, sha256: str, message: ParsedMessage | None
+) -> IntakeRecord:
+    message_id = message.message_id if message else None
+    return IntakeRecord(
+        job=context.job,
+        source_key=fetched.key,
+        message_id=message_id[:1000] if message_id else None,
+        sha256=sha256,
+        size=len(fetched.raw),
+    )
+
+
+def _recorded_elsewhere(store: Store, job: str, key: str) -> bool:
+    with store.transaction() as session:
+        return key in journal.lookup(session, job, [key])
+
+
+def _quarantine(
+    store: Store,
+    context: JobContext,
+    fetched: FetchedMessage,
+    sha256: str,
+    message: ParsedMessage | None,
+    stage: str,
+    exc: Exception,
+) -> MessageOutcome:
+    """Keep the raw bytes and the reason; the message stays on the server."""
+    reason = f"{stage}: {type(exc).__name__}: {exc}"[:4000]
+    log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason, exc_info=exc)
+    store.blobs.put(fetched.raw)
+    record = _record(context, fetched, sha256, message)
+    record.outcome = IntakeOutcome.QUARANTINED
+    record.error = reason
+    record.raw_sha256 = sha256
+    try:
+        with store.transaction() as session:
+            session.add(record)
+    except IntegrityError:
+        if _recorded_elsewhere(store, context.job, fetched.key):
+            return MessageOutcome(fetched.key, Result.SKIPPED)
+        raise
+    return MessageOutcome(
+        fetched.key,
+        Result.QUARANTINED,
+        message.subject if message else "",
+        str(message.sender or "") if message else "",
+        error=reason,
+    )

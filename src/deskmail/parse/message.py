@@ -1,0 +1,45 @@
+"""The typed result of parsing one raw message; the only thing later stages see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str
+    address: str  # as written; compare with .normalized
+
+    @property
+    def normalized(self) -> str:
+        return self.address.strip().lower()
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAttachment:
+    filename: str  # as sent (decoded); metadata only, never used as a path
+    media_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    message_id: str | None
+    subject: str
+    sender: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    date: datetime | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    text: str  # the readable body: text/plain, or the HTML part converted to text
+    html: str | None  # the HTML part as sent (sanitising comes with display)
+    attachments: tuple[ParsedAttachment, ...] = ()
+    # Problems the parser worked around (bad charset, broken header, ...), for the log.
+    defects: tuple[str, ...] = field(default=())

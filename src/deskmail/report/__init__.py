@@ -1,0 +1,1 @@
+"""Plain-text views of what deskmail made, for the command line."""

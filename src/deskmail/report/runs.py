@@ -1,0 +1,32 @@
+"""The one-line summary per job that run-once prints."""
+
+from __future__ import annotations
+
+from deskmail.intake.process import MessageOutcome, Result
+from deskmail.intake.run import RunSummary
+
+
+def summary_line(summary: RunSummary) -> str:
+    counts = (
+        f"fetched {summary.fetched}, created {summary.created}, updated {summary.updated}, "
+        f"quarantined {summary.quarantined}"
+    )
+    if summary.duplicates:
+        counts += f", duplicates {summary.duplicates}"
+    if summary.skipped:
+        counts += f", skipped {summary.skipped}"
+    status = "ok" if summary.ok else f"FAILED: {summary.failure}"
+    return f"{summary.job}: {counts}, {summary.seconds:.2f} s - {status}"
+
+
+def outcome_line(outcome: MessageOutcome) -> str:
+    verb = {
+        Result.CREATED: "created",
+        Result.UPDATED: "updated",
+        Result.DUPLICATE: "duplicate of",
+        Result.QUARANTINED: "QUARANTINED",
+        Result.SKIPPED: "skipped",
+    }[outcome.result]
+    target = outcome.ticket or outcome.error
+    sender = f" from {outcome.sender}" if outcome.sender else ""
+    return f'  {verb} {target}: "{outcome.subject}"{sender}'

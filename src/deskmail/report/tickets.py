@@ -1,0 +1,101 @@
+"""Tickets as text: the `tickets list` table and the `tickets show` page."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from deskmail.store.models import Activity, Attachment, Person, Team, Ticket
+
+
+def _who(person: Person | None, address: str | None) -> str:
+    if person is not None:
+        return person.name
+    return address or "-"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def list_tickets(session: Session, team: str | None = None, limit: int = 50) -> str:
+    activities = (
+        select(func.count(Activity.id)).where(Activity.ticket_id == Ticket.id).scalar_subquery()
+    )
+    files = (
+        select(func.count(Attachment.id)).where(Attachment.ticket_id == Ticket.id).scalar_subquery()
+    )
+    query = (
+        select(Ticket, activities, files)
+        .join(Team)
+        .options(selectinload(Ticket.requester), selectinload(Ticket.team))
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    if team:
+        query = query.where(Team.name == team)
+    rows = list(session.execute(query))
+    if not rows:
+        return "no tickets yet"
+    header = f"{'ticket':<10} {'kind':<9} {'status':<7} {'requester':<22} {'acts':>4} {'files':>5}"
+    lines = [f"{header}  subject"]
+    for ticket, n_activities, n_files in reversed(rows):
+        ref = f"{ticket.team.name}-{ticket.number}"
+        lines.append(
+            f"{ref:<10} {ticket.kind.value:<9} {ticket.status.value:<7} "
+            f"{_cut(_who(ticket.requester, ticket.sender_address), 22):<22} "
+            f"{n_activities:>4} {n_files:>5}  {_cut(ticket.subject, 70)}"
+        )
+    return "\n".join(lines)
+
+
+def show_ticket(session: Session, number: int, team: str) -> str | None:
+    ticket = session.scalars(
+        select(Ticket)
+        .join(Team)
+        .where(Team.name == team, Ticket.number == number)
+        .options(
+            selectinload(Ticket.activities),
+            selectinload(Ticket.attachments),
+        )
+    ).first()
+    if ticket is None:
+        return None
+    sender = ticket.sender_address or "-"
+    if ticket.sender_name:
+        sender = f"{ticket.sender_name} <{sender}>"
+    lines = [
+        f"{ticket.team.name}-{ticket.number}  [{ticket.kind.value}] {ticket.subject}",
+        f"  status:    {ticket.status.value}",
+        f"  from:      {sender}",
+        f"  requester: {_who(ticket.requester, None)}",
+        f"  site:      {ticket.site.name if ticket.site else '-'}",
+        f"  group:     {ticket.group.name if ticket.group else '-'}",
+        f"  source:    {ticket.source.name if ticket.source else '-'}",
+        f"  created:   {ticket.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        "",
+        _indent(ticket.description),
+    ]
+    own = [a for a in ticket.attachments if a.activity_id is None]
+    lines += _attachment_lines(own)
+    for activity in ticket.activities:
+        author = _who(activity.author, activity.from_address)
+        lines += [
+            "",
+            f"-- {activity.kind.value} from {author}, {activity.occurred_at:%Y-%m-%d %H:%M} UTC",
+            _indent(activity.body),
+        ]
+        lines += _attachment_lines(activity.attachments)
+    return "\n".join(lines)
+
+
+def _attachment_lines(attachments: list[Attachment]) -> list[str]:
+    return [
+        f"  [attachment] {a.filename} ({a.media_type}, {a.size:,} bytes"
+        f"{', inline' if a.inline else ''})"
+        for a in attachments
+    ]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line if line else "" for line in text.strip("\n").splitlines())

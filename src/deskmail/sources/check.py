@@ -1,0 +1,45 @@
+"""`deskmail check`: connect, TLS, log in, open the folder, count, and say where it failed."""
+
+from __future__ import annotations
+
+from deskmail.config.models import JobConfig
+from deskmail.sources.base import MailboxInfo
+from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.factory import open_source
+
+_HINTS: dict[Step, str] = {
+    Step.DNS: "check the server name: it does not resolve from this machine",
+    Step.CONNECT: "check server and port; is the service running, does a firewall block it?",
+    Step.TIMEOUT: "the server did not answer in time: check port and firewall, or raise timeouts",
+    Step.TLS: "check security: ssl for implicit-TLS ports (993, 995), starttls for 143 and 110",
+    Step.CERTIFICATE: (
+        "set ca_file to the CA that signed the server's certificate to trust it,"
+        " or reject_invalid_certificates = false (not recommended)"
+    ),
+    Step.STARTTLS: (
+        "the server offers no STARTTLS: use security = ssl with the implicit-TLS port,"
+        " or starttls-if-available to allow clear text (not recommended)"
+    ),
+    Step.AUTHENTICATION: "check user and the password (password_env / password_file)",
+    Step.FOLDER: 'check folder (IMAP: "INBOX/Support" and "INBOX.Support" both work) or path',
+    Step.PROTOCOL: "the server's answer was not understood: check protocol and port",
+    Step.SECRET: "check password_env / password_file: the password could not be read",
+}
+_HOSTNAME_HINT = (
+    "the certificate is not issued for this server name: use the name it was issued for"
+)
+
+
+def check_connection(job: JobConfig, password: str | None) -> MailboxInfo:
+    """Every step a real run takes before reading mail; raises SourceError naming the step."""
+    with open_source(job, password) as source:
+        return source.info()
+
+
+def describe_failure(err: SourceError) -> str:
+    """One line saying where and why it failed, then a hint on the next line."""
+    where = f" ({err.server})" if err.server else ""
+    hint = _HINTS[err.step]
+    if err.step is Step.CERTIFICATE and "hostname mismatch" in err.detail.lower():
+        hint = _HOSTNAME_HINT
+    return f"FAILED at {err.step.value}{where}: {err.detail}\n  hint: {hint}"

@@ -1,0 +1,92 @@
+"""TLS for the network sources, and naming the step a network error stopped at.
+
+Python's mail clients only verify certificates and host names when given a
+context from `ssl.create_default_context()`; every connection here gets one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import ssl
+
+from deskmail.config.models import JobConfig, Security
+from deskmail.sources.errors import SourceError, Step
+
+_SSL_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+
+
+def endpoint(job: JobConfig) -> str:
+    """ "host:port", as errors and connection checks name the server."""
+    return f"{job.server}:{job.effective_port}"
+
+
+def make_ssl_context(job: JobConfig) -> ssl.SSLContext:
+    """A verifying context; ca_file is trusted on top of the system CAs."""
+    context = ssl.create_default_context()
+    if job.ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(job.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            detail = f"cannot use ca_file {str(job.ca_file)!r}: {explain(exc)}"
+            raise SourceError(Step.CERTIFICATE, detail, server=endpoint(job)) from exc
+    if not job.reject_invalid_certificates:
+        context.check_hostname = False  # must be switched off before CERT_NONE
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def classify(exc: BaseException) -> Step:
+    """The step a network exception belongs to; order matters (subclasses first)."""
+    if isinstance(exc, socket.gaierror):
+        return Step.DNS
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return Step.CERTIFICATE
+    if isinstance(exc, ssl.SSLError):
+        return Step.TLS
+    if isinstance(exc, TimeoutError):  # socket.timeout is an alias since 3.10
+        return Step.TIMEOUT
+    # ConnectionRefusedError, and unreachable networks or dropped connections.
+    return Step.CONNECT
+
+
+def explain(exc: BaseException) -> str:
+    """A short human detail for a network exception, without the ssl.c noise."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return _SSL_LOCATION.sub("", text)
+
+
+def tls_version(sock: socket.socket | None) -> str | None:
+    """ "TLSv1.3" for a TLS socket, None in clear text."""
+    return sock.version() if isinstance(sock, ssl.SSLSocket) else None
+
+
+def starttls_wanted(job: JobConfig, offered: bool, logger: logging.Logger) -> bool:
+    """Whether to upgrade a clear connection, decided before any credential is sent.
+
+    starttls without the capability stops here, so a downgrade by a network
+    attacker (who strips STARTTLS from the greeting) never exposes the password.
+    """
+    if job.security not in (Security.STARTTLS, Security.STARTTLS_IF_AVAILABLE):
+        return False
+    if offered:
+        return True
+    if job.security is Security.STARTTLS:
+        raise SourceError(
+            Step.STARTTLS,
+            "the server does not offer STARTTLS; nothing was sent in clear text",
+            server=endpoint(job),
+        )
+    logger.warning(
+        "%s does not offer STARTTLS: continuing WITHOUT encryption for job %r"
+        " (security = starttls-if-available); the password crosses the network in clear",
+        endpoint(job),
+        job.name,
+    )
+    return False

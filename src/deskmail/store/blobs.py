@@ -1,0 +1,100 @@
+"""Content-addressed file store for attachments and raw messages.
+
+A blob lives at root/ab/cd/<sha256>. Its name is computed from its bytes,
+never taken from a mail, so no attachment name can choose a path. Writes are
+crash-safe: a blob is visible only once complete and on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    sha256: str
+    size: int
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes a created or renamed directory entry durable, not just the file's data.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs(path: Path) -> None:
+    """mkdir -p, fsyncing the parent of every directory created."""
+    if path.is_dir():
+        return
+    _make_dirs(path.parent)
+    try:
+        path.mkdir()
+    except FileExistsError:  # a concurrent writer made it
+        return
+    _fsync_dir(path.parent)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        # Temporary files sit under root so the final os.replace stays on one filesystem.
+        self._tmp = root / "tmp"
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob `sha256` lives; ValueError unless it is 64 lowercase hex digits."""
+        if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob's bytes; FileNotFoundError when it is not stored."""
+        return self.path(sha256).open("rb")
+
+    def put(self, data: bytes) -> BlobRef:
+        return self.put_stream((data,))
+
+    def put_stream(self, chunks: Iterable[bytes]) -> BlobRef:
+        """Store the concatenated chunks; a blob already stored is not rewritten."""
+        _make_dirs(self._tmp)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".tmp")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            ref = BlobRef(digest.hexdigest(), size)
+            final = self.path(ref.sha256)
+            # Same name means same bytes; the size check only guards against a
+            # file damaged outside deskmail (ours appear whole via os.replace).
+            if final.is_file() and final.stat().st_size == size:
+                return ref
+            _make_dirs(final.parent)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return ref
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+__all__ = ["BlobRef", "BlobStore"]

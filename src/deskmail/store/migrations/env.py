@@ -1,0 +1,34 @@
+"""Alembic environment: runs on the connection deskmail.store.migrate hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, text
+
+from deskmail.store.models import Base
+
+# Any constant shared by all deskmail versions: serialises concurrent upgrades on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x6465736B6D61696C  # "deskmail"
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Released at commit; a second upgrader then sees the new revision.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
+        context.run_migrations()
+
+
+connection = context.config.attributes.get("connection")
+if context.is_offline_mode() or connection is None:
+    raise RuntimeError("run migrations through deskmail.store.migrate (`deskmail db upgrade`)")
+_run(connection)

@@ -1,0 +1,722 @@
+"""Loading deskmail.toml: every problem names the file, the key and what is wrong.
+
+The messages are asserted word for word where it matters: they are the
+interface a person fixing a configuration file reads.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import logging
+import pickle
+import re
+import unicodedata
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+import deskmail
+from deskmail.config import ConfigError, JobConfig, load_config
+from deskmail.config.errors import Issue
+from deskmail.config.loader import DATABASE_URL_ENV
+from deskmail.config.models import AfterProcessing, Protocol
+from deskmail.config.secrets import REDACTED, redact, resolve_password
+
+SAMPLE = Path(deskmail.__file__).parent / "sample"
+
+IMAP_JOB = """
+[[jobs]]
+name = "Support"
+protocol = "imap"
+server = "imap.example.com"
+user = "support"
+password_env = "DESKMAIL_SUPPORT_PASSWORD"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_database_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+
+
+def write(folder: Path, text: str, name: str = "deskmail.toml") -> Path:
+    path = folder / name
+    path.write_text(dedent(text), encoding="utf-8")
+    return path
+
+
+def load(folder: Path, text: str) -> list[JobConfig]:
+    return load_config(write(folder, text)).jobs
+
+
+def error(folder: Path, text: str) -> ConfigError:
+    path = write(folder, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.file == path
+    return caught.value
+
+
+def lines(exc: ConfigError) -> list[str]:
+    return str(exc).splitlines()
+
+
+# --- the sample configuration --------------------------------------------------------
+
+
+def test_sample_config_loads(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="deskmail.config"):
+        config = load_config(SAMPLE / "deskmail.toml")
+    assert caplog.records == []
+    assert config.source_file == SAMPLE / "deskmail.toml"
+    assert config.database.url == f"sqlite:///{SAMPLE}/deskmail.db"
+    assert config.storage.attachments_dir == SAMPLE / "attachments"
+    (job,) = config.jobs
+    assert job.name == "Sample mailbox"
+    assert job.protocol is Protocol.MAILDIR
+    assert job.path == SAMPLE / "mailbox"
+    assert job.after_processing is AfterProcessing.MARK_SEEN
+    assert (job.fallback_user, job.fallback_site, job.group) == (
+        "helpdesk",
+        "Head Office",
+        "Service Desk",
+    )
+    assert (job.source, job.team) == ("Email", "IT")
+    assert resolve_password(job) is None
+
+
+def test_sample_examples_are_valid_and_show_every_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (SAMPLE / "deskmail.toml").read_text(encoding="utf-8")
+    examples = text[text.index("# --- example") :]
+    uncommented = [
+        line if line.startswith("# ---") else line.removeprefix("# ")
+        for line in examples.splitlines()
+    ]
+    monkeypatch.setenv("DESKMAIL_SUPPORT_PASSWORD", "s3cret")
+    jobs = load(tmp_path, "\n".join(uncommented))
+    assert [(job.name, job.protocol) for job in jobs] == [
+        ("Support", Protocol.IMAP),
+        ("Facilities", Protocol.POP3),
+    ]
+    assert jobs[0].folder == "INBOX/Support"
+    assert jobs[1].password_file == tmp_path / "secrets" / "facilities.txt"
+    assert jobs[1].group == "Bâtiments et Logistique"
+    shown = set(re.findall(r"^(?:# )*(\w+) =", text, re.MULTILINE))
+    assert set(JobConfig.model_fields) <= shown
+
+
+# --- reading the file ----------------------------------------------------------------
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "deskmail.toml")
+    assert str(caught.value) == (
+        f"{tmp_path}/deskmail.toml: configuration file not found"
+        f" (looked for {tmp_path}/deskmail.toml)"
+    )
+
+
+def test_folder_instead_of_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder, not a configuration file"):
+        load_config(tmp_path)
+
+
+def test_toml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    exc = error(tmp_path, '[database]\nurl = "sqlite:///x.db"\n\n[[jobs]\nname = "Support"\n')
+    assert (exc.line, exc.column) == (4, 7)
+    assert str(exc) == (
+        f"{tmp_path}/deskmail.toml:4:7: invalid TOML:"
+        " Expected ']]' at the end of an array declaration"
+    )
+
+
+def test_file_not_in_utf8_is_pointed_at(tmp_path: Path) -> None:
+    path = tmp_path / "deskmail.toml"
+    path.write_bytes(b'[[jobs]]\nname = "\xc9tage 3"\n')  # Latin-1, as old editors save
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert (caught.value.line, caught.value.column) == (2, 9)
+    assert "is not UTF-8 text; save it as UTF-8" in str(caught.value)
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "deskmail.toml"
+    path.write_bytes("\ufeff".encode() + b'[database]\nurl = "sqlite:///x.db"\n')
+    assert load_config(path).database.url == f"sqlite:///{tmp_path}/x.db"
+
+
+# --- validation messages ---------------------------------------------------------------
+
+
+def test_wrong_enum_lists_the_allowed_values(tmp_path: Path) -> None:
+    maildir = '[[jobs]]\nprotocol = "maildir"\npath = "m"\n'
+    exc = error(tmp_path, maildir * 2 + IMAP_JOB + 'security = "tls"\n')
+    assert exc.key == 'jobs[2] ("Support").security'
+    assert exc.problem == "must be one of none, starttls-if-available, starttls, ssl (got 'tls')"
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[2] ("Support").security:'
+        " must be one of none, starttls-if-available, starttls, ssl (got 'tls')"
+    )
+
+
+def test_wrong_enum_suggests_a_close_value(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB + 'after_processing = "mark-seen"\n')
+    assert exc.problem == (
+        "must be one of delete, move, mark_seen, keep (got 'mark-seen'); did you mean 'mark_seen'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [("pasword_env", "password_env"), ("host", "server"), ("Folder", "folder")],
+)
+def test_unknown_key_suggests_the_right_one(tmp_path: Path, key: str, suggestion: str) -> None:
+    exc = error(tmp_path, IMAP_JOB + f'{key} = "x"\n')
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").{key}:'
+        f" unknown key (did you mean '{suggestion}'?)"
+    )
+
+
+def test_unknown_key_without_a_close_match_lists_the_keys(tmp_path: Path) -> None:
+    exc = error(tmp_path, "[storage]\nzzz = 1\n")
+    assert (
+        str(exc)
+        == f"{tmp_path}/deskmail.toml: storage.zzz: unknown key (known keys: attachments_dir)"
+    )
+
+
+def test_unknown_top_level_table_and_source_file_are_refused(tmp_path: Path) -> None:
+    exc = error(tmp_path, 'source_file = "x"\n[databse]\nurl = "sqlite:///x.db"\n')
+    assert [(issue.key, issue.problem) for issue in exc.issues] == [
+        ("source_file", "unknown key (known keys: database, storage, jobs)"),
+        ("databse", "unknown key (did you mean 'database'?)"),
+    ]
+
+
+def test_single_brackets_for_jobs_are_explained(tmp_path: Path) -> None:
+    exc = error(tmp_path, '[jobs]\nprotocol = "maildir"\n')
+    assert exc.key == "jobs"
+    assert "write each job as a [[jobs]] table (double brackets)" in exc.problem
+
+
+def test_missing_protocol_lists_the_choices(tmp_path: Path) -> None:
+    exc = error(tmp_path, '[[jobs]]\nname = "Support"\n')
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Support").protocol',
+        "is required (one of imap, pop3, maildir)",
+    )
+
+
+def test_missing_server_for_imap(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB.replace('server = "imap.example.com"\n', ""))
+    assert (
+        str(exc)
+        == f'{tmp_path}/deskmail.toml: jobs[0] ("Support").server: is required for protocol imap'
+    )
+
+
+def test_imap_without_any_password_source(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB.replace('password_env = "DESKMAIL_SUPPORT_PASSWORD"\n', ""))
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Support")',
+        "needs a password: set password_env (recommended), password_file or password",
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("port = 70000", "port: must be between 1 and 65535 (got 70000)"),
+        ("port = 0", "port: must be between 1 and 65535 (got 0)"),
+        ("fetch_batch = 5000", "fetch_batch: must be between 1 and 1000 (got 5000)"),
+        ("timeouts = { connect = -1 }", "timeouts.connect: must be more than 0 (got -1)"),
+        ('port = "imaps"', "port: must be a whole number (got 'imaps')"),
+        ('enabled = "sometimes"', "enabled: must be true or false (got 'sometimes')"),
+        ('folder = ""', "folder: must not be empty (got '')"),
+    ],
+)
+def test_values_out_of_range_or_of_the_wrong_type(
+    tmp_path: Path, setting: str, problem: str
+) -> None:
+    exc = error(tmp_path, IMAP_JOB + setting + "\n")
+    assert str(exc) == f'{tmp_path}/deskmail.toml: jobs[0] ("Support").{problem}'
+
+
+@pytest.mark.parametrize(
+    ("server", "problem"),
+    [
+        ("imaps://imap.example.com", "must be a host name or address such as mail.example.com"),
+        ("imap.example.com:993", "must be a host name only; put the port number in port"),
+        ("imap.example.com\r\nA1 LOGOUT", "must not contain control characters"),
+    ],
+)
+def test_server_must_be_a_bare_host_name(tmp_path: Path, server: str, problem: str) -> None:
+    text = IMAP_JOB.replace('"imap.example.com"', json.dumps(server))
+    exc = error(tmp_path, text)
+    assert exc.key == 'jobs[0] ("Support").server'
+    assert exc.problem.startswith(problem)
+
+
+def test_two_secrets_at_once(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB + 'password_file = "pw.txt"\n')
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support"):'
+        " password_env and password_file are both set; keep only one"
+    )
+
+
+def test_password_pasted_into_password_env_is_not_echoed(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB.replace('"DESKMAIL_SUPPORT_PASSWORD"', '"Tr0ub4dor&3"'))
+    assert exc.key == 'jobs[0] ("Support").password_env'
+    assert "not the password itself" in exc.problem
+    assert "Tr0ub4dor" not in str(exc)
+
+
+def test_literal_password_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB.replace("password_env = ", "#") + "password = 20251231\n")
+    assert (exc.key, exc.problem) == ('jobs[0] ("Support").password', "must be text in quotes")
+
+
+def test_move_without_move_to(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB + 'after_processing = "move"\n')
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").move_to:'
+        " is required when after_processing = 'move'"
+    )
+
+
+def test_move_to_without_move_is_not_silently_ignored(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB + 'move_to = "Done"\n')
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Support").move_to',
+        "is only used with after_processing = 'move' (it is 'mark_seen')",
+    )
+
+
+@pytest.mark.parametrize("after", ["mark_seen", "move"])
+def test_pop3_cannot_mark_seen_or_move(tmp_path: Path, after: str) -> None:
+    text = IMAP_JOB.replace('"imap"', '"pop3"') + f'after_processing = "{after}"\n'
+    if after == "move":
+        text += 'move_to = "Done"\n'
+    exc = error(tmp_path, text)
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").after_processing:'
+        f" '{after}' is not possible with POP3 (it has no folders or flags); use 'delete' or 'keep'"
+    )
+
+
+def test_maildir_needs_a_path(tmp_path: Path) -> None:
+    exc = error(tmp_path, '[[jobs]]\nprotocol = "maildir"\n')
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Mail Connector").path',
+        "is required for protocol maildir",
+    )
+
+
+def test_database_url_must_be_a_url(tmp_path: Path) -> None:
+    exc = error(tmp_path, '[database]\nurl = "deskmail.db"\n')
+    assert exc.key == "database.url"
+    assert exc.problem.startswith("must be a database URL such as sqlite:///deskmail.db")
+
+
+def test_every_problem_is_reported_at_once_one_per_line(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        IMAP_JOB
+        + 'port = 99999\nsecurity = "tls"\n'
+        + '[[jobs]]\nprotocol = "pop3"\nserver = "pop.example.com"\nuser = "u"\n'
+        + 'password = "p"\npassword_env = "P"\nafter_processing = "mark_seen"\n',
+    )
+    assert lines(exc) == [
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").port: must be between 1 and 65535'
+        " (got 99999)",
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").security: must be one of none,'
+        " starttls-if-available, starttls, ssl (got 'tls')",
+        f'{tmp_path}/deskmail.toml: jobs[1] ("Mail Connector"): password_env and password'
+        " are both set; keep only one",
+        f"{tmp_path}/deskmail.toml: jobs[1] (\"Mail Connector\").after_processing: 'mark_seen'"
+        " is not possible with POP3 (it has no folders or flags); use 'delete' or 'keep'",
+    ]
+    assert len(exc.issues) == 4
+    assert exc.key == 'jobs[0] ("Support").port'  # the first problem
+
+
+def test_config_error_formats() -> None:
+    assert str(ConfigError(None, "", "something")) == "something"
+    assert str(ConfigError(Path("d.toml"), "", "bad", line=3)) == "d.toml:3: bad"
+    many = ConfigError.many(Path("d.toml"), [Issue("a", "x"), Issue("b.c", "y", line=2, column=5)])
+    assert str(many) == "d.toml: a: x\nd.toml:2:5: b.c: y"
+    assert (many.key, many.problem, many.line) == ("a", "x", None)
+    copy = pickle.loads(pickle.dumps(many))  # errors may cross process boundaries
+    assert (str(copy), copy.issues) == (str(many), many.issues)
+
+
+# --- job names -------------------------------------------------------------------------
+
+
+def test_unnamed_jobs_get_default_names_skipping_taken_ones(tmp_path: Path) -> None:
+    unnamed = '[[jobs]]\nprotocol = "maildir"\npath = "m"\n'
+    named = '[[jobs]]\nname = "{}"\nprotocol = "maildir"\npath = "m"\n'
+    jobs = load(
+        tmp_path,
+        unnamed + named.format("Mail Connector (1)") + unnamed + named.format("Support") + unnamed,
+    )
+    assert [job.name for job in jobs] == [
+        "Mail Connector",
+        "Mail Connector (1)",
+        "Mail Connector (2)",
+        "Support",
+        "Mail Connector (3)",
+    ]
+    assert [job.key() for job in jobs][:2] == [
+        'jobs[0] ("Mail Connector")',
+        'jobs[1] ("Mail Connector (1)")',
+    ]
+
+
+def test_a_taken_default_name_is_skipped_whatever_its_case(tmp_path: Path) -> None:
+    text = '[[jobs]]\nprotocol = "maildir"\npath = "m"\n'
+    text += text.replace("[[jobs]]", '[[jobs]]\nname = "mail connector"')
+    assert [job.name for job in load(tmp_path, text)] == ["Mail Connector (1)", "mail connector"]
+
+
+def test_duplicate_names_are_refused_naming_both_jobs(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB + '[[jobs]]\nprotocol = "maildir"\npath = "m"\n' + IMAP_JOB)
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[2] ("Support").name:'
+        ' jobs[0] ("Support") has the same name; job names must be unique'
+    )
+
+
+def test_duplicate_names_ignore_case_and_unicode_normal_form(tmp_path: Path) -> None:
+    composed, decomposed = "Überweisung", unicodedata.normalize("NFD", "überweisung")
+    job = '[[jobs]]\nname = "{}"\nprotocol = "maildir"\npath = "m"\n'
+    exc = error(tmp_path, job.format(composed) + job.format(decomposed))
+    assert exc.key == f'jobs[1] ("{decomposed}").name'
+    assert exc.problem == 'jobs[0] ("Überweisung") has the same name; job names must be unique'
+
+
+def test_control_characters_in_a_name_are_refused(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB.replace('"Support"', '"Support\\nFAKE LOG LINE"'))
+    assert exc.problem == "must not contain control characters (tabs, line breaks, ...)"
+
+
+# --- paths and the database URL ----------------------------------------------------------
+
+
+def test_relative_paths_are_resolved_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)  # elsewhere, to show the working folder does not count
+    config = load_config(
+        write(
+            folder,
+            """
+            [database]
+            url = "sqlite:///data/deskmail.db?timeout=30"
+            [storage]
+            attachments_dir = "../blobs"
+            [[jobs]]
+            protocol = "maildir"
+            path = "mailbox"
+            [[jobs]]
+            name = "Support"
+            protocol = "imap"
+            server = "imap.example.com"
+            user = "support"
+            password_file = "secrets/support.txt"
+            ca_file = "/etc/ssl/internal-ca.pem"
+            """,
+        ).relative_to(tmp_path)
+    )
+    assert config.source_file == folder / "deskmail.toml"
+    assert config.database.url == f"sqlite:///{folder}/data/deskmail.db?timeout=30"
+    assert config.storage.attachments_dir == folder / "../blobs"
+    assert config.jobs[0].path == folder / "mailbox"
+    assert config.jobs[1].password_file == folder / "secrets" / "support.txt"
+    assert config.jobs[1].ca_file == Path("/etc/ssl/internal-ca.pem")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////var/lib/deskmail/deskmail.db",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "postgresql+psycopg://deskmail@db.example.com/deskmail",
+    ],
+)
+def test_absolute_memory_and_server_urls_are_kept(tmp_path: Path, url: str) -> None:
+    assert load_config(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.url == url
+
+
+def test_home_folder_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    jobs = load(tmp_path, '[[jobs]]\nprotocol = "maildir"\npath = "~/Maildir"\n')
+    assert jobs[0].path == tmp_path / "home" / "Maildir"
+
+
+def test_environment_overrides_the_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, '[database]\nurl = "sqlite:///deskmail.db"\n')
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql+psycopg://deskmail@db.example.com/deskmail")
+    assert load_config(path).database.url == "postgresql+psycopg://deskmail@db.example.com/deskmail"
+
+
+def test_relative_sqlite_in_the_environment_is_taken_from_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "etc").mkdir()
+    path = write(tmp_path / "etc", "")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATABASE_URL_ENV, "sqlite:///test.db")
+    assert load_config(path).database.url == f"sqlite:///{tmp_path}/test.db"
+
+
+def test_bad_database_url_in_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATABASE_URL_ENV, "deskmail.db")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, ""))
+    assert str(caught.value).startswith(
+        f"environment variable {DATABASE_URL_ENV}: must be a database URL"
+    )
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+def test_password_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (job,) = load(tmp_path, IMAP_JOB)
+    monkeypatch.setenv("DESKMAIL_SUPPORT_PASSWORD", "pa ss\\wörd")
+    assert resolve_password(job) == "pa ss\\wörd"
+
+
+def test_missing_environment_variable_names_job_key_and_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (job,) = load(tmp_path, IMAP_JOB)
+    monkeypatch.delenv("DESKMAIL_SUPPORT_PASSWORD", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        resolve_password(job)
+    assert str(caught.value) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").password_env:'
+        " environment variable DESKMAIL_SUPPORT_PASSWORD is not set"
+    )
+    monkeypatch.setenv("DESKMAIL_SUPPORT_PASSWORD", "")
+    with pytest.raises(ConfigError, match="DESKMAIL_SUPPORT_PASSWORD is empty"):
+        resolve_password(job)
+
+
+def test_password_from_a_file_is_its_first_line(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "pw.txt").write_bytes("  s3cr€t \r\nsecond line\n".encode())
+    text = IMAP_JOB.replace("password_env = ", "password_file = ").replace(
+        '"DESKMAIL_SUPPORT_PASSWORD"', '"secrets/pw.txt"'
+    )
+    (job,) = load(tmp_path, text)
+    assert resolve_password(job) == "  s3cr€t "  # only the line break is removed
+
+
+def test_unreadable_password_file_is_named(tmp_path: Path) -> None:
+    text = IMAP_JOB.replace("password_env = ", "password_file = ").replace(
+        '"DESKMAIL_SUPPORT_PASSWORD"', '"missing.txt"'
+    )
+    (job,) = load(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        resolve_password(job)
+    assert str(caught.value) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").password_file:'
+        f" cannot read {tmp_path}/missing.txt: No such file or directory"
+    )
+    (tmp_path / "missing.txt").write_text("\n")
+    with pytest.raises(ConfigError, match=r"the first line of .*missing\.txt is empty"):
+        resolve_password(job)
+
+
+def test_literal_password_works_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = IMAP_JOB.replace('password_env = "DESKMAIL_SUPPORT_PASSWORD"', 'password = "hunter2"')
+    with caplog.at_level(logging.WARNING, logger="deskmail.config"):
+        (job,) = load(tmp_path, text)
+    assert resolve_password(job) == "hunter2"
+    assert [record.getMessage() for record in caplog.records] == [
+        f'job "Support": password is written in clear text in {tmp_path}/deskmail.toml;'
+        " use password_env or password_file"
+    ]
+    assert all(record.name == "deskmail.config" for record in caplog.records)
+
+
+def test_weak_transport_settings_are_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = IMAP_JOB + 'security = "starttls-if-available"\nreject_invalid_certificates = false\n'
+    text += IMAP_JOB.replace('"Support"', '"Plain"') + 'security = "none"\n'
+    text += IMAP_JOB.replace('"Support"', '"Local"').replace("imap.example.com", "127.0.0.1")
+    text += 'security = "none"\n'
+    with caplog.at_level(logging.WARNING, logger="deskmail.config"):
+        load(tmp_path, text)
+    assert [record.getMessage() for record in caplog.records] == [
+        'job "Support": security = "starttls-if-available": a network attacker can strip'
+        " STARTTLS and read the password; use starttls or ssl",
+        'job "Support": reject_invalid_certificates = false: anyone on the network path can'
+        " pose as imap.example.com and read the password; to trust a private CA,"
+        " set ca_file instead",
+        'job "Plain": security = "none": the password and the mail cross the network'
+        " unencrypted; use ssl or starttls",
+    ]
+
+
+def test_maildir_needs_no_password(tmp_path: Path) -> None:
+    (job,) = load(tmp_path, '[[jobs]]\nprotocol = "maildir"\npath = "m"\n')
+    assert resolve_password(job) is None
+
+
+def test_a_job_built_in_code_still_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    job = JobConfig(
+        name="Adhoc", protocol="imap", server="h", user="u", password_env="NOT_SET_ANYWHERE"
+    )
+    with pytest.raises(ConfigError) as caught:
+        resolve_password(job)
+    assert str(caught.value) == (
+        'jobs ("Adhoc").password_env: environment variable NOT_SET_ANYWHERE is not set'
+    )
+
+
+def test_redact_hides_every_secret(tmp_path: Path) -> None:
+    text = IMAP_JOB.replace('password_env = "DESKMAIL_SUPPORT_PASSWORD"', 'password = "hunter2"')
+    (job,) = load(tmp_path, text)
+    settings = redact(job)
+    assert settings["password"] == REDACTED
+    assert settings["server"] == "imap.example.com"
+    assert settings["timeouts"] == {"connect": 30.0, "read": 120.0}
+    assert "hunter2" not in json.dumps(settings)
+    assert "hunter2" not in repr(job)
+    assert "hunter2" not in str(job)
+    # Every secret field is covered, including any added to the model later.
+    secret_fields = {name for name, field in JobConfig.model_fields.items() if not field.repr}
+    assert secret_fields == {"password"}
+
+
+def test_redact_keeps_where_a_secret_comes_from(tmp_path: Path) -> None:
+    (job,) = load(tmp_path, IMAP_JOB)
+    settings = redact(job)
+    assert settings["password_env"] == "DESKMAIL_SUPPORT_PASSWORD"
+    assert settings["password"] is None
+
+
+# --- non-ASCII ---------------------------------------------------------------------------
+
+
+def test_non_ascii_names_folders_and_paths(tmp_path: Path) -> None:
+    jobs = load(
+        tmp_path,
+        """
+        [[jobs]]
+        name = "Überweisung – Comptabilité"
+        protocol = "imap"
+        server = "imap.example.com"
+        user = "büro"
+        password_env = "DESKMAIL_PASSWORD"
+        folder = "INBOX/Überweisung"
+        after_processing = "move"
+        move_to = "INBOX/Erledigt – traité"
+        group = "Bâtiments et Logistique"
+        fallback_site = "Siège Montréal"
+
+        [[jobs]]
+        protocol = "maildir"
+        path = "boîte aux lettres"
+        """,
+    )
+    assert jobs[0].name == "Überweisung – Comptabilité"
+    assert jobs[0].folder == "INBOX/Überweisung"
+    assert jobs[0].move_to == "INBOX/Erledigt – traité"
+    assert (jobs[0].group, jobs[0].fallback_site) == ("Bâtiments et Logistique", "Siège Montréal")
+    assert jobs[1].path == tmp_path / "boîte aux lettres"
+
+
+def test_non_ascii_job_name_in_an_error(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB.replace('"Support"', '"Sécurité"') + 'security = "tls"\n')
+    assert exc.key == 'jobs[0] ("Sécurité").security'
+
+
+# --- the sample mailbox that `make run` ingests --------------------------------------------
+
+
+def _sample_mails() -> list[tuple[str, EmailMessage]]:
+    mails = []
+    for path in sorted((SAMPLE / "mails").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        mails.append((path.name, message))
+    return mails
+
+
+_REFERENCE = re.compile(r"\[Incident\] \[IT\] (\d+)|\[#(\d+)\]")
+
+
+def test_sample_mails_are_well_formed() -> None:
+    mails = _sample_mails()
+    assert 12 <= len(mails) <= 14
+    for name, message in mails:
+        for header in ("Message-ID", "Date", "From", "To", "MIME-Version", "Content-Type"):
+            assert message[header], f"{name}: no {header}"
+        assert "support@example.com" in str(message["To"]), name
+        assert re.search(r"[@.]example\.(com|org)>$", str(message["From"])), name
+        defects = [d for part in message.walk() for d in part.defects]
+        assert defects == [], f"{name}: {defects}"
+        assert message.get_body(("plain", "html")) is not None, name
+
+
+def test_sample_replies_refer_to_tickets_created_earlier_in_the_folder() -> None:
+    created = 0
+    references = []
+    for name, message in _sample_mails():
+        found = _REFERENCE.search(str(message["Subject"]))
+        if found is None:
+            created += 1  # a new ticket, numbered in file order on a fresh database
+            continue
+        number = int(found[1] or found[2])
+        assert number <= created, f"{name} refers to ticket {number} before it exists"
+        references.append(found[0])
+    assert "[#2]" in references
+    assert len(references) >= 4
+
+
+def test_sample_mails_keep_backslashes_accents_and_attachments() -> None:
+    mails = dict(_sample_mails())
+    share = mails["06-finance-share-access.eml"].get_body(("plain",))
+    assert share is not None
+    text = share.get_content()
+    assert "\\\\fileserver01\\finance\\Q3" in text
+    assert "C:\\Users\\alice\\Documents" in text
+    french = mails["09-probleme-imprimante-3eme-etage.eml"]
+    assert str(french["Subject"]) == "Problème d'imprimante au 3ème étage"
+    assert "Hélène" in str(french["From"])
+    attachments = {
+        part.get_filename(): part.get_content()
+        for part in mails["08-expense-tool-error-attachments.eml"].iter_attachments()
+    }
+    pdf, png = attachments["ER-2025-0117.pdf"], attachments["Screenshot 2025-01-14 at 13.12.08.png"]
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    html_only = mails["05-new-laptop-for-new-starter.eml"]
+    assert html_only.get_content_type() == "text/html"
+    assert "<table" in html_only.get_content() and "<ul" in html_only.get_content()
+    assert mails["02-vpn-disconnects.eml"].get_content_type() == "multipart/alternative"
+    assert mails["10-zabbix-disk-space-alert.eml"]["Auto-Submitted"] == "auto-generated"

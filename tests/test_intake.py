@@ -1,0 +1,228 @@
+"""The first pipeline end to end in-process, over a real Maildir, on both databases."""
+
+from __future__ import annotations
+
+import mailbox
+import shutil
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from deskmail.apply.people import add_person
+from deskmail.config.models import AfterProcessing, JobConfig
+from deskmail.intake import process
+from deskmail.intake.run import run_job
+from deskmail.store.engine import Store
+from deskmail.store.models import (
+    Activity,
+    Attachment,
+    IntakeOutcome,
+    IntakeRecord,
+    Person,
+    Site,
+    Ticket,
+)
+
+
+def _mail(subject: str, sender: str = "Alice <alice@example.com>", body: str = "hello\n") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "support@example.com"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 02 Nov 2026 09:15:00 +0100"
+    msg["Message-ID"] = f"<{abs(hash((subject, sender, body)))}@client.example.com>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def maildir(tmp_path: Path) -> mailbox.Maildir:
+    return mailbox.Maildir(tmp_path / "mailbox", create=True)
+
+
+@pytest.fixture
+def job(maildir: mailbox.Maildir) -> JobConfig:
+    return JobConfig(
+        name="Support",
+        protocol="maildir",
+        path=Path(maildir._path),
+        after_processing="delete",
+        fallback_user="helpdesk",
+        fallback_site="Head Office",
+        group="Service Desk",
+        source="Email",
+        team="IT",
+    )
+
+
+def _tickets(store: Store) -> list[Ticket]:
+    with store.session() as s:
+        return list(s.scalars(select(Ticket).order_by(Ticket.number)))
+
+
+def test_new_mail_from_unknown_sender_uses_fallback_user_and_site(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    maildir.add(_mail("Printer jams", body="It jams at C:\\Users\\alice\\new\n"))
+    summary = run_job(store, job)
+    assert (summary.fetched, summary.created, summary.ok) == (1, 1, True)
+    with store.session() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.number == 1
+        assert ticket.subject == "Printer jams"
+        assert "C:\\Users\\alice\\new" in ticket.description
+        assert ticket.requester is not None and ticket.requester.logon == "helpdesk"
+        assert ticket.user_id == ticket.requester_id
+        assert ticket.site is not None and ticket.site.name == "Head Office"
+        assert ticket.group is not None and ticket.group.name == "Service Desk"
+        assert ticket.source is not None and ticket.source.name == "Email"
+        assert ticket.team.name == "IT"
+        assert ticket.sender_address == "alice@example.com"
+    assert len(maildir) == 0  # acknowledged: deleted after commit
+
+
+def test_known_sender_matched_case_insensitively_with_own_site(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    with store.transaction() as s:
+        site = Site(name="Lyon")
+        s.add(site)
+        s.flush()
+        add_person(
+            s,
+            "Alice Martin",
+            ["alice@example.com", "a.martin@example.org"],
+            logon="amartin",
+            site_id=site.id,
+        )
+    maildir.add(_mail("VPN down", sender="Alice M <A.Martin@EXAMPLE.org>"))
+    run_job(store, job)
+    (ticket,) = _tickets(store)
+    with store.session() as s:
+        ticket = s.get_one(Ticket, ticket.id)
+        assert ticket.requester is not None and ticket.requester.logon == "amartin"
+        assert ticket.site is not None and ticket.site.name == "Lyon"
+
+
+def test_reply_with_reference_becomes_activity(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    maildir.add(_mail("Printer jams"))
+    maildir.add(_mail("Other problem", sender="bob@example.org"))
+    run_job(store, job)
+    maildir.add(_mail("RE: [Incident] [IT] 1 Printer jams", body="still broken\n"))
+    maildir.add(_mail("Re: Other problem [#2]", sender="bob@example.org", body="fixed\n"))
+    maildir.add(_mail("RE: [Incident] [IT] 99 unknown", body="no such ticket\n"))
+    summary = run_job(store, job)
+    assert (summary.created, summary.updated) == (1, 2)
+    with store.session() as s:
+        acts = {a.ticket.number: a for a in s.scalars(select(Activity))}
+        assert set(acts) == {1, 2}
+        assert acts[1].body.strip() == "still broken"
+        assert acts[1].from_address == "alice@example.com"
+        assert acts[1].occurred_at.replace(tzinfo=None).isoformat() == "2026-11-02T08:15:00"
+        assert acts[2].from_address == "bob@example.org"
+        third = s.scalars(select(Ticket).where(Ticket.number == 3)).one()
+        assert third.subject == "RE: [Incident] [IT] 99 unknown"
+
+
+def test_attachments_stored_once_per_content(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    for name in ("a", "b"):
+        msg = EmailMessage()
+        msg["From"] = "alice@example.com"
+        msg["Subject"] = f"logs {name}"
+        msg.set_content("see attached")
+        msg.add_attachment(
+            b"same bytes" * 1000,
+            maintype="application",
+            subtype="octet-stream",
+            filename="../../etc/passwd",
+        )
+        maildir.add(msg.as_bytes())
+    run_job(store, job)
+    with store.session() as s:
+        rows = list(s.scalars(select(Attachment)))
+    assert len(rows) == 2
+    assert rows[0].sha256 == rows[1].sha256
+    assert rows[0].filename == "../../etc/passwd"  # metadata only
+    stored = store.blobs.path(rows[0].sha256)
+    assert stored.read_bytes() == b"same bytes" * 1000
+    assert stored.is_relative_to(store.blobs.root)
+
+
+def test_failing_message_is_quarantined_and_batch_goes_on(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = process.apply_decision
+
+    def explode(session, blobs, context, message, decision):  # type: ignore[no-untyped-def]
+        if "BOOM" in message.subject:
+            raise RuntimeError("simulated failure in apply")
+        return real(session, blobs, context, message, decision)
+
+    monkeypatch.setattr(process, "apply_decision", explode)
+    bad = _mail("BOOM please")
+    maildir.add(_mail("first"))
+    maildir.add(bad)
+    maildir.add(_mail("third"))
+    summary = run_job(store, job)
+    assert (summary.created, summary.quarantined) == (2, 1)
+    with store.session() as s:
+        record = s.scalars(
+            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+        ).one()
+        assert record.error is not None and "simulated failure in apply" in record.error
+        assert record.ticket_id is None
+        assert record.raw_sha256 is not None
+    with store.blobs.open(record.raw_sha256) as f:
+        assert f.read() == bad
+    # Not acknowledged: the bad mail stays in the mailbox; nothing was half-written.
+    assert [m["Subject"] for m in maildir] == ["BOOM please"]
+    assert [t.subject for t in _tickets(store)] == ["first", "third"]
+    # A second run neither re-processes nor deletes it.
+    again = run_job(store, job)
+    assert (again.fetched, again.quarantined) == (0, 0)
+    assert len(maildir) == 1
+
+
+def test_rerun_and_same_bytes_under_new_key_make_no_duplicate(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    job = job.model_copy(update={"after_processing": AfterProcessing.KEEP})
+    key = maildir.add(_mail("only once"))
+    assert run_job(store, job).created == 1
+    assert run_job(store, job).fetched == 0
+    # The same file delivered again under another name (as after a UIDVALIDITY reset).
+    src = Path(maildir._path) / "new" / key
+    shutil.copy(src, Path(maildir._path) / "new" / f"{key}-copy")
+    summary = run_job(store, job)
+    assert (summary.fetched, summary.duplicates, summary.created) == (1, 1, 0)
+    assert len(_tickets(store)) == 1
+    with store.session() as s:
+        outcomes = sorted(r.outcome.value for r in s.scalars(select(IntakeRecord)))
+        assert outcomes == ["created", "duplicate"]
+
+
+def test_run_is_recorded_with_counts(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    from deskmail.store.models import Run
+
+    maildir.add(_mail("one"))
+    maildir.add(_mail("two"))
+    run_job(store, job)
+    with store.session() as s:
+        run = s.scalars(select(Run)).one()
+        assert (run.job, run.status, run.fetched, run.created, run.acknowledged) == (
+            "Support",
+            "ok",
+            2,
+            2,
+            2,
+        )
+        assert run.finished_at is not None
+        assert s.scalar(select(func.count(Person.id))) == 1  # the fallback user

@@ -1,0 +1,285 @@
+"""The store: migrations, transactions and locking, constraints, blobs."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, String, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+
+from deskmail.config.models import DeskmailConfig
+from deskmail.store import migrate
+from deskmail.store.blobs import BlobStore
+from deskmail.store.engine import SchemaVersionError, Store, open_store
+from deskmail.store.models import (
+    Base,
+    IntakeOutcome,
+    IntakeRecord,
+    PersonAddress,
+    Run,
+    Site,
+    Team,
+)
+
+# --- migrations -------------------------------------------------------------
+
+
+def test_upgrade_from_empty_is_idempotent(database_url: str) -> None:
+    assert migrate.current_revision(database_url) is None
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+
+
+def _schema_diff(store: Store, metadata: MetaData) -> list[object]:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_migrations_match_models(store: Store) -> None:
+    assert _schema_diff(store, Base.metadata) == []
+    # The comparison is not vacuous: a changed column type is seen.
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["site"].c.name.type = String(100)
+    assert _schema_diff(store, changed) != []
+
+
+def test_require_current_schema(database_url: str, tmp_path: Path) -> None:
+    store = Store(database_url, tmp_path / "attachments")
+    try:
+        with pytest.raises(SchemaVersionError, match=r"run `deskmail db upgrade`"):
+            store.require_current_schema()
+        migrate.upgrade(database_url)
+        store.require_current_schema()
+        with store.transaction() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+        with pytest.raises(SchemaVersionError, match="does not know"):
+            store.require_current_schema()
+    finally:
+        store.dispose()
+
+
+# --- connections and transactions -------------------------------------------
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'deskmail.db'}"  # parents created
+    migrate.upgrade(url)
+    store = Store(url, tmp_path / "attachments")
+    yield store
+    store.dispose()
+
+
+def test_sqlite_pragmas(sqlite_store: Store) -> None:
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 30000}
+    for opened in (sqlite_store.transaction, sqlite_store.session):
+        with opened() as session:
+            for pragma, value in expected.items():
+                assert session.execute(text(f"PRAGMA {pragma}")).scalar_one() == value, pragma
+
+
+def test_sqlite_write_transaction_locks_at_begin(sqlite_store: Store) -> None:
+    database = sqlite_store.engine.url.database
+    assert database is not None
+    other = sqlite3.connect(database, timeout=0, isolation_level=None)
+    try:
+        with sqlite_store.transaction() as session:
+            session.execute(select(Team)).all()  # a read only: still holds the write lock
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        with sqlite_store.session() as session:
+            session.execute(select(Team)).all()  # readers do not block writers
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def _take_number_read_modify_write(store: Store, team_id: int) -> int:
+    with store.transaction() as session:
+        # FOR UPDATE locks the row on PostgreSQL; SQLite omits it and relies on BEGIN IMMEDIATE.
+        team = session.get(Team, team_id, with_for_update=True)
+        assert team is not None
+        number = team.next_number
+        team.next_number = number + 1
+        return number
+
+
+def _take_number_returning(store: Store, team_id: int) -> int:
+    with store.transaction() as session:
+        statement = (
+            update(Team)
+            .where(Team.id == team_id)
+            .values(next_number=Team.next_number + 1)
+            .returning(Team.next_number)
+        )
+        return session.execute(statement).scalar_one() - 1
+
+
+@pytest.mark.parametrize(
+    "take_number",
+    [_take_number_read_modify_write, _take_number_returning],
+    ids=["read-modify-write", "update-returning"],
+)
+def test_concurrent_numbering_loses_no_update(
+    store: Store, take_number: Callable[[Store, int], int]
+) -> None:
+    with store.transaction() as session:
+        team = Team(name="IT", next_number=1)
+        session.add(team)
+    per_thread = 200
+    start = threading.Barrier(2)
+
+    def worker() -> list[int]:
+        start.wait()
+        return [take_number(store, team.id) for _ in range(per_thread)]
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(worker) for _ in range(2)]
+    taken = futures[0].result() + futures[1].result()
+
+    assert sorted(taken) == list(range(1, 2 * per_thread + 1))
+    with store.session() as session:
+        final = session.scalars(select(Team.next_number).where(Team.id == team.id)).one()
+    assert final == 2 * per_thread + 1
+
+
+def test_transaction_rolls_back_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as session:
+        session.add(Site(name="Lyon"))
+        session.flush()
+        raise RuntimeError("boom")
+    with store.session() as session:
+        assert session.scalars(select(Site)).all() == []
+
+
+def test_read_only_session_refuses_writes(store: Store) -> None:
+    with pytest.raises(DBAPIError), store.session() as session:
+        session.add(Site(name="Lyon"))
+        session.flush()
+    # The pooled connection is writable again afterwards.
+    with store.transaction() as session:
+        session.add(Site(name="Lyon"))
+    with store.session() as session:
+        assert session.scalars(select(Site.name)).all() == ["Lyon"]
+
+
+def test_foreign_keys_are_enforced(store: Store) -> None:
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(PersonAddress(person_id=999, address="nobody@example.com"))
+
+
+def test_intake_key_is_unique_per_job(store: Store) -> None:
+    def record(job: str) -> IntakeRecord:
+        return IntakeRecord(
+            job=job, source_key="imap:INBOX:7:42", sha256="0" * 64, outcome=IntakeOutcome.CREATED
+        )
+
+    with store.transaction() as session:
+        session.add_all([record("Mail Connector"), record("Other job")])
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(record("Mail Connector"))
+
+
+def test_datetimes_are_stored_in_utc_and_read_back_aware(store: Store) -> None:
+    local = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    with store.transaction() as session:
+        run = Run(job="Mail Connector", started_at=local)
+        session.add(run)
+    with store.session() as session:
+        started = session.scalars(select(Run.started_at).where(Run.id == run.id)).one()
+    assert started == local
+    assert started.tzinfo is UTC
+    assert started.hour == 10
+    with pytest.raises(StatementError, match="naive datetime"), store.transaction() as session:
+        session.add(Run(job="Mail Connector", started_at=datetime(2024, 5, 1, 12, 0)))
+
+
+def test_open_store_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("DESKMAIL_DATABASE_URL", url)
+    store = open_store(DeskmailConfig())
+    try:
+        assert store.url == url
+        assert store.engine.url.database == str(tmp_path / "from-env.db")
+    finally:
+        store.dispose()
+
+
+def test_display_url_hides_the_password(tmp_path: Path) -> None:
+    store = Store("postgresql://deskmail:s3cret@db.invalid/deskmail", tmp_path / "attachments")
+    assert "s3cret" not in store.display_url
+    assert store.display_url.startswith("postgresql+psycopg://deskmail:***@db.invalid/")
+    store.dispose()
+
+
+# --- blobs ------------------------------------------------------------------
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_identical_content_is_stored_once(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    first = blobs.put(b"hello")
+    mtime = blobs.path(first.sha256).stat().st_mtime_ns
+    assert blobs.put(b"hello") == first
+    assert blobs.path(first.sha256).stat().st_mtime_ns == mtime
+    assert first.sha256 == hashlib.sha256(b"hello").hexdigest()
+    assert first.size == 5
+    assert blobs.exists(first.sha256)
+    sha = first.sha256
+    assert _files(tmp_path / "blobs") == [tmp_path / "blobs" / sha[:2] / sha[2:4] / sha]
+    with blobs.open(sha) as stored:
+        assert stored.read() == b"hello"
+
+
+def test_put_stream_of_several_megabytes(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    ref = blobs.put_stream(chunk for _ in range(80))  # 5 MiB
+    expected = hashlib.sha256(chunk * 80).hexdigest()
+    assert ref.sha256 == expected
+    assert ref.size == 80 * len(chunk)
+    assert blobs.path(expected).stat().st_size == ref.size
+
+
+def test_no_temporary_files_are_left(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    blobs.put(b"one")
+    blobs.put(b"one")
+
+    def failing() -> Iterator[bytes]:
+        yield b"partial"
+        raise OSError("connection lost")
+
+    with pytest.raises(OSError, match="connection lost"):
+        blobs.put_stream(failing())
+    assert [p.name for p in _files(tmp_path / "blobs")] == [hashlib.sha256(b"one").hexdigest()]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../x", "A" * 64, "ab", "g" * 64, "a" * 63, "a" * 65, "a" * 64 + "\n", "/" + "a" * 63, ""],
+)
+def test_path_refuses_anything_but_a_digest(tmp_path: Path, name: str) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    with pytest.raises(ValueError, match="not a SHA-256"):
+        blobs.path(name)
+    with pytest.raises(ValueError):
+        blobs.exists(name)
