@@ -25,18 +25,18 @@ import datetime
 import fcntl
 import ipaddress
 import os
+import pwd
 import re
 import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from cryptography import x509
@@ -75,7 +75,7 @@ def make_mail(subject: str = "Printer on fire", body: bytes = b"Please help.\r\n
     return head.encode("ascii") + body
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"Dovecot tests cannot run under CI: {reason}", pytrace=False)
     pytest.skip(reason)
@@ -87,7 +87,7 @@ def _dovecot_binary() -> str:
         _unavailable("dovecot is not installed (make system-deps installs it)")
     if os.geteuid() != 0:
         _unavailable("the private Dovecot runs as root; run the tests as root")
-    return str(found)
+    return found
 
 
 def _ensure_os_user() -> tuple[int, int]:
@@ -95,8 +95,6 @@ def _ensure_os_user() -> tuple[int, int]:
     with open(os.path.join(tempfile.gettempdir(), "deskmail-useradd.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            import pwd
-
             entry = pwd.getpwnam(OS_USER)
         except KeyError:
             subprocess.run(
@@ -213,17 +211,25 @@ class Dovecot:
                 [self.binary, "-F", "-c", str(self.config)], stdout=log, stderr=log
             )
         ports = [p for p in (self.imap_port, self.pop3_port, self.imaps_port, self.pop3s_port) if p]
+        waiting = set(ports)
         deadline = time.monotonic() + 15
-        while not all(self._listening("127.0.0.1", p) for p in ports):
+        while waiting:
+            waiting = {port for port in waiting if not self._listening(port)}
             if self._process.poll() is not None or time.monotonic() > deadline:
                 tail = self.log.read_text("utf-8", "replace")[-3000:]
                 self.stop()
                 pytest.fail(f"Dovecot {self.name} did not start; log:\n{tail}", pytrace=False)
-            time.sleep(0.05)
+            time.sleep(0.02)
+        # Let the probes' "Disconnected" lines reach the log now, so that they
+        # cannot be taken for a test's own connection later.
+        while self.log_since(0).count("-login: Info: Disconnected") < len(ports):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
 
     @staticmethod
-    def _listening(address: str, port: int) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection((address, port), 0.5):
+    def _listening(port: int) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return True
         return False
 
@@ -475,9 +481,6 @@ protocol pop3 {{
             fields["password"] = PASSWORD
         fields.update(overrides)
         return JobConfig(**fields)
-
-    def tls_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_file))
 
 
 @pytest.fixture(scope="session")

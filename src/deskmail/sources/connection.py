@@ -6,12 +6,15 @@ ever see a SourceError that names the step (DNS, TLS, authentication, ...).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.tls import classify, explain
+
+_BYTES_REPR = re.compile(r"""\bb(['"])(.*?)\1""")
 
 
 def require_password(password: str | None, server: str) -> str:
@@ -27,9 +30,11 @@ def require_password(password: str | None, server: str) -> str:
 
 
 def protocol_detail(exc: BaseException) -> str:
-    """The server's words from a protocol exception (poplib puts bytes in args)."""
+    """The server's words from a protocol exception, without Python's b'...' wrapping."""
     first = exc.args[0] if exc.args else ""
     text = first.decode("utf-8", "replace") if isinstance(first, bytes) else str(first)
+    # imaplib and imapclient format server bytes with str(): "login failed: b'[AUTH...]'".
+    text = _BYTES_REPR.sub(lambda match: match.group(2), text)
     return text.strip() or type(exc).__name__
 
 

@@ -32,6 +32,12 @@ from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tl
 
 log = logging.getLogger("deskmail.sources.imap")
 
+# imapclient logs every protocol line at DEBUG, message bodies included; keep
+# them out of a DEBUG log unless someone asks for that logger explicitly.
+_wire_log = logging.getLogger("imapclient")
+if _wire_log.level == logging.NOTSET:
+    _wire_log.setLevel(logging.INFO)
+
 # imapclient raises subclasses of imaplib's errors (LoginError, CapabilityError, ...).
 _IMAP_ERRORS: tuple[type[Exception], ...] = (imaplib.IMAP4.error,)
 # Keeps STORE/EXPUNGE/MOVE command lines far below server limits (Dovecot: 64 KiB).
@@ -60,10 +66,6 @@ class ImapKey:
         if not (folder and uidvalidity.isdigit() and rest.isdigit()):
             return None
         return cls(folder, int(uidvalidity), int(rest))
-
-
-def _same_folder(a: str, b: str) -> bool:
-    return a == b or a.upper() == b.upper() == "INBOX"  # only INBOX is case-insensitive
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -232,17 +234,22 @@ class ImapSource:
             return folder
         return _SEPARATORS.sub(lambda _match: delimiter, folder)  # a function: "\\" stays literal
 
-    def _exists(self, folder: str) -> bool:
+    def _listed(self, folder: str) -> str | None:
+        """The folder as the server spells it ("inbox" -> "INBOX"), None if it does not exist."""
         client = self._open()
         with self._translating(Step.FOLDER):
             listed = client.list_folders("", folder)
-        return any(_same_folder(name, folder) for _flags, _delimiter, name in listed)
+        for _flags, _delimiter, name in listed:
+            if name == folder or name.upper() == folder.upper() == "INBOX":
+                return str(name)
+        return None
 
     def _find_folder(self, folder: str) -> str | None:
         # The name as written first, so a real "." inside a "/"-server name still works.
         for candidate in dict.fromkeys((folder, self._server_name(folder))):
-            if self._exists(candidate):
-                return candidate
+            found = self._listed(candidate)
+            if found is not None:
+                return found
         return None
 
     def _resolve_folder(self, folder: str) -> str:
@@ -278,8 +285,13 @@ class ImapSource:
                     try:
                         self._open().create_folder(found)
                     except imaplib.IMAP4.error:
-                        if not self._exists(found):  # lost a race with another client: fine
+                        if self._listed(found) is None:  # else another client was quicker
                             raise
+            if found == self.folder:
+                # Moved mail would come back under new UIDs and be taken as new mail.
+                raise SourceError(
+                    Step.FOLDER, f"move_to {wanted!r} is the folder being read", server=self._server
+                )
             self._move_target = found
         return self._move_target
 

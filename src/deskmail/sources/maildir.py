@@ -167,7 +167,7 @@ class MaildirSource:
         name = (self._job.move_to or "").replace("/", ".")
         if name.upper().startswith("INBOX."):
             name = name[len("INBOX.") :]
-        if not name.strip("."):
+        if not name.strip(".") or name.upper() == "INBOX":
             raise SourceError(
                 Step.FOLDER,
                 f"move_to {self._job.move_to!r} is not a folder name",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import poplib
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 
 from deskmail.config.models import AfterProcessing, JobConfig, Security
@@ -123,7 +123,8 @@ class Pop3Source:
             with self._translating(Step.PROTOCOL):
                 pop.quit()
         finally:
-            pop.close()
+            with suppress(OSError):
+                pop.close()
         if self._deleted:
             log.info("%s: %d message(s) deleted at QUIT", self._server, len(self._deleted))
 
@@ -141,7 +142,10 @@ class Pop3Source:
         """Drop the connection without QUIT, so nothing marked is deleted."""
         pop, self._pop = self._pop, None
         if pop is not None:
-            pop.close()
+            # After a failed STLS handshake poplib still holds the socket that
+            # ssl consumed, and its close() raises EBADF on it.
+            with suppress(OSError):
+                pop.close()
 
     def _connect(self) -> None:
         job = self._job

@@ -1,0 +1,131 @@
+"""check_connection names the step that failed; describe_failure says it in one line plus a hint."""
+
+from __future__ import annotations
+
+import mailbox
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deskmail.config.models import JobConfig, Timeouts
+from deskmail.sources.check import check_connection, describe_failure
+from deskmail.sources.errors import SourceError, Step
+from tests.support.dovecot import PASSWORD, Dovecot, make_mail
+
+
+def _failure(job: JobConfig, password: str | None = PASSWORD) -> SourceError:
+    with pytest.raises(SourceError) as failure:
+        check_connection(job, password)
+    return failure.value
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:  # bound then closed: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)
+        yield int(listener.getsockname()[1])
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_check_reports_the_open_mailbox(dovecot: Dovecot, protocol: str) -> None:
+    user = dovecot.user()
+    for _ in range(2):
+        dovecot.append(user, make_mail())
+    info = check_connection(dovecot.job(user, protocol, "ssl"), PASSWORD)
+    port = dovecot.imaps_port if protocol == "imap" else dovecot.pop3s_port
+    assert (info.protocol, info.server, info.folder) == (protocol, f"127.0.0.1:{port}", "INBOX")
+    assert info.message_count == 2
+    assert info.tls is not None and info.tls.startswith("TLSv1.")
+    if protocol == "imap":
+        assert info.identity == str(dovecot.uidvalidity(user))
+
+
+def test_check_a_maildir(tmp_path: Path) -> None:
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(b"Subject: x\n\nbody\n")
+    info = check_connection(JobConfig(protocol="maildir", path=tmp_path / "Maildir"), None)
+    assert (info.protocol, info.message_count, info.tls) == ("maildir", 1, None)
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_dns_failure(dovecot: Dovecot, protocol: str) -> None:
+    job = dovecot.job(dovecot.user(), protocol, "ssl", server="no-such-host.invalid")
+    err = _failure(job)
+    assert err.step is Step.DNS
+    assert describe_failure(err).startswith(f"FAILED at DNS (no-such-host.invalid:{job.port}): ")
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_connection_refused(dovecot: Dovecot, protocol: str, closed_port: int) -> None:
+    err = _failure(dovecot.job(dovecot.user(), protocol, "ssl", port=closed_port))
+    assert err.step is Step.CONNECT
+    assert err.server == f"127.0.0.1:{closed_port}"
+    assert "refused" in err.detail.lower()
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_timeout_when_the_server_never_greets(
+    dovecot: Dovecot, protocol: str, silent_port: int
+) -> None:
+    timeouts = Timeouts(connect=0.3, read=0.3)
+    job = dovecot.job(dovecot.user(), protocol, "none", port=silent_port, timeouts=timeouts)
+    started = time.monotonic()
+    err = _failure(job)
+    assert err.step is Step.TIMEOUT
+    assert time.monotonic() - started < 5
+
+
+def test_certificate_failure_is_described_with_a_hint(dovecot: Dovecot) -> None:
+    err = _failure(dovecot.job(dovecot.user(), "imap", "ssl", ca_file=None))
+    text = describe_failure(err)
+    first, hint = text.split("\n")
+    assert first == (
+        f"FAILED at certificate (127.0.0.1:{dovecot.imaps_port}):"
+        " certificate verify failed: self-signed certificate"
+    )
+    assert "ca_file" in hint and "reject_invalid_certificates = false" in hint
+
+
+def test_host_name_mismatch_hint(dovecot: Dovecot) -> None:
+    if dovecot.alt_imaps_port is None:
+        pytest.skip("127.0.0.2 is not on loopback here")
+    job = dovecot.job(
+        dovecot.user(), "imap", "ssl", server="127.0.0.2", port=dovecot.alt_imaps_port
+    )
+    text = describe_failure(_failure(job))
+    assert "IP address mismatch" in text
+    assert "name it was issued for" in text
+
+
+def test_starttls_missing_is_described(dovecot: Dovecot) -> None:
+    plain = dovecot.no_tls
+    err = _failure(plain.job(plain.user(), "imap", "starttls"))
+    text = describe_failure(err)
+    assert text.startswith(f"FAILED at STARTTLS not offered (127.0.0.1:{plain.imap_port}): ")
+    assert "security = ssl" in text
+
+
+def test_wrong_password_and_missing_folder(dovecot: Dovecot) -> None:
+    user = dovecot.user()
+    assert _failure(dovecot.job(user, "imap", "ssl"), "wrong").step is Step.AUTHENTICATION
+    err = _failure(dovecot.job(user, "imap", "ssl", folder="INBOX/Tickets"))
+    assert err.step is Step.FOLDER
+    assert "'INBOX/Tickets'" in describe_failure(err)
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_every_step_has_a_hint(step: Step) -> None:
+    text = describe_failure(SourceError(step, "detail"))
+    assert text.startswith(f"FAILED at {step.value}: detail\n  hint: ")
