@@ -142,3 +142,27 @@ def test_sigkill_at_random_instants(dovecot: Dovecot, database_url: str, tmp_pat
     final = _run(config, None)
     assert final.returncode == 0, final.stdout + final.stderr
     _verify(dovecot, user, database_url, tmp_path, corpus)
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_two_instances_on_one_mailbox_make_no_duplicate(
+    dovecot: Dovecot, database_url: str, tmp_path: Path, protocol: str
+) -> None:
+    """Two hosts running the same job at once: the journal's unique key decides."""
+    user, config, corpus = _prepare(dovecot, tmp_path, database_url, protocol)
+    env = {**os.environ, "DESKMAIL_TEST_PASSWORD": Dovecot.password}
+    procs = [
+        subprocess.Popen(
+            [*DESKMAIL, "run-once", "--config", str(config)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    final = _run(config, None)
+    assert final.returncode == 0, final.stdout + final.stderr
+    _verify(dovecot, user, database_url, tmp_path, corpus)

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 class Step(StrEnum):
     DNS = "DNS"
-    CONNECT = "connection refused"
+    CONNECT = "connect"  # refused, unreachable, reset
     TIMEOUT = "timeout"
     TLS = "TLS handshake"
     CERTIFICATE = "certificate"

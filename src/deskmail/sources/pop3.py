@@ -94,8 +94,15 @@ class Pop3Source:
             number = self._number(key)
             if number is None:
                 continue
-            with self._translating(Step.PROTOCOL):
-                _response, lines, _octets = pop.retr(number)
+            try:
+                with self._translating(Step.PROTOCOL):
+                    _response, lines, _octets = pop.retr(number)
+            except SourceError as exc:
+                # Servers without a maildrop lock (Dovecot's default) answer -ERR when
+                # another session expunged the message meanwhile: skip it, as IMAP does.
+                # Anything else also stays on the server and is tried again next run.
+                log.warning("skipping %s: %s", key, exc.detail)
+                continue
             # poplib strips the line ends and the dot-stuffing; POP3 lines end in CRLF.
             yield FetchedMessage(key, b"".join(line + b"\r\n" for line in lines))
 
@@ -110,8 +117,14 @@ class Pop3Source:
             number = self._number(key)
             if number is None:
                 continue  # already gone, or deleted earlier in this session
-            with self._translating(Step.PROTOCOL):
-                pop.dele(number)  # takes effect at QUIT (close)
+            try:
+                with self._translating(Step.PROTOCOL):
+                    pop.dele(number)  # takes effect at QUIT (close)
+            except SourceError as exc:
+                # Expunged by another session; if it is still there, the next run sees
+                # it listed and already processed, and deletes it again.
+                log.warning("could not delete %s: %s", key, exc.detail)
+                continue
             self._deleted.add(number)
 
     def close(self) -> None:

@@ -1,0 +1,160 @@
+"""The command line as a user drives it: run-once, check, tickets, db upgrade, sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from deskmail.cli import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED, main
+from deskmail.intake import process
+from tests.support.dovecot import Dovecot
+from tests.support.toml_config import job_table, write_config
+
+MAILS = Path(__file__).parents[1] / "src" / "deskmail" / "sample" / "mails"
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def _mail(subject: str) -> bytes:
+    return (
+        f"From: Alice <alice@example.com>\r\nTo: support@example.com\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <{subject.replace(' ', '.')}@example.com>\r\n\r\n"
+        "body\r\n"
+    ).encode()
+
+
+def test_sample_run_then_a_dropped_mail_makes_one_more_ticket(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESKMAIL_DATABASE_URL", database_url)
+    target = tmp_path / "sample"
+    assert "sample ready" in _cli("sample", "init", "--dir", str(target)).output
+    config = str(target / "deskmail.toml")
+
+    first = _cli("run-once", "--config", config, "--show")
+    assert first.exit_code == 0, first.output
+    n_mails = len(list(MAILS.glob("*.eml")))
+    assert f"Sample mailbox: fetched {n_mails}, created 9, updated 5, quarantined 0" in first.output
+    assert 'created IT-1: "Printer on 2nd floor keeps jamming"' in first.output
+
+    listing = _cli("tickets", "list", "--config", config).output
+    assert listing.count("\nIT-") == 9
+    assert "Bob Chen" in listing  # a known sender, matched to the seeded person
+
+    again = _cli("run-once", "--config", config)
+    assert "fetched 0, created 0, updated 0" in again.output
+
+    first_mail = sorted(MAILS.glob("*.eml"))[0].read_bytes()
+    (target / "mailbox" / "new" / "dropped.eml").write_bytes(
+        first_mail.replace(b"Subject: ", b"Subject: Again: ", 1)
+    )
+    dropped = _cli("run-once", "--config", config, "--show")
+    assert "fetched 1, created 1, updated 0" in dropped.output
+    assert "created IT-10" in dropped.output
+
+    shown = _cli("tickets", "show", "5", "--config", config).output
+    assert "\\\\fileserver01\\finance\\Q3" in shown
+    assert "-- mail from Alice Martin" in shown
+
+
+def test_run_once_on_imap_prints_a_summary_and_tickets_show(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    user = dovecot.user("cli")
+    dovecot.append(user, _mail("Printer broken"))
+    dovecot.append(user, _mail("RE: [Incident] [IT] 1 Printer broken"))
+    table = job_table(dovecot.job(user), name="Support", password_env="CLI_PW")
+    config = str(write_config(tmp_path / "d.toml", database_url, [table]))
+    result = _cli("run-once", "--config", config, env={"CLI_PW": dovecot.password})
+    assert result.exit_code == 0, result.output
+    assert "Support: fetched 2, created 1, updated 1, quarantined 0" in result.output
+    assert " - ok" in result.output
+    assert dovecot.count(user) == 2  # the default for IMAP is mark_seen: kept, flagged
+    assert all("\\Seen" in flags for flags in dovecot.flags(user).values())
+    shown = _cli("tickets", "show", "1", "--config", config)
+    assert "IT-1  [incident] Printer broken" in shown.output
+    assert "-- mail from alice@example.com" in shown.output
+
+
+def test_a_failing_job_does_not_stop_the_others_and_sets_exit_1(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    user = dovecot.user("cli")
+    dovecot.append(user, _mail("Still processed"))
+    good = job_table(dovecot.job(user), name="Good", password_env="CLI_PW")
+    bad = job_table(dovecot.job(user), name="Bad", password_env="CLI_BAD_PW")
+    config = str(write_config(tmp_path / "d.toml", database_url, [bad, good]))
+    result = _cli("run-once", "--config", config, env={"CLI_PW": "secret", "CLI_BAD_PW": "nope"})
+    assert result.exit_code == EXIT_JOB_FAILED
+    assert "Bad: fetched 0" in result.output and "FAILED: authentication failed" in result.output
+    assert "Good: fetched 1, created 1" in result.output
+
+
+def test_bad_config_is_refused_before_anything_connects(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    user = dovecot.user("cli")
+    dovecot.append(user, _mail("Untouched"))
+    good = job_table(
+        dovecot.job(user), name="Good", password_env="CLI_PW", after_processing="delete"
+    )
+    bad = job_table(dovecot.job(user), name="Typo", password_env="CLI_PW", security="tls")
+    path = write_config(tmp_path / "deskmail.toml", database_url, [good, bad])
+    result = CliRunner().invoke(main, ["run-once", "--config", str(path)], env={"CLI_PW": "secret"})
+    assert result.exit_code == EXIT_CONFIG
+    assert 'deskmail.toml: jobs[1] ("Typo").security: must be one of' in result.output
+    assert dovecot.count(user) == 1  # the good job did not run either
+
+
+def test_quarantine_sets_exit_3_and_keeps_the_mail(
+    dovecot: Dovecot, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*_args: object) -> None:
+        raise ValueError("simulated")
+
+    monkeypatch.setattr(process, "apply_decision", explode)
+    user = dovecot.user("cli")
+    dovecot.append(user, _mail("Cannot be stored"))
+    table = job_table(dovecot.job(user), password_env="CLI_PW", after_processing="delete")
+    config = str(write_config(tmp_path / "d.toml", database_url, [table]))
+    result = _cli("run-once", "--config", config, "--show", env={"CLI_PW": "secret"})
+    assert result.exit_code == EXIT_QUARANTINED
+    assert "QUARANTINED apply: ValueError: simulated" in result.output
+    assert dovecot.count(user) == 1
+
+
+def test_check_names_the_failed_step(dovecot: Dovecot, tmp_path: Path, database_url: str) -> None:
+    user = dovecot.user("cli")
+    dovecot.append(user, _mail("one"))
+    ok = job_table(dovecot.job(user), name="Ok", password_env="CLI_PW")
+    missing = job_table(
+        dovecot.job(user), name="Missing", password_env="CLI_PW", folder="INBOX/Nope"
+    )
+    config = str(write_config(tmp_path / "d.toml", database_url, [ok, missing]))
+    result = _cli("check", "--config", config, env={"CLI_PW": "secret"})
+    assert result.exit_code == EXIT_JOB_FAILED
+    assert "Ok: OK - imap 127.0.0.1:" in result.output
+    assert "folder 'INBOX': 1 messages" in result.output
+    assert "Missing: FAILED at folder" in result.output
+    assert "'INBOX/Nope' does not exist" in result.output
+    only = _cli("check", "--config", config, "--job", "Ok", env={"CLI_PW": "secret"})
+    assert only.exit_code == 0 and "Missing" not in only.output
+
+
+def test_db_upgrade_reports_revisions(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path / "d.toml", database_url, [])
+    first = _cli("db", "upgrade", "--config", str(config))
+    assert first.exit_code == 0 and "empty -> 0001" in first.output
+    second = _cli("db", "upgrade", "--config", str(config))
+    assert "0001 -> 0001" in second.output
+
+
+def test_unknown_job_name_is_a_usage_error(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path / "d.toml", database_url, [])
+    result = _cli("run-once", "--config", str(config), "--job", "Nope")
+    assert result.exit_code == EXIT_CONFIG
+    assert "no job named 'Nope'" in result.output
