@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +75,21 @@ class Source(Protocol):
     def close(self) -> None:
         """Finish the session (POP3 QUIT commits deletions; IMAP LOGOUT)."""
         ...
+
+
+class ClosingSource:
+    """Context-manager plumbing shared by the adapters: leaving the block closes the session."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError

@@ -19,13 +19,12 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 
 from deskmail.config.models import AfterProcessing, JobConfig, Security
-from deskmail.sources.base import FetchedMessage, MailboxInfo
+from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.connection import require_password, translating
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tls_version
@@ -73,7 +72,7 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
         yield list(items[start : start + size])
 
 
-class ImapSource:
+class ImapSource(ClosingSource):
     """One IMAP folder, selected read-write. Connects, logs in and selects on creation."""
 
     def __init__(self, job: JobConfig, password: str | None) -> None:
@@ -94,17 +93,6 @@ class ImapSource:
             raise
 
     # ---- Source protocol --------------------------------------------------
-
-    def __enter__(self) -> ImapSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def info(self) -> MailboxInfo:
         return MailboxInfo(

@@ -17,10 +17,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from deskmail.config.models import AfterProcessing, JobConfig
-from deskmail.sources.base import FetchedMessage, MailboxInfo
+from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.errors import SourceError, Step
 
 log = logging.getLogger("deskmail.sources.maildir")
@@ -45,7 +44,7 @@ def _delivery_order(unique: str) -> tuple[int, int, str]:
     return (int(match.group(1)), int(match.group(2) or 0), unique)
 
 
-class MaildirSource:
+class MaildirSource(ClosingSource):
     """One Maildir; no connection, so nothing to close."""
 
     def __init__(self, job: JobConfig) -> None:
@@ -69,17 +68,6 @@ class MaildirSource:
             )
 
     # ---- Source protocol --------------------------------------------------
-
-    def __enter__(self) -> MaildirSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def info(self) -> MailboxInfo:
         return MailboxInfo(

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 
 from deskmail.config.models import AfterProcessing, JobConfig, Security
-from deskmail.sources.base import FetchedMessage, MailboxInfo
+from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.connection import require_password, translating
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tls_version
@@ -34,7 +34,7 @@ _POP3_ERRORS: tuple[type[Exception], ...] = (poplib.error_proto,)
 _PREFIX = "pop3:"
 
 
-class Pop3Source:
+class Pop3Source(ClosingSource):
     """The POP3 maildrop (POP3 has only INBOX). Connects and logs in on creation."""
 
     def __init__(self, job: JobConfig, password: str | None) -> None:
@@ -54,9 +54,6 @@ class Pop3Source:
             raise
 
     # ---- Source protocol --------------------------------------------------
-
-    def __enter__(self) -> Pop3Source:
-        return self
 
     def __exit__(
         self,
