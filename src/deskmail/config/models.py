@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from deskmail.config.errors import job_key
+from deskmail.config.preprocessing import PreprocessRuleConfig
+from deskmail.config.rules import RuleConfig
 
 
 class Strict(BaseModel):
@@ -42,6 +44,16 @@ class Security(StrEnum):
     STARTTLS_IF_AVAILABLE = "starttls-if-available"
     STARTTLS = "starttls"
     SSL = "ssl"
+
+
+class Processor(StrEnum):
+    INCIDENT = "incident"  # Octopus EndUserIncidentMailMessageProcessor
+    EVENT = "event"  # Octopus EventMailMessageProcessor
+
+
+class StrangerReplies(StrEnum):
+    NEW_TICKET = "new_ticket"  # open a new ticket that links to the referenced one
+    ADD_ACTIVITY = "add_activity"  # trust the reference (as most help desks do; not advised)
 
 
 class AfterProcessing(StrEnum):
@@ -161,6 +173,35 @@ class JobConfig(Strict):
     group: Line | None = Field(default=None, description="group assigned to new tickets")
     source: NonEmptyLine = "Email"
     team: NonEmptyLine = "IT"
+
+    # What a new mail becomes by default (Octopus messageProcessorTypeName):
+    # an incident for the sender, or an event for the job's group and assignee.
+    processor: Processor = Processor.INCIDENT
+    assignee: Line | None = Field(default=None, description="logon name; events are assigned to")
+    create_new_requests: bool = Field(
+        default=True,
+        description="false: an unmatched mail makes no ticket; an automatic reply is due",
+    )
+    stranger_replies: StrangerReplies = Field(
+        default=StrangerReplies.NEW_TICKET,
+        description="a reply from someone not on the ticket, without the ticket's token",
+    )
+    reference_pattern: str | None = Field(
+        default=None,
+        description="extra subject regex with a named group 'number' (and optional 'team')",
+    )
+    preprocessing: list[PreprocessRuleConfig] | None = Field(
+        default=None, description="ordered; omitted: every built-in rule, disabled"
+    )
+    rules: list[RuleConfig] = Field(default_factory=list, description="processing rules, in order")
+    ignored_attachments: str = Field(
+        default="", description='comma-separated names, "*" wildcards, case-insensitive'
+    )
+    drop_signature_images: bool = Field(
+        default=False, description="drop small inline images repeated in a sender's mails"
+    )
+    max_attachment_size: int | None = Field(default=None, ge=1, description="bytes, per file")
+    include_raw_message: bool = Field(default=False, description="attach the original .eml")
 
     # Where the job was written (set by the loader), so that errors found later,
     # e.g. an unset password variable, still point at the file and the job.

@@ -26,6 +26,8 @@ class ParsedAttachment:
     data: bytes
     inline: bool = False
     content_id: str | None = None
+    sha256: str = ""  # of data; the blob-store name, filled by the parser
+    declared_type: str = ""  # the Content-Type as sent, when media_type was sniffed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,16 @@ class ParsedMessage:
     in_reply_to: str | None
     references: tuple[str, ...]
     text: str  # the readable body: text/plain, or the HTML part converted to text
-    html: str | None  # the HTML part as sent (sanitising comes with display)
+    html: str | None  # the HTML part as sent
     attachments: tuple[ParsedAttachment, ...] = ()
+    # nh3-sanitised HTML for display; cid: images point at /attachments/<sha256>.
+    html_safe: str | None = None
+    # Every header as (name, decoded value), in order, for rule conditions.
+    headers: tuple[tuple[str, str], ...] = ()
     # Problems the parser worked around (bad charset, broken header, ...), for the log.
     defects: tuple[str, ...] = field(default=())
+
+    def header(self, name: str) -> list[str]:
+        """Every value of a header, case-insensitive name."""
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]

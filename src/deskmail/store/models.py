@@ -6,6 +6,8 @@ production code.
 
 from __future__ import annotations
 
+import base64
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -34,6 +36,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def new_token() -> str:
+    """8 characters of base32: 40 bits, not guessable from a ticket number."""
+    return base64.b32encode(secrets.token_bytes(5)).decode().lower()
 
 
 def utcnow() -> datetime:
@@ -66,6 +73,8 @@ class IntakeOutcome(StrEnum):
     UPDATED = "updated"  # an activity on an existing ticket
     DUPLICATE = "duplicate"  # same bytes already recorded under another key (UIDVALIDITY change)
     QUARANTINED = "quarantined"  # failed a stage; raw bytes kept, not acknowledged
+    IGNORED = "ignored"  # a processing rule said so; no ticket
+    DENIED = "denied"  # create_new_requests = false; no ticket, an automatic reply is due
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
@@ -171,6 +180,14 @@ class Ticket(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("group.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
+    priority: Mapped[str | None] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(200))
+    # Unguessable: a reply carrying it may post even from an address not on the ticket.
+    token: Mapped[str] = mapped_column(String(16), default=new_token)
+    linked_ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL")
+    )
+    description_html: Mapped[str | None] = mapped_column(Text)  # sanitised
     sender_address: Mapped[str | None] = mapped_column(String(320))  # as written in From:
     sender_name: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -189,6 +206,7 @@ class Ticket(Base):
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="ticket", order_by="Attachment.id", cascade="all, delete-orphan"
     )
+    linked_ticket: Mapped[Ticket | None] = relationship(remote_side=[id])
 
 
 class Activity(Base):
@@ -201,6 +219,7 @@ class Activity(Base):
     from_name: Mapped[str | None] = mapped_column(String(300))
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)  # sanitised
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -225,6 +244,33 @@ class Attachment(Base):
 
     ticket: Mapped[Ticket] = relationship(back_populates="attachments")
     activity: Mapped[Activity | None] = relationship(back_populates="attachments")
+
+
+class TicketMessage(Base):
+    """A Message-ID that belongs to a ticket: a mail we received for it or sent about it.
+
+    Threading matches In-Reply-To / References against this table.
+    """
+
+    __tablename__ = "ticket_message"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(1000), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketParticipant(Base):
+    """An address allowed to post to a ticket by mail (requester, Cc'd colleagues, ...)."""
+
+    __tablename__ = "ticket_participant"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "address", name="uq_participant_ticket_address"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))  # lower-cased
 
 
 class IntakeRecord(Base):
@@ -254,6 +300,8 @@ class IntakeRecord(Base):
     raw_sha256: Mapped[str | None] = mapped_column(String(64))  # raw bytes kept in the blob store
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    auto_reply_due: Mapped[bool] = mapped_column(Boolean, default=False)
+    rules: Mapped[str | None] = mapped_column(Text)  # names of the processing rules that fired
 
     ticket: Mapped[Ticket | None] = relationship()
     activity: Mapped[Activity | None] = relationship()
@@ -293,6 +341,8 @@ __all__ = [
     "Team",
     "Ticket",
     "TicketKind",
+    "TicketMessage",
+    "TicketParticipant",
     "TicketStatus",
     "UTCDateTime",
 ]
