@@ -32,7 +32,9 @@ def _table(header: str, items: Mapping[str, Any]) -> list[str]:
 
 
 def job_table(job: JobConfig, **overrides: Any) -> dict[str, Any]:
-    data = job.model_dump(mode="json", exclude_none=True, exclude={"password"})
+    data = job.model_dump(
+        mode="json", exclude_none=True, exclude_defaults=True, exclude={"password"}
+    )
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
