@@ -108,6 +108,7 @@ def test_sample_examples_are_valid_and_show_every_key(
     assert jobs[1].password_file == tmp_path / "secrets" / "facilities.txt"
     assert jobs[1].group == "Bâtiments et Logistique"
     shown = set(re.findall(r"^(?:# )*(\w+) =", text, re.MULTILINE))
+    shown |= set(re.findall(r"^(?:# )*\[\[jobs\.(\w+)\]\]", text, re.MULTILINE))
     assert set(JobConfig.model_fields) <= shown
 
 
