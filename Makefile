@@ -15,8 +15,8 @@ run: $(VENV)/.runtime
 test: system-deps $(VENV)/.test lint typecheck pytest
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(VENV)/.test
 	$(BIN)/mypy

@@ -117,7 +117,7 @@ def test_quarantine_sets_exit_3_and_keeps_the_mail(
     def explode(*_args: object) -> None:
         raise ValueError("simulated")
 
-    monkeypatch.setattr(process, "apply_decision", explode)
+    monkeypatch.setattr(process, "apply_plan", explode)
     user = dovecot.user("cli")
     dovecot.append(user, _mail("Cannot be stored"))
     table = job_table(dovecot.job(user), password_env="CLI_PW", after_processing="delete")

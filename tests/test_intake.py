@@ -157,14 +157,14 @@ def test_attachments_stored_once_per_content(
 def test_failing_message_is_quarantined_and_batch_goes_on(
     store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = process.apply_decision
+    real = process.apply_plan
 
-    def explode(session, blobs, context, message, decision):  # type: ignore[no-untyped-def]
-        if "BOOM" in message.subject:
+    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+        if "BOOM" in content.message.subject:
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, message, decision)
+        return real(session, blobs, context, content, plan)
 
-    monkeypatch.setattr(process, "apply_decision", explode)
+    monkeypatch.setattr(process, "apply_plan", explode)
     bad = _mail("BOOM please")
     maildir.add(_mail("first"))
     maildir.add(bad)

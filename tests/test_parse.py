@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import random
+import time
 from email.message import EmailMessage
+from pathlib import Path
 
+import pytest
+
+from deskmail.parse import parser
+from deskmail.parse.attachments import make_attachment
+from deskmail.parse.charsets import decode_text
+from deskmail.parse.encoded_words import decode_header_text
+from deskmail.parse.fields import (
+    MAX_REFERENCES,
+    message_id,
+    message_ids,
+    parse_addresses,
+    parse_date,
+)
+from deskmail.parse.filenames import MAX_NAME_BYTES, safe_display_name
+from deskmail.parse.headers import MAX_HEADERS, MAX_VALUE_CHARS
+from deskmail.parse.mime_params import parse_params
 from deskmail.parse.parser import parse_message
+from deskmail.parse.transfer import decode_base64, decode_payload
+
+CORPUS = Path(__file__).parent / "corpus" / "malformed"
 
 
 def _mail(**headers: str) -> EmailMessage:
@@ -149,3 +171,319 @@ def test_message_rfc822_kept_as_eml() -> None:
     assert len(parsed.attachments) == 1
     assert parsed.attachments[0].media_type == "message/rfc822"
     assert b"Subject: inner" in parsed.attachments[0].data
+
+
+# ---- headers: decoded once, capped, duplicates told ----------------------------------
+
+
+def test_headers_are_listed_decoded_and_readable_by_name() -> None:
+    raw = (
+        b"From: a@example.com\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n"
+        b"X-Ticket: =?iso-8859-1?q?=E9t=E9?=\r\nX-Ticket: two\r\nReceived: from x\r\n"
+        b"\tby y\r\n\r\nbody\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.headers[1] == ("Subject", "café")
+    assert parsed.header("x-ticket") == ["été", "two"]
+    assert parsed.header("Received") == ["from x by y"]
+
+
+def test_one_megabyte_header_and_ten_thousand_lines_cost_bounded_time() -> None:
+    huge = b"X-Big: " + b"=?utf-8?q?a?= " * 80_000 + b"\r\n"
+    many = b"".join(b"X-Hop-%d: =?utf-8?b?w6k=?=\r\n" % i for i in range(10_000))
+    raw = b"From: a@example.com\r\n" + huge + many + b"Subject: last\r\n\r\nbody\r\n"
+    started = time.perf_counter()
+    parsed = parse_message(raw)
+    assert time.perf_counter() - started < 2.0
+    assert parsed.subject == "last" and len(parsed.headers) == MAX_HEADERS
+    assert len(parsed.header("X-Big")[0]) <= MAX_VALUE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("=?utf-8?q?Gr=C3?= =?utf-8?q?=BC=C3=9Fe?=", "Grüße"),  # a character split in two words
+        ("=?utf-8?b?w6k=?= =?utf-8?b?w6k=?=", "éé"),  # space between words dropped
+        ("a =?utf-8?q?b?= c", "a b c"),
+        ("x=?utf-8?q?y?=z", "xyz"),  # glued to text (not RFC, but sent)
+        ("=?utf-8?b?w6k?=", "é"),  # missing padding
+        ("=?utf-8?b?w6k*=?=", "é"),  # junk in base64
+        ("=?utf-8?q?100=?=", "100="),  # a stray = in Q
+        ("=?x-unknown?q?caf=E9?=", "café"),
+        ("=?utf-8*en?q?hi?=", "hi"),  # RFC 2231 language in a word
+        ("=?utf-8?q?a=0D=0Ab=00c?=", "a b\ufffdc"),  # no line break, no NUL
+        ("caf\udcc3\udca9", "café"),  # raw UTF-8 bytes as the parser gives them
+        ("caf\udce9", "café"),  # raw Latin-1 byte
+        ("=?utf-8?q?unterminated", "=?utf-8?q?unterminated"),
+    ],
+)
+def test_encoded_words(raw: str, decoded: str) -> None:
+    assert decode_header_text(raw) == decoded
+
+
+# ---- charsets: lenient, safe, never losing a byte ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "text"),
+    [
+        ("café".encode(), "iso-8859-1", "café"),  # labelled Latin-1, really UTF-8
+        (b"\x80 10", "iso-8859-1", "€ 10"),  # Latin-1 read as its superset Windows-1252
+        ("Grüße".encode("cp1252"), "utf-8", "Grüße"),  # labelled UTF-8, really Windows-1252
+        ("ok é".encode(), '"UTF-8" (comment)', "ok é"),
+        (b"C:\\Users\\new", "unicode_escape", "C:\\Users\\new"),  # never an escape codec
+        (b"C:\\Users\\new", "raw-unicode-escape", "C:\\Users\\new"),
+        (b"x\x81y", "cp1252", "x\x81y"),  # a byte Windows-1252 leaves undefined
+        ("Grüße".encode("utf-16"), "utf-16", "Grüße"),
+        ("中文".encode("gbk"), "gb2312", "中文"),
+        (b"+AOk-", "utf-7", "é"),
+        (b"a\x00b", "utf-8", "a\ufffdb"),
+    ],
+)
+def test_decode_text(data: bytes, declared: str, text: str) -> None:
+    assert decode_text(data, declared)[0] == text
+
+
+def test_a_few_bad_bytes_in_a_known_charset_keep_the_rest() -> None:
+    text, problem = decode_text("日本語".encode("shift_jis") + b"\x82", "shift_jis")
+    assert text == "日本語\u201a" and problem is not None  # the lone lead byte as a character
+
+
+def test_lone_surrogates_never_come_out() -> None:
+    text, problem = decode_text(b"+2D0-", "utf-7")
+    assert "\ud834" not in text and problem
+
+
+# ---- MIME parameters, transfer encodings, names, media types ----------------------------
+
+
+def test_params_comments_quotes_and_rfc2231() -> None:
+    assert parse_params('Text/Plain (note); charset="utf-8" (comment)') == (
+        "text/plain",
+        {"charset": "utf-8"},
+    )
+    _, params = parse_params(
+        "attachment; filename*0*=iso-8859-1'fr'%E9t; filename*1=\"e 1\"; filename*2*=%E9.txt"
+    )
+    assert params == {"filename": "éte 1é.txt"}  # continuations joined, %-escapes as Latin-1
+    _, params = parse_params('attachment; filename="C:\\Temp\\a \\"b\\".txt"')
+    assert params["filename"] == 'C:\\Temp\\a "b".txt'
+
+
+def test_rfc2231_in_an_unknown_charset_keeps_its_bytes() -> None:
+    _, params = parse_params("attachment; filename*=x-bogus''r%E9sum%C3%A9.pdf")
+    assert params["filename"] == "résumé.pdf"
+
+
+def test_base64_pieces_each_with_padding_are_all_decoded() -> None:
+    assert decode_base64(b"aGVsbG8=\r\nIHdvcmxk\r\n") == (b"hello world", None)
+    data, problem = decode_base64(b"aGVsbG8=d29ybGQ=")
+    assert data == b"helloworld" and problem is None
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Windows\\system32\\evil.dll", "evil.dll"),
+        ("/etc/shadow", "shadow"),
+        ("CON.txt", "_CON.txt"),
+        ("nul", "_nul"),
+        ("com1.tar.gz", "_com1.tar.gz"),
+        ("LPT9", "_LPT9"),
+        ("console.txt", "console.txt"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),
+        ("a\u2066b\u200fc.txt", "abc.txt"),
+        ("evil\x00.txt", "evil_.txt"),
+        ("tab\there.txt", "tab_here.txt"),
+        ("report. . .", "report"),
+        ("..", "attachment"),
+        ("", "attachment"),
+        ("...hidden", "hidden"),
+        ('a<b>c:"d"|e?f*.txt', "a_b_c__d__e_f_.txt"),
+        ("spaced    out  .pdf", "spaced out .pdf"),
+    ],
+)
+def test_safe_display_name(name: str, shown: str) -> None:
+    assert safe_display_name(name) == shown
+
+
+def test_safe_display_name_shortens_but_keeps_the_extension() -> None:
+    shown = safe_display_name("ü" * 300 + ".docx")
+    assert shown.endswith("ü.docx") and len(shown.encode()) <= MAX_NAME_BYTES
+
+
+EXE = b"MZ" + b"\0" * 58 + (64).to_bytes(4, "little") + b"PE\0\0" + b"\0" * 64
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "media_type", "declared_type"),
+    [
+        (EXE, "image/png", "application/x-msdownload", "image/png"),
+        (EXE, "text/plain", "application/x-msdownload", "text/plain"),
+        (b"MZ is just two letters", "text/plain", "text/plain", ""),
+        (
+            b"%PDF-1.7 ...",
+            "application/octet-stream",
+            "application/pdf",
+            "application/octet-stream",
+        ),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 16, "image/jpg", "image/jpeg", ""),
+        (b"BMW service report", "text/plain", "text/plain", ""),  # "BM" is no evidence
+        (b"PK\x03\x04" + b"\0" * 40, "application/java-archive", "application/java-archive", ""),
+        (b"plain words", "application/octet-stream", "application/octet-stream", ""),
+    ],
+)
+def test_media_type_from_content_and_header(
+    data: bytes, declared: str, media_type: str, declared_type: str
+) -> None:
+    attachment = make_attachment("f", declared, data)
+    assert (attachment.media_type, attachment.declared_type) == (media_type, declared_type)
+
+
+# ---- addresses, dates, ids -----------------------------------------------------------------
+
+
+def test_addresses_keep_encoded_specials_inside_the_name() -> None:
+    found, problem = parse_addresses(
+        "=?utf-8?q?Doe,_John?= <john@example.com>, =?utf-8?q?Evil:_x@y.z?= <bob@example.com>"
+    )
+    assert [(a.name, a.address) for a in found] == [
+        ("Doe, John", "john@example.com"),
+        ("Evil: x@y.z", "bob@example.com"),
+    ]
+    assert problem is None
+
+
+@pytest.mark.parametrize(
+    ("value", "addresses"),
+    [
+        ("undisclosed-recipients:;", []),
+        ("Team: a@example.com, b@example.com;", ["a@example.com", "b@example.com"]),
+        ('"Alice" <', []),
+        ("mailer-daemon@[, bob@example.com", ["bob@example.com"]),
+        ("root (Cron Daemon)", ["root"]),
+        ("<>", []),
+    ],
+)
+def test_addresses_from_broken_headers(value: str, addresses: list[str]) -> None:
+    assert [a.address for a in parse_addresses(value)[0]] == addresses
+
+
+@pytest.mark.parametrize(
+    ("value", "year"),
+    [
+        ("Mon, 02 Nov 2026 09:00:00 +0100", 2026),
+        ("Sat, 01 Jan 0000 00:00:00 +0000", None),
+        ("Mon, 01 Jan 99999 00:00:00 +0000", None),
+        ("Thu, 01 Jan 1900 00:00:00 +0000", None),
+        ("02 Nov 26 09:00 GMT", 2026),
+        ("yesterday", None),
+    ],
+)
+def test_dates(value: str, year: int | None) -> None:
+    parsed, _problem = parse_date(value)
+    assert (parsed.year if parsed else None) == year
+
+
+def test_message_ids() -> None:
+    assert message_id("  <a@b> <c@d>") == "a@b"
+    assert message_id("bare@id") == "bare@id"
+    assert message_id("") is None
+    refs = " ".join(f"<r{i}@x>" for i in range(500))
+    found = message_ids(refs)
+    assert found[0] == "r0@x" and found[-1] == "r499@x" and len(found) == MAX_REFERENCES
+
+
+# ---- structure: bodies, attachments, fallbacks -------------------------------------------
+
+
+def test_html_table_becomes_aligned_text() -> None:
+    msg = _mail(From="bob@example.org", Subject="table")
+    msg.set_content(
+        "<table><tr><th>Host</th><th>State</th></tr><tr><td>srv01</td><td>down</td></tr>"
+        "<tr><td>mail-gateway</td><td>ok</td></tr></table>",
+        subtype="html",
+    )
+    text = parse_message(msg.as_bytes()).text
+    assert text.splitlines() == ["Host          State", "srv01         down", "mail-gateway  ok"]
+
+
+def test_empty_text_part_falls_back_to_the_html() -> None:
+    msg = _mail(From="bob@example.org", Subject="alt")
+    msg.set_content("\n")
+    msg.add_alternative("<p>the real text</p>", subtype="html")
+    assert parse_message(msg.as_bytes()).text == "the real text"
+
+
+def test_image_shown_through_cid_is_inline_even_when_sent_as_attachment() -> None:
+    msg = _mail(From="bob@example.org", Subject="related")
+    msg.set_content('<p>see</p><img src="cid:shot@x">', subtype="html")
+    msg.add_related(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", cid="<shot@x>",
+                    filename="shot.png")  # fmt: skip
+    parsed = parse_message(msg.as_bytes())
+    (shot,) = parsed.attachments
+    assert shot.inline and f"/attachments/{shot.sha256}" in (parsed.html_safe or "")
+
+
+def test_attached_mail_is_named_from_its_subject_including_nested_ones() -> None:
+    innermost = _mail(From="c@example.com", Subject="Innermost")
+    innermost.set_content("deepest\n")
+    inner = _mail(From="x@example.com", Subject="Re: A/B test")
+    inner.set_content("inner body\n")
+    inner.add_attachment(innermost)
+    outer = _mail(From="y@example.com", Subject="outer")
+    outer.set_content("outer body\n")
+    outer.add_attachment(inner)
+    parsed = parse_message(outer.as_bytes())
+    (eml,) = parsed.attachments
+    assert eml.filename == "Re_ A-B test.eml"
+    again = parse_message(eml.data)
+    assert again.subject == "Re: A/B test" and again.text == "inner body\n"
+    assert [a.filename for a in again.attachments] == ["Innermost.eml"]
+
+
+def test_a_parser_bug_gives_the_raw_text_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(root: object) -> object:
+        raise TypeError("bug")
+
+    monkeypatch.setattr(parser, "collect", broken)
+    raw = b"From: a@example.com\r\nSubject: s\r\n\r\nC:\\Users\\alice\r\n"
+    parsed = parse_message(raw)
+    assert parsed.text == "From: a@example.com\nSubject: s\n\nC:\\Users\\alice\n"
+    assert parsed.defects[0].startswith("parser failed (TypeError: bug)")
+    (whole,) = parsed.attachments
+    assert whole.data == raw and whole.media_type == "message/rfc822"
+
+
+def test_mutated_mails_never_need_the_last_resort_fallback() -> None:
+    """A small fuzz run: random damage to real mails must be handled, not fallen back on."""
+    rng = random.Random(20261124)
+    seeds = [p.read_bytes() for p in CORPUS.glob("*.eml") if 0 < p.stat().st_size < 20_000]
+    tokens = [b"=?utf-8?q?", b"?=", b"\r\n", b"\x00", b"--", b";", b'"', b"*0*=", b"%"]
+    tokens += [b"\xc3", b"boundary=", b"message/rfc822", b"base64", b"\r\n\r\n", b"charset=utf-7"]
+    for _ in range(1500):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(data) + 1)
+            if rng.random() < 0.5:
+                data[pos:pos] = rng.choice(tokens)
+            else:
+                del data[pos : pos + rng.randint(1, 40)]
+        parsed = parse_message(bytes(data))
+        assert not any(d.startswith("parser failed") for d in parsed.defects), bytes(data)
+
+
+def test_quoted_printable_soft_break_with_a_bare_cr_loses_nothing() -> None:
+    assert decode_payload(b"soft=\rbreak\rnext", "quoted-printable")[0] == b"softbreak\r\nnext"
+
+
+def test_hostile_html_nesting_costs_bounded_time_and_keeps_the_text() -> None:
+    html = "<p>start</p>" + "<div>" * 100_000 + "deep text" + "</div>" * 100_000 + "<p>end</p>"
+    raw = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n" + html.encode()
+    started = time.perf_counter()
+    parsed = parse_message(raw)
+    assert time.perf_counter() - started < 2.0
+    assert parsed.text.split() == ["start", "deep", "text", "end"]
+    assert "deep text" in (parsed.html_safe or "")
+    assert any("nested deeper" in d for d in parsed.defects)

@@ -51,6 +51,14 @@ def _jobs(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:
         sys.exit(EXIT_CONFIG)
 
 
+def _one_job(config: DeskmailConfig, job_name: str | None, config_path: Path) -> JobConfig:
+    jobs = _jobs(config, job_name)
+    if not jobs:
+        click.echo(f"deskmail: {config_path}: no enabled job; name one with --job", err=True)
+        sys.exit(EXIT_CONFIG)
+    return jobs[0]
+
+
 def _store(config: DeskmailConfig) -> Store:
     """Open the store; a brand-new database is created, an old one must be upgraded first."""
     from deskmail.store import migrate
@@ -127,6 +135,44 @@ def check(config_path: Path, job_name: str | None) -> None:
         )
     if failed:
         sys.exit(EXIT_JOB_FAILED)
+
+
+@main.command("preprocess")
+@click.argument("message", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@config_option
+@job_option
+@click.option("--text", "text_only", is_flag=True, help="Print only the cleaned text.")
+def preprocess_command(
+    message: Path, config_path: Path, job_name: str | None, text_only: bool
+) -> None:
+    """Run a job's preprocessing rules on MESSAGE (.eml): rules fired, text before and after.
+
+    Without --job, the first enabled job's rules are used.
+    """
+    from deskmail.report.preprocess import preview
+
+    job = _one_job(_load(config_path), job_name, config_path)
+    click.echo(preview(message.read_bytes(), job, text_only=text_only))
+
+
+@main.command("explain")
+@click.argument("message", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@config_option
+@job_option
+def explain_command(message: Path, config_path: Path, job_name: str | None) -> None:
+    """Say what a job would do with MESSAGE (.eml), changing nothing.
+
+    Sender and person, preprocessing, threading, processing rules, the ticket it
+    would join or create, attachments kept and dropped. Without --job, the first
+    enabled job.
+    """
+    from deskmail.report.explain import explain
+
+    config = _load(config_path)
+    job = _one_job(config, job_name, config_path)
+    store = _store(config)
+    with store.session() as session:
+        click.echo(explain(session, job, message.read_bytes()))
 
 
 @main.group()

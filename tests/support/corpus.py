@@ -44,19 +44,21 @@ def support_corpus(n: int, seed: int = 7, team: str = "IT") -> list[CorpusMail]:
     rng = random.Random(seed)
     mails: list[CorpusMail] = []
     created = 0
+    requesters: dict[int, tuple[str, str]] = {}  # ticket number -> who opened it
     when = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     for i in range(n):
         when += timedelta(minutes=rng.randint(1, 40))
-        name, addr = SENDERS[i % len(SENDERS)]
+        reply = created >= 2 and rng.random() < 0.3
+        number = rng.randint(1, created) if reply else created + 1
+        # A reply comes from the requester: only participants may post to a ticket.
+        name, addr = requesters[number] if reply else SENDERS[i % len(SENDERS)]
         msg = EmailMessage()
         msg["From"] = f"{name} <{addr}>"
         msg["To"] = "Service Desk <support@example.com>"
         msg["Date"] = format_datetime(when)
         msg_id = make_msgid(idstring=f"c{i}", domain="client.example.com")
         msg["Message-ID"] = msg_id
-        reply = created >= 2 and rng.random() < 0.3
         if reply:
-            number = rng.randint(1, created)
             msg["Subject"] = f"RE: [Incident] [{team}] {number} {TOPICS[number % len(TOPICS)]}"
             msg.set_content(
                 f"Any news on this one? Still broken for me (mail {i}).\n\n-- \n{name}\n"
@@ -64,6 +66,7 @@ def support_corpus(n: int, seed: int = 7, team: str = "IT") -> list[CorpusMail]:
             mails.append(CorpusMail(msg.as_bytes(), msg_id[1:-1], "reply", number))
             continue
         created += 1
+        requesters[created] = (name, addr)
         topic = TOPICS[i % len(TOPICS)]
         msg["Subject"] = f"{topic} ({i})"
         user = addr.split("@")[0]

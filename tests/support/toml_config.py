@@ -15,6 +15,11 @@ def _value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):  # e.g. preprocessing = [{ name = "...", ... }, ...]
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):  # an inline table, as an item of a list
+        items = [f"{key} = {_value(item)}" for key, item in value.items() if item is not None]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from deskmail.apply.attachment_policy import DroppedAttachment
 from deskmail.parse.message import ParsedAttachment
 from deskmail.store.blobs import BlobStore
-from deskmail.store.models import Activity, Attachment, Ticket
+from deskmail.store.models import Activity, ActivityKind, Attachment, Ticket, utcnow
 
 
 def store_attachments(
     session: Session,
     blobs: BlobStore,
-    attachments: tuple[ParsedAttachment, ...],
+    attachments: Sequence[ParsedAttachment],
     ticket: Ticket,
     activity: Activity | None = None,
 ) -> list[Attachment]:
@@ -37,3 +41,39 @@ def store_attachments(
         session.add(row)
         rows.append(row)
     return rows
+
+
+def note_dropped(session: Session, ticket: Ticket, dropped: Sequence[DroppedAttachment]) -> None:
+    """Files refused by a size limit are said on the ticket, so nobody waits for them."""
+    lines = [d.reason for d in dropped if d.notify]
+    if lines:
+        session.add(
+            Activity(
+                ticket=ticket,
+                kind=ActivityKind.SYSTEM,
+                body="Not kept:\n" + "\n".join(f"- {line}" for line in lines),
+                occurred_at=utcnow(),
+                created_at=utcnow(),
+            )
+        )
+
+
+def inline_seen_from(session: Session, sender: str | None, sha256: str) -> bool:
+    """Did this sender already send this exact inline image (a signature logo)?"""
+    if not sender:
+        return False
+    address = sender.lower()
+    return bool(
+        session.scalar(
+            select(
+                exists()
+                .where(Attachment.sha256 == sha256, Attachment.inline.is_(True))
+                .where(
+                    or_(
+                        Attachment.ticket.has(Ticket.sender_address.ilike(address)),
+                        Attachment.activity.has(Activity.from_address.ilike(address)),
+                    )
+                )
+            )
+        )
+    )

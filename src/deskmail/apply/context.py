@@ -1,12 +1,14 @@
-"""The named things a job refers to (team, group, site, source, fallback user),
-resolved to row ids once per run instead of once per message."""
+"""The named things a job refers to (team, source, fallback user and site),
+resolved once per run instead of once per message."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deskmail.config.models import JobConfig
@@ -18,21 +20,42 @@ Named = TypeVar("Named", Group, Site, Source, Team)
 @dataclass(frozen=True, slots=True)
 class JobContext:
     job: str
-    team_id: int
     team_name: str
-    source_id: int
-    group_id: int | None
+    source_name: str
     fallback_site_id: int | None
     fallback_person_id: int | None
 
 
 def get_or_create(session: Session, model: type[Named], name: str) -> Named:
-    row = session.scalars(select(model).where(model.name == name)).first()
+    row = find_named(session, model, name)
     if row is None:
-        row = model(name=name)
-        session.add(row)
-        session.flush()
+        row = _insert_once(session, model(name=name), lambda: find_named(session, model, name))
     return row
+
+
+Row = TypeVar("Row", Group, Site, Source, Team, Person)
+
+
+def _insert_once(session: Session, row: Row, find: Callable[[], Row | None]) -> Row:
+    """Insert, or take the row another instance inserted a moment before.
+
+    The savepoint keeps a unique violation from aborting the whole transaction
+    (PostgreSQL); two hosts starting the same new job at once both succeed.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return row
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found
+
+
+def find_named(session: Session, model: type[Named], name: str) -> Named | None:
+    return session.scalars(select(model).where(model.name == name)).first()
 
 
 def resolve_context(session: Session, job: JobConfig) -> JobContext:
@@ -41,23 +64,35 @@ def resolve_context(session: Session, job: JobConfig) -> JobContext:
     The fallback person is found by logon name (Octopus incidentFallbackUserLogon);
     a missing one is created so mail is never refused for want of a directory entry.
     """
-    team = get_or_create(session, Team, job.team)
-    source = get_or_create(session, Source, job.source)
-    group = get_or_create(session, Group, job.group) if job.group else None
+    get_or_create(session, Team, job.team)
+    get_or_create(session, Source, job.source)
+    if job.group:
+        get_or_create(session, Group, job.group)
     site = get_or_create(session, Site, job.fallback_site) if job.fallback_site else None
-    person = None
-    if job.fallback_user:
-        person = session.scalars(select(Person).where(Person.logon == job.fallback_user)).first()
-        if person is None:
-            person = Person(name=job.fallback_user, logon=job.fallback_user, site=site)
-            session.add(person)
-            session.flush()
+    person = _fallback_person(session, job)
+    if job.fallback_user and person is None:
+        new = Person(name=job.fallback_user, logon=job.fallback_user, site=site)
+        person = _insert_once(session, new, lambda: _fallback_person(session, job))
+    return _context(job, site, person)
+
+
+def peek_context(session: Session, job: JobConfig) -> JobContext:
+    """The same, read-only, for `deskmail explain`: what is missing stays None."""
+    site = find_named(session, Site, job.fallback_site) if job.fallback_site else None
+    return _context(job, site, _fallback_person(session, job))
+
+
+def _fallback_person(session: Session, job: JobConfig) -> Person | None:
+    if not job.fallback_user:
+        return None
+    return session.scalars(select(Person).where(Person.logon == job.fallback_user)).first()
+
+
+def _context(job: JobConfig, site: Site | None, person: Person | None) -> JobContext:
     return JobContext(
         job=job.name,
-        team_id=team.id,
-        team_name=team.name,
-        source_id=source.id,
-        group_id=group.id if group else None,
+        team_name=job.team,
+        source_name=job.source,
         fallback_site_id=site.id if site else None,
         fallback_person_id=person.id if person else None,
     )

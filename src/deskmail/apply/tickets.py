@@ -1,4 +1,7 @@
-"""Writing a decision to the store: a new ticket, or an activity on one."""
+"""Writing a plan to the store: a new ticket or event, or an activity on one.
+
+Everything here runs inside the intake transaction: it flushes, never commits.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,23 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from deskmail.apply.attachments import store_attachments
-from deskmail.apply.context import JobContext
+from deskmail.apply.attachment_policy import AttachmentSelection
+from deskmail.apply.attachments import note_dropped, store_attachments
+from deskmail.apply.context import JobContext, get_or_create
+from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
-from deskmail.classify.decide import Decision, FollowUp
-from deskmail.parse.message import ParsedMessage
+from deskmail.apply.threads import record_message, record_participants
+from deskmail.classify.plan import Action, Plan
+from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.store.blobs import BlobStore
 from deskmail.store.models import (
     Activity,
     ActivityKind,
+    Group,
+    Site,
+    Source,
     Team,
     Ticket,
-    TicketKind,
     TicketStatus,
     utcnow,
 )
@@ -36,22 +44,33 @@ class Applied:
     def created(self) -> bool:
         return self.activity_id is None
 
+    @property
+    def label(self) -> str:
+        return f"{self.team}-{self.ticket_number}"
 
-def apply_decision(
-    session: Session,
-    blobs: BlobStore,
-    context: JobContext,
-    message: ParsedMessage,
-    decision: Decision,
-) -> Applied:
-    """Must run inside the intake transaction; flushes but never commits."""
-    if isinstance(decision, FollowUp):
-        ticket = find_ticket(
-            session, decision.reference.team or context.team_name, decision.reference.number
-        )
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What the message contributes, after preprocessing and the attachment policy."""
+
+    message: ParsedMessage
+    text: str  # preprocessed
+    attachments: AttachmentSelection
+    raw_attachment: ParsedAttachment | None = None  # include_raw_message
+
+
+def apply_plan(
+    session: Session, blobs: BlobStore, context: JobContext, content: Content, plan: Plan
+) -> Applied | None:
+    """None for IGNORE and DENY: the journal row alone records those."""
+    if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
+        ticket = session.get(Ticket, plan.ticket_id)
         if ticket is not None:
-            return _add_activity(session, blobs, ticket, message)
-    return _create_ticket(session, blobs, context, message)
+            return _add_activity(session, blobs, ticket, content)
+    if plan.action in (Action.IGNORE, Action.DENY):
+        return None
+    draft = draft_ticket(session, context, content.message, plan)
+    return _create_ticket(session, blobs, draft, content)
 
 
 def find_ticket(session: Session, team: str, number: int) -> Ticket | None:
@@ -72,24 +91,28 @@ def next_ticket_number(session: Session, team_id: int) -> int:
 
 
 def _create_ticket(
-    session: Session, blobs: BlobStore, context: JobContext, message: ParsedMessage
+    session: Session, blobs: BlobStore, draft: TicketDraft, content: Content
 ) -> Applied:
-    person = find_person(session, message.sender)
-    requester_id = person.id if person else context.fallback_person_id
-    site_id = person.site_id if person and person.site_id else context.fallback_site_id
+    message = content.message
+    team = get_or_create(session, Team, draft.team)
     now = utcnow()
     ticket = Ticket(
-        team_id=context.team_id,
-        number=next_ticket_number(session, context.team_id),
-        kind=TicketKind.INCIDENT,
+        team_id=team.id,
+        number=next_ticket_number(session, team.id),
+        kind=draft.kind,
         status=TicketStatus.NEW,
         subject=message.subject[:2000],
-        description=message.text,
-        requester_id=requester_id,
-        user_id=requester_id,
-        group_id=context.group_id,
-        site_id=site_id,
-        source_id=context.source_id,
+        description=content.text,
+        description_html=message.html_safe,
+        requester_id=draft.requester_id,
+        user_id=draft.requester_id,
+        assignee_id=draft.assignee_id,
+        group_id=get_or_create(session, Group, draft.group).id if draft.group else None,
+        site_id=get_or_create(session, Site, draft.site).id if draft.site else None,
+        source_id=get_or_create(session, Source, draft.source).id,
+        priority=draft.priority,
+        category=draft.category,
+        linked_ticket_id=draft.link_to,
         sender_address=message.sender.address[:320] if message.sender else None,
         sender_name=message.sender.name[:300] if message.sender else None,
         created_at=now,
@@ -97,13 +120,13 @@ def _create_ticket(
     )
     session.add(ticket)
     session.flush()
-    store_attachments(session, blobs, message.attachments, ticket)
-    return Applied(ticket.id, ticket.number, context.team_name, None)
+    _remember(session, ticket, None, message)
+    _store_files(session, blobs, ticket, None, content)
+    return Applied(ticket.id, ticket.number, team.name, None)
 
 
-def _add_activity(
-    session: Session, blobs: BlobStore, ticket: Ticket, message: ParsedMessage
-) -> Applied:
+def _add_activity(session: Session, blobs: BlobStore, ticket: Ticket, content: Content) -> Applied:
+    message = content.message
     author = find_person(session, message.sender)
     now = utcnow()
     activity = Activity(
@@ -113,15 +136,37 @@ def _add_activity(
         from_address=message.sender.address[:320] if message.sender else None,
         from_name=message.sender.name[:300] if message.sender else None,
         subject=message.subject,
-        body=message.text,
+        body=content.text,
+        body_html=message.html_safe,
         occurred_at=_as_utc(message.date) or now,
         created_at=now,
     )
     session.add(activity)
     ticket.updated_at = now
     session.flush()
-    store_attachments(session, blobs, message.attachments, ticket, activity)
+    _remember(session, ticket, activity, message)
+    _store_files(session, blobs, ticket, activity, content)
     return Applied(ticket.id, ticket.number, ticket.team.name, activity.id)
+
+
+def _remember(
+    session: Session, ticket: Ticket, activity: Activity | None, message: ParsedMessage
+) -> None:
+    """Message-ID for threading; sender and Cc'd colleagues may post to the ticket later."""
+    if message.message_id:
+        record_message(session, ticket, activity, message.message_id, "in")
+    addresses = [a.normalized for a in (message.sender, *message.cc) if a is not None]
+    record_participants(session, ticket, addresses, exclude=set())
+
+
+def _store_files(
+    session: Session, blobs: BlobStore, ticket: Ticket, activity: Activity | None, content: Content
+) -> None:
+    files = content.attachments.kept
+    if content.raw_attachment is not None:
+        files = (*files, content.raw_attachment)
+    store_attachments(session, blobs, files, ticket, activity)
+    note_dropped(session, ticket, content.attachments.dropped)
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

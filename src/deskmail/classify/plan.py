@@ -34,7 +34,9 @@ class ThreadMatch:
 
     @property
     def may_post(self) -> bool:
-        return self.sender_allowed or self.token_ok or self.matched_by is MatchedBy.MESSAGE_ID
+        # A Message-ID match alone is not enough: incoming Message-IDs are chosen by
+        # the sender's client and seen by everyone on the thread.
+        return self.sender_allowed or self.token_ok
 
     @property
     def label(self) -> str:
@@ -45,7 +47,8 @@ class ThreadMatch:
 class Plan:
     action: Action
     ticket_id: int | None = None  # the ticket to add to (ADD_TO_TICKET)
-    settings: TicketSettings = TicketSettings()  # for a new ticket: rule and job settings merged
+    # For a new ticket: the job's settings with the rules' on top.
+    settings: TicketSettings = field(default_factory=TicketSettings)
     link_to: int | None = None  # a new ticket that links to this one (stranger's reply)
     rules_fired: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())  # one line each, for explain and the log

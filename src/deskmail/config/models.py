@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
@@ -114,8 +115,14 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _reference_pattern(value: str) -> str:
+    compile_reference_pattern(value)  # raises ValueError in plain words
+    return value
+
+
 Line = Annotated[str, AfterValidator(_printable)]
 NonEmptyLine = Annotated[str, Field(min_length=1), AfterValidator(_printable)]
+ReferencePattern = Annotated[str, AfterValidator(_reference_pattern)]
 
 
 class Timeouts(Strict):
@@ -186,9 +193,9 @@ class JobConfig(Strict):
         default=StrangerReplies.NEW_TICKET,
         description="a reply from someone not on the ticket, without the ticket's token",
     )
-    reference_pattern: str | None = Field(
+    reference_pattern: ReferencePattern | None = Field(
         default=None,
-        description="extra subject regex with a named group 'number' (and optional 'team')",
+        description="extra subject regex with a named group 'number' (optional 'team', 'token')",
     )
     preprocessing: list[PreprocessRuleConfig] | None = Field(
         default=None, description="ordered; omitted: every built-in rule, disabled"

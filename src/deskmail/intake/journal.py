@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from deskmail.store.models import IntakeOutcome, IntakeRecord, utcnow
 
-DONE = (IntakeOutcome.CREATED, IntakeOutcome.UPDATED, IntakeOutcome.DUPLICATE)
+# Every outcome but a quarantine: the message is taken care of and may leave the mailbox.
+DONE = (
+    IntakeOutcome.CREATED,
+    IntakeOutcome.UPDATED,
+    IntakeOutcome.DUPLICATE,
+    IntakeOutcome.IGNORED,
+    IntakeOutcome.DENIED,
+)
 _CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
 
 

@@ -13,11 +13,14 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
+from deskmail.apply.attachment_policy import raw_message_attachment
 from deskmail.apply.context import JobContext
-from deskmail.apply.tickets import apply_decision
-from deskmail.classify.decide import decide
+from deskmail.apply.tickets import Content, apply_plan
+from deskmail.classify.plan import Action
+from deskmail.config.models import JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
+from deskmail.intake.understand import understand
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.sources.base import FetchedMessage
@@ -31,6 +34,8 @@ class Result(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DUPLICATE = "duplicate"
+    IGNORED = "ignored"  # a processing rule said so
+    DENIED = "denied"  # create_new_requests = false; an automatic reply is due
     QUARANTINED = "quarantined"
     SKIPPED = "skipped"  # another instance recorded it first; it acknowledges it
 
@@ -46,30 +51,54 @@ class MessageOutcome:
 
     @property
     def acknowledge(self) -> bool:
-        return self.result in (Result.CREATED, Result.UPDATED, Result.DUPLICATE)
+        return self.result not in (Result.QUARANTINED, Result.SKIPPED)
 
 
-def take_in(store: Store, context: JobContext, fetched: FetchedMessage) -> MessageOutcome:
+def take_in(
+    store: Store, job: JobConfig, context: JobContext, fetched: FetchedMessage
+) -> MessageOutcome:
     sha256 = hashlib.sha256(fetched.raw).hexdigest()
     try:
         message = parse_message(fetched.raw)
-        decision = decide(message)
     except Exception as exc:  # a parser bug must not stop the mailbox
         return _quarantine(store, context, fetched, sha256, None, "parse", exc)
 
+    stage = "classify"
     try:
         with store.transaction() as session:
-            same = journal.find_same_bytes(session, context.job, sha256)
             record = _record(context, fetched, sha256, message)
+            ticket = ""
+            same = journal.find_same_bytes(session, context.job, sha256)
             if same is not None:
                 record.outcome = IntakeOutcome.DUPLICATE
                 record.ticket_id, record.activity_id = same.ticket_id, same.activity_id
-                ticket = ""
             else:
-                applied = apply_decision(session, store.blobs, context, message, decision)
-                record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
-                record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
-                ticket = f"{applied.team}-{applied.ticket_number}"
+                understood = understand(session, job, message)
+                plan = understood.plan
+                stage = "apply"
+                raw = (
+                    raw_message_attachment(fetched.raw, message.subject)
+                    if job.include_raw_message
+                    else None
+                )
+                content = Content(
+                    message, understood.preprocessed.text, understood.attachments, raw
+                )
+                applied = apply_plan(session, store.blobs, context, content, plan)
+                record.rules = ", ".join(plan.rules_fired)[:4000] or None
+                record.auto_reply_due = plan.auto_reply_due
+                if applied is None:
+                    record.outcome = (
+                        IntakeOutcome.DENIED
+                        if plan.action is Action.DENY
+                        else IntakeOutcome.IGNORED
+                    )
+                else:
+                    record.outcome = (
+                        IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
+                    )
+                    record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
+                    ticket = applied.label
             session.add(record)
             session.flush()
             reached(CrashPoint.IN_TRANSACTION)
@@ -78,7 +107,7 @@ def take_in(store: Store, context: JobContext, fetched: FetchedMessage) -> Messa
             return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
         return _quarantine(store, context, fetched, sha256, message, "store", exc)
     except Exception as exc:
-        return _quarantine(store, context, fetched, sha256, message, "apply", exc)
+        return _quarantine(store, context, fetched, sha256, message, stage, exc)
     reached(CrashPoint.AFTER_COMMIT)
     return MessageOutcome(
         fetched.key,

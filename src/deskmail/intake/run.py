@@ -44,6 +44,8 @@ class RunSummary:
     duplicates: int = 0
     quarantined: int = 0
     skipped: int = 0
+    ignored: int = 0
+    denied: int = 0
     acknowledged: int = 0
     seconds: float = 0.0
     failure: str | None = None  # why the job could not finish, one line
@@ -61,6 +63,8 @@ class RunSummary:
             Result.DUPLICATE: "duplicates",
             Result.QUARANTINED: "quarantined",
             Result.SKIPPED: "skipped",
+            Result.IGNORED: "ignored",
+            Result.DENIED: "denied",
         }[outcome.result]
         setattr(self, name, getattr(self, name) + 1)
 
@@ -117,7 +121,7 @@ def _pass(
             for fetched in source.fetch(new[start : start + job.fetch_batch]):
                 summary.fetched += 1
                 reached(CrashPoint.AFTER_FETCH)
-                outcome = take_in(store, context, fetched)
+                outcome = take_in(store, job, context, fetched)
                 summary.count(outcome)
                 if on_message is not None:
                     on_message(outcome)

@@ -1,212 +1,173 @@
-"""Raw RFC 5322 bytes -> ParsedMessage, never raising for bad mail.
+"""Raw RFC 5322 bytes -> ParsedMessage, never raising.
 
-The stdlib parser with policy.default does the MIME work. Its header objects
-are parsed lazily and can raise on broken input (IndexError on some address
-headers in 3.11, ValueError on bad dates), so every header read goes through
-`_header`, which falls back to the compat32 decoding of the raw value.
-Part payloads are decoded with get_payload(decode=True), which tolerates bad
-base64 and quoted-printable, and then through decode_text for the charset.
+The stdlib parser with policy compat32 splits the MIME structure. It keeps
+header values raw and never raises on one (policy.default's header classes
+raise IndexError and HeaderParseError on broken address headers in 3.11),
+and it is about twice as fast (DESIGN.md section 8). What it leaves raw is
+decoded here, once and leniently: the header block (headers.py), fields
+(fields.py), parts and payloads (parts.py, mime.py), bodies (charsets.py).
+
+Two fallbacks keep a bad mail from losing its ticket, and both say so in
+`defects`: a MIME structure nested too deeply for the stdlib parser gives
+the headers plus the whole mail attached as an .eml; any other failure (a
+bug of ours) gives a minimal message whose body is the raw text, with the
+raw mail attached.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
 from email import policy
-from email.header import decode_header, make_header
-from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from typing import TypeVar
 
+from deskmail.parse.attachments import WHOLE_MAIL_NAME, eml_attachment
 from deskmail.parse.charsets import decode_text
-from deskmail.parse.html import html_to_text
-from deskmail.parse.message import Address, ParsedAttachment, ParsedMessage
+from deskmail.parse.fields import message_id, message_ids, parse_addresses, parse_date
+from deskmail.parse.headers import HeaderBlock
+from deskmail.parse.html import MAX_LAYOUT_CHARS, MAX_NESTING, html_to_text, limit_nesting
+from deskmail.parse.message import Address, ParsedMessage
+from deskmail.parse.mime import MAX_DEPTH, Collected, collect
+from deskmail.parse.sanitize import sanitize_html
+
+__all__ = ["MAX_DEPTH", "parse_message"]
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 30  # deeper multipart nesting is treated as opaque data, not walked
-
-_PARSER = BytesParser(policy=policy.default)
-
-
-class _Collector:
-    """Walks the MIME tree once, sorting parts into bodies and attachments."""
-
-    def __init__(self) -> None:
-        self.text: str | None = None
-        self.html: str | None = None
-        self.attachments: list[ParsedAttachment] = []
-        self.defects: list[str] = []
-
-    def walk(self, part: Message, depth: int = 0) -> None:
-        ctype = part.get_content_type()
-        if part.is_multipart() and ctype != "message/rfc822":
-            if depth >= MAX_DEPTH:
-                self.defects.append(f"multipart nesting deeper than {MAX_DEPTH}; rest kept as data")
-                self._attach(part, ctype, part.as_bytes())
-                return
-            for child in part.get_payload():
-                if isinstance(child, Message):
-                    self.walk(child, depth + 1)
-            return
-        if ctype == "message/rfc822":
-            # An attached mail is kept whole, as an .eml, not mixed into our body.
-            inner = part.get_payload()
-            first = inner[0] if isinstance(inner, list) and inner else None
-            data = first.as_bytes() if isinstance(first, Message) else b""
-            self._attach(part, ctype, data, default_name="attached-message.eml")
-            return
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        disposition = (part.get_content_disposition() or "").lower()
-        is_body_candidate = disposition != "attachment" and not _filename(part)
-        if ctype == "text/plain" and is_body_candidate and self.text is None:
-            self.text = self._decode(part, data)
-        elif ctype == "text/html" and is_body_candidate and self.html is None:
-            self.html = self._decode(part, data)
-        else:
-            self._attach(part, ctype, data)
-
-    def _decode(self, part: Message, data: bytes) -> str:
-        text, problem = decode_text(data, part.get_content_charset())
-        if problem:
-            self.defects.append(problem)
-        return text
-
-    def _attach(self, part: Message, ctype: str, data: bytes, default_name: str = "") -> None:
-        name = _filename(part) or default_name or _default_name(ctype, len(self.attachments) + 1)
-        cid = _safe(lambda: part.get("Content-ID"))
-        inline = (part.get_content_disposition() or "").lower() == "inline" or (
-            cid is not None and (part.get_content_disposition() or "") != "attachment"
-        )
-        self.attachments.append(
-            ParsedAttachment(
-                filename=name,
-                media_type=ctype,
-                data=data,
-                inline=inline,
-                content_id=str(cid).strip().strip("<>") if cid else None,
-            )
-        )
+_PARSER = BytesParser(policy=policy.compat32)
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
-    msg = _PARSER.parsebytes(raw)
-    collector = _Collector()
-    collector.walk(msg)
-    defects = [*collector.defects, *(type(d).__name__ for d in msg.defects)]
+    try:
+        return _parse(raw)
+    except Exception as exc:  # a bug of ours must not cost a mail its ticket
+        log.exception("parser failed on a %d-byte message; keeping it as raw text", len(raw))
+        return _minimal(raw, exc)
 
-    text = collector.text
-    if text is None and collector.html is not None:
-        text = html_to_text(collector.html)
+
+def _parse(raw: bytes) -> ParsedMessage:
+    defects: list[str] = []
+    if b"\n" not in raw and b"\r" in raw:
+        # Old Mac mail. The stdlib splits lines on CR too, but quoted-printable
+        # soft breaks ("=\r") and text attachments would keep the bare CRs.
+        raw = raw.replace(b"\r", b"\r\n")
+        defects.append("CR-only line ends; read as CRLF")
+    try:
+        msg = _PARSER.parsebytes(raw)
+        collected = collect(msg)
+    except RecursionError:  # the stdlib parser recurses once per nesting level
+        msg = _PARSER.parsebytes(raw, headersonly=True)
+        collected = Collected(attachments=[eml_attachment(raw, WHOLE_MAIL_NAME)])
+        defects.append("MIME structure nested too deeply to read; the whole mail is attached")
+    defects += collected.defects
+
+    headers = HeaderBlock(msg)
+    headers.report_duplicates()
+    sender = _sender(headers, defects)
+    date, date_problem = parse_date(headers.first("Date"))
+    if date_problem:
+        defects.append(f"Date: {date_problem}")
+    found_id = message_id(headers.first("Message-ID"))
+    for name, value in (("Message-ID", found_id), ("Date", headers.first("Date"))):
+        if not value:
+            defects.append(f"{name} missing")
+
+    html = collected.html if collected.html is not None else collected.tnef_html
+    shaped = _shape(html, defects) if html is not None else None
+    text = _body_text(collected, shaped if collected.html is not None else None)
+    attachments = tuple(collected.attachments)
+    safe = sanitize_html(shaped, attachments) if shaped is not None else None
+    if safe is not None and safe.shown:
+        # Shown in the HTML through cid: inline, whatever Content-Disposition said.
+        attachments = tuple(
+            replace(a, inline=True) if a.sha256 in safe.shown else a for a in attachments
+        )
     return ParsedMessage(
-        message_id=_message_id(_header(msg, "Message-ID", defects)),
-        subject=_one_line(_header(msg, "Subject", defects)),
-        sender=_first(_addresses(msg, "From", defects)),
-        to=tuple(_addresses(msg, "To", defects)),
-        cc=tuple(_addresses(msg, "Cc", defects)),
-        date=_date(msg, defects),
-        in_reply_to=_message_id(_header(msg, "In-Reply-To", defects)),
-        references=tuple(_message_ids(_header(msg, "References", defects))),
-        text=(text or "").replace("\r\n", "\n"),
-        html=collector.html,
-        attachments=tuple(collector.attachments),
-        defects=tuple(defects),
+        message_id=found_id,
+        subject=headers.first("Subject"),
+        sender=sender,
+        to=tuple(_addresses(headers, "To", defects)),
+        cc=tuple(_addresses(headers, "Cc", defects)),
+        date=date,
+        in_reply_to=message_id(headers.first("In-Reply-To")),
+        references=tuple(message_ids(" ".join(headers.raw_values("References")))),
+        text=text,
+        html=html,
+        attachments=attachments,
+        html_safe=safe.html if safe is not None else None,
+        headers=headers.pairs(),
+        defects=tuple(defects + headers.defects),
     )
 
 
-def _header(msg: EmailMessage | Message, name: str, defects: list[str]) -> str:
-    try:
-        value = msg.get(name)
-        return "" if value is None else str(value)
-    except Exception as exc:  # the policy's header classes raise on some broken input
-        defects.append(f"{name}: {type(exc).__name__}")
-    raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
-    return _decode_raw_header(raw)
+def _shape(html: str, defects: list[str]) -> str:
+    """The HTML that text conversion and sanitising see: nesting bounded (html.py says why)."""
+    shaped, cut = limit_nesting(html)
+    if cut:
+        defects.append(f"HTML nested deeper than {MAX_NESTING} levels; deeper tags dropped")
+    if len(shaped) > MAX_LAYOUT_CHARS:
+        defects.append(f"HTML body of {len(shaped)} characters: text made without layout")
+    return shaped
 
 
-def _decode_raw_header(raw: str) -> str:
-    try:
-        return str(make_header(decode_header(raw)))
-    except Exception:
-        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def _body_text(collected: Collected, html: str | None) -> str:
+    """text/plain first, else the mail's HTML as text, else a winmail.dat body."""
+    text = collected.text
+    if (text is None or not text.strip()) and html is not None:
+        text = html_to_text(html)
+    if (text is None or not text.strip()) and collected.tnef_text is not None:
+        text = collected.tnef_text
+    return _newlines(text or "")
 
 
-def _addresses(msg: EmailMessage | Message, name: str, defects: list[str]) -> list[Address]:
-    try:
-        header = msg.get(name)
-        if header is None:
-            return []
-        found = [
-            Address(name=a.display_name, address=a.addr_spec)
-            for a in getattr(header, "addresses", ())
-            if a.addr_spec and a.addr_spec != "<>"
-        ]
+def _newlines(text: str) -> str:
+    # Only line ends change; every other character stays as sent.
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _sender(headers: HeaderBlock, defects: list[str]) -> Address | None:
+    for name in ("From", "Sender"):
+        found = _addresses(headers, name, defects, first_only=True)
         if found:
-            return found
-    except Exception as exc:
-        defects.append(f"{name}: {type(exc).__name__}")
-    raw = _header(msg, name, defects)
-    return [
-        Address(name=display, address=addr)
-        for display, addr in email.utils.getaddresses([raw])
-        if "@" in addr
-    ]
+            if name != "From":
+                defects.append(f"From missing or empty; {name} used")
+            return found[0]
+    defects.append("From missing or without an address")
+    return None
 
 
-def _date(msg: EmailMessage | Message, defects: list[str]) -> datetime | None:
-    raw = _header(msg, "Date", defects)
-    if not raw:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        defects.append("Date: unparseable")
-        return None
+def _addresses(
+    headers: HeaderBlock, name: str, defects: list[str], first_only: bool = False
+) -> list[Address]:
+    """Addresses of a header; repeated To or Cc headers are merged."""
+    values = headers.raw_values(name)
+    found: list[Address] = []
+    for raw in values[:1] if first_only else values:
+        addresses, problem = parse_addresses(raw)
+        if problem:
+            defects.append(f"{name}: {problem}")
+        found += addresses
+    if len(values) > 1 and not first_only:
+        defects.append(f"{len(values)} {name} headers; merged")
+    return found
 
 
-def _message_ids(value: str) -> list[str]:
-    ids = []
-    for token in value.replace(",", " ").split():
-        token = token.strip()
-        if token.startswith("<") and token.endswith(">") and len(token) > 2:
-            ids.append(token[1:-1])
-    return ids
-
-
-def _message_id(value: str) -> str | None:
-    ids = _message_ids(value)
-    if ids:
-        return ids[0]
-    value = value.strip()
-    return value or None
-
-
-def _one_line(value: str) -> str:
-    return " ".join(value.split())
-
-
-def _first(addresses: list[Address]) -> Address | None:
-    return addresses[0] if addresses else None
-
-
-def _filename(part: Message) -> str:
-    name = _safe(part.get_filename)
-    return _one_line(str(name)) if name else ""
-
-
-def _default_name(ctype: str, index: int) -> str:
-    maintype, _, subtype = ctype.partition("/")
-    return f"part-{index}.{subtype or maintype or 'bin'}"
-
-
-T = TypeVar("T")
-
-
-def _safe(read: Callable[[], T]) -> T | None:
-    try:
-        return read()
-    except Exception:
-        return None
+def _minimal(raw: bytes, exc: Exception) -> ParsedMessage:
+    text, _problem = decode_text(raw, "utf-8")
+    return ParsedMessage(
+        message_id=None,
+        subject="",
+        sender=None,
+        to=(),
+        cc=(),
+        date=None,
+        in_reply_to=None,
+        references=(),
+        text=_newlines(text),
+        html=None,
+        attachments=(eml_attachment(raw, WHOLE_MAIL_NAME),),
+        defects=(
+            f"parser failed ({type(exc).__name__}: {str(exc)[:200]});"
+            " the raw mail is the body and is attached",
+        ),
+    )

@@ -13,6 +13,10 @@ def summary_line(summary: RunSummary) -> str:
     )
     if summary.duplicates:
         counts += f", duplicates {summary.duplicates}"
+    if summary.ignored:
+        counts += f", ignored {summary.ignored}"
+    if summary.denied:
+        counts += f", denied {summary.denied}"
     if summary.skipped:
         counts += f", skipped {summary.skipped}"
     status = "ok" if summary.ok else f"FAILED: {summary.failure}"
@@ -26,6 +30,8 @@ def outcome_line(outcome: MessageOutcome) -> str:
         Result.DUPLICATE: "duplicate of",
         Result.QUARANTINED: "QUARANTINED",
         Result.SKIPPED: "skipped",
+        Result.IGNORED: "ignored",
+        Result.DENIED: "denied (automatic reply due)",
     }[outcome.result]
     target = outcome.ticket or outcome.error
     sender = f" from {outcome.sender}" if outcome.sender else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from deskmail.parse.filenames import safe_display_name
 from deskmail.store.models import Activity, Attachment, Person, Team, Ticket
 
 
@@ -91,7 +92,7 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
 
 def _attachment_lines(attachments: list[Attachment]) -> list[str]:
     return [
-        f"  [attachment] {a.filename} ({a.media_type}, {a.size:,} bytes"
+        f"  [attachment] {safe_display_name(a.filename)} ({a.media_type}, {a.size:,} bytes"
         f"{', inline' if a.inline else ''})"
         for a in attachments
     ]

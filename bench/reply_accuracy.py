@@ -1,0 +1,210 @@
+"""How well are quoted replies stripped? deskmail against mail-parser-reply and email-reply-parser.
+
+    .venv/bin/python bench/reply_accuracy.py [--verbose] [--limit N] [--fixtures FILE]
+
+Every case in bench/reply_fixtures/cases.json is a reply mail from the test
+suite of a reply-parsing library, with the visible reply that library's own
+test expects (see bench/reply_fixtures/README.md). Each stripper gets the same
+text (line ends normalised to LF, as deskmail's parser delivers it). A case
+counts as exact when the output equals the expected text after collapsing
+whitespace; the softer score is the mean difflib similarity of the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from email_reply_parser import EmailReplyParser as ZapierParser
+from mailparser_reply import EmailReplyParser as MailParserReply
+from mailparser_reply.constants import MAIL_LANGUAGES
+
+from deskmail.preprocess import enabled_builtin_rules, preprocess
+
+FIXTURES = Path(__file__).parent / "reply_fixtures" / "cases.json"
+
+Stripper = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    source: str
+    origin: str
+    language: str
+    input: str
+    expected: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    case: Case
+    output: str
+    exact: bool
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    stripper: str
+    cases: int
+    exact: int
+    similarity: float  # mean over the cases, 0..1
+
+    @property
+    def share(self) -> float:
+        return self.exact / self.cases if self.cases else 0.0
+
+
+def load_cases(path: Path = FIXTURES, limit: int | None = None) -> list[Case]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cases = [
+        Case(
+            id=item["id"],
+            source=item["source"],
+            origin=item["origin"],
+            language=item["language"],
+            input=item["input"],
+            expected=item["expected"],
+        )
+        for item in data["cases"]
+    ]
+    return cases[:limit] if limit is not None else cases
+
+
+def deskmail_stripper() -> Stripper:
+    rules = enabled_builtin_rules()
+    return lambda text: preprocess(text, rules).text
+
+
+def mail_parser_reply_stripper() -> Stripper:
+    # Every language it knows: deskmail's rules look for all of theirs at once too.
+    parser = MailParserReply(languages=list(MAIL_LANGUAGES))
+    return lambda text: str(parser.parse_reply(text) or "")
+
+
+def email_reply_parser_stripper() -> Stripper:
+    return lambda text: str(ZapierParser.parse_reply(text))
+
+
+def strippers() -> dict[str, Stripper]:
+    return {
+        "deskmail (all built-in rules)": deskmail_stripper(),
+        "mail-parser-reply": mail_parser_reply_stripper(),
+        "email-reply-parser": email_reply_parser_stripper(),
+    }
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def run_case(case: Case, strip: Stripper) -> Outcome:
+    try:
+        output = strip(case.input.replace("\r\n", "\n"))
+    except Exception as exc:  # a crash is a miss, not the end of the benchmark
+        output = f"<{type(exc).__name__}: {exc}>"
+    got, want = normalise(output), normalise(case.expected)
+    similarity = difflib.SequenceMatcher(None, got, want, autojunk=False).ratio()
+    return Outcome(case, output, got == want, similarity)
+
+
+def evaluate(cases: Sequence[Case], by_name: dict[str, Stripper]) -> dict[str, list[Outcome]]:
+    return {name: [run_case(case, strip) for case in cases] for name, strip in by_name.items()}
+
+
+def score(name: str, outcomes: Sequence[Outcome]) -> Score:
+    n = len(outcomes)
+    similarity = sum(o.similarity for o in outcomes) / n if n else 0.0
+    return Score(name, n, sum(o.exact for o in outcomes), similarity)
+
+
+def scores(results: dict[str, list[Outcome]]) -> list[Score]:
+    return [score(name, outcomes) for name, outcomes in results.items()]
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def _percent(exact: int, total: int) -> str:
+    return f"{exact}/{total} {100 * exact / total:5.1f}%" if total else "-"
+
+
+def summary_table(all_scores: Sequence[Score]) -> str:
+    width = max(len(s.stripper) for s in all_scores)
+    lines = [f"{'stripper':<{width}}  {'exact':>14}  mean similarity"]
+    for s in all_scores:
+        lines.append(f"{s.stripper:<{width}}  {_percent(s.exact, s.cases):>14}  {s.similarity:.3f}")
+    return "\n".join(lines)
+
+
+def breakdown(results: dict[str, list[Outcome]], key: Callable[[Case], str], title: str) -> str:
+    names = list(results)
+    groups = sorted({key(o.case) for o in next(iter(results.values()))})
+    width = max([len(title), *(len(g) for g in groups)])
+    columns = [max(len(name), 12) for name in names]
+    header = f"{title:<{width}}  cases  " + "  ".join(
+        f"{n:>{c}}" for n, c in zip(names, columns, strict=True)
+    )
+    lines = [header]
+    for group in groups:
+        cells = []
+        for name, column in zip(names, columns, strict=True):
+            mine = [o for o in results[name] if key(o.case) == group]
+            cells.append(f"{_percent(sum(o.exact for o in mine), len(mine)):>{column}}")
+        count = sum(1 for o in results[names[0]] if key(o.case) == group)
+        lines.append(f"{group:<{width}}  {count:>5}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def failures(name: str, outcomes: Iterable[Outcome]) -> str:
+    lines = [f"--- {name}: failures"]
+    for o in outcomes:
+        if o.exact:
+            continue
+        lines.append(
+            f"{o.case.id} [{o.case.language}] {o.case.origin}  similarity {o.similarity:.2f}"
+        )
+        lines.append(f"    expected: {_clip(normalise(o.case.expected))}")
+        lines.append(f"    got:      {_clip(normalise(o.output))}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def report(results: dict[str, list[Outcome]], source: Path, verbose: bool) -> str:
+    n = len(next(iter(results.values())))
+    parts = [
+        f"Reply stripping accuracy on {n} cases ({source})",
+        summary_table(scores(results)),
+        breakdown(results, lambda case: case.source, "by source"),
+        breakdown(results, lambda case: case.language, "by language"),
+    ]
+    if verbose:
+        parts += [failures(name, outcomes) for name, outcomes in results.items()]
+    return "\n\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--fixtures", type=Path, default=FIXTURES)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
+    parser.add_argument("--verbose", action="store_true", help="list every failure")
+    args = parser.parse_args(argv)
+    cases = load_cases(args.fixtures, args.limit)
+    if not cases:
+        print("no cases", file=sys.stderr)
+        return 1
+    print(report(evaluate(cases, strippers()), args.fixtures, args.verbose))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Which of a message's attachments a job keeps, and why the others are dropped.
+
+Three rules, in this order, each with a reason sentence for the log (and,
+for the size limit, for a system note on the ticket):
+  1. ignored names (Octopus IgnoredAttachments): comma-separated patterns
+     where only `*` is a wildcard, case-insensitive, against the decoded name;
+  2. repeated signature images: small inline images this sender already sent;
+  3. the per-file size limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from deskmail.config.models import JobConfig
+from deskmail.parse.attachments import WHOLE_MAIL_NAME, eml_attachment
+from deskmail.parse.filenames import eml_name, safe_display_name
+from deskmail.parse.message import ParsedAttachment, ParsedMessage
+
+SIGNATURE_IMAGE_MAX = 50 * 1024  # bytes: logos and social icons are smaller
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedAttachment:
+    filename: str
+    size: int
+    media_type: str
+    reason: str  # one sentence, fit for the log and for a note on the ticket
+    notify: bool = False  # say it on the ticket: someone may be waiting for this file
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentSelection:
+    kept: tuple[ParsedAttachment, ...]
+    dropped: tuple[DroppedAttachment, ...]
+
+
+def select_attachments(
+    message: ParsedMessage,
+    job: JobConfig,
+    seen_inline_before: Callable[[str], bool],
+) -> AttachmentSelection:
+    """Apply the job's attachment rules; `seen_inline_before(sha256)` asks the database."""
+    patterns = ignored_patterns(job.ignored_attachments)
+    kept: list[ParsedAttachment] = []
+    dropped: list[DroppedAttachment] = []
+    for attachment in message.attachments:
+        name = safe_display_name(attachment.filename)
+        size = len(attachment.data)
+        reason, notify = "", False
+        pattern = next(
+            (p for p, rx in patterns if rx.fullmatch(attachment.filename) or rx.fullmatch(name)),
+            None,
+        )
+        if pattern is not None:
+            reason = f'"{name}" matches the ignored attachment name "{pattern}".'
+        elif (
+            job.drop_signature_images
+            and _signature_candidate(attachment)
+            and seen_inline_before(attachment.sha256)
+        ):
+            reason = (
+                f'"{name}" is a small inline image this sender has sent before (a signature image).'
+            )
+        elif job.max_attachment_size is not None and size > job.max_attachment_size:
+            reason = (
+                f'"{name}" was not kept: at {human_size(size)} it is larger than'
+                f" the limit of {human_size(job.max_attachment_size)} per file"
+                f' set for mailbox "{job.name}".'
+            )
+            notify = True
+        if reason:
+            dropped.append(DroppedAttachment(name, size, attachment.media_type, reason, notify))
+        else:
+            kept.append(attachment)
+    return AttachmentSelection(tuple(kept), tuple(dropped))
+
+
+def _signature_candidate(attachment: ParsedAttachment) -> bool:
+    return (
+        attachment.inline
+        and attachment.media_type.startswith("image/")
+        and len(attachment.data) < SIGNATURE_IMAGE_MAX
+    )
+
+
+@lru_cache(maxsize=64)
+def ignored_patterns(spec: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """("logo*.png", compiled) for each name in a comma-separated IgnoredAttachments list.
+
+    Only `*` is a wildcard (fnmatch would also give `?` and `[...]` a meaning
+    that Octopus names do not have).
+    """
+    patterns = []
+    for pattern in (item.strip() for item in spec.split(",")):
+        if pattern:
+            regex = ".*".join(re.escape(piece) for piece in pattern.split("*"))
+            patterns.append((pattern, re.compile(regex, re.IGNORECASE | re.DOTALL)))
+    return tuple(patterns)
+
+
+def human_size(size: int) -> str:
+    """1536 -> "1.5 KB (1,536 bytes)": readable, and exact for comparing with a limit."""
+    exact = f"{size:,} bytes"
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit} ({exact})"
+    return exact
+
+
+def raw_message_attachment(raw: bytes, subject: str) -> ParsedAttachment:
+    """The original mail as an .eml attachment (Octopus IncludeRawMessageAsAttachment)."""
+    named = f"original-message - {subject}" if subject.strip() else ""
+    return eml_attachment(raw, eml_name(named, WHOLE_MAIL_NAME))

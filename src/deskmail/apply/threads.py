@@ -1,0 +1,172 @@
+"""Threading against the store: the reads of classify/threading.py, and the
+writes that make later replies findable (Message-IDs and participants).
+
+The writes run inside the intake transaction; they flush but never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Literal
+
+from sqlalchemy import Select, case, exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from deskmail.classify.threading import MAX_MESSAGE_ID, TicketRef, normalize_message_id
+from deskmail.store.models import (
+    Activity,
+    Person,
+    PersonAddress,
+    Team,
+    Ticket,
+    TicketMessage,
+    TicketParticipant,
+)
+
+Direction = Literal["in", "out"]
+MAX_ADDRESS = 320  # the width of the address columns
+_MAX_NUMBER = 2**31 - 1  # ticket.number is a 32-bit INTEGER; PostgreSQL refuses larger
+
+
+class StoreLookup:
+    """TicketLookup over a session: one query per call."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def ticket_for_message_ids(self, message_ids: Sequence[str], team: str) -> TicketRef | None:
+        if not message_ids:
+            return None
+        rows = self.session.execute(
+            _refs()
+            .add_columns(TicketMessage.message_id)
+            .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+            .where(TicketMessage.message_id.in_(message_ids))
+            # Newest record first, so among equals the latest ticket wins.
+            .order_by(TicketMessage.id.desc())
+        ).all()
+        for message_id in message_ids:
+            found = [row for row in rows if row.message_id == message_id]
+            if found:
+                best = next((row for row in found if row.team == team), found[0])
+                return TicketRef(best.id, best.team, best.number, best.token)
+        return None
+
+    def ticket_by_number(self, team: str, number: int) -> TicketRef | None:
+        if not 0 < number <= _MAX_NUMBER:
+            return None
+        row = self.session.execute(
+            _refs()
+            .where(
+                Ticket.number == number,
+                # Some clients re-case subjects; the exact spelling wins if both exist.
+                or_(Team.name == team, func.lower(Team.name) == team.lower()),
+            )
+            .order_by(case((Team.name == team, 0), else_=1))
+            .limit(1)
+        ).first()
+        return TicketRef(row.id, row.team, row.number, row.token) if row else None
+
+    def may_post(self, ticket_id: int, address: str) -> bool:
+        address = address.strip().lower()
+        if not address:
+            return False
+        participant = exists().where(
+            TicketParticipant.ticket_id == ticket_id, TicketParticipant.address == address
+        )
+        owner = exists().where(
+            Ticket.id == ticket_id,
+            or_(
+                Ticket.requester_id == PersonAddress.person_id,
+                Ticket.user_id == PersonAddress.person_id,
+            ),
+        )
+        person = exists().where(
+            PersonAddress.address == address,
+            Person.id == PersonAddress.person_id,
+            or_(Person.is_agent, owner),
+        )
+        # Tickets from before participants were recorded still know their sender.
+        sender = exists().where(
+            Ticket.id == ticket_id, func.lower(Ticket.sender_address) == address
+        )
+        return bool(self.session.scalar(select(or_(participant, person, sender))))
+
+
+def _refs() -> Select[int, str, int, str]:
+    return select(Ticket.id, Team.name.label("team"), Ticket.number, Ticket.token).join(
+        Team, Team.id == Ticket.team_id
+    )
+
+
+def record_message(
+    session: Session,
+    ticket: Ticket,
+    activity: Activity | None,
+    message_id: str,
+    direction: Direction,
+) -> TicketMessage | None:
+    """Remember a Message-ID of the ticket, received ("in") or sent ("out").
+
+    A no-op (None) for an empty or over-long id, or one already recorded for
+    this ticket (a quarantined mail retried, a copy from a second mailbox).
+    """
+    message_id = normalize_message_id(message_id)
+    if not message_id or len(message_id) > MAX_MESSAGE_ID:
+        return None
+    _flush_for_ids(session, ticket, activity)
+    known = session.scalar(
+        select(
+            exists().where(
+                TicketMessage.ticket_id == ticket.id, TicketMessage.message_id == message_id
+            )
+        )
+    )
+    if known:
+        return None
+    row = TicketMessage(
+        ticket_id=ticket.id,
+        activity_id=activity.id if activity else None,
+        message_id=message_id,
+        direction=direction,
+    )
+    session.add(row)
+    return row
+
+
+def record_participants(
+    session: Session, ticket: Ticket, addresses: Iterable[str], *, exclude: Collection[str]
+) -> list[str]:
+    """Let these addresses post to the ticket by mail; returns the ones newly added.
+
+    Lower-cased and de-duplicated; `exclude` holds our own mailbox addresses
+    (a participant there would let our own mail, or a forgery of it, post).
+    Existing rows are left alone, also when another instance adds the same
+    address concurrently (INSERT ... ON CONFLICT DO NOTHING).
+    """
+    excluded = {address.strip().lower() for address in exclude}
+    wanted = dict.fromkeys(
+        normal
+        for normal in (address.strip().lower() for address in addresses)
+        if normal and len(normal) <= MAX_ADDRESS and normal not in excluded
+    )
+    if not wanted:
+        return []
+    _flush_for_ids(session, ticket)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = session.scalars(
+        insert(TicketParticipant)
+        .values([{"ticket_id": ticket.id, "address": address} for address in wanted])
+        .on_conflict_do_nothing(index_elements=["ticket_id", "address"])
+        .returning(TicketParticipant.address)
+    ).all()
+    new = set(added)
+    return [address for address in wanted if address in new]
+
+
+def _flush_for_ids(session: Session, *rows: object) -> None:
+    # New tickets and activities get their ids on flush.
+    if any(row is not None and getattr(row, "id", None) is None for row in rows):
+        session.flush()

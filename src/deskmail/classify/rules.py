@@ -1,0 +1,332 @@
+"""Processing rules: what one parsed, preprocessed mail becomes (a Plan).
+
+Pure: no database, no I/O. Runs once per message; conditions are compiled
+once per rule (cached, keyed by the frozen rule config).
+
+Rules (job.rules, in order)
+  * A disabled rule is skipped. A rule matches when all (match = "all") or any
+    (match = "any") of its conditions hold; a rule without conditions always
+    matches.
+  * A matching rule's `set` values override the job's defaults and earlier
+    rules' values field by field (later matching rules win).
+  * The first matching rule with an action decides the action; a later
+    matching rule's action is ignored (its settings still apply).
+  * `stop` on a matching rule ends the evaluation after that rule.
+
+Conditions
+  * contains / equals: case-insensitive (Unicode case folding, NFC); equals
+    compares whole values, ignoring surrounding white space.
+  * regex: re.search, case-insensitive.
+  * domain (from, to, cc only): the address's domain is the value or a
+    sub-domain of it: example.com matches a@mail.example.com, not
+    a@badexample.com. Internationalised domains compare in their IDNA form.
+  * exists: the field has a value that is not blank.
+  * from, to and cc give, per address, the address and the display name as
+    separate values; attachment gives every attachment's file name (inline
+    ones too); header:<Name> gives every occurrence of that header; body is
+    the preprocessed text. A multi-valued field matches when any value does.
+    `negate` inverts the whole condition ("no recipient is in example.com").
+
+The action, when no rule decided one (Octopus's behaviour)
+  * The mail answers a ticket (match, by In-Reply-To / References or a subject
+    reference) and its sender may post to it (ThreadMatch.may_post: a
+    participant, or the reference carries the ticket's token): add to it.
+  * The mail quotes a ticket it may not post to (a stranger with a bare
+    number): stranger_replies = "new_ticket" (default) opens a new ticket
+    linked to the quoted one; "add_activity" adds to it anyway.
+  * Otherwise a new ticket: an incident, or an event with processor = "event".
+  A rule's add_to_ticket follows the same threading result (a stranger is
+  still not let in); without a match it falls back to a new ticket. A rule's
+  create_incident / create_event on a mail that answers a ticket opens a new
+  ticket linked to it. ignore records the mail without a ticket.
+
+create_new_requests = false (Octopus CreateNewRequests)
+  A new ticket that no rule asked for (the default new ticket, a stranger's
+  linked ticket, add_to_ticket without a match) becomes DENY: no ticket, an
+  automatic reply is due. Adding to a ticket is unchanged, and so is a rule's
+  explicit create_incident / create_event: such rules are the exceptions
+  (monitoring events, a partner's domain) to a mailbox that takes no new
+  requests.
+
+Settings
+  The job's group, source and team, its assignee for events only (the
+  Octopus event processor's <group> and <assignee>), site None (the apply
+  stage takes the sender's site or the fallback site), then the matching
+  rules' values.
+
+Every decision step adds one line to Plan.reasons, for `deskmail explain`
+and the log.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from deskmail.classify.plan import Action, MatchedBy, Plan, ThreadMatch
+from deskmail.config.models import JobConfig, Processor, StrangerReplies
+from deskmail.config.rules import (
+    REGEX_FLAGS,
+    Condition,
+    MatchMode,
+    Operator,
+    RuleAction,
+    RuleConfig,
+    TicketSettings,
+)
+from deskmail.parse.message import Address, ParsedMessage
+
+# The values a condition looks at, from the message and the preprocessed body.
+Values = Callable[[ParsedMessage, str], Sequence[str]]
+
+_ADDRESSES: dict[str, Callable[[ParsedMessage], Sequence[Address]]] = {
+    "from": lambda message: (message.sender,) if message.sender else (),
+    "to": lambda message: message.to,
+    "cc": lambda message: message.cc,
+}
+_OTHER_FIELDS: dict[str, Values] = {
+    "subject": lambda message, body: (message.subject,),
+    "body": lambda message, body: (body,),
+    "attachment": lambda message, body: tuple(part.filename for part in message.attachments),
+}
+_NEW_TICKET = frozenset({Action.CREATE_INCIDENT, Action.CREATE_EVENT})
+
+
+def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMatch | None) -> Plan:
+    """Decide what `message` becomes for `job`; `match` is the threading result."""
+    reasons: list[str] = []
+    fired: list[str] = []
+    decider: RuleConfig | None = None
+    chosen: dict[str, str] = {}
+    for rule in job.rules:
+        if not rule.enabled:
+            continue
+        held = _compile(rule).holds(message, body)
+        if held is None:
+            continue
+        fired.append(rule.name)
+        effects: list[str] = []
+        if rule.action is not None:
+            if decider is None:
+                decider = rule
+                effects.append(rule.action.value)
+            else:
+                effects.append(
+                    f"{rule.action.value} ignored (rule {_quote(decider.name)} decided first)"
+                )
+        given = rule.set.model_dump(exclude_none=True)
+        chosen.update(given)
+        if given:
+            effects.append("set " + ", ".join(f"{k} = {_quote(v)}" for k, v in given.items()))
+        if rule.stop:
+            effects.append("stop")
+        reasons.append(f"rule {_quote(rule.name)}: {_describe(rule, held)} -> {'; '.join(effects)}")
+        if rule.stop:
+            break
+
+    outcome = _decide(job, decider, match)
+    reasons.append(outcome.reason)
+    settings = _settings(job, outcome.action, chosen)
+    if outcome.action in _NEW_TICKET and not job.create_new_requests:
+        if outcome.by_rule:
+            reasons.append("create_new_requests = false does not apply: a rule asked for it")
+        else:
+            reasons.append(
+                f"create_new_requests = false -> no {_kind(outcome.action)} is created;"
+                " an automatic reply is due"
+            )
+            outcome = _Outcome(Action.DENY, reasons[-1])
+    return Plan(
+        action=outcome.action,
+        ticket_id=outcome.ticket_id,
+        settings=settings,
+        link_to=outcome.link_to,
+        rules_fired=tuple(fired),
+        reasons=tuple(reasons),
+        auto_reply_due=outcome.action is Action.DENY,
+    )
+
+
+# --- the action ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    action: Action
+    reason: str
+    ticket_id: int | None = None  # add to this ticket
+    link_to: int | None = None  # the new ticket links to this one
+    by_rule: bool = False  # a rule's create_*: create_new_requests = false allows it
+
+
+def _decide(job: JobConfig, decider: RuleConfig | None, match: ThreadMatch | None) -> _Outcome:
+    """The action before create_new_requests is applied."""
+    ruled = decider.action if decider is not None else None
+    by = f"as rule {_quote(decider.name)} decided" if decider is not None else ""
+    if ruled is RuleAction.IGNORE:
+        return _Outcome(Action.IGNORE, f"ignore {by}: recorded, no ticket")
+    if ruled in (RuleAction.CREATE_INCIDENT, RuleAction.CREATE_EVENT):
+        action = Action(ruled.value)
+        if match is None:
+            return _Outcome(action, f"new {_kind(action)} {by}", by_rule=True)
+        return _Outcome(
+            action,
+            f"new {_kind(action)} {by}, linked to {match.label} which the mail answers",
+            link_to=match.ticket_id,
+            by_rule=True,
+        )
+    # No action decided, or add_to_ticket: both follow threading.
+    default = Action.CREATE_EVENT if job.processor is Processor.EVENT else Action.CREATE_INCIDENT
+    new = f"new {_kind(default)} (processor = {job.processor.value})"
+    if match is None:
+        lead = f"add_to_ticket {by}, but the mail" if ruled is not None else "the mail"
+        return _Outcome(default, f"{lead} answers no ticket -> {new}")
+    found = f"{_found_by(match)} -> {match.label}"
+    if match.may_post:
+        reason = f"{found}, {_why(match)} -> add to ticket"
+        return _Outcome(Action.ADD_TO_TICKET, reason, ticket_id=match.ticket_id)
+    stranger = f"{found}, but the sender is not on it and the reference has no token"
+    if job.stranger_replies is StrangerReplies.ADD_ACTIVITY:
+        reason = f"{stranger} -> add to ticket anyway (stranger_replies = add_activity)"
+        return _Outcome(Action.ADD_TO_TICKET, reason, ticket_id=match.ticket_id)
+    reason = f"{stranger} -> {new} linked to {match.label} (stranger_replies = new_ticket)"
+    return _Outcome(default, reason, link_to=match.ticket_id)
+
+
+def _found_by(match: ThreadMatch) -> str:
+    if match.matched_by is MatchedBy.MESSAGE_ID:
+        return "In-Reply-To/References"
+    return "subject reference"
+
+
+def _why(match: ThreadMatch) -> str:
+    if match.sender_allowed:
+        return "sender is a participant"
+    return "the reference carries the ticket's token"
+
+
+def _kind(action: Action) -> str:
+    return "event" if action is Action.CREATE_EVENT else "incident"
+
+
+def _settings(job: JobConfig, action: Action, chosen: dict[str, str]) -> TicketSettings:
+    defaults = TicketSettings(
+        group=job.group,
+        assignee=job.assignee if action is Action.CREATE_EVENT else None,
+        source=job.source,
+        team=job.team,
+    )
+    return defaults.model_copy(update=chosen)
+
+
+# --- conditions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    values: Values
+    test: Callable[[str], bool]  # on one value
+    negate: bool
+
+    def __call__(self, message: ParsedMessage, body: str) -> bool:
+        return any(self.test(value) for value in self.values(message, body)) != self.negate
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: RuleConfig
+    conditions: tuple[_Compiled, ...]
+
+    def holds(self, message: ParsedMessage, body: str) -> list[Condition] | None:
+        """The conditions that made the rule match (for the reason), or None."""
+        pairs = zip(self.rule.conditions, self.conditions, strict=True)
+        if self.rule.match is MatchMode.ANY and self.conditions:
+            return next(([c] for c, test in pairs if test(message, body)), None)
+        if all(test(message, body) for _, test in pairs):
+            return list(self.rule.conditions)
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(rule: RuleConfig) -> _CompiledRule:
+    return _CompiledRule(rule, tuple(_compile_condition(c) for c in rule.conditions))
+
+
+def _compile_condition(condition: Condition) -> _Compiled:
+    return _Compiled(_values(condition), _test(condition), condition.negate)
+
+
+def _values(condition: Condition) -> Values:
+    header = condition.header
+    if header is not None:
+        return lambda message, body: message.header(header)
+    addresses = _ADDRESSES.get(condition.field)
+    if addresses is None:
+        return _OTHER_FIELDS[condition.field]
+    if condition.op is Operator.DOMAIN:
+        return lambda message, body: [_address_domain(a) for a in addresses(message)]
+    return lambda message, body: [text for a in addresses(message) for text in (a.address, a.name)]
+
+
+def _test(condition: Condition) -> Callable[[str], bool]:
+    value = condition.value
+    match condition.op:
+        case Operator.CONTAINS:
+            needle = _fold(value)
+            return lambda text: needle in _fold(text)
+        case Operator.EQUALS:
+            whole = _fold(value.strip())
+            return lambda text: _fold(text.strip()) == whole
+        case Operator.REGEX:
+            search = re.compile(value, REGEX_FLAGS).search
+            return lambda text: search(text) is not None
+        case Operator.DOMAIN:
+            domain = _domain(value)
+            return lambda text: text == domain or text.endswith("." + domain)
+        case Operator.EXISTS:
+            return lambda text: bool(text.strip())
+
+
+# Cached: every contains / equals condition folds the same subject and body again
+# (a string's hash is computed once, so a hit on a long body is cheap).
+@functools.lru_cache(maxsize=32)
+def _fold(text: str) -> str:
+    # NFC first: "é" may arrive as e + combining accent from one client and as one
+    # character from the config file.
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _address_domain(address: Address) -> str:
+    _, at, domain = address.normalized.rpartition("@")
+    return _domain(domain) if at else ""  # no "@": no domain, matches nothing
+
+
+@functools.lru_cache(maxsize=256)
+def _domain(text: str) -> str:
+    text = text.strip().rstrip(".").lower()
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDNA name: compare as written
+        return text
+
+
+def _describe(rule: RuleConfig, held: list[Condition]) -> str:
+    if not rule.conditions:
+        return "no conditions, always matches"
+    # held is every condition for "all", the first that held for "any".
+    return " and ".join(map(_condition, held)) + " matched"
+
+
+def _condition(condition: Condition) -> str:
+    op = f"not {condition.op.value}" if condition.negate else condition.op.value
+    if condition.op is Operator.EXISTS:
+        return f"{condition.field} {op}"
+    return f"{condition.field} {op} {_quote(condition.value)}"
+
+
+def _quote(text: str) -> str:
+    # One reason is one line: control characters are shown escaped.
+    return f"'{text}'" if text.isprintable() else repr(text)

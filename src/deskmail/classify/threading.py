@@ -1,0 +1,102 @@
+"""Which existing ticket a mail answers, and whether its sender may post to it.
+
+In order: In-Reply-To, then References newest first, against the Message-IDs
+recorded for tickets (mail received and sent); then a ticket reference in the
+subject; then nothing. Pure: the reads go through TicketLookup (the store's
+implementation is apply/threads.py), so this is tested with a fake.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from deskmail.classify.plan import MatchedBy, ThreadMatch
+from deskmail.classify.references import find_reference
+from deskmail.parse.message import ParsedMessage
+
+# A References header can list thousands of ids (a hostile or very long
+# thread); the newest ones are the ones that matter, and the lookup is one
+# IN (...) query that must stay under every database's parameter limit.
+MAX_REPLY_IDS = 50
+MAX_MESSAGE_ID = 1000  # the width of ticket_message.message_id
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRef:
+    id: int
+    team: str
+    number: int
+    token: str
+
+
+class TicketLookup(Protocol):
+    def ticket_for_message_ids(self, message_ids: Sequence[str], team: str) -> TicketRef | None:
+        """The ticket of the first id in message_ids recorded for a ticket.
+
+        When one id belongs to tickets of several teams (a mail sent to two
+        mailboxes), the ticket of `team` wins.
+        """
+        ...
+
+    def ticket_by_number(self, team: str, number: int) -> TicketRef | None: ...
+
+    def may_post(self, ticket_id: int, address: str) -> bool:
+        """Whether the (lower-cased) address is the requester's, the user's, a
+        participant's or an agent's."""
+        ...
+
+
+def find_thread(
+    message: ParsedMessage, lookup: TicketLookup, team: str, extra_pattern: str | None = None
+) -> ThreadMatch | None:
+    """The ticket the message answers, or None. `team` is the job's team."""
+    reference = find_reference(message.subject, extra_pattern)
+    token = reference.token if reference else None
+    ids = reply_ids(message)
+    ticket = lookup.ticket_for_message_ids(ids, team) if ids else None
+    matched_by = MatchedBy.MESSAGE_ID
+    if ticket is None and reference is not None:
+        ticket = lookup.ticket_by_number(reference.team or team, reference.number)
+        matched_by = MatchedBy.SUBJECT
+    if ticket is None:
+        return None
+    sender = message.sender.normalized if message.sender else ""
+    return ThreadMatch(
+        ticket_id=ticket.id,
+        team=ticket.team,
+        number=ticket.number,
+        matched_by=matched_by,
+        token_ok=token_matches(token, ticket.token),
+        sender_allowed=bool(sender) and lookup.may_post(ticket.id, sender),
+    )
+
+
+def reply_ids(message: ParsedMessage) -> list[str]:
+    """In-Reply-To, then References newest first; normalised, de-duplicated, capped."""
+    candidates = [message.in_reply_to or "", *reversed(message.references)]
+    ids: list[str] = []
+    for candidate in candidates:
+        normal = normalize_message_id(candidate)
+        if normal and len(normal) <= MAX_MESSAGE_ID and normal not in ids:
+            ids.append(normal)
+            if len(ids) == MAX_REPLY_IDS:
+                break
+    return ids
+
+
+def normalize_message_id(value: str) -> str:
+    """The id without spaces and angle brackets: the form recorded and looked up."""
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value
+
+
+def token_matches(given: str | None, expected: str) -> bool:
+    # Constant time: the token is the secret that lets a stranger post.
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.lower().encode(), expected.lower().encode())

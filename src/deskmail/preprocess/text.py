@@ -1,0 +1,61 @@
+"""Small text operations shared by the rules; none of them alters the characters kept."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+# Lines quoted by a reply ("> ", ">> ", "> > ") may carry a client's header too.
+QUOTE_PREFIX = r"[ \t]*(?:>[ \t]?)*"
+
+# The rules' own patterns: ^ and $ per line; case does not matter in mail clients' phrases.
+FLAGS = re.MULTILINE | re.IGNORECASE
+
+
+def alternatives(fragments: Iterable[str]) -> str:
+    """One non-capturing group matching any of the regex fragments, longest first.
+
+    Longest first so that "Envoyé le" is tried before "Envoyé".
+    """
+    unique = sorted(set(fragments), key=lambda fragment: (-len(fragment), fragment))
+    return "(?:" + "|".join(unique) + ")"
+
+
+# A line of nothing but separator characters ("====", "____", "-----"), left dangling
+# above the cut, belongs to what was cut.
+_DANGLING_SEPARATOR = re.compile(r"(?:\n[ \t]*[-_=*~#]{2,}[ \t]*)+\Z")
+
+
+def cut(text: str, index: int) -> str:
+    """Everything before index, less the blank lines and separator lines left at the cut."""
+    return _DANGLING_SEPARATOR.sub("", text[:index].rstrip()).rstrip()
+
+
+def line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def first_match(
+    pattern: re.Pattern[str], text: str, accept: Callable[[re.Match[str]], bool] | None = None
+) -> re.Match[str] | None:
+    """The first match that `accept` agrees with (a cheap regex, then a closer look)."""
+    for match in pattern.finditer(text):
+        if accept is None or accept(match):
+            return match
+    return None
+
+
+def cut_at_first(
+    pattern: re.Pattern[str], text: str, accept: Callable[[re.Match[str]], bool] | None = None
+) -> str:
+    """Drop everything from the line of the first accepted match on."""
+    match = first_match(pattern, text, accept)
+    if match is None:
+        return text
+    return cut(text, line_start(text, match.start()))
+
+
+def dashed_line(phrases: Iterable[str]) -> str:
+    """A separator line: "-----Original Message-----", "-------- Forwarded Message --------"."""
+    dashes = r"-{2,}[ \t]*"
+    return rf"^{QUOTE_PREFIX}{dashes}{alternatives(phrases)}[ \t]*:?[ \t]*-{{2,}}[ \t]*$"

@@ -1,0 +1,116 @@
+"""`deskmail explain`: what deskmail would do with one mail, changing nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from deskmail.apply.context import peek_context
+from deskmail.apply.draft import draft_ticket, next_number_preview
+from deskmail.apply.people import find_person
+from deskmail.classify.plan import Action
+from deskmail.config.models import JobConfig
+from deskmail.intake.understand import understand
+from deskmail.parse.filenames import safe_display_name
+from deskmail.parse.message import ParsedAttachment
+from deskmail.parse.parser import parse_message
+from deskmail.store.models import Ticket
+
+_WIDTH = 76
+
+
+def explain(session: Session, job: JobConfig, raw: bytes) -> str:
+    message = parse_message(raw)
+    context = peek_context(session, job)
+    understood = understand(session, job, message)
+    plan = understood.plan
+    out = [f"Job {job.name!r}", ""]
+
+    out += _section("Message")
+    out.append(f"  From:       {message.sender or '(none)'}")
+    person = find_person(session, message.sender)
+    if person is not None:
+        site = f", site {person.site.name}" if person.site else ""
+        out.append(f"              known person: {person.name} (logon {person.logon or '-'}{site})")
+    else:
+        out.append(f"              unknown sender: fallback user {job.fallback_user or '(none)'}")
+    out.append(f"  Subject:    {message.subject}")
+    out.append(f"  Message-ID: {message.message_id or '(none)'}")
+    if message.defects:
+        out.append(f"  Parser worked around: {'; '.join(message.defects[:8])}")
+
+    pre = understood.preprocessed
+    out += _section("Preprocessing")
+    out.append("  rules fired: " + (", ".join(pre.fired) or "none"))
+    out.append("  text after preprocessing:")
+    out += [f"    | {line}" for line in pre.text.splitlines()[:40]]
+
+    out += _section("Threading")
+    if understood.match is None:
+        out.append("  no existing ticket matches (In-Reply-To, References, subject reference)")
+    else:
+        m = understood.match
+        out.append(
+            f"  {m.label} by {m.matched_by.value}; token {'ok' if m.token_ok else 'absent/wrong'}; "
+            f"sender {'may' if m.sender_allowed else 'may NOT'} post"
+        )
+
+    out += _section("Processing rules")
+    out.append("  matched: " + (", ".join(plan.rules_fired) or "none"))
+    out += [f"  - {reason}" for reason in plan.reasons]
+
+    out += _section("Result")
+    if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
+        ticket = session.get(Ticket, plan.ticket_id)
+        label = f"{ticket.team.name}-{ticket.number}" if ticket else f"#{plan.ticket_id}"
+        out.append(f"  add a mail activity to {label}")
+    elif plan.action is Action.IGNORE:
+        out.append("  ignore: recorded in the journal, no ticket")
+    elif plan.action is Action.DENY:
+        out.append("  no ticket (create_new_requests = false); an automatic reply is due")
+    else:
+        draft = draft_ticket(session, context, message, plan)
+        number = next_number_preview(session, draft.team)
+        out.append(f"  create {draft.kind.value} {draft.team}-{number}:")
+        fields = {
+            "requester": draft.requester
+            if draft.matched_person
+            else f"{draft.requester} (fallback)",
+            "site": draft.site,
+            "group": draft.group,
+            "assignee": draft.assignee,
+            "source": draft.source,
+            "priority": draft.priority,
+            "category": draft.category,
+            "links to": _label(session, draft.link_to),
+        }
+        out += [f"    {name + ':':<11}{value}" for name, value in fields.items() if value]
+        out += [f"    ! {problem}" for problem in draft.problems]
+
+    out += _section("Attachments")
+    selection = understood.attachments
+    out += [f"  keep  {_describe(a)}" for a in selection.kept]
+    if job.include_raw_message:
+        out.append("  keep  the original message as .eml (include_raw_message)")
+    out += [f"  drop  {safe_display_name(d.filename)}: {d.reason}" for d in selection.dropped]
+    if not (selection.kept or selection.dropped or job.include_raw_message):
+        out.append("  none")
+    out += ["", "Nothing was changed."]
+    return "\n".join(out)
+
+
+def _section(title: str) -> list[str]:
+    return ["", f"{title} " + "-" * (_WIDTH - len(title) - 1)]
+
+
+def _describe(attachment: ParsedAttachment) -> str:
+    inline = ", inline" if attachment.inline else ""
+    return (
+        f"{attachment.filename} ({attachment.media_type}, {len(attachment.data):,} bytes{inline})"
+    )
+
+
+def _label(session: Session, ticket_id: int | None) -> str | None:
+    if ticket_id is None:
+        return None
+    ticket = session.get(Ticket, ticket_id)
+    return f"{ticket.team.name}-{ticket.number}" if ticket else None

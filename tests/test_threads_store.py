@@ -1,0 +1,294 @@
+"""StoreLookup and the threading writes against real rows, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from deskmail.apply.threads import Direction, StoreLookup, record_message, record_participants
+from deskmail.classify.plan import MatchedBy
+from deskmail.classify.threading import TicketRef, find_thread
+from deskmail.parse.message import Address, ParsedMessage
+from deskmail.store.engine import Store
+from deskmail.store.models import (
+    Activity,
+    ActivityKind,
+    Person,
+    PersonAddress,
+    Team,
+    Ticket,
+    TicketKind,
+    TicketMessage,
+    TicketParticipant,
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    it_1: TicketRef  # requester alice, user bob, sent by a legacy address
+    it_2: TicketRef  # requester dave
+    hr_1: TicketRef  # requester alice
+
+
+def _person(session: Session, name: str, *addresses: str, agent: bool = False) -> Person:
+    person = Person(
+        name=name, is_agent=agent, addresses=[PersonAddress(address=a) for a in addresses]
+    )
+    session.add(person)
+    return person
+
+
+def _ticket(
+    session: Session, team: Team, number: int, requester: Person, user: Person | None = None
+) -> Ticket:
+    ticket = Ticket(
+        team=team,
+        number=number,
+        kind=TicketKind.INCIDENT,
+        requester=requester,
+        user=user or requester,
+        token=f"{team.name.lower()}{number}tokenx"[:8],
+    )
+    session.add(ticket)
+    return ticket
+
+
+def _ref(ticket: Ticket) -> TicketRef:
+    return TicketRef(ticket.id, ticket.team.name, ticket.number, ticket.token)
+
+
+@pytest.fixture
+def seeded(store: Store) -> Seeded:
+    with store.transaction() as session:
+        it, hr = Team(name="IT"), Team(name="HR")
+        alice = _person(session, "Alice", "alice@example.com", "a.smith@example.org")
+        bob = _person(session, "Bob", "bob@example.com")
+        _person(session, "Carol", "carol@desk.example.com", agent=True)
+        dave = _person(session, "Dave", "dave@example.com")
+        it_1 = _ticket(session, it, 1, alice, bob)
+        it_1.sender_address = "Legacy.Sender@Example.com"
+        it_2 = _ticket(session, it, 2, dave)
+        hr_1 = _ticket(session, hr, 1, alice)
+        session.flush()
+        return Seeded(_ref(it_1), _ref(it_2), _ref(hr_1))
+
+
+def _record(store: Store, ref: TicketRef, message_id: str, direction: Direction = "in") -> None:
+    with store.transaction() as session:
+        ticket = session.get_one(Ticket, ref.id)
+        record_message(session, ticket, None, message_id, direction)
+
+
+def _alice(session: Session) -> Person:
+    return session.scalars(select(Person).where(Person.name == "Alice")).one()
+
+
+# --- Message-IDs ---------------------------------------------------------------------------
+
+
+def test_message_ids_received_and_sent_find_their_ticket(store: Store, seeded: Seeded) -> None:
+    _record(store, seeded.it_1, "<first@client.example>", "in")
+    _record(store, seeded.it_1, "<reply-1@desk.example>", "out")
+    _record(store, seeded.it_2, "other@client.example", "in")
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        assert lookup.ticket_for_message_ids(["first@client.example"], "IT") == seeded.it_1
+        assert lookup.ticket_for_message_ids(["reply-1@desk.example"], "IT") == seeded.it_1
+        assert lookup.ticket_for_message_ids(["nope@x", "other@client.example"], "IT") == (
+            seeded.it_2
+        )
+        # The first id in the list wins, whatever the order of the rows.
+        ids = ["other@client.example", "first@client.example"]
+        assert lookup.ticket_for_message_ids(ids, "IT") == seeded.it_2
+        assert lookup.ticket_for_message_ids(["nope@x"], "IT") is None
+        assert lookup.ticket_for_message_ids([], "IT") is None
+        # Message-IDs are compared exactly (their local part is case-sensitive).
+        assert lookup.ticket_for_message_ids(["FIRST@client.example"], "IT") is None
+
+
+def test_one_message_id_on_two_teams_prefers_the_jobs_team(store: Store, seeded: Seeded) -> None:
+    _record(store, seeded.it_1, "both@client.example")
+    _record(store, seeded.hr_1, "both@client.example")
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        assert lookup.ticket_for_message_ids(["both@client.example"], "IT") == seeded.it_1
+        assert lookup.ticket_for_message_ids(["both@client.example"], "HR") == seeded.hr_1
+        # Neither team: the latest recorded.
+        assert lookup.ticket_for_message_ids(["both@client.example"], "Ops") == seeded.hr_1
+
+
+def test_record_message_skips_repeats_empty_and_over_long_ids(store: Store, seeded: Seeded) -> None:
+    with store.transaction() as session:
+        ticket = session.get_one(Ticket, seeded.it_1.id)
+        activity = Activity(ticket=ticket, kind=ActivityKind.MAIL)
+        session.add(activity)
+        row = record_message(session, ticket, activity, " <a@x> ", "in")  # flushes for the ids
+        assert row is not None
+        assert (row.message_id, row.activity_id, row.direction) == ("a@x", activity.id, "in")
+        assert record_message(session, ticket, None, "a@x", "out") is None
+        assert record_message(session, ticket, None, "<>", "in") is None
+        assert record_message(session, ticket, None, "x" * 1001, "in") is None
+    with store.session() as session:
+        rows = session.scalars(select(TicketMessage.message_id)).all()
+    assert rows == ["a@x"]
+
+
+# --- ticket numbers ------------------------------------------------------------------------
+
+
+def test_ticket_by_number_across_teams(store: Store, seeded: Seeded) -> None:
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        assert lookup.ticket_by_number("IT", 1) == seeded.it_1
+        assert lookup.ticket_by_number("HR", 1) == seeded.hr_1
+        assert lookup.ticket_by_number("it", 2) == seeded.it_2  # a re-cased subject
+        assert lookup.ticket_by_number("HR", 2) is None
+        assert lookup.ticket_by_number("Ops", 1) is None
+        assert lookup.ticket_by_number("IT", 0) is None
+        assert lookup.ticket_by_number("IT", 999_999_999_999) is None  # beyond INTEGER
+
+
+def test_exact_team_spelling_wins_over_a_case_insensitive_one(store: Store, seeded: Seeded) -> None:
+    with store.transaction() as session:
+        it_lower = _ticket(session, Team(name="it"), 1, _alice(session))
+        session.flush()
+        expected = _ref(it_lower)
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        assert lookup.ticket_by_number("it", 1) == expected
+        assert lookup.ticket_by_number("IT", 1) == seeded.it_1
+
+
+# --- who may post --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "on_it_1", "on_it_2"),
+    [
+        ("alice@example.com", True, False),  # requester of IT-1 only
+        ("A.Smith@Example.ORG", True, False),  # her other address, re-cased
+        ("bob@example.com", True, False),  # user of IT-1
+        ("dave@example.com", False, True),
+        ("carol@desk.example.com", True, True),  # an agent, on every ticket
+        ("legacy.sender@example.com", True, False),  # IT-1's sender, not a person
+        ("mallory@evil.example", False, False),
+        ("", False, False),
+    ],
+)
+def test_may_post(store: Store, seeded: Seeded, address: str, on_it_1: bool, on_it_2: bool) -> None:
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        assert lookup.may_post(seeded.it_1.id, address) is on_it_1
+        assert lookup.may_post(seeded.it_2.id, address) is on_it_2
+
+
+def test_participants_may_post_to_their_ticket_only(store: Store, seeded: Seeded) -> None:
+    with store.transaction() as session:
+        ticket = session.get_one(Ticket, seeded.it_2.id)
+        added = record_participants(
+            session,
+            ticket,
+            ["Erin@Example.com", "erin@example.com ", "frank@example.com", "Support@Desk.example"],
+            exclude={"support@desk.example"},
+        )
+        assert added == ["erin@example.com", "frank@example.com"]
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        assert lookup.may_post(seeded.it_2.id, "ERIN@example.com")
+        assert not lookup.may_post(seeded.it_1.id, "erin@example.com")
+        assert not lookup.may_post(seeded.it_2.id, "support@desk.example")
+
+
+def test_record_participants_leaves_existing_rows_alone(store: Store, seeded: Seeded) -> None:
+    with store.transaction() as session:
+        ticket = session.get_one(Ticket, seeded.it_1.id)
+        assert record_participants(session, ticket, ["erin@example.com"], exclude=()) == [
+            "erin@example.com"
+        ]
+    with store.transaction() as session:
+        ticket = session.get_one(Ticket, seeded.it_1.id)
+        again = ["erin@example.com", "gina@example.com"]
+        assert record_participants(session, ticket, again, exclude=()) == ["gina@example.com"]
+        assert record_participants(session, ticket, [], exclude=()) == []
+    with store.session() as session:
+        rows = session.scalars(select(TicketParticipant.address).order_by("address")).all()
+    assert rows == ["erin@example.com", "gina@example.com"]
+
+
+def test_participants_of_a_new_unflushed_ticket(store: Store, seeded: Seeded) -> None:
+    with store.transaction() as session:
+        it = session.scalars(select(Team).where(Team.name == "IT")).one()
+        ticket = _ticket(session, it, 3, _alice(session))
+        assert record_participants(session, ticket, ["x@example.com"], exclude=()) == [
+            "x@example.com"
+        ]
+        assert record_message(session, ticket, None, "new@x", "in") is not None
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+
+def test_find_thread_with_the_store(store: Store, seeded: Seeded) -> None:
+    _record(store, seeded.it_1, "<sent@desk.example>", "out")
+
+    def reply(subject: str, sender: str, in_reply_to: str | None = None) -> ParsedMessage:
+        return ParsedMessage(
+            message_id=None,
+            subject=subject,
+            sender=Address("", sender),
+            to=(),
+            cc=(),
+            date=None,
+            in_reply_to=in_reply_to,
+            references=(),
+            text="",
+            html=None,
+        )
+
+    token = seeded.it_2.token
+    with store.session() as session:
+        lookup = StoreLookup(session)
+        by_id = find_thread(
+            reply("Re: x", "mallory@evil.example", "sent@desk.example"), lookup, "HR"
+        )
+        assert by_id is not None
+        # Found by Message-ID, but a stranger without the token may not post.
+        assert (by_id.label, by_id.matched_by, by_id.may_post) == (
+            "IT-1",
+            MatchedBy.MESSAGE_ID,
+            False,
+        )
+        stranger = find_thread(reply("RE: [Incident] [IT] 2", "mallory@evil.example"), lookup, "HR")
+        assert stranger is not None
+        assert (stranger.label, stranger.may_post) == ("IT-2", False)
+        keyed = find_thread(
+            reply(f"RE: [#2-{token.upper()}]", "mallory@evil.example"), lookup, "IT"
+        )
+        assert keyed is not None
+        assert (keyed.token_ok, keyed.may_post) == (True, True)
+        agent = find_thread(reply("RE: [#1]", "Carol@Desk.example.com"), lookup, "HR")
+        assert agent is not None
+        assert (agent.label, agent.sender_allowed) == ("HR-1", True)
+
+
+def test_each_lookup_is_one_statement(store: Store, seeded: Seeded) -> None:
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.session() as session:
+            lookup = StoreLookup(session)
+            session.connection()  # the transaction's own statements are not counted
+            statements.clear()
+            lookup.ticket_for_message_ids([f"id{n}@x" for n in range(50)], "IT")
+            lookup.ticket_by_number("IT", 1)
+            lookup.may_post(seeded.it_1.id, "bob@example.com")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert len(statements) == 3, statements
