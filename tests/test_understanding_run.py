@@ -247,4 +247,4 @@ def test_explain_says_what_would_happen_and_changes_nothing(
     new.write_bytes(_mail("Monitor flickers", sender="nobody@example.net").as_bytes())
     result = CliRunner().invoke(main, ["explain", str(new), "--config", str(desk.config)], env=ENV)
     assert "create incident IT-2" in result.output
-    assert "helpdesk (fallback)" in result.output and "Service Desk" in result.output
+    assert "helpdesk (fallback user)" in result.output and "Service Desk" in result.output

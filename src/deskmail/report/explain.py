@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from deskmail.apply.context import peek_context
-from deskmail.apply.draft import draft_ticket, next_number_preview
+from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
 from deskmail.apply.people import find_person
 from deskmail.classify.plan import Action
 from deskmail.config.models import JobConfig
@@ -23,7 +23,7 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
     context = peek_context(session, job)
     understood = understand(session, job, message)
     plan = understood.plan
-    out = [f"Job {job.name!r}", ""]
+    out = [f"Job {job.name!r}"]
 
     out += _section("Message")
     out.append(f"  From:       {message.sender or '(none)'}")
@@ -72,9 +72,7 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
         number = next_number_preview(session, draft.team)
         out.append(f"  create {draft.kind.value} {draft.team}-{number}:")
         fields = {
-            "requester": draft.requester
-            if draft.matched_person
-            else f"{draft.requester} (fallback)",
+            "requester": _requester(draft),
             "site": draft.site,
             "group": draft.group,
             "assignee": draft.assignee,
@@ -96,6 +94,14 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
         out.append("  none")
     out += ["", "Nothing was changed."]
     return "\n".join(out)
+
+
+def _requester(draft: TicketDraft) -> str:
+    if draft.matched_person:
+        return draft.requester
+    if draft.requester_id is not None:
+        return f"{draft.requester} (fallback user)"
+    return f"none (unknown sender {draft.requester})"
 
 
 def _section(title: str) -> list[str]:
