@@ -248,3 +248,34 @@ def test_explain_says_what_would_happen_and_changes_nothing(
     result = CliRunner().invoke(main, ["explain", str(new), "--config", str(desk.config)], env=ENV)
     assert "create incident IT-2" in result.output
     assert "helpdesk (fallback user)" in result.output and "Service Desk" in result.output
+
+
+def test_tnef_attached_mail_and_repeated_signature_images(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, tmp_path, database_url, drop_signature_images=True)
+    corpus = Path(__file__).parent / "corpus" / "malformed"
+    desk.deliver((corpus / "42-tnef-winmail.eml").read_bytes())
+    inner = _mail("The original problem", "inner body")
+    for subject in ("First with logo", "RE: [Incident] [IT] 2 second with logo"):
+        msg = _mail(subject, "see logo")
+        msg.add_alternative('<p>see logo</p><img src="cid:logo@sig">', subtype="html")
+        msg.get_payload()[1].add_related(
+            PNG, maintype="image", subtype="png", cid="<logo@sig>", filename="logo.png"
+        )
+        if subject.startswith("First"):
+            msg.add_attachment(inner)
+        desk.deliver(msg)
+    desk.run()
+
+    tnef = desk.ticket(1)
+    assert tnef.description.strip() == "Body from Outlook: C:\\Temp"
+    assert sorted(a.filename for a in tnef.attachments) == ["logo.png", "notes.txt"]
+
+    first = desk.ticket(2)
+    assert {a.filename for a in first.attachments} == {"logo.png", "The original problem.eml"}
+    eml = next(a for a in first.attachments if a.filename.endswith(".eml"))
+    assert b"Subject: The original problem" in desk.store.blobs.path(eml.sha256).read_bytes()
+    # The same logo inline again from the same sender: a signature image, dropped.
+    (reply,) = first.activities
+    assert [a.activity_id for a in first.attachments if a.activity_id == reply.id] == []
