@@ -11,7 +11,7 @@ import re
 import unicodedata
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -130,6 +130,29 @@ class Timeouts(Strict):
     read: float = Field(default=120.0, gt=0, description="seconds to wait for any server reply")
 
 
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
+
+
+class SmtpConfig(Strict):
+    """Outgoing mail: global under [smtp], or per job."""
+
+    server: NonEmptyLine
+    port: int | None = Field(default=None, ge=1, le=65535, description="default: 465 ssl, else 587")
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    reject_invalid_certificates: bool = True
+    ca_file: Path | None = None
+    user: Line = ""
+    password_env: Annotated[str, AfterValidator(_env_name)] | None = None
+    password_file: Path | None = None
+    password: str | None = Field(default=None, repr=False)
+    from_address: NonEmptyLine = Field(description="the desk's address, e.g. support@example.com")
+    from_name: Line = "Service Desk"
+    timeout: float = Field(default=30.0, gt=0)
+
+
 class JobConfig(Strict):
     """One mailbox watched by deskmail."""
 
@@ -209,6 +232,31 @@ class JobConfig(Strict):
     )
     max_attachment_size: int | None = Field(default=None, ge=1, description="bytes, per file")
     include_raw_message: bool = Field(default=False, description="attach the original .eml")
+
+    # Operations: the daemon, outgoing mail, errors as events, logs.
+    schedule: NonEmptyLine = Field(
+        default="5m",
+        description='poll interval ("30s", "5m", "1h") or a 5-field cron expression',
+    )
+    idle: bool = Field(default=True, description="IMAP IDLE: woken by the server on new mail")
+    address: Line | None = Field(
+        default=None, description="this mailbox's own address: From of replies, loop detection"
+    )
+    smtp: SmtpConfig | None = Field(default=None, description="outgoing mail; default: [smtp]")
+    send_acknowledgement: bool = Field(
+        default=False, description="mail the requester when a ticket is created"
+    )
+    notify_group_address: Line | None = Field(
+        default=None, description="address told when a ticket gets a new mail activity"
+    )
+    error_group: Line | None = Field(
+        default=None, description="group of error and infrastructure events (default: group)"
+    )
+    auto_reply_limit_per_day: int = Field(default=10, ge=0, description="per recipient")
+    new_tickets_per_sender_per_hour: int = Field(
+        default=30, ge=1, description="past it, mail is grouped on the sender's last ticket"
+    )
+    log_file: Path | None = Field(default=None, description="this job's own log (rotated)")
 
     # Where the job was written (set by the loader), so that errors found later,
     # e.g. an unset password variable, still point at the file and the job.
@@ -314,10 +362,28 @@ class StorageConfig(Strict):
     attachments_dir: Path = Path("attachments")
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LoggingConfig(Strict):
+    file: Path | None = Field(default=None, description="log file (rotated); default: stderr only")
+    format: LogFormat = LogFormat.TEXT
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=10_000)
+    backups: int = Field(default=5, ge=0)
+
+
 class DeskmailConfig(Strict):
     source_file: Path | None = None  # the file this was loaded from, for messages
     database: DatabaseConfig = DatabaseConfig()
     storage: StorageConfig = StorageConfig()
+    smtp: SmtpConfig | None = None
+    logging: LoggingConfig = LoggingConfig()
+    templates_dir: Path | None = Field(
+        default=None, description="overrides of the built-in mail templates (Jinja2)"
+    )
     jobs: list[JobConfig] = Field(default_factory=list)
 
     def job(self, name: str) -> JobConfig:

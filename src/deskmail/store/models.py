@@ -301,10 +301,64 @@ class IntakeRecord(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     auto_reply_due: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The error event reporting this message while it is quarantined.
+    event_ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL")
+    )
     rules: Mapped[str | None] = mapped_column(Text)  # names of the processing rules that fired
 
-    ticket: Mapped[Ticket | None] = relationship()
+    ticket: Mapped[Ticket | None] = relationship(foreign_keys=[ticket_id])
     activity: Mapped[Activity | None] = relationship()
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    SUPPRESSED = "suppressed"  # loop protection or the per-recipient cap said no
+    FAILED = "failed"  # gave up after retries
+
+
+class OutgoingMail(Base):
+    """A mail deskmail sends, queued in the same transaction as its cause.
+
+    Queued atomically with the ticket (so a crash cannot lose the
+    acknowledgement, nor send one for a ticket that was rolled back), sent
+    after commit, then marked sent.
+    """
+
+    __tablename__ = "outgoing_mail"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # acknowledgement | denied | group_notice | ...
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)  # lower-cased
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobHealth(Base):
+    """Whether a job's mailbox works, and the open infrastructure event while it does not."""
+
+    __tablename__ = "job_health"
+    job: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    event_ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL")
+    )
+    last_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Run(Base):
@@ -333,6 +387,9 @@ __all__ = [
     "Group",
     "IntakeOutcome",
     "IntakeRecord",
+    "JobHealth",
+    "OutboxStatus",
+    "OutgoingMail",
     "Person",
     "PersonAddress",
     "Run",
