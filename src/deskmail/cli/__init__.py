@@ -1,0 +1,10 @@
+"""The deskmail command line. Each command parses its options and calls one function elsewhere.
+
+One module per family of commands; importing them registers them on `main`.
+"""
+
+from deskmail.cli import mail, records
+from deskmail.cli.app import main
+from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
+
+__all__ = ["EXIT_CONFIG", "EXIT_JOB_FAILED", "EXIT_QUARANTINED", "mail", "main", "records"]

@@ -1,0 +1,73 @@
+"""Options and helpers shared by the command modules.
+
+Exit codes: 0 all good; 1 a job failed (mailbox unreachable, ...); 2 bad
+configuration or usage; 3 every job ran but some messages were quarantined.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from deskmail.config.errors import ConfigError
+from deskmail.config.loader import load_config
+from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.store.engine import Store, open_store
+
+EXIT_JOB_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_QUARANTINED = 3
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="DESKMAIL_CONFIG",
+    default="deskmail.toml",
+    show_default=True,
+    help="Configuration file (also $DESKMAIL_CONFIG).",
+)
+job_option = click.option("--job", "job_name", help="Only this job (by name).")
+
+
+def load(config_path: Path) -> DeskmailConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"deskmail: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def jobs_of(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:
+    if job_name is None:
+        return [job for job in config.jobs if job.enabled]
+    try:
+        return [config.job(job_name)]
+    except KeyError as exc:
+        click.echo(f"deskmail: {config.source_file}: {exc.args[0]}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def one_job(config: DeskmailConfig, job_name: str | None, config_path: Path) -> JobConfig:
+    jobs = jobs_of(config, job_name)
+    if not jobs:
+        click.echo(f"deskmail: {config_path}: no enabled job; name one with --job", err=True)
+        sys.exit(EXIT_CONFIG)
+    return jobs[0]
+
+
+def store_of(config: DeskmailConfig) -> Store:
+    """Open the store; a brand-new database is created, an old one must be upgraded first."""
+    from deskmail.store import migrate
+
+    store = open_store(config)
+    if migrate.current_revision(store.url) is None:
+        migrate.upgrade(store.url)
+    try:
+        store.require_current_schema()
+    except RuntimeError as exc:
+        click.echo(f"deskmail: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    return store

@@ -1,0 +1,113 @@
+"""Commands that read mail: run-once, check, preprocess, explain."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from deskmail.cli.app import main
+from deskmail.cli.common import (
+    EXIT_JOB_FAILED,
+    EXIT_QUARANTINED,
+    config_option,
+    job_option,
+    jobs_of,
+    load,
+    one_job,
+    store_of,
+)
+from deskmail.config.errors import ConfigError
+
+
+@main.command("run-once")
+@config_option
+@job_option
+@click.option("--show", is_flag=True, help="Print one line per message taken in.")
+def run_once(config_path: Path, job_name: str | None, show: bool) -> None:
+    """Process every job's mailbox once and exit (for cron or a task scheduler)."""
+    from deskmail.intake.run import run_job
+    from deskmail.report.runs import outcome_line, summary_line
+
+    config = load(config_path)
+    jobs = jobs_of(config, job_name)
+    store = store_of(config)
+    on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
+    summaries = [run_job(store, job, on_message) for job in jobs]
+    store.dispose()
+    for summary in summaries:
+        click.echo(summary_line(summary))
+    if not all(s.ok for s in summaries):
+        sys.exit(EXIT_JOB_FAILED)
+    if any(s.quarantined for s in summaries):
+        sys.exit(EXIT_QUARANTINED)
+
+
+@main.command()
+@config_option
+@job_option
+def check(config_path: Path, job_name: str | None) -> None:
+    """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
+    from deskmail.config.secrets import resolve_password
+    from deskmail.sources.check import check_connection, describe_failure
+    from deskmail.sources.errors import SourceError
+
+    config = load(config_path)
+    failed = False
+    for job in jobs_of(config, job_name):
+        try:
+            info = check_connection(job, resolve_password(job))
+        except SourceError as exc:
+            failed = True
+            click.echo(f"{job.name}: {describe_failure(exc)}")
+            continue
+        except ConfigError as exc:
+            failed = True
+            click.echo(f"{job.name}: FAILED at password: {exc}")
+            continue
+        security = f", {info.tls}" if info.tls else ", no TLS"
+        click.echo(
+            f"{job.name}: OK - {info.protocol} {info.server}{security}, "
+            f"folder {info.folder!r}: {info.message_count} messages"
+        )
+    if failed:
+        sys.exit(EXIT_JOB_FAILED)
+
+
+@main.command("preprocess")
+@click.argument("message", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@config_option
+@job_option
+@click.option("--text", "text_only", is_flag=True, help="Print only the cleaned text.")
+def preprocess_command(
+    message: Path, config_path: Path, job_name: str | None, text_only: bool
+) -> None:
+    """Run a job's preprocessing rules on MESSAGE (.eml): rules fired, text before and after.
+
+    Without --job, the first enabled job's rules are used.
+    """
+    from deskmail.report.preprocess import preview
+
+    job = one_job(load(config_path), job_name, config_path)
+    click.echo(preview(message.read_bytes(), job, text_only=text_only))
+
+
+@main.command("explain")
+@click.argument("message", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@config_option
+@job_option
+def explain_command(message: Path, config_path: Path, job_name: str | None) -> None:
+    """Say what a job would do with MESSAGE (.eml), changing nothing.
+
+    Sender and person, preprocessing, threading, processing rules, the ticket it
+    would join or create, attachments kept and dropped. Without --job, the first
+    enabled job.
+    """
+    from deskmail.report.explain import explain
+
+    config = load(config_path)
+    job = one_job(config, job_name, config_path)
+    store = store_of(config)
+    with store.session() as session:
+        click.echo(explain(session, job, message.read_bytes()))
