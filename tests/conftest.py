@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.database",
     "tests.support.dovecot",
+    "tests.support.smtp",
 ]

@@ -39,7 +39,9 @@ def test_sample_run_then_a_dropped_mail_makes_one_more_ticket(
     first = _cli("run-once", "--config", config, "--show")
     assert first.exit_code == 0, first.output
     n_mails = len(list(MAILS.glob("*.eml")))
-    assert f"Sample mailbox: fetched {n_mails}, created 9, updated 5, quarantined 0" in first.output
+    assert f"Sample mailbox: fetched {n_mails}, created 9, updated 4, quarantined 0, ignored 1" in (
+        first.output
+    )
     assert 'created IT-1: "Printer on 2nd floor keeps jamming"' in first.output
 
     listing = _cli("tickets", "list", "--config", config).output

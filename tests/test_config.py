@@ -197,7 +197,10 @@ def test_unknown_key_without_a_close_match_lists_the_keys(tmp_path: Path) -> Non
 def test_unknown_top_level_table_and_source_file_are_refused(tmp_path: Path) -> None:
     exc = error(tmp_path, 'source_file = "x"\n[databse]\nurl = "sqlite:///x.db"\n')
     assert [(issue.key, issue.problem) for issue in exc.issues] == [
-        ("source_file", "unknown key (known keys: database, storage, smtp, logging, templates_dir, jobs)"),
+        (
+            "source_file",
+            "unknown key (known keys: database, storage, smtp, logging, templates_dir, jobs)",
+        ),
         ("databse", "unknown key (did you mean 'database'?)"),
     ]
 

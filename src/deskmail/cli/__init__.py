@@ -3,8 +3,18 @@
 One module per family of commands; importing them registers them on `main`.
 """
 
-from deskmail.cli import mail, records
+from deskmail.cli import daemon, mail, octopus, operations, records
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
 
-__all__ = ["EXIT_CONFIG", "EXIT_JOB_FAILED", "EXIT_QUARANTINED", "mail", "main", "records"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_JOB_FAILED",
+    "EXIT_QUARANTINED",
+    "daemon",
+    "mail",
+    "main",
+    "octopus",
+    "operations",
+    "records",
+]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
+
+from deskmail.logs import configure_logging
 
 
 @click.group()
@@ -12,5 +12,5 @@ import click
 @click.version_option(package_name="deskmail")
 def main(verbose: int) -> None:
     """deskmail turns mailboxes into service-desk tickets, exactly once."""
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # stderr only until a command loads its configuration (common.load adds the files).
+    configure_logging(None, verbose)

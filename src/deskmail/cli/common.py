@@ -14,6 +14,7 @@ import click
 from deskmail.config.errors import ConfigError
 from deskmail.config.loader import load_config
 from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.logs import configure_logging
 from deskmail.store.engine import Store, open_store
 
 EXIT_JOB_FAILED = 1
@@ -32,12 +33,16 @@ config_option = click.option(
 job_option = click.option("--job", "job_name", help="Only this job (by name).")
 
 
-def load(config_path: Path) -> DeskmailConfig:
+def load(config_path: Path, *, debug: bool = False) -> DeskmailConfig:
+    """Load the configuration and start its log files (secrets it names are hidden)."""
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
     except ConfigError as exc:
         click.echo(f"deskmail: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
+    configure_logging(config, verbose, debug)
+    return config
 
 
 def jobs_of(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:

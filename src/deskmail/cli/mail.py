@@ -25,16 +25,29 @@ from deskmail.config.errors import ConfigError
 @config_option
 @job_option
 @click.option("--show", is_flag=True, help="Print one line per message taken in.")
-def run_once(config_path: Path, job_name: str | None, show: bool) -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Log at debug level and keep every fetched message, byte for byte, in --debug-dir.",
+)
+@click.option(
+    "--debug-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for --debug's raw messages (default: debug/ next to the config file).",
+)
+def run_once(
+    config_path: Path, job_name: str | None, show: bool, debug: bool, debug_dir: Path | None
+) -> None:
     """Process every job's mailbox once and exit (for cron or a task scheduler)."""
     from deskmail.intake.run import run_job
     from deskmail.report.runs import outcome_line, summary_line
 
-    config = load(config_path)
+    config = load(config_path, debug=debug)
     jobs = jobs_of(config, job_name)
     store = store_of(config)
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
-    summaries = [run_job(store, job, on_message) for job in jobs]
+    raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
+    summaries = [run_job(store, job, on_message, debug_dir=raw_dir, config=config) for job in jobs]
     store.dispose()
     for summary in summaries:
         click.echo(summary_line(summary))

@@ -28,6 +28,7 @@ from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
+from deskmail.daemon.schedule import parse_schedule
 
 
 class Strict(BaseModel):
@@ -117,6 +118,11 @@ def _database_url(value: str) -> str:
 
 def _reference_pattern(value: str) -> str:
     compile_reference_pattern(value)  # raises ValueError in plain words
+    return value
+
+
+def _schedule(value: str) -> str:
+    parse_schedule(value)  # raises ValueError in plain words
     return value
 
 
@@ -234,7 +240,7 @@ class JobConfig(Strict):
     include_raw_message: bool = Field(default=False, description="attach the original .eml")
 
     # Operations: the daemon, outgoing mail, errors as events, logs.
-    schedule: NonEmptyLine = Field(
+    schedule: Annotated[NonEmptyLine, AfterValidator(_schedule)] = Field(
         default="5m",
         description='poll interval ("30s", "5m", "1h") or a 5-field cron expression',
     )

@@ -1,16 +1,22 @@
-"""Passwords from where the configuration says they are, and job settings safe to show."""
+"""Passwords from where the configuration says they are, and settings safe to show."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig
+from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig, SmtpConfig
 
 REDACTED = "***"
 _MAX_LINE = 64 * 1024  # a password file pointed at a large file must not be read whole
+
+# Builds the error for a setting ("password_env") and a problem in plain words.
+_Fail = Callable[[str, str], ConfigError]
 
 
 def resolve_password(job: JobConfig) -> str | None:
@@ -21,49 +27,71 @@ def resolve_password(job: JobConfig) -> str | None:
     """
     if job.protocol not in NETWORK_PROTOCOLS:
         return None
-    if job.password_env is not None:
-        return _from_env(job, job.password_env)
-    if job.password_file is not None:
-        return _from_file(job, job.password_file)
-    return job.password
+    return _resolve(
+        job, lambda setting, problem: ConfigError(job.origin_file, job.key(setting), problem)
+    )
 
 
-def _from_env(job: JobConfig, variable: str) -> str:
+def resolve_smtp_password(
+    smtp: SmtpConfig, *, file: Path | None = None, key: str = "smtp"
+) -> str | None:
+    """The SMTP password, or None when no user is set (the server is used without AUTH).
+
+    `file` and `key` say where these settings were written, for the error:
+    the global [smtp] table, or a job's (`job.key("smtp")`).
+    """
+    if not smtp.user:
+        return None
+    return _resolve(smtp, lambda setting, problem: ConfigError(file, f"{key}.{setting}", problem))
+
+
+def _resolve(settings: JobConfig | SmtpConfig, fail: _Fail) -> str | None:
+    if settings.password_env is not None:
+        return _from_env(settings.password_env, fail)
+    if settings.password_file is not None:
+        return _from_file(settings.password_file, fail)
+    return settings.password
+
+
+def _from_env(variable: str, fail: _Fail) -> str:
     value = os.environ.get(variable)
     if value is None:
-        raise _error(job, "password_env", f"environment variable {variable} is not set")
+        raise fail("password_env", f"environment variable {variable} is not set")
     if not value:
-        raise _error(job, "password_env", f"environment variable {variable} is empty")
+        raise fail("password_env", f"environment variable {variable} is empty")
     return value
 
 
-def _from_file(job: JobConfig, path: Path) -> str:
+def _from_file(path: Path, fail: _Fail) -> str:
     try:
         with path.open("rb") as file:
             first = file.readline(_MAX_LINE)
     except OSError as exc:
-        raise _error(job, "password_file", f"cannot read {path}: {exc.strerror}") from None
+        raise fail("password_file", f"cannot read {path}: {exc.strerror}") from None
     try:
         password = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise _error(job, "password_file", f"{path} is not UTF-8 text") from None
+        raise fail("password_file", f"{path} is not UTF-8 text") from None
     if not password:
-        raise _error(job, "password_file", f"the first line of {path} is empty")
+        raise fail("password_file", f"the first line of {path} is empty")
     return password
-
-
-def _error(job: JobConfig, setting: str, problem: str) -> ConfigError:
-    return ConfigError(job.origin_file, job.key(setting), problem)
 
 
 def redact(job: JobConfig) -> dict[str, Any]:
     """The job's settings as plain JSON-ready values, with every secret shown as "***".
 
-    A field hidden from repr in the model is a secret; the names of variables
-    and files that hold secrets are kept, since they help diagnose a failure.
+    A field hidden from repr in the model is a secret, also in nested settings
+    (a job's [smtp] table); the names of variables and files that hold secrets
+    are kept, since they help diagnose a failure.
     """
-    settings = job.model_dump(mode="json")
-    for name, field in type(job).model_fields.items():
+    return _redacted(job, job.model_dump(mode="json"))
+
+
+def _redacted(model: BaseModel, settings: dict[str, Any]) -> dict[str, Any]:
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
         if not field.repr and settings.get(name) is not None:
             settings[name] = REDACTED
+        elif isinstance(value, BaseModel) and isinstance(settings.get(name), dict):
+            settings[name] = _redacted(value, settings[name])
     return settings

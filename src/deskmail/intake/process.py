@@ -11,15 +11,19 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import raw_message_attachment
 from deskmail.apply.context import JobContext
+from deskmail.apply.events import quarantine_event, retried_ok
 from deskmail.apply.tickets import Content, apply_plan
 from deskmail.classify.plan import Action
-from deskmail.config.models import JobConfig
+from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
+from deskmail.intake.replies import queue_replies
 from deskmail.intake.understand import understand
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
@@ -55,18 +59,25 @@ class MessageOutcome:
 
 
 def take_in(
-    store: Store, job: JobConfig, context: JobContext, fetched: FetchedMessage
+    store: Store,
+    job: JobConfig,
+    context: JobContext,
+    fetched: FetchedMessage,
+    retrying: IntakeRecord | None = None,
+    config: DeskmailConfig | None = None,
 ) -> MessageOutcome:
+    """`retrying`: the quarantined journal row of this message, updated in place.
+    `config`: for automatic mails (acknowledgement, denial, group notice); None sends none."""
     sha256 = hashlib.sha256(fetched.raw).hexdigest()
     try:
         message = parse_message(fetched.raw)
     except Exception as exc:  # a parser bug must not stop the mailbox
-        return _quarantine(store, context, fetched, sha256, None, "parse", exc)
+        return _quarantine(store, job, context, fetched, sha256, None, "parse", exc, retrying)
 
     stage = "classify"
     try:
         with store.transaction() as session:
-            record = _record(context, fetched, sha256, message)
+            record = _journal_row(session, context, fetched, sha256, message, retrying)
             ticket = ""
             same = journal.find_same_bytes(session, context.job, sha256)
             if same is not None:
@@ -99,15 +110,21 @@ def take_in(
                     )
                     record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
                     ticket = applied.label
+                if config is not None:
+                    queue_replies(session, config, job, message, plan, applied)
             session.add(record)
             session.flush()
+            if retrying is not None:
+                retried_ok(session, record, ticket or record.outcome.value)
             reached(CrashPoint.IN_TRANSACTION)
+    except _NotQuarantined:
+        return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
     except IntegrityError as exc:
-        if _recorded_elsewhere(store, context.job, fetched.key):
+        if retrying is None and _recorded_elsewhere(store, context.job, fetched.key):
             return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
-        return _quarantine(store, context, fetched, sha256, message, "store", exc)
+        return _quarantine(store, job, context, fetched, sha256, message, "store", exc, retrying)
     except Exception as exc:
-        return _quarantine(store, context, fetched, sha256, message, stage, exc)
+        return _quarantine(store, job, context, fetched, sha256, message, stage, exc, retrying)
     reached(CrashPoint.AFTER_COMMIT)
     return MessageOutcome(
         fetched.key,
@@ -131,6 +148,32 @@ def _record(
     )
 
 
+class _NotQuarantined(Exception):
+    """The row being retried was retried or discarded meanwhile (another operator)."""
+
+
+def _journal_row(
+    session: Session,
+    context: JobContext,
+    fetched: FetchedMessage,
+    sha256: str,
+    message: ParsedMessage | None,
+    retrying: IntakeRecord | None,
+) -> IntakeRecord:
+    """A new journal row, or the quarantined one being retried, locked and refreshed."""
+    fresh = _record(context, fetched, sha256, message)
+    if retrying is None:
+        return fresh
+    row = session.scalars(
+        select(IntakeRecord).where(IntakeRecord.id == retrying.id).with_for_update()
+    ).first()
+    if row is None or row.outcome is not IntakeOutcome.QUARANTINED:
+        raise _NotQuarantined
+    row.message_id, row.sha256, row.size = fresh.message_id, fresh.sha256, fresh.size
+    row.error = None
+    return row
+
+
 def _recorded_elsewhere(store: Store, job: str, key: str) -> bool:
     with store.transaction() as session:
         return key in journal.lookup(session, job, [key])
@@ -138,32 +181,50 @@ def _recorded_elsewhere(store: Store, job: str, key: str) -> bool:
 
 def _quarantine(
     store: Store,
+    job: JobConfig,
     context: JobContext,
     fetched: FetchedMessage,
     sha256: str,
     message: ParsedMessage | None,
     stage: str,
     exc: Exception,
+    retrying: IntakeRecord | None = None,
 ) -> MessageOutcome:
-    """Keep the raw bytes and the reason; the message stays on the server."""
+    """Keep the raw bytes and the reason, and report it; the message stays on the server."""
     reason = f"{stage}: {type(exc).__name__}: {exc}"[:4000]
     log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason, exc_info=exc)
     store.blobs.put(fetched.raw)
-    record = _record(context, fetched, sha256, message)
-    record.outcome = IntakeOutcome.QUARANTINED
-    record.error = reason
-    record.raw_sha256 = sha256
+    subject = message.subject if message else ""
     try:
         with store.transaction() as session:
+            record = _journal_row(session, context, fetched, sha256, message, retrying)
+            record.outcome = IntakeOutcome.QUARANTINED
+            record.error = reason
+            record.raw_sha256 = sha256
             session.add(record)
+            session.flush()
+            _report(session, store, job, record, fetched.raw, subject)
+    except _NotQuarantined:
+        return MessageOutcome(fetched.key, Result.SKIPPED, subject)
     except IntegrityError:
-        if _recorded_elsewhere(store, context.job, fetched.key):
+        if retrying is None and _recorded_elsewhere(store, context.job, fetched.key):
             return MessageOutcome(fetched.key, Result.SKIPPED)
         raise
     return MessageOutcome(
         fetched.key,
         Result.QUARANTINED,
-        message.subject if message else "",
+        subject,
         str(message.sender or "") if message else "",
         error=reason,
     )
+
+
+def _report(
+    session: Session, store: Store, job: JobConfig, record: IntakeRecord, raw: bytes, subject: str
+) -> None:
+    """The error event, in the quarantine's transaction; if it fails, the quarantine still holds."""
+    try:
+        with session.begin_nested():
+            quarantine_event(session, store.blobs, job, record, raw, subject=subject)
+    except Exception:
+        log.exception("job %s: no event for quarantined message %s", job.name, record.source_key)

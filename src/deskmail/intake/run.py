@@ -16,15 +16,19 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from deskmail.apply.context import JobContext, resolve_context
+from deskmail.apply.events import mailbox_failed, mailbox_recovered
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import AfterProcessing, JobConfig
+from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.config.secrets import resolve_password
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.process import MessageOutcome, Result, take_in
-from deskmail.sources.base import Source
+from deskmail.logs import debug_dump, job_logging
+from deskmail.outbound.outbox import deliver_pending
+from deskmail.sources.base import FetchedMessage, Source
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
@@ -44,6 +48,7 @@ class RunSummary:
     duplicates: int = 0
     quarantined: int = 0
     skipped: int = 0
+    sent: int = 0  # automatic mails delivered after the pass
     ignored: int = 0
     denied: int = 0
     acknowledged: int = 0
@@ -69,31 +74,100 @@ class RunSummary:
         setattr(self, name, getattr(self, name) + 1)
 
 
-def run_job(store: Store, job: JobConfig, on_message: OnMessage | None = None) -> RunSummary:
-    """Never raises for a mailbox or message problem: the summary says what failed."""
-    summary = RunSummary(job=job.name)
-    started = time.monotonic()
-    run_id = _start_run(store, job.name)
+def run_job(
+    store: Store,
+    job: JobConfig,
+    on_message: OnMessage | None = None,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    debug_dir: Path | None = None,
+    config: DeskmailConfig | None = None,
+) -> RunSummary:
+    """Never raises for a mailbox or message problem: the summary says what failed.
+
+    `should_stop`: asked after each message (the daemon's SIGTERM); `debug_dir`:
+    keep every fetched message's raw bytes there (--debug); `config`: the whole
+    configuration, for outgoing mail ([smtp], templates); None sends nothing.
+    """
+    with job_logging(job.name):
+        summary = RunSummary(job=job.name)
+        started = time.monotonic()
+        run_id = _start_run(store, job.name)
+        failed: SourceError | None = None
+        try:
+            password = resolve_password(job)
+            with store.transaction() as session:
+                context = resolve_context(session, job)
+            acknowledged = _pass(
+                store,
+                job,
+                password,
+                context,
+                summary,
+                on_message,
+                should_stop=should_stop,
+                debug_dir=debug_dir,
+                config=config,
+            )
+            with store.transaction() as session:
+                journal.mark_acknowledged(session, job.name, acknowledged)
+            summary.acknowledged = len(acknowledged)
+            if config is not None:
+                _deliver(store, config, job, summary)
+        except SourceError as exc:
+            failed = exc
+            log.error("job %s: %s", job.name, exc)
+        except ConfigError as exc:
+            failed = SourceError(Step.SECRET, str(exc))
+            log.error("job %s: %s", job.name, exc)
+        except Exception as exc:  # e.g. the database went away; other jobs still run
+            summary.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", job.name)
+        if failed is not None:
+            summary.failure = str(failed)
+            _report_health(store, job, failed)
+        elif summary.failure is None:  # the mailbox worked: close an open event
+            _report_health(store, job, None)
+        summary.seconds = time.monotonic() - started
+        _finish_run(store, run_id, summary)
+        log.info("job %s: %s", job.name, _counts(summary))
+        return summary
+
+
+def _deliver(store: Store, config: DeskmailConfig, job: JobConfig, summary: RunSummary) -> None:
+    """Send the automatic mails this pass queued; an SMTP problem never fails the intake."""
     try:
-        password = resolve_password(job)
+        report = deliver_pending(store, config, job)
+    except Exception:
+        log.exception("job %s: outgoing mail not sent; it stays queued", job.name)
+        return
+    summary.sent = report.sent
+    for error in report.errors:
+        log.warning("job %s: outgoing mail: %s", job.name, error)
+
+
+def _counts(summary: RunSummary) -> str:
+    return (
+        f"fetched {summary.fetched}, created {summary.created}, updated {summary.updated},"
+        f" quarantined {summary.quarantined}, acknowledged {summary.acknowledged}"
+        f" in {summary.seconds:.2f} s"
+    )
+
+
+def _report_health(store: Store, job: JobConfig, failure: SourceError | None) -> None:
+    """Open, add to or close the job's infrastructure event (apply.events)."""
+    try:
         with store.transaction() as session:
-            context = resolve_context(session, job)
-        acknowledged = _pass(store, job, password, context, summary, on_message)
-        with store.transaction() as session:
-            journal.mark_acknowledged(session, job.name, acknowledged)
-        summary.acknowledged = len(acknowledged)
-    except SourceError as exc:
-        summary.failure = str(exc)
-        log.error("job %s: %s", job.name, exc)
-    except ConfigError as exc:
-        summary.failure = str(SourceError(Step.SECRET, str(exc)))
-        log.error("job %s: %s", job.name, exc)
-    except Exception as exc:  # e.g. the database went away; other jobs still run
-        summary.failure = f"{type(exc).__name__}: {exc}"
-        log.exception("job %s failed", job.name)
-    summary.seconds = time.monotonic() - started
-    _finish_run(store, run_id, summary)
-    return summary
+            if failure is None:
+                event = mailbox_recovered(session, job, utcnow())
+                verb = "closed"
+            else:
+                event = mailbox_failed(session, store.blobs, job, failure, utcnow())
+                verb = "reported in"
+            if event is not None:
+                log.warning("job %s: %s event %s-%d", job.name, verb, event.team.name, event.number)
+    except Exception:  # the run's own outcome must still be recorded
+        log.exception("job %s: could not record the mailbox's state", job.name)
 
 
 def _pass(
@@ -103,6 +177,10 @@ def _pass(
     context: JobContext,
     summary: RunSummary,
     on_message: OnMessage | None,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    debug_dir: Path | None = None,
+    config: DeskmailConfig | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
     with open_source(job, password) as source:
@@ -121,14 +199,30 @@ def _pass(
             for fetched in source.fetch(new[start : start + job.fetch_batch]):
                 summary.fetched += 1
                 reached(CrashPoint.AFTER_FETCH)
-                outcome = take_in(store, job, context, fetched)
+                if debug_dir is not None:
+                    _keep_raw(debug_dir, job.name, fetched)
+                outcome = take_in(store, job, context, fetched, config=config)
                 summary.count(outcome)
                 if on_message is not None:
                     on_message(outcome)
                 if outcome.acknowledge:
                     done.append(fetched.key)
+                if should_stop is not None and should_stop():
+                    break
             acknowledged += _acknowledge(source, done)
+            if should_stop is not None and should_stop():
+                log.info(
+                    "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
+                )
+                break
     return acknowledged
+
+
+def _keep_raw(directory: Path, job: str, fetched: FetchedMessage) -> None:
+    try:
+        debug_dump(directory, job, fetched.key, fetched.raw)
+    except OSError as exc:  # a debugging aid must not stop the mailbox
+        log.warning("job %s: could not keep %s in %s: %s", job, fetched.key, directory, exc)
 
 
 def _acknowledge(source: Source, keys: Iterable[str]) -> list[str]:

@@ -6,17 +6,19 @@ Shared by intake (inside the write transaction) and `deskmail explain`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import AttachmentSelection, select_attachments
 from deskmail.apply.attachments import inline_seen_from
 from deskmail.apply.threads import StoreLookup
-from deskmail.classify.plan import Plan, ThreadMatch
+from deskmail.classify.loops import is_bounce, is_out_of_office
+from deskmail.classify.plan import Action, Plan, ThreadMatch
 from deskmail.classify.rules import evaluate
 from deskmail.classify.threading import find_thread
 from deskmail.config.models import JobConfig
+from deskmail.outbound.flood import recent_ticket_for_sender
 from deskmail.parse.message import ParsedMessage
 from deskmail.preprocess import PreprocessResult, preprocess
 
@@ -31,10 +33,49 @@ class Understanding:
 
 def understand(session: Session, job: JobConfig, message: ParsedMessage) -> Understanding:
     preprocessed = preprocess(message.text, job.preprocessing)
-    match = find_thread(message, StoreLookup(session), job.team, job.reference_pattern)
-    plan = evaluate(job, message, preprocessed.text, match)
+    lookup = StoreLookup(session)
+    match = find_thread(message, lookup, job.team, job.reference_pattern)
+    plan = _automatic_mail(message, lookup, job) or evaluate(job, message, preprocessed.text, match)
+    plan = _limit_flood(session, job, message, plan)
     sender = message.sender.address if message.sender else None
     selection = select_attachments(
         message, job, lambda sha256: inline_seen_from(session, sender, sha256)
     )
     return Understanding(preprocessed, match, plan, selection)
+
+
+def _automatic_mail(message: ParsedMessage, lookup: StoreLookup, job: JobConfig) -> Plan | None:
+    """Bounces and out-of-office replies never open a ticket (nor reopen one)."""
+    bounce = is_bounce(message)
+    if bounce is not None:
+        original = bounce.original_message_id
+        ticket = lookup.ticket_for_message_ids([original], job.team) if original else None
+        if ticket is not None:
+            return Plan(
+                Action.ADD_TO_TICKET,
+                ticket_id=ticket.id,
+                reasons=(
+                    f"delivery report for our mail <{original}> -> added to {ticket.team}-"
+                    f"{ticket.number}",
+                ),
+            )
+        return Plan(Action.IGNORE, reasons=("delivery report for no mail of ours: recorded",))
+    if is_out_of_office(message):
+        return Plan(Action.IGNORE, reasons=("out-of-office reply: recorded, not ticketed",))
+    return None
+
+
+def _limit_flood(session: Session, job: JobConfig, message: ParsedMessage, plan: Plan) -> Plan:
+    """Past new_tickets_per_sender_per_hour, new mail joins the sender's last ticket."""
+    if plan.action not in (Action.CREATE_INCIDENT, Action.CREATE_EVENT) or message.sender is None:
+        return plan
+    recent = recent_ticket_for_sender(session, job, message.sender.normalized)
+    if recent is None:
+        return plan
+    reason = (
+        f"{message.sender.normalized} opened {job.new_tickets_per_sender_per_hour} tickets in"
+        f" the last hour -> grouped on its last ticket {recent.team.name}-{recent.number}"
+    )
+    return replace(
+        plan, action=Action.ADD_TO_TICKET, ticket_id=recent.id, reasons=(*plan.reasons, reason)
+    )

@@ -17,6 +17,8 @@ def summary_line(summary: RunSummary) -> str:
         counts += f", ignored {summary.ignored}"
     if summary.denied:
         counts += f", denied {summary.denied}"
+    if summary.sent:
+        counts += f", sent {summary.sent}"
     if summary.skipped:
         counts += f", skipped {summary.skipped}"
     status = "ok" if summary.ok else f"FAILED: {summary.failure}"

@@ -156,6 +156,15 @@ class ImapSource(ClosingSource):
 
     # ---- connection -------------------------------------------------------
 
+    @property
+    def client(self) -> IMAPClient:
+        """The logged-in session with the folder selected, for the daemon's IDLE watcher.
+
+        Only for commands that leave the mailbox as it is (IDLE, NOOP): changes
+        go through acknowledge(), which keeps the exactly-once rules.
+        """
+        return self._open()
+
     def _translating(self, step: Step) -> AbstractContextManager[None]:
         return translating(self._server, step, _IMAP_ERRORS)
 

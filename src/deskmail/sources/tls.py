@@ -1,4 +1,4 @@
-"""TLS for the network sources, and naming the step a network error stopped at.
+"""TLS for mailboxes and outgoing SMTP, and naming the step a network error stopped at.
 
 Python's mail clients only verify certificates and host names when given a
 context from `ssl.create_default_context()`; every connection here gets one.
@@ -10,11 +10,13 @@ import logging
 import re
 import socket
 import ssl
+from pathlib import Path
 
 from deskmail.config.models import JobConfig, Security
 from deskmail.sources.errors import SourceError, Step
 
 _SSL_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+NO_STARTTLS = "the server does not offer STARTTLS; nothing was sent in clear text"
 
 
 def endpoint(job: JobConfig) -> str:
@@ -23,15 +25,29 @@ def endpoint(job: JobConfig) -> str:
 
 
 def make_ssl_context(job: JobConfig) -> ssl.SSLContext:
-    """A verifying context; ca_file is trusted on top of the system CAs."""
+    """A verifying context for a mailbox; see verifying_context."""
+    return verifying_context(job.ca_file, job.reject_invalid_certificates, endpoint(job))
+
+
+def verifying_context(
+    ca_file: Path | None,
+    reject_invalid_certificates: bool,
+    server: str,
+    error: type[SourceError] = SourceError,
+) -> ssl.SSLContext:
+    """A verifying context; ca_file is trusted on top of the system CAs.
+
+    Shared by the mailbox sources and outgoing SMTP so both apply the same
+    certificate rules; `error` is the exception type raised for a bad ca_file.
+    """
     context = ssl.create_default_context()
-    if job.ca_file is not None:
+    if ca_file is not None:
         try:
-            context.load_verify_locations(cafile=str(job.ca_file))
+            context.load_verify_locations(cafile=str(ca_file))
         except (OSError, ssl.SSLError) as exc:
-            detail = f"cannot use ca_file {str(job.ca_file)!r}: {explain(exc)}"
-            raise SourceError(Step.CERTIFICATE, detail, server=endpoint(job)) from exc
-    if not job.reject_invalid_certificates:
+            detail = f"cannot use ca_file {str(ca_file)!r}: {explain(exc)}"
+            raise error(Step.CERTIFICATE, detail, server=server) from exc
+    if not reject_invalid_certificates:
         context.check_hostname = False  # must be switched off before CERT_NONE
         context.verify_mode = ssl.CERT_NONE
     return context
@@ -78,11 +94,7 @@ def starttls_wanted(job: JobConfig, offered: bool, logger: logging.Logger) -> bo
     if offered:
         return True
     if job.security is Security.STARTTLS:
-        raise SourceError(
-            Step.STARTTLS,
-            "the server does not offer STARTTLS; nothing was sent in clear text",
-            server=endpoint(job),
-        )
+        raise SourceError(Step.STARTTLS, NO_STARTTLS, server=endpoint(job))
     logger.warning(
         "%s does not offer STARTTLS: continuing WITHOUT encryption for job %r"
         " (security = starttls-if-available); the password crosses the network in clear",

@@ -1,0 +1,396 @@
+"""Problems reported as events, as Octopus does ("In case of a problem an event is
+automatically created").
+
+Two kinds:
+  - a message that could not be processed: one event per quarantined message,
+    in the job's error group, with the original attached as .eml;
+  - a mailbox that cannot be used, or a configuration problem found at run
+    time: one event per job while the problem lasts (tracked in JobHealth);
+    later failures add at most one note an hour to it, and the first good
+    run closes it.
+
+Everything here runs inside the caller's transaction: it flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from deskmail.apply.attachments import store_attachments
+from deskmail.apply.context import get_or_create
+from deskmail.apply.tickets import next_ticket_number
+from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig
+from deskmail.config.secrets import redact
+from deskmail.parse.attachments import eml_attachment, make_attachment
+from deskmail.parse.filenames import eml_name, safe_display_name
+from deskmail.sources.errors import SourceError, Step
+from deskmail.store.blobs import BlobStore
+from deskmail.store.models import (
+    Activity,
+    ActivityKind,
+    Group,
+    IntakeRecord,
+    JobHealth,
+    Team,
+    Ticket,
+    TicketKind,
+    TicketStatus,
+    utcnow,
+)
+
+REPORT_EVERY = timedelta(hours=1)  # while a mailbox keeps failing, one note an hour at most
+QUARANTINED_NAME = "quarantined-message.eml"
+CONFIGURATION_STEP = "configuration"
+
+# What to look at first, by the step that failed; the event is read by whoever
+# is on duty, not necessarily by the person who configured the job.
+_HINTS = {
+    Step.DNS: "Check the server name in the job's settings and that this host can resolve it.",
+    Step.CONNECT: "Check the server name and port, that the mail server is running,"
+    " and that no firewall blocks the connection.",
+    Step.TIMEOUT: "The server did not answer in time: check the server and the network"
+    " (and the job's timeouts).",
+    Step.TLS: 'Check that the security setting ("ssl", "starttls", "none") matches'
+    " what the server expects on that port.",
+    Step.CERTIFICATE: "The server's certificate was refused: renew it, or name the"
+    " certificate authority that issued it in ca_file.",
+    Step.STARTTLS: "The server does not offer STARTTLS: enable TLS on the server,"
+    ' or use security = "ssl".',
+    Step.AUTHENTICATION: "Check the user name and the password (password_env or"
+    " password_file), and that the account is not locked or its password expired.",
+    Step.FOLDER: 'Check the folder (and move_to) names; servers separate folders with "/" or ".".',
+    Step.PROTOCOL: "The server answered something unexpected: check that the port"
+    " belongs to the configured protocol.",
+    Step.SECRET: "The password could not be read: check the environment variable or"
+    " the password file the job names.",
+}
+
+
+# ---- a quarantined message -------------------------------------------------------
+
+
+def quarantine_event(
+    session: Session,
+    blobs: BlobStore,
+    job: JobConfig,
+    record: IntakeRecord,
+    raw: bytes,
+    *,
+    subject: str = "",
+) -> Ticket:
+    """Report a quarantined message; `record` must be flushed (its id is in the text).
+
+    A retry that fails again adds a note to the message's open event instead of
+    opening a second one.
+    """
+    now = utcnow()
+    event = _open_event(session, record.event_ticket_id)
+    if event is not None:
+        _note(event, f"Retried at {_when(now)}; it failed again: {record.error}", now)
+        return event
+    about = f': "{subject}"' if subject else ""
+    event = _new_event(
+        session,
+        job.team,
+        job.error_group or job.group,
+        f'Mail could not be processed (job "{job.name}"){about}',
+        _quarantine_description(job, record),
+        now,
+    )
+    store_attachments(
+        session, blobs, [eml_attachment(raw, eml_name(subject, QUARANTINED_NAME))], event
+    )
+    record.event_ticket_id = event.id
+    return event
+
+
+def _quarantine_description(job: JobConfig, record: IntakeRecord) -> str:
+    return (
+        f'A message in the mailbox of job "{job.name}" could not be processed.'
+        " It was kept as it is (attached here as .eml) and left in the mailbox;"
+        " the job goes on with the other messages.\n\n"
+        f"Reason: {record.error}\n"
+        f"Quarantine id: {record.id}\n"
+        f"Mailbox key: {record.source_key}\n"
+        f"Message-ID: {record.message_id or '-'}\n"
+        f"Size: {record.size:,} bytes\n\n"
+        "What to do:\n"
+        f"  deskmail quarantine show {record.id}     the reason and the message's headers\n"
+        f"  deskmail quarantine retry {record.id}    once the cause is fixed; this event"
+        " then closes itself\n"
+        f"  deskmail quarantine discard {record.id}  to give up on it (the bytes stay kept"
+        " for audit)"
+    )
+
+
+def retried_ok(session: Session, record: IntakeRecord, outcome: str = "") -> Ticket | None:
+    """Close the event of a quarantined message that a retry has now processed."""
+    now = utcnow()
+    event = _open_event(session, record.event_ticket_id)
+    if event is not None:
+        done = f": {outcome}" if outcome else ""
+        _close(event, f"Retried at {_when(now)} and processed{done}.", now)
+    return event
+
+
+def discarded(session: Session, record: IntakeRecord) -> Ticket | None:
+    """Close the event of a quarantined message an operator gave up on."""
+    now = utcnow()
+    event = _open_event(session, record.event_ticket_id)
+    if event is not None:
+        _close(
+            event,
+            f"Discarded at {_when(now)}: no ticket will be made from it. The raw message is"
+            f" kept in the blob store for audit (SHA-256 {record.raw_sha256}).",
+            now,
+        )
+    return event
+
+
+# ---- a mailbox that cannot be used -----------------------------------------------
+
+
+def mailbox_failed(
+    session: Session,
+    blobs: BlobStore,
+    job: JobConfig,
+    error: SourceError | str,
+    now: datetime,
+) -> Ticket | None:
+    """Report a failed run: the event, or None when the last report is under an hour old."""
+    step = error.step.value if isinstance(error, SourceError) else "error"
+    detail = str(error)
+
+    def open_event() -> Ticket:
+        event = _new_event(
+            session,
+            job.team,
+            job.error_group or job.group,
+            f'Mailbox of job "{job.name}" cannot be used: {step} failed',
+            _mailbox_description(job, error, now),
+            now,
+        )
+        settings = json.dumps(redact(job), indent=2, ensure_ascii=False)
+        name = safe_display_name(f"{job.name} configuration.json", "configuration.json")
+        store_attachments(
+            session, blobs, [make_attachment(name, "application/json", settings.encode())], event
+        )
+        return event
+
+    event, reported = _report_failure(session, job.name, step, detail, now, open_event)
+    return event if reported else None
+
+
+def config_error_event(
+    session: Session,
+    job_name: str,
+    file: Path | str,
+    problem: str,
+    *,
+    team: str = "IT",
+    group: str | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Report a configuration file that cannot be used (the Octopus XML command line).
+
+    Like a mailbox failure, one event while the problem lasts; the job's next
+    good run (mailbox_recovered with the same job name) closes it.
+    """
+    now = now or utcnow()
+    detail = f"{file}: {problem}"
+
+    def open_event() -> Ticket:
+        return _new_event(
+            session,
+            team,
+            group,
+            f'Configuration error: job "{job_name}" cannot run',
+            f'The job "{job_name}" stopped before reading any mail: its configuration'
+            f" cannot be used.\n\nFile: {file}\nProblem: {problem}\nSince: {_when(now)}\n\n"
+            "What to do: correct the file (the problem names the line); the next run"
+            " that works closes this event.",
+            now,
+        )
+
+    event, _reported = _report_failure(
+        session, job_name, CONFIGURATION_STEP, detail, now, open_event
+    )
+    return event
+
+
+def mailbox_recovered(session: Session, job: JobConfig, now: datetime) -> Ticket | None:
+    """After a good run: close the job's open event, if any, and mark the job healthy."""
+    health = session.scalars(
+        select(JobHealth).where(JobHealth.job == job.name).with_for_update()
+    ).first()
+    if health is None or health.failing_since is None:
+        return None
+    event = _open_event(session, health.event_ticket_id)
+    if event is not None:
+        since = health.failing_since
+        _close(
+            event,
+            f"The mailbox works again ({_when(now)}). It had failed since {_when(since)}"
+            f" ({_duration(now - since)}); the last problem was: {health.detail}",
+            now,
+        )
+    health.failing_since = health.step = health.detail = None
+    health.event_ticket_id = health.last_reported_at = None
+    return event
+
+
+def _mailbox_description(job: JobConfig, error: SourceError | str, now: datetime) -> str:
+    step = error.step if isinstance(error, SourceError) else None
+    hint = _HINTS.get(step, "See the problem above.") if step else "See the problem above."
+    return (
+        f'deskmail could not use the mailbox of job "{job.name}" ({_where(job)}).\n\n'
+        f"Failed step: {step.value if step else 'unknown'}\n"
+        f"Problem: {error}\n"
+        f"Since: {_when(now)}\n\n"
+        f"What to do: {hint}\n"
+        f'Then test the connection with: deskmail check --job "{job.name}"\n\n'
+        "While the problem lasts, deskmail adds a note here at most once an hour"
+        " instead of opening new events, and closes this event when the mailbox works"
+        " again. The job's settings are attached, with every secret shown as ***."
+    )
+
+
+def _where(job: JobConfig) -> str:
+    if job.protocol in NETWORK_PROTOCOLS:
+        return (
+            f"{job.protocol.value} {job.user} at {job.server}:{job.effective_port},"
+            f" folder {job.folder}"
+        )
+    return f"{job.protocol.value} {job.path}"
+
+
+def _report_failure(
+    session: Session,
+    job_name: str,
+    step: str,
+    detail: str,
+    now: datetime,
+    open_event: Callable[[], Ticket],
+) -> tuple[Ticket, bool]:
+    """The job's one open event, and whether this failure was written to it."""
+    health = _health(session, job_name)
+    health.step, health.detail = step, detail[:4000]
+    event = _open_event(session, health.event_ticket_id) if health.failing_since else None
+    if event is None:
+        # First failure, or the event was closed by hand while the problem lasts.
+        health.failing_since = health.failing_since or now
+        event = open_event()
+        health.event_ticket_id, health.last_reported_at = event.id, now
+        return event, True
+    last = health.last_reported_at or health.failing_since
+    if last is not None and now - last < REPORT_EVERY:
+        return event, False
+    since = health.failing_since
+    assert since is not None  # set on the first failure
+    _note(event, f"Still failing at {_when(now)} (since {_duration(now - since)}): {detail}", now)
+    health.last_reported_at = now
+    return event, True
+
+
+def _health(session: Session, job_name: str) -> JobHealth:
+    """The job's health row, locked; created if missing.
+
+    Two instances failing at once: the loser of the insert takes the winner's
+    row. The savepoint keeps the unique violation from aborting the outer
+    transaction on PostgreSQL (as apply.context._insert_once does).
+    """
+    query = select(JobHealth).where(JobHealth.job == job_name).with_for_update()
+    found = session.scalars(query).first()
+    if found is not None:
+        return found
+    row = JobHealth(job=job_name)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return row
+    except IntegrityError:
+        return session.scalars(query).one()
+
+
+# ---- shared ----------------------------------------------------------------------
+
+
+def _new_event(
+    session: Session,
+    team_name: str,
+    group_name: str | None,
+    subject: str,
+    description: str,
+    now: datetime,
+) -> Ticket:
+    team = get_or_create(session, Team, team_name)
+    event = Ticket(
+        team_id=team.id,
+        number=next_ticket_number(session, team.id),
+        kind=TicketKind.EVENT,
+        status=TicketStatus.NEW,
+        subject=subject[:2000],
+        description=description,
+        group_id=get_or_create(session, Group, group_name).id if group_name else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _open_event(session: Session, ticket_id: int | None) -> Ticket | None:
+    if ticket_id is None:
+        return None
+    event = session.get(Ticket, ticket_id)
+    if event is None or event.status is TicketStatus.CLOSED:
+        return None
+    return event
+
+
+def _note(event: Ticket, body: str, now: datetime) -> None:
+    event.activities.append(
+        Activity(kind=ActivityKind.SYSTEM, body=body, occurred_at=now, created_at=now)
+    )
+    event.updated_at = now
+
+
+def _close(event: Ticket, body: str, now: datetime) -> None:
+    _note(event, body, now)
+    event.status = TicketStatus.CLOSED
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _duration(span: timedelta) -> str:
+    minutes = max(int(span.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes or not parts:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
+__all__ = [
+    "REPORT_EVERY",
+    "config_error_event",
+    "discarded",
+    "mailbox_failed",
+    "mailbox_recovered",
+    "quarantine_event",
+    "retried_ok",
+]

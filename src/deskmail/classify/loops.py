@@ -1,0 +1,315 @@
+"""Mail that must not be answered automatically: loops, bounces, out-of-office replies.
+
+Pure functions of a ParsedMessage. `auto_reply_blocker` is the one the
+outbox asks before every automatic mail; `is_bounce` and `is_out_of_office`
+let intake record such mail instead of opening tickets. The rules follow
+RFC 3834 (automatic responses), RFC 3464 (delivery status notifications)
+and what Exchange, Gmail, Zimbra and the usual MTAs send in practice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
+
+from deskmail.classify.references import strip_reply_prefixes
+from deskmail.classify.threading import normalize_message_id
+from deskmail.parse.encoded_words import decode_header_text
+from deskmail.parse.fields import message_id
+from deskmail.parse.message import ParsedAttachment, ParsedMessage
+from deskmail.parse.mime_params import parse_params
+
+# The local part of every Message-ID deskmail writes starts so (outbound/compose.py):
+# mail carrying one, or answering one, is our own automatic mail coming back.
+MESSAGE_ID_PREFIX = "deskmail."
+
+_DAEMONS = frozenset({"mailer-daemon", "postmaster", "mailer_daemon", "mail-daemon"})
+_BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+_SUPPRESS_REPLIES = frozenset({"all", "autoreply", "oof"})
+_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+# Reads the header blocks of report parts and returned mail; compat32 never raises on junk.
+_HEADERS_PARSER = BytesHeaderParser(policy=policy.compat32)
+
+_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+_ORIGINAL_TYPES = frozenset(
+    {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
+)
+# Subjects of bounces that are not RFC 3464 reports (qmail, old Exim, Lotus, Exchange).
+_BOUNCE_SUBJECT = re.compile(
+    r"^(?:undelivered mail returned to sender|undeliver(?:able|ed)\b|returned mail\b"
+    r"|mail delivery failed|delivery status notification|delivery failure|failure notice"
+    r"|non[- ]?delivery|nondeliverable|unzustellbar|non remis|message not delivered"
+    r"|mail system error|delivery has failed)",
+    re.IGNORECASE,
+)
+_BODY_MESSAGE_ID = re.compile(r"^message-id:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+
+# Subjects that mean "automatic reply" in the usual client languages: enough alone.
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^(?:automatic reply|auto[- ]?reply|autoresponse|automatische antwort"
+    r"|réponse automatique|respuesta automática|risposta automatica|automatisch antwoord"
+    r"|resposta automática|autosvar|automatisk svar|automaattinen vastaus"
+    r"|odpowiedź automatyczna|automatická odpověď|automatikus válasz|otomatik yanıt"
+    r"|αυτόματη απάντηση|автоматический ответ|自动回复|自動回覆|自動応答|자동 회신)\s*[:：]",
+    re.IGNORECASE,
+)
+# Subjects a person might also write ("Out of office setup broken"): only with another sign.
+_ABSENCE_SUBJECT = re.compile(
+    r"^(?:out of (?:the )?office|abwesenheitsnotiz|abwesend|absence|absent|vacation"
+    r"|on vacation|im urlaub|fuera de la oficina|fuori ufficio|afwezig|ausente|frånvaro)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRecipient:
+    address: str
+    action: str  # failed | delayed | delivered | relayed | expanded (RFC 3464 2.3.3)
+    status: str  # "5.1.1"
+    diagnostic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """A delivery report about a mail sent earlier."""
+
+    original_message_id: str | None  # without angle brackets, as ticket_message stores it
+    recipients: tuple[FailedRecipient, ...]
+    standard: bool  # an RFC 3464 report; False: recognised from sender and subject
+
+    @property
+    def failed(self) -> bool:
+        """Whether delivery failed (a "delayed" report only says it is still being tried)."""
+        if not self.recipients:
+            return True  # non-standard bounces report failures only
+        return any(r.action == "failed" or r.status.startswith("5") for r in self.recipients)
+
+
+def auto_reply_blocker(
+    message: ParsedMessage, own_addresses: Collection[str], own_message_id_domain: str | None
+) -> str | None:
+    """Why an automatic mail must NOT be sent in answer to this message, or None.
+
+    `own_addresses`: this desk's addresses (compared case-insensitively).
+    `own_message_id_domain`: the domain of our Message-IDs; None skips the
+    Message-ID and In-Reply-To checks (group notices are not answers: a
+    customer's reply to our acknowledgement must still reach the group).
+    """
+    own = {address.strip().lower() for address in own_addresses if address.strip()}
+    for check in (_auto_submitted, _precedence, _mailing_list, _suppressed, _daemon_sender):
+        reason = check(message)
+        if reason:
+            return reason
+    looped = _x_loop(message, own)
+    if looped:
+        return looped
+    if _is_report(message):
+        return "a delivery status notification (multipart/report)"
+    own_mail = _own_mail(message, own, own_message_id_domain)
+    if own_mail:
+        return own_mail
+    if is_out_of_office(message):
+        return "an out-of-office or automatic reply"
+    return None
+
+
+def is_own_message_id(value: str, domain: str) -> bool:
+    """Whether a Message-ID has the form deskmail writes, under our domain."""
+    local, at, host = normalize_message_id(value).lower().rpartition("@")
+    return bool(at) and local.startswith(MESSAGE_ID_PREFIX) and host == domain.strip().lower()
+
+
+def is_bounce(message: ParsedMessage) -> Bounce | None:
+    """The delivery report this message is, or None.
+
+    RFC 3464 reports (multipart/report; report-type=delivery-status) are read
+    for the failed recipients and the Message-ID of the returned mail; other
+    bounces are recognised by a mailer-daemon sender and a bounce subject.
+    """
+    media_type, params = _content_type(message)
+    if media_type == "multipart/report" and params.get("report-type", "").lower() in (
+        "delivery-status",
+        "global-delivery-status",
+    ):
+        status = _attachment(message, _STATUS_TYPES)
+        return Bounce(
+            original_message_id=_original_message_id(message),
+            recipients=_recipients(status.data) if status else (),
+            standard=True,
+        )
+    if _daemon_sender(message) and _BOUNCE_SUBJECT.search(message.subject.strip()):
+        failed = [
+            FailedRecipient(address=address, action="failed", status="")
+            for value in message.header("X-Failed-Recipients")  # Exim
+            for address in _ADDRESS.findall(value)
+        ]
+        return Bounce(
+            original_message_id=_original_message_id(message),
+            recipients=tuple(failed),
+            standard=False,
+        )
+    return None
+
+
+def is_out_of_office(message: ParsedMessage) -> bool:
+    """Whether this is an out-of-office or other automatic reply to a person's mail."""
+    auto_submitted = _first_token(message.header("Auto-Submitted"))
+    if auto_submitted == "auto-replied" or "vacation" in auto_submitted:
+        return True
+    if any(message.header(name) for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder")):
+        return True
+    if _first_token(message.header("Precedence")) == "auto_reply":
+        return True
+    # Exchange marks its OOF replies with both; either alone also occurs on rule-forwarded mail.
+    if message.header("X-MS-Exchange-Inbox-Rules-Loop") and _suppress_tokens(message):
+        return True
+    subject = strip_reply_prefixes(message.subject)
+    if _AUTO_REPLY_SUBJECT.search(subject):
+        return True
+    return bool(_ABSENCE_SUBJECT.search(subject)) and _looks_automatic(message)
+
+
+# --- the individual checks --------------------------------------------------------------
+
+
+def _auto_submitted(message: ParsedMessage) -> str | None:
+    for value in message.header("Auto-Submitted"):
+        token = _first_token([value])
+        if token and token != "no":
+            return f"Auto-Submitted: {token}"
+    return None
+
+
+def _precedence(message: ParsedMessage) -> str | None:
+    token = _first_token(message.header("Precedence"))
+    return f"Precedence: {token}" if token in _BULK_PRECEDENCE else None
+
+
+def _mailing_list(message: ParsedMessage) -> str | None:
+    for name in ("List-Id", "List-Unsubscribe"):
+        if any(value.strip() for value in message.header(name)):
+            return f"{name} (mailing-list mail)"
+    return None
+
+
+def _suppressed(message: ParsedMessage) -> str | None:
+    tokens = _suppress_tokens(message) & _SUPPRESS_REPLIES
+    return f"X-Auto-Response-Suppress: {', '.join(sorted(tokens))}" if tokens else None
+
+
+def _daemon_sender(message: ParsedMessage) -> str | None:
+    sender = message.sender.normalized if message.sender else ""
+    if not sender:
+        return "no sender address"
+    if sender.partition("@")[0] in _DAEMONS:
+        return f"sent by {sender}"
+    for value in message.header("Return-Path"):
+        if value.strip() in ("", "<>"):
+            return "empty Return-Path (a bounce or other automatic mail)"
+    return None
+
+
+def _x_loop(message: ParsedMessage, own: set[str]) -> str | None:
+    for value in message.header("X-Loop"):
+        for address in _ADDRESS.findall(value):
+            if address.lower() in own:
+                return f"X-Loop: {address} (our own address)"
+    return None
+
+
+def _own_mail(message: ParsedMessage, own: set[str], domain: str | None) -> str | None:
+    if message.sender and message.sender.normalized in own:
+        return f"sent from our own address {message.sender.normalized}"
+    if domain is None:
+        return None
+    if message.message_id and is_own_message_id(message.message_id, domain):
+        return "our own outgoing mail (Message-ID)"
+    if message.in_reply_to and is_own_message_id(message.in_reply_to, domain):
+        return "an answer to our own automatic mail (In-Reply-To)"
+    return None
+
+
+def _looks_automatic(message: ParsedMessage) -> bool:
+    return bool(
+        _auto_submitted(message)
+        or _precedence(message)
+        or _suppress_tokens(message)
+        or _daemon_sender(message)
+    )
+
+
+# --- reading headers and parts ----------------------------------------------------------
+
+
+def _first_token(values: Iterable[str]) -> str:
+    """The first value's keyword, lower-cased: "auto-replied; owner-email=..." -> "auto-replied"."""
+    for value in values:
+        return value.split(";", 1)[0].strip().lower()
+    return ""
+
+
+def _suppress_tokens(message: ParsedMessage) -> set[str]:
+    return {
+        token.strip().lower()
+        for value in message.header("X-Auto-Response-Suppress")
+        for token in value.split(",")
+        if token.strip()
+    }
+
+
+def _content_type(message: ParsedMessage) -> tuple[str, dict[str, str]]:
+    values = message.header("Content-Type")
+    return parse_params(values[0]) if values else ("", {})
+
+
+def _is_report(message: ParsedMessage) -> bool:
+    return _content_type(message)[0] == "multipart/report"
+
+
+def _attachment(message: ParsedMessage, types: frozenset[str]) -> ParsedAttachment | None:
+    # The parser may correct a media type it sniffed; the declared one still says "report".
+    for attachment in message.attachments:
+        if attachment.media_type in types or attachment.declared_type in types:
+            return attachment
+    return None
+
+
+def _original_message_id(message: ParsedMessage) -> str | None:
+    returned = _attachment(message, _ORIGINAL_TYPES)
+    if returned is not None:
+        headers = _HEADERS_PARSER.parsebytes(returned.data)
+        found = message_id(decode_header_text(headers.get("Message-ID", "") or ""))
+        if found:
+            return normalize_message_id(found)
+    # qmail and others quote the returned mail in the body.
+    quoted = _BODY_MESSAGE_ID.search(message.text)
+    return normalize_message_id(quoted.group(1)) if quoted else None
+
+
+def _recipients(data: bytes) -> tuple[FailedRecipient, ...]:
+    """The per-recipient blocks of a message/delivery-status part (RFC 3464 2.3)."""
+    found = []
+    for block in re.split(rb"\r?\n[ \t]*\r?\n", data):  # the per-message block has none
+        fields = _HEADERS_PARSER.parsebytes(block)
+        recipient = fields.get("Final-Recipient") or fields.get("Original-Recipient")
+        if not recipient:
+            continue
+        found.append(
+            FailedRecipient(
+                address=_typed_value(recipient),
+                action=_typed_value(fields.get("Action", "")).lower(),
+                status=_typed_value(fields.get("Status", "")),
+                diagnostic=_typed_value(fields.get("Diagnostic-Code", "")),
+            )
+        )
+    return tuple(found)
+
+
+def _typed_value(value: str) -> str:
+    """ "rfc822; alice@example.org" -> "alice@example.org", on one clean line."""
+    value = decode_header_text(str(value))
+    kind, semicolon, rest = value.partition(";")
+    return rest.strip() if semicolon and " " not in kind.strip() else value

@@ -1,0 +1,36 @@
+"""The daemon command: serve."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from deskmail.cli.app import main
+from deskmail.cli.common import config_option, load, store_of
+
+
+@main.command()
+@config_option
+def serve(config_path: Path) -> None:
+    """Run every enabled job on its schedule until stopped, woken early by new mail.
+
+    IMAP jobs with idle = true are woken by the server (IDLE), Maildir jobs by
+    file-system events. SIGTERM or SIGINT: finish the message in hand, then
+    exit. SIGHUP: reload the configuration file (a bad file is refused and
+    the running configuration stays).
+    """
+    from deskmail.daemon.supervisor import serve as run_daemon
+    from deskmail.logs import configure_logging
+
+    config = load(config_path)
+    verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
+    code = run_daemon(
+        config_path,
+        config=config,
+        store=store_of(config),
+        # Log files named in the new configuration take over from the old ones.
+        on_reload=lambda new: configure_logging(new, verbose),
+    )
+    sys.exit(code)

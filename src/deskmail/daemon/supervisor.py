@@ -1,0 +1,190 @@
+"""`deskmail serve`: one worker per enabled job, until a signal says stop.
+
+- SIGTERM / SIGINT: every worker finishes the message in hand and its
+  commit, acknowledges what was committed, logs out; then exit 0.
+- SIGHUP: re-read the configuration file. Workers of removed or changed
+  jobs stop (gracefully, as above), new jobs start, unchanged ones keep
+  running untouched. A file that does not load is refused with a log line
+  naming the file, key and problem, and the running configuration stays.
+
+Signals are taken synchronously: they are blocked in every thread and the
+main thread waits for them with sigwait(), so no handler ever runs in the
+middle of a worker's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deskmail.config.errors import ConfigError
+from deskmail.config.loader import load_config
+from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.daemon.locks import JobLocks
+from deskmail.daemon.worker import JobWorker, runner_for
+from deskmail.store.engine import Store, open_store
+
+log = logging.getLogger("deskmail.daemon")
+
+EXIT_OK = 0
+# Stopping waits this long in all for the workers. A worker still blocked on
+# a silent server after that is abandoned: safe, since nothing is acknowledged
+# before its commit and an uncommitted transaction dies with the process.
+STOP_GRACE = 30.0
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP}
+# Settings whose change cannot be applied to a running daemon.
+_RESTART_ONLY = ("database", "storage")
+
+
+def serve(
+    config_path: Path,
+    *,
+    config: DeskmailConfig | None = None,
+    store: Store | None = None,
+    on_reload: Callable[[DeskmailConfig], None] | None = None,
+) -> int:
+    """Run every enabled job until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
+
+    `config` and `store`, when given, are the already loaded configuration
+    and opened store (the command line prepares them to report problems its
+    own way). Otherwise raises ConfigError for a bad file and
+    SchemaVersionError for a database that needs `deskmail db upgrade`.
+    `on_reload` is called with each accepted new configuration before the
+    jobs change (the command line re-opens its log files there).
+    Returns the exit code: 0 after a clean stop.
+    """
+    if config is None:
+        config = load_config(config_path)
+    if store is None:
+        store = open_store(config)
+        store.require_current_schema()
+    # Blocked before the first worker thread starts: threads inherit the mask.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    supervisor = Supervisor(config_path, config, store, on_reload)
+    try:
+        supervisor.apply(config)
+        while True:
+            received = signal.sigwait(_SIGNALS)
+            if received in _STOP_SIGNALS:
+                log.info(
+                    "%s: finishing the messages in hand, then stopping",
+                    signal.Signals(received).name,
+                )
+                break
+            supervisor.reload()
+    finally:
+        supervisor.shutdown()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _fingerprint(config: DeskmailConfig, job: JobConfig) -> dict[str, Any]:
+    """What a worker depends on: the job's settings and the global ones (SMTP, templates...).
+
+    model_dump, not ==: pydantic's equality also compares the job's position
+    in the file, and moving a job is no reason to restart it. [logging] is
+    left out: on_reload applies it without stopping anyone.
+    """
+    return {
+        "job": job.model_dump(mode="json"),
+        "settings": config.model_dump(mode="json", exclude={"jobs", "source_file", "logging"}),
+    }
+
+
+class Supervisor:
+    """The running workers, by job name, and how to change them to match a configuration."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        config: DeskmailConfig,
+        store: Store,
+        on_reload: Callable[[DeskmailConfig], None] | None = None,
+    ) -> None:
+        self._path = config_path
+        self._config = config
+        self._store = store
+        self._on_reload = on_reload
+        self._locks = JobLocks(store)
+        self._workers: dict[str, tuple[JobWorker, dict[str, Any]]] = {}
+
+    def apply(self, config: DeskmailConfig) -> None:
+        """Stop the workers of removed or changed jobs, then start the missing ones."""
+        wanted = {job.name: job for job in config.jobs if job.enabled}
+        fingerprints = {name: _fingerprint(config, job) for name, job in wanted.items()}
+        outdated = [
+            name
+            for name, (_worker, fingerprint) in self._workers.items()
+            if fingerprints.get(name) != fingerprint
+        ]
+        self._stop(outdated)
+        kept = len(self._workers)
+        started = [name for name in wanted if name not in self._workers]
+        for name in started:
+            worker = JobWorker(
+                self._store, wanted[name], self._locks.for_job(name), runner=runner_for(config)
+            )
+            self._workers[name] = (worker, fingerprints[name])
+            worker.start()
+        self._config = config
+        if not wanted:
+            log.warning("%s: no enabled job; waiting for a reload (SIGHUP)", self._path)
+        log.info(
+            "configuration %s: %d job(s) started, %d kept, %d stopped",
+            self._path,
+            len(started),
+            kept,
+            len(outdated),
+        )
+
+    def reload(self) -> None:
+        """SIGHUP: apply the configuration file again, unless it is refused."""
+        log.info("SIGHUP: reloading %s", self._path)
+        try:
+            config = load_config(self._path)
+        except ConfigError as exc:
+            log.error("reload refused, still running the previous configuration:\n%s", exc)
+            return
+        changed = [
+            key for key in _RESTART_ONLY if getattr(config, key) != getattr(self._config, key)
+        ]
+        if changed:
+            log.error(
+                "reload refused, still running the previous configuration: %s changed;"
+                " restart deskmail serve to apply that",
+                " and ".join(f"[{key}]" for key in changed),
+            )
+            return
+        if self._on_reload is not None:
+            try:
+                self._on_reload(config)
+            except Exception as exc:  # e.g. a log folder that cannot be created
+                log.error("reload refused, still running the previous configuration: %s", exc)
+                return
+        self.apply(config)
+
+    def shutdown(self) -> None:
+        """Stop every worker (gracefully, within STOP_GRACE), then close the database."""
+        self._stop(list(self._workers))
+        self._locks.dispose()
+        self._store.dispose()
+
+    def _stop(self, names: list[str]) -> None:
+        workers = [self._workers.pop(name)[0] for name in names]
+        for worker in workers:  # all asked first, so they wind down in parallel
+            worker.stop()
+        deadline = time.monotonic() + STOP_GRACE
+        for worker in workers:
+            if not worker.join(max(0.0, deadline - time.monotonic())):
+                log.warning(
+                    "job %s: still blocked after %.0f s, left behind; nothing is lost, a"
+                    " message it held will be taken in again",
+                    worker.name,
+                    STOP_GRACE,
+                )

@@ -1,0 +1,1 @@
+"""outbound stage: automatic mail (templates, outbox, SMTP) and the per-sender flood limit."""

@@ -1,0 +1,44 @@
+"""The per-sender limit on new tickets: past it, further mail joins the sender's last ticket.
+
+A mail loop with a system that answers each mail with a fresh one, or a
+script gone wrong, would otherwise open a ticket per mail. Counted from the
+intake journal, so only tickets this job created from mail count.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deskmail.config.models import JobConfig
+from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
+
+WINDOW = timedelta(hours=1)
+
+
+def recent_ticket_for_sender(
+    session: Session, job: JobConfig, address: str, limit_per_hour: int | None = None
+) -> Ticket | None:
+    """The sender's most recent ticket when they opened `limit_per_hour` tickets
+    through this job in the last hour (default: job.new_tickets_per_sender_per_hour);
+    otherwise None, and a new ticket may be opened."""
+    limit = job.new_tickets_per_sender_per_hour if limit_per_hour is None else limit_per_hour
+    address = address.strip().lower()
+    if not address:
+        return None
+    recent = (
+        select(Ticket)
+        .join(IntakeRecord, IntakeRecord.ticket_id == Ticket.id)
+        .where(
+            IntakeRecord.job == job.name,
+            IntakeRecord.outcome == IntakeOutcome.CREATED,
+            IntakeRecord.received_at >= utcnow() - WINDOW,
+            func.lower(Ticket.sender_address) == address,
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    tickets = session.scalars(recent).all()
+    return tickets[0] if len(tickets) >= limit else None

@@ -1,0 +1,216 @@
+"""Outgoing mail and loop protection end to end: `deskmail run-once`, a real Dovecot
+mailbox and a real aiosmtpd SMTP server."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from deskmail.cli import main
+from deskmail.store.engine import Store
+from deskmail.store.models import Activity, OutboxStatus, OutgoingMail, Ticket
+from tests.support.dovecot import Dovecot
+from tests.support.smtp import SmtpServer
+from tests.support.toml_config import job_table, write_config
+
+ENV = {"OPS_PW": Dovecot.password}
+
+
+def _mail(subject: str, sender: str = "Alice <alice@example.com>", **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "support@example.com"
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="client.example.com")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content("Hello, my printer is broken.\n")
+    return msg.as_bytes()
+
+
+class Desk:
+    def __init__(
+        self, dovecot: Dovecot, smtp: SmtpServer, tmp_path: Path, database_url: str, **job: Any
+    ) -> None:
+        self.dovecot, self.smtp = dovecot, smtp
+        self.user = dovecot.user("ops")
+        smtp_table = smtp.config().model_dump(mode="json", exclude_none=True)
+        table = job_table(
+            dovecot.job(self.user),
+            name="Support",
+            password_env="OPS_PW",
+            after_processing="delete",
+            address="support@example.com",
+            smtp=smtp_table,
+            **job,
+        )
+        self.config = write_config(tmp_path / "deskmail.toml", database_url, [table])
+        self.store = Store(database_url, tmp_path / "blobs")
+
+    def deliver(self, raw: bytes) -> None:
+        self.dovecot.append(self.user, raw)
+
+    def run(self) -> Result:
+        result = CliRunner().invoke(
+            main, ["run-once", "--config", str(self.config)], env=ENV, catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        return result
+
+    def outbox(self) -> list[OutgoingMail]:
+        with self.store.session() as s:
+            return list(s.scalars(select(OutgoingMail).order_by(OutgoingMail.id)))
+
+
+def test_acknowledgement_is_sent_recorded_and_threads_back(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Printer broken"))
+    desk.run()
+    (sent,) = smtp_server.received
+    ack = sent.message
+    with desk.store.session() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        token = ticket.token
+    assert sent.mail_from in ("", "<>")  # empty envelope sender: bounces never come back
+    assert sent.rcpt_tos == ("alice@example.com",)
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert str(ack["Subject"]).startswith(f"[Incident] [IT] 1-{token}")
+    # The reply to our acknowledgement joins the ticket by its In-Reply-To.
+    desk.deliver(_mail("Re: thanks", In_Reply_To=ack["Message-ID"]))
+    desk.run()
+    with desk.store.session() as s:
+        bodies = [a.body for a in s.scalars(select(Activity).order_by(Activity.id))]
+    assert len(bodies) == 2  # our acknowledgement, recorded, then the reply
+    assert "Hello, my printer is broken." in bodies[1]
+    assert len(smtp_server.received) == 1  # no acknowledgement for a reply
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Auto-Submitted", "auto-generated"),
+        ("Precedence", "bulk"),
+        ("Precedence", "junk"),
+        ("Precedence", "list"),
+        ("List-Id", "<news.example.com>"),
+        ("List-Unsubscribe", "<mailto:unsubscribe@example.com>"),
+        ("X-Auto-Response-Suppress", "All"),
+        ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+        ("X-Loop", "support@example.com"),
+    ],
+)
+def test_each_loop_header_suppresses_the_automatic_reply(
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    database_url: str,
+    header: str,
+    value: str,
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Printer broken", **{header.replace("-", "_"): value}))
+    desk.run()
+    assert smtp_server.received == []
+    with desk.store.session() as s:
+        assert s.scalars(select(Ticket)).one()  # the ticket is still made
+
+
+@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.com", "postmaster@example.org"])
+def test_mailer_daemon_and_postmaster_get_no_reply(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str, sender: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Warning: could not deliver", sender=sender))
+    desk.run()
+    assert smtp_server.received == []
+
+
+def test_an_auto_reply_storm_stops_by_itself(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    """A naive autoresponder answers every mail with a fresh subject and no loop headers."""
+    desk = Desk(
+        dovecot,
+        smtp_server,
+        tmp_path,
+        database_url,
+        send_acknowledgement=True,
+        auto_reply_limit_per_day=5,
+    )
+    desk.deliver(_mail("Hello", sender="robot@partner.example"))
+    answered = 0
+    for _round in range(20):
+        desk.run()
+        mails = smtp_server.received
+        if len(mails) == answered:
+            break
+        for _ in mails[answered:]:
+            desk.deliver(_mail("Thank you for your message", sender="robot@partner.example"))
+        answered = len(mails)
+    else:
+        pytest.fail("the storm did not stop")
+    assert answered == 5  # the per-recipient daily cap
+    suppressed = [m for m in desk.outbox() if m.status is OutboxStatus.SUPPRESSED]
+    assert suppressed and "limit" in (suppressed[0].last_error or "")
+
+
+def test_denied_request_gets_the_denial_reply(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, create_new_requests=False)
+    desk.deliver(_mail("Please open a ticket"))
+    out = desk.run().output
+    assert "denied 1" in out
+    (sent,) = smtp_server.received
+    assert sent.rcpt_tos == ("alice@example.com",)
+    with desk.store.session() as s:
+        assert s.scalars(select(Ticket)).first() is None
+
+
+def test_bounce_of_our_mail_lands_on_its_ticket_and_opens_nothing(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
+    desk.run()
+    ack_id = smtp_server.received[0].message["Message-ID"]
+    report = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {make_msgid(domain='mx.example.net')}\r\nAuto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n"
+        "\r\nFinal-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {ack_id}\r\nSubject: ack\r\n--B--\r\n"
+    ).encode()
+    desk.deliver(report)
+    desk.run()
+    with desk.store.session() as s:
+        tickets = list(s.scalars(select(Ticket)))
+        assert len(tickets) == 1
+        bodies = [a.body for a in tickets[0].activities]
+    assert any("could not be delivered" in body for body in bodies)
+    assert len(smtp_server.received) == 1  # nothing answers a bounce
+
+
+def test_out_of_office_is_recorded_not_ticketed(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Automatic reply: Printer broken", Auto_Submitted="auto-replied"))
+    out = desk.run().output
+    assert "ignored 1" in out
+    with desk.store.session() as s:
+        assert s.scalars(select(Ticket)).first() is None
+    assert smtp_server.received == []
