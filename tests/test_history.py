@@ -38,9 +38,9 @@ def test_history_lists_runs_with_counts_by_job(tmp_path: Path, database_url: str
         ("Gone", "failed"),
         ("Support", "ok"),
     ]
-    # fetched, created, updated, duplicates, quarantined, acknowledged
-    assert runs[0][5:11] == ["2", "2", "0", "0", "0", "2"]
-    assert runs[2][5:11] == ["0", "0", "0", "0", "0", "0"]
+    # fetched, created, updated, ignored, denied, duplicates, quarantined, acknowledged, sent
+    assert runs[0][5:14] == ["2", "2", "0", "0", "0", "0", "0", "2", "0"]
+    assert runs[2][5:14] == ["0", "0", "0", "0", "0", "0", "0", "0", "0"]
     assert "folder failed" in lines[2]
 
     only = _cli("history", "--config", config, "--job", "Support", "--limit", "1").output

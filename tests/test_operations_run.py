@@ -214,3 +214,16 @@ def test_out_of_office_is_recorded_not_ticketed(
     with desk.store.session() as s:
         assert s.scalars(select(Ticket)).first() is None
     assert smtp_server.received == []
+    history = CliRunner().invoke(main, ["history", "--config", str(desk.config)], env=ENV)
+    # fetched, created, updated, ignored, denied, duplicates, quarantined, acknowledged, sent
+    assert history.output.splitlines()[1].split()[5:14] == [
+        "1",
+        "0",
+        "0",
+        "1",
+        "0",
+        "0",
+        "0",
+        "1",
+        "0",
+    ]

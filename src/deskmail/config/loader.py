@@ -29,6 +29,8 @@ from deskmail.config.models import (
     DeskmailConfig,
     JobConfig,
     Security,
+    SmtpConfig,
+    SmtpSecurity,
 )
 
 log = logging.getLogger("deskmail.config")
@@ -71,8 +73,12 @@ def load_config(path: Path | str) -> DeskmailConfig:
         raise ConfigError.many(path, issues)
     config = _place(config, path, names)
     _check_unique_names(config.jobs, path)
+    _check_outgoing_mail(config, path)
+    if config.smtp is not None:
+        for warning in _smtp_warnings(config.smtp, path):
+            log.warning("[smtp]: %s", warning)
     for job in config.jobs:
-        for warning in _warnings(job, path):
+        for warning in _warnings(job, path) + _mail_warnings(config, job, path):
             log.warning('job "%s": %s', job.name, warning)
     return config
 
@@ -155,6 +161,8 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
                 "path": _absolute(job.path, base),
                 "password_file": _absolute(job.password_file, base),
                 "ca_file": _absolute(job.ca_file, base),
+                "smtp": _place_smtp(job.smtp, base),
+                "log_file": _absolute(job.log_file, base),
             }
         )
         placed.set_origin(path, index)
@@ -168,12 +176,29 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
     storage = config.storage.model_copy(
         update={"attachments_dir": _absolute(config.storage.attachments_dir, base)}
     )
+    logging_config = config.logging.model_copy(
+        update={"file": _absolute(config.logging.file, base)}
+    )
     return config.model_copy(
         update={
             "source_file": path.absolute(),
             "database": database,
             "storage": storage,
+            "smtp": _place_smtp(config.smtp, base),
+            "logging": logging_config,
+            "templates_dir": _absolute(config.templates_dir, base),
             "jobs": jobs,
+        }
+    )
+
+
+def _place_smtp(smtp: SmtpConfig | None, base: Path) -> SmtpConfig | None:
+    if smtp is None:
+        return None
+    return smtp.model_copy(
+        update={
+            "password_file": _absolute(smtp.password_file, base),
+            "ca_file": _absolute(smtp.ca_file, base),
         }
     )
 
@@ -244,6 +269,55 @@ def _warnings(job: JobConfig, path: Path) -> list[str]:
         warnings.append(
             "reject_invalid_certificates = false: anyone on the network path can pose as"
             f" {job.server} and read the password; to trust a private CA, set ca_file instead"
+        )
+    return warnings
+
+
+def _check_outgoing_mail(config: DeskmailConfig, path: Path) -> None:
+    """Settings that send mail need an SMTP server, the job's own or the global [smtp]."""
+    issues = []
+    for job in config.jobs:
+        if job.smtp is not None or config.smtp is not None:
+            continue
+        wanted = ["send_acknowledgement"] if job.send_acknowledgement else []
+        wanted += ["notify_group_address"] if job.notify_group_address else []
+        issues += [
+            Issue(job.key(key), "needs [smtp] settings (or smtp on the job) to send mail")
+            for key in wanted
+        ]
+    if issues:
+        raise ConfigError.many(path, issues)
+
+
+def _mail_warnings(config: DeskmailConfig, job: JobConfig, path: Path) -> list[str]:
+    """The job's outgoing mail: its own smtp table, or a denied request with nothing to send."""
+    if job.smtp is not None:
+        return [f"smtp.{warning}" for warning in _smtp_warnings(job.smtp, path)]
+    if config.smtp is None and not job.create_new_requests:
+        return [
+            "create_new_requests = false without [smtp] settings (or smtp on the job):"
+            " the automatic reply for denied requests will not be sent"
+        ]
+    return []
+
+
+def _smtp_warnings(smtp: SmtpConfig, path: Path) -> list[str]:
+    """Outgoing mail settings that work but expose the password or the mail."""
+    warnings = []
+    if smtp.password is not None:
+        warnings.append(
+            f"password is written in clear text in {path}; use password_env or password_file"
+        )
+    if smtp.security is SmtpSecurity.NONE:
+        if smtp.server.lower() not in _LOOPBACK:
+            warnings.append(
+                'security = "none": the password and the mail cross the network unencrypted;'
+                " use starttls or ssl"
+            )
+    elif not smtp.reject_invalid_certificates:
+        warnings.append(
+            "reject_invalid_certificates = false: anyone on the network path can pose as"
+            f" {smtp.server} and read the password; to trust a private CA, set ca_file instead"
         )
     return warnings
 

@@ -257,6 +257,9 @@ def _finish_run(store: Store, run_id: int, summary: RunSummary) -> None:
                 "updated",
                 "duplicates",
                 "quarantined",
+                "ignored",
+                "denied",
+                "sent",
                 "acknowledged",
             ):
                 setattr(run, name, getattr(summary, name))

@@ -11,7 +11,8 @@ from deskmail.store.models import Run
 
 _HEADER = (
     f"{'started (UTC)':<19} {'job':<20} {'status':<7} {'seconds':>7} {'fetched':>7}"
-    f" {'created':>7} {'updated':>7} {'dupl.':>5} {'quar.':>5} {'acked':>5}  error"
+    f" {'created':>7} {'updated':>7} {'ignored':>7} {'denied':>6} {'dupl.':>5} {'quar.':>5}"
+    f" {'acked':>5} {'sent':>5}  error"
 )
 
 
@@ -34,6 +35,7 @@ def _line(run: Run) -> str:
     return (
         f"{run.started_at:%Y-%m-%d %H:%M:%S} {_cut(run.job, 20):<20} {run.status:<7}"
         f" {seconds:>7} {run.fetched:>7} {run.created:>7} {run.updated:>7}"
-        f" {run.duplicates:>5} {run.quarantined:>5} {run.acknowledged:>5}"
+        f" {run.ignored:>7} {run.denied:>6} {run.duplicates:>5} {run.quarantined:>5}"
+        f" {run.acknowledged:>5} {run.sent:>5}"
         f"  {_cut(' '.join((run.error or '').split()), 80)}"
     ).rstrip()

@@ -375,6 +375,9 @@ class Run(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)  # rules, out-of-office, bounces
+    denied: Mapped[int] = mapped_column(Integer, default=0)  # create_new_requests = false
+    sent: Mapped[int] = mapped_column(Integer, default=0)  # automatic mails delivered
     acknowledged: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 
