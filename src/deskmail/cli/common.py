@@ -7,7 +7,9 @@ configuration or usage; 3 every job ran but some messages were quarantined.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +18,9 @@ from deskmail.config.loader import load_config
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.logs import configure_logging
 from deskmail.store.engine import Store, open_store
+
+if TYPE_CHECKING:  # imported by the commands that run jobs, not at start-up
+    from deskmail.intake.run import RunSummary
 
 EXIT_JOB_FAILED = 1
 EXIT_CONFIG = 2
@@ -76,3 +81,10 @@ def store_of(config: DeskmailConfig) -> Store:
         click.echo(f"deskmail: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     return store
+
+
+def exit_code(summaries: Sequence[RunSummary]) -> int:
+    """run-once's exit code: a failed job wins over a quarantined message."""
+    if not all(summary.ok for summary in summaries):
+        return EXIT_JOB_FAILED
+    return EXIT_QUARANTINED if any(summary.quarantined for summary in summaries) else 0

@@ -10,8 +10,8 @@ import click
 from deskmail.cli.app import main
 from deskmail.cli.common import (
     EXIT_JOB_FAILED,
-    EXIT_QUARANTINED,
     config_option,
+    exit_code,
     job_option,
     jobs_of,
     load,
@@ -51,10 +51,7 @@ def run_once(
     store.dispose()
     for summary in summaries:
         click.echo(summary_line(summary))
-    if not all(s.ok for s in summaries):
-        sys.exit(EXIT_JOB_FAILED)
-    if any(s.quarantined for s in summaries):
-        sys.exit(EXIT_QUARANTINED)
+    sys.exit(exit_code(summaries))
 
 
 @main.command()

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from deskmail.cli.app import main
-from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED, store_of
+from deskmail.cli.common import EXIT_CONFIG, exit_code, store_of
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import DeskmailConfig
 
@@ -197,9 +197,7 @@ def _run(config: DeskmailConfig, debug_dir: Path | None) -> int:
     finally:
         store.dispose()
     click.echo(summary_line(summary))
-    if not summary.ok:
-        return EXIT_JOB_FAILED
-    return EXIT_QUARANTINED if summary.quarantined else 0
+    return exit_code([summary])
 
 
 def _check_log_file(path: Path | None) -> None:
