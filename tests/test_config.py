@@ -451,6 +451,56 @@ def test_relative_paths_are_resolved_against_the_config_folder(
     assert config.jobs[1].ca_file == Path("/etc/ssl/internal-ca.pem")
 
 
+def test_smtp_templates_and_log_paths_are_resolved_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load_config(
+        write(
+            folder,
+            """
+            templates_dir = "templates"
+            [logging]
+            file = "../log/deskmail.log"
+            [smtp]
+            server = "smtp.example.com"
+            from_address = "support@example.com"
+            password_file = "secrets/smtp.txt"
+            ca_file = "~/ca.pem"
+            [[jobs]]
+            name = "Support"
+            protocol = "maildir"
+            path = "/srv/mail/support"
+            log_file = "support.log"
+            [jobs.smtp]
+            server = "smtp.example.com"
+            from_address = "a@example.com"
+            password_file = "job-smtp.txt"
+            ca_file = "/etc/ssl/ca.pem"
+            """,
+        ).relative_to(tmp_path)
+    )
+    assert config.templates_dir == folder / "templates"
+    assert config.logging.file == folder / "../log/deskmail.log"
+    assert config.smtp is not None
+    assert config.smtp.password_file == folder / "secrets" / "smtp.txt"
+    assert config.smtp.ca_file == tmp_path / "home" / "ca.pem"
+    (job,) = config.jobs
+    assert job.log_file == folder / "support.log"
+    assert job.smtp is not None
+    assert job.smtp.password_file == folder / "job-smtp.txt"
+    assert job.smtp.ca_file == Path("/etc/ssl/ca.pem")
+
+
+def test_unset_smtp_templates_and_log_paths_stay_unset(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[[jobs]]\nprotocol = "maildir"\npath = "m"\n'))
+    assert (config.smtp, config.templates_dir, config.logging.file) == (None, None, None)
+    assert (config.jobs[0].smtp, config.jobs[0].log_file) == (None, None)
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -581,6 +631,112 @@ def test_weak_transport_settings_are_warned_about(
         " set ca_file instead",
         'job "Plain": security = "none": the password and the mail cross the network'
         " unencrypted; use ssl or starttls",
+    ]
+
+
+SMTP = """
+[smtp]
+server = "smtp.example.com"
+from_address = "support@example.com"
+"""
+MAILDIR_JOB = """
+[[jobs]]
+name = "Support"
+protocol = "maildir"
+path = "m"
+"""
+
+
+def _warnings(caplog: pytest.LogCaptureFixture, folder: Path, text: str) -> list[str]:
+    with caplog.at_level(logging.WARNING, logger="deskmail.config"):
+        load(folder, text)
+    assert all(record.name == "deskmail.config" for record in caplog.records)
+    return [record.getMessage() for record in caplog.records]
+
+
+def test_literal_smtp_password_is_warned_about_without_showing_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = SMTP + 'password = "hunter2"\n' + MAILDIR_JOB
+    text += 'smtp = { server = "smtp.example.com", from_address = "a@example.com", '
+    text += 'password = "sw0rdfish" }\n'
+    messages = _warnings(caplog, tmp_path, text)
+    assert messages == [
+        f"[smtp]: password is written in clear text in {tmp_path}/deskmail.toml;"
+        " use password_env or password_file",
+        f'job "Support": smtp.password is written in clear text in {tmp_path}/deskmail.toml;'
+        " use password_env or password_file",
+    ]
+    assert not any("hunter2" in m or "sw0rdfish" in m for m in messages)
+
+
+def test_weak_smtp_transport_settings_are_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = SMTP + 'security = "none"\n'
+    text += MAILDIR_JOB + 'smtp = { server = "smtp.example.com", from_address = "a@example.com",'
+    text += " reject_invalid_certificates = false }\n"
+    text += MAILDIR_JOB.replace('"Support"', '"Local"')
+    text += 'smtp = { server = "LocalHost", from_address = "a@example.com", security = "none" }\n'
+    assert _warnings(caplog, tmp_path, text) == [
+        '[smtp]: security = "none": the password and the mail cross the network unencrypted;'
+        " use starttls or ssl",
+        'job "Support": smtp.reject_invalid_certificates = false: anyone on the network path'
+        " can pose as smtp.example.com and read the password; to trust a private CA,"
+        " set ca_file instead",
+    ]
+
+
+def test_safe_smtp_settings_are_not_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = SMTP + 'password_env = "DESKMAIL_SMTP_PASSWORD"\n' + MAILDIR_JOB
+    text += "send_acknowledgement = true\ncreate_new_requests = false\n"
+    assert _warnings(caplog, tmp_path, text) == []
+
+
+ANY_SMTP = "needs [smtp] settings (or smtp on the job) to send mail"
+
+
+@pytest.mark.parametrize(
+    "setting", ["send_acknowledgement = true", 'notify_group_address = "it@example.com"']
+)
+def test_mail_settings_without_any_smtp_are_refused(tmp_path: Path, setting: str) -> None:
+    exc = error(tmp_path, MAILDIR_JOB + setting + "\n")
+    key = setting.split(" = ")[0]
+    assert lines(exc) == [f'{tmp_path}/deskmail.toml: jobs[0] ("Support").{key}: {ANY_SMTP}']
+
+
+def test_every_job_needing_smtp_is_reported_at_once(tmp_path: Path) -> None:
+    text = MAILDIR_JOB + "send_acknowledgement = true\n"
+    text += MAILDIR_JOB.replace('"Support"', '"IT"')
+    text += 'send_acknowledgement = true\nnotify_group_address = "it@example.com"\n'
+    assert [(issue.key, issue.problem) for issue in error(tmp_path, text).issues] == [
+        ('jobs[0] ("Support").send_acknowledgement', ANY_SMTP),
+        ('jobs[1] ("IT").send_acknowledgement', ANY_SMTP),
+        ('jobs[1] ("IT").notify_group_address', ANY_SMTP),
+    ]
+
+
+@pytest.mark.parametrize("where", ["global", "job"])
+def test_mail_settings_with_smtp_load(tmp_path: Path, where: str) -> None:
+    settings = 'send_acknowledgement = true\nnotify_group_address = "it@example.com"\n'
+    if where == "global":
+        text = SMTP + MAILDIR_JOB + settings
+    else:
+        text = MAILDIR_JOB + settings
+        text += 'smtp = { server = "smtp.example.com", from_address = "a@example.com" }\n'
+    (job,) = load(tmp_path, text)
+    assert job.send_acknowledgement and job.notify_group_address == "it@example.com"
+
+
+def test_create_new_requests_false_without_smtp_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = MAILDIR_JOB + "create_new_requests = false\n"
+    assert _warnings(caplog, tmp_path, text) == [
+        'job "Support": create_new_requests = false without [smtp] settings'
+        " (or smtp on the job): the automatic reply for denied requests will not be sent"
     ]
 
 
