@@ -329,3 +329,35 @@ def test_configuration_error_is_one_event_until_a_good_run(store: Store) -> None
     with store.transaction() as s:
         assert mailbox_recovered(s, job, now + timedelta(hours=4)) is None
     assert _events(store)[0].status is TicketStatus.CLOSED
+
+
+def test_killed_dovecot_one_event_that_grows_and_closes_when_it_returns(
+    store: Store, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = Dovecot(dovecot.binary, "outage", tls=False)
+    server.start()
+    user = dovecot.user("ev")
+    job = server.job(user, "imap", "none", name="Outage", group="Service Desk")
+    now = utcnow()
+    monkeypatch.setattr(run, "utcnow", lambda: now)
+    try:
+        assert run_job(store, job).ok
+        server.kill()  # the mailbox server dies
+        for minutes in (0, 20, 40):
+            monkeypatch.setattr(run, "utcnow", lambda m=minutes: now + timedelta(minutes=m))
+            assert not run_job(store, job).ok
+        monkeypatch.setattr(run, "utcnow", lambda: now + timedelta(minutes=75))
+        assert not run_job(store, job).ok
+        (event,) = _events(store)  # exactly one, however many failed runs
+        assert event.status is TicketStatus.NEW and "connect" in event.subject
+        assert len(event.activities) == 1  # one more note after the hour
+        server.revive()  # it comes back on the same ports
+        server.append(user, make_mail("queued during the outage"))
+        monkeypatch.setattr(run, "utcnow", lambda: now + timedelta(minutes=90))
+        summary = run_job(store, job)
+        assert summary.ok and summary.created == 1
+    finally:
+        server.stop()
+    (event,) = _events(store)
+    assert event.status is TicketStatus.CLOSED
+    assert "works again" in event.activities[-1].body

@@ -205,6 +205,25 @@ class Dovecot:
             users.write_text(f"{UNICODE_USER}:{{PLAIN}}{UNICODE_PASSWORD}::::::\n", "utf-8")
             users.chmod(0o644)
         self.config.write_text(self._render_config(uid, gid), "utf-8")
+        self._launch()
+
+    def kill(self) -> None:
+        """SIGKILL the master (an outage); its files stay, so `revive` brings it back."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+        # Its children (login and mail processes) are gone with the master's sockets.
+        ports = [p for p in (self.imap_port, self.pop3_port, self.imaps_port, self.pop3s_port) if p]
+        deadline = time.monotonic() + 10
+        while any(self._listening(port) for port in ports) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def revive(self) -> None:
+        """Start the same server again after `kill`: same ports, same mail."""
+        self._launch()
+
+    def _launch(self) -> None:
         with open(self.log, "ab") as log:
             # -F keeps the master in the foreground: its pid is ours for sure.
             self._process = subprocess.Popen(
