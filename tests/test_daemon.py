@@ -74,13 +74,13 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = 20.0) -> T:
 class Daemon:
     """One `deskmail -v serve` subprocess, its output in a file."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *extra: str) -> None:
         self.output = config.with_suffix(".log")
         env = {**os.environ, PASSWORD_ENV: Dovecot.password}
         env.pop("DESKMAIL_DATABASE_URL", None)
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(
-                [*DESKMAIL, "-v", "serve", "--config", str(config)],
+                [*DESKMAIL, "-v", "serve", "--config", str(config), *extra],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -109,8 +109,8 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def serving(config: Path) -> Iterator[Daemon]:
-    daemon = Daemon(config)
+def serving(config: Path, *extra: str) -> Iterator[Daemon]:
+    daemon = Daemon(config, *extra)
     try:
         yield daemon
     finally:
@@ -190,6 +190,21 @@ def test_maildir_job_is_woken_by_a_delivered_file(
         # Our own acknowledgement (new/ -> cur/) does not set off a run of runs.
         time.sleep(0.5)
         assert len(finished_runs(store, "Drop box")) == 2
+
+
+def test_serve_debug_keeps_each_fetched_message(
+    database_url: str, store: Store, tmp_path: Path
+) -> None:
+    root = maildir(tmp_path)
+    config = write_config(tmp_path / "deskmail.toml", database_url, [maildir_job(root, "Drop box")])
+    raw = make_mail("Kept for debugging")
+    deliver(root, raw)
+    with serving(config, "--debug", "--debug-dir", str(tmp_path / "raw")) as daemon:
+        wait_for(lambda: subjects(store) == ["Kept for debugging"], "the ticket")
+        daemon.process.terminate()
+        assert daemon.process.wait(30) == 0
+    (kept,) = (tmp_path / "raw").rglob("*.eml")
+    assert kept.read_bytes() == raw
 
 
 # ---- end to end: signals and reload ---------------------------------------------------

@@ -13,7 +13,13 @@ from deskmail.cli.common import config_option, load, store_of
 
 @main.command()
 @config_option
-def serve(config_path: Path) -> None:
+@click.option("--debug", is_flag=True, help="Keep every fetched message in --debug-dir.")
+@click.option(
+    "--debug-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where --debug keeps raw messages (default: debug/ next to the config file).",
+)
+def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     """Run every enabled job on its schedule until stopped, woken early by new mail.
 
     IMAP jobs with idle = true are woken by the server (IDLE), Maildir jobs by
@@ -24,13 +30,15 @@ def serve(config_path: Path) -> None:
     from deskmail.daemon.supervisor import serve as run_daemon
     from deskmail.logs import configure_logging
 
-    config = load(config_path)
+    config = load(config_path, debug=debug)
+    raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
     verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
     code = run_daemon(
         config_path,
         config=config,
         store=store_of(config),
         # Log files named in the new configuration take over from the old ones.
-        on_reload=lambda new: configure_logging(new, verbose),
+        on_reload=lambda new: configure_logging(new, verbose, debug),
+        debug_dir=raw_dir,
     )
     sys.exit(code)

@@ -47,8 +47,11 @@ def serve(
     config: DeskmailConfig | None = None,
     store: Store | None = None,
     on_reload: Callable[[DeskmailConfig], None] | None = None,
+    debug_dir: Path | None = None,
 ) -> int:
     """Run every enabled job until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
+
+    `debug_dir`: keep every fetched message there, byte for byte (--debug).
 
     `config` and `store`, when given, are the already loaded configuration
     and opened store (the command line prepares them to report problems its
@@ -65,7 +68,7 @@ def serve(
         store.require_current_schema()
     # Blocked before the first worker thread starts: threads inherit the mask.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    supervisor = Supervisor(config_path, config, store, on_reload)
+    supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
     try:
         supervisor.apply(config)
         while True:
@@ -106,7 +109,9 @@ class Supervisor:
         config: DeskmailConfig,
         store: Store,
         on_reload: Callable[[DeskmailConfig], None] | None = None,
+        debug_dir: Path | None = None,
     ) -> None:
+        self._debug_dir = debug_dir
         self._path = config_path
         self._config = config
         self._store = store
@@ -128,7 +133,10 @@ class Supervisor:
         started = [name for name in wanted if name not in self._workers]
         for name in started:
             worker = JobWorker(
-                self._store, wanted[name], self._locks.for_job(name), runner=runner_for(config)
+                self._store,
+                wanted[name],
+                self._locks.for_job(name),
+                runner=runner_for(config, self._debug_dir),
             )
             self._workers[name] = (worker, fingerprints[name])
             worker.start()

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from deskmail.config.models import DeskmailConfig, JobConfig
@@ -43,11 +44,12 @@ def _run(store: Store, job: JobConfig, should_stop: Callable[[], bool]) -> RunSu
     return run_job(store, job, should_stop=should_stop)
 
 
-def runner_for(config: DeskmailConfig) -> Runner:
-    """A pass that also sends the automatic mails ([smtp] and templates come from config)."""
+def runner_for(config: DeskmailConfig, debug_dir: Path | None = None) -> Runner:
+    """A pass that also sends the automatic mails ([smtp] and templates come from config)
+    and, with --debug, keeps the raw messages in debug_dir."""
 
     def run(store: Store, job: JobConfig, should_stop: Callable[[], bool]) -> RunSummary:
-        return run_job(store, job, should_stop=should_stop, config=config)
+        return run_job(store, job, should_stop=should_stop, config=config, debug_dir=debug_dir)
 
     return run
 
