@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deskmail.config.models import JobConfig
-from deskmail.store.models import Group, Person, Site, Source, Team
+from deskmail.store.models import Group, JobHealth, Person, Site, Source, Team
 
 Named = TypeVar("Named", Group, Site, Source, Team)
 
@@ -29,14 +29,14 @@ class JobContext:
 def get_or_create(session: Session, model: type[Named], name: str) -> Named:
     row = find_named(session, model, name)
     if row is None:
-        row = _insert_once(session, model(name=name), lambda: find_named(session, model, name))
+        row = insert_once(session, model(name=name), lambda: find_named(session, model, name))
     return row
 
 
-Row = TypeVar("Row", Group, Site, Source, Team, Person)
+Row = TypeVar("Row", Group, Site, Source, Team, Person, JobHealth)
 
 
-def _insert_once(session: Session, row: Row, find: Callable[[], Row | None]) -> Row:
+def insert_once(session: Session, row: Row, find: Callable[[], Row | None]) -> Row:
     """Insert, or take the row another instance inserted a moment before.
 
     The savepoint keeps a unique violation from aborting the whole transaction
@@ -72,7 +72,7 @@ def resolve_context(session: Session, job: JobConfig) -> JobContext:
     person = _fallback_person(session, job)
     if job.fallback_user and person is None:
         new = Person(name=job.fallback_user, logon=job.fallback_user, site=site)
-        person = _insert_once(session, new, lambda: _fallback_person(session, job))
+        person = insert_once(session, new, lambda: _fallback_person(session, job))
     return _context(job, site, person)
 
 

@@ -20,11 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachments import store_attachments
-from deskmail.apply.context import get_or_create
+from deskmail.apply.context import get_or_create, insert_once
 from deskmail.apply.tickets import next_ticket_number
 from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig
 from deskmail.config.secrets import redact
@@ -302,22 +301,13 @@ def _report_failure(
 def _health(session: Session, job_name: str) -> JobHealth:
     """The job's health row, locked; created if missing.
 
-    Two instances failing at once: the loser of the insert takes the winner's
-    row. The savepoint keeps the unique violation from aborting the outer
-    transaction on PostgreSQL (as apply.context._insert_once does).
+    Two instances failing at once: the loser of the insert takes the winner's row.
     """
     query = select(JobHealth).where(JobHealth.job == job_name).with_for_update()
     found = session.scalars(query).first()
     if found is not None:
         return found
-    row = JobHealth(job=job_name)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-        return row
-    except IntegrityError:
-        return session.scalars(query).one()
+    return insert_once(session, JobHealth(job=job_name), lambda: session.scalars(query).first())
 
 
 # ---- shared ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deskmail.report.tickets import _cut
+from deskmail.report.text import cut
 from deskmail.store.models import Run
 
 _HEADER = (
@@ -33,9 +33,9 @@ def _line(run: Run) -> str:
     )
     # A run still "running" with no end is one in progress, or one killed mid-way.
     return (
-        f"{run.started_at:%Y-%m-%d %H:%M:%S} {_cut(run.job, 20):<20} {run.status:<7}"
+        f"{run.started_at:%Y-%m-%d %H:%M:%S} {cut(run.job, 20):<20} {run.status:<7}"
         f" {seconds:>7} {run.fetched:>7} {run.created:>7} {run.updated:>7}"
         f" {run.ignored:>7} {run.denied:>6} {run.duplicates:>5} {run.quarantined:>5}"
         f" {run.acknowledged:>5} {run.sent:>5}"
-        f"  {_cut(' '.join((run.error or '').split()), 80)}"
+        f"  {cut(' '.join((run.error or '').split()), 80)}"
     ).rstrip()

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from deskmail.parse.filenames import safe_display_name
+from deskmail.report.text import cut
 from deskmail.store.models import Activity, Attachment, Person, Team, Ticket
 
 
@@ -13,10 +14,6 @@ def _who(person: Person | None, address: str | None) -> str:
     if person is not None:
         return person.name
     return address or "-"
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def list_tickets(session: Session, team: str | None = None, limit: int = 50) -> str:
@@ -44,8 +41,8 @@ def list_tickets(session: Session, team: str | None = None, limit: int = 50) -> 
         ref = f"{ticket.team.name}-{ticket.number}"
         lines.append(
             f"{ref:<10} {ticket.kind.value:<9} {ticket.status.value:<7} "
-            f"{_cut(_who(ticket.requester, ticket.sender_address), 22):<22} "
-            f"{n_activities:>4} {n_files:>5}  {_cut(ticket.subject, 70)}"
+            f"{cut(_who(ticket.requester, ticket.sender_address), 22):<22} "
+            f"{n_activities:>4} {n_files:>5}  {cut(ticket.subject, 70)}"
         )
     return "\n".join(lines)
 
