@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import AttachmentSelection
@@ -71,12 +71,6 @@ def apply_plan(
         return None
     draft = draft_ticket(session, context, content.message, plan)
     return _create_ticket(session, blobs, draft, content)
-
-
-def find_ticket(session: Session, team: str, number: int) -> Ticket | None:
-    return session.scalars(
-        select(Ticket).join(Team).where(Team.name == team, Ticket.number == number)
-    ).first()
 
 
 def next_ticket_number(session: Session, team_id: int) -> int:

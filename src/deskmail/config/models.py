@@ -8,7 +8,6 @@ validation errors into file + key + plain-words messages.
 from __future__ import annotations
 
 import re
-import unicodedata
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,6 +27,7 @@ from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
+from deskmail.config.values import printable
 from deskmail.daemon.schedule import parse_schedule
 
 
@@ -78,20 +78,12 @@ NETWORK_PROTOCOLS = frozenset({Protocol.IMAP, Protocol.POP3})
 SECRET_KEYS = ("password_env", "password_file", "password")
 
 
-def _printable(value: str) -> str:
-    # Names and folders end up in log lines, event subjects and IMAP commands:
-    # a CR or LF there could forge a line or a command.
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise ValueError("must not contain control characters (tabs, line breaks, ...)")
-    return value
-
-
 def _host(value: str) -> str:
     if "://" in value or "/" in value:
         raise ValueError("must be a host name or address such as mail.example.com, not a URL")
     if value.count(":") == 1:  # one colon: "host:port"; IPv6 literals have several
         raise ValueError("must be a host name only; put the port number in port")
-    return _printable(value)
+    return printable(value)
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -126,8 +118,8 @@ def _schedule(value: str) -> str:
     return value
 
 
-Line = Annotated[str, AfterValidator(_printable)]
-NonEmptyLine = Annotated[str, Field(min_length=1), AfterValidator(_printable)]
+Line = Annotated[str, AfterValidator(printable)]
+NonEmptyLine = Annotated[str, Field(min_length=1), AfterValidator(printable)]
 ReferencePattern = Annotated[str, AfterValidator(_reference_pattern)]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from enum import StrEnum
 
 from pydantic import (
@@ -23,6 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from deskmail.config.values import printable
 
 
 class _Strict(BaseModel):
@@ -167,9 +168,7 @@ class RuleConfig(_Strict):
     @classmethod
     def _check_name(cls, name: str) -> str:
         # Rule names go into log lines and `deskmail explain`: a line break would forge a line.
-        if any(unicodedata.category(char) == "Cc" for char in name):
-            raise ValueError("must not contain control characters (tabs, line breaks, ...)")
-        return name
+        return printable(name)
 
     @model_validator(mode="after")
     def _does_something(self) -> RuleConfig:
