@@ -27,9 +27,15 @@ class JobContext:
 
 
 def get_or_create(session: Session, model: type[Named], name: str) -> Named:
-    row = find_named(session, model, name)
+    # Remembered for the session (one transaction, possibly a batch of messages):
+    # a team or source is looked up once per batch, not once per message.
+    known: dict[tuple[type[Named], str], Named] = session.info.setdefault("deskmail_named", {})
+    row = known.get((model, name))
     if row is None:
-        row = insert_once(session, model(name=name), lambda: find_named(session, model, name))
+        row = find_named(session, model, name)
+        if row is None:
+            row = insert_once(session, model(name=name), lambda: find_named(session, model, name))
+        known[(model, name)] = row
     return row
 
 

@@ -106,17 +106,20 @@ def record_message(
     activity: Activity | None,
     message_id: str,
     direction: Direction,
+    *,
+    new_ticket: bool = False,
 ) -> TicketMessage | None:
     """Remember a Message-ID of the ticket, received ("in") or sent ("out").
 
     A no-op (None) for an empty or over-long id, or one already recorded for
     this ticket (a quarantined mail retried, a copy from a second mailbox).
+    `new_ticket`: created in this transaction, so it has none yet (saves a query).
     """
     message_id = normalize_message_id(message_id)
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         return None
     _flush_for_ids(session, ticket, activity)
-    known = session.scalar(
+    known = not new_ticket and session.scalar(
         select(
             exists().where(
                 TicketMessage.ticket_id == ticket.id, TicketMessage.message_id == message_id

@@ -148,7 +148,8 @@ def _remember(
 ) -> None:
     """Message-ID for threading; sender and Cc'd colleagues may post to the ticket later."""
     if message.message_id:
-        record_message(session, ticket, activity, message.message_id, "in")
+        new_ticket = activity is None
+        record_message(session, ticket, activity, message.message_id, "in", new_ticket=new_ticket)
     addresses = [a.normalized for a in (message.sender, *message.cc) if a is not None]
     record_participants(session, ticket, addresses, exclude=set())
 

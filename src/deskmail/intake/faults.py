@@ -16,8 +16,9 @@ from enum import StrEnum
 class CrashPoint(StrEnum):
     AFTER_FETCH = "after_fetch"  # bytes in hand, nothing recorded
     IN_TRANSACTION = "in_transaction"  # ticket and journal row written, not committed
+    # (a batch commits its messages together: before this, none of them is committed)
     AFTER_COMMIT = "after_commit"  # committed, not acknowledged on the server
-    DURING_ACK = "during_ack"  # some of a batch acknowledged, not all
+    DURING_ACK = "during_ack"  # acknowledged on the server, not yet in the journal
 
 
 def _parse(spec: str | None) -> tuple[str, int] | None:

@@ -69,6 +69,25 @@ def find_same_bytes(session: Session, job: str, sha256: str) -> IntakeRecord | N
     ).first()
 
 
+def find_same_bytes_many(
+    session: Session, job: str, digests: Sequence[str]
+) -> dict[str, IntakeRecord]:
+    """find_same_bytes for a batch of messages, in one query per _CHUNK digests."""
+    found: dict[str, IntakeRecord] = {}
+    unique = list(dict.fromkeys(digests))
+    for start in range(0, len(unique), _CHUNK):
+        rows = session.scalars(
+            select(IntakeRecord).where(
+                IntakeRecord.job == job,
+                IntakeRecord.sha256.in_(unique[start : start + _CHUNK]),
+                IntakeRecord.outcome.in_(DONE),
+            )
+        )
+        for row in rows:
+            found.setdefault(row.sha256, row)
+    return found
+
+
 def mark_acknowledged(session: Session, job: str, keys: Iterable[str]) -> None:
     pending = list(keys)
     now = utcnow()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,7 +67,9 @@ def take_in(
     retrying: IntakeRecord | None = None,
     config: DeskmailConfig | None = None,
 ) -> MessageOutcome:
-    """`retrying`: the quarantined journal row of this message, updated in place.
+    """One message in a transaction of its own.
+
+    `retrying`: the quarantined journal row of this message, updated in place.
     `config`: for automatic mails (acknowledgement, denial, group notice); None sends none."""
     sha256 = hashlib.sha256(fetched.raw).hexdigest()
     try:
@@ -74,49 +77,12 @@ def take_in(
     except Exception as exc:  # a parser bug must not stop the mailbox
         return _quarantine(store, job, context, fetched, sha256, None, "parse", exc, retrying)
 
-    stage = "classify"
+    stage = _Stage()
     try:
         with store.transaction() as session:
-            record = _journal_row(session, context, fetched, sha256, message, retrying)
-            ticket = ""
-            same = journal.find_same_bytes(session, context.job, sha256)
-            if same is not None:
-                record.outcome = IntakeOutcome.DUPLICATE
-                record.ticket_id, record.activity_id = same.ticket_id, same.activity_id
-            else:
-                understood = understand(session, job, message)
-                plan = understood.plan
-                stage = "apply"
-                raw = (
-                    raw_message_attachment(fetched.raw, message.subject)
-                    if job.include_raw_message
-                    else None
-                )
-                content = Content(
-                    message, understood.preprocessed.text, understood.attachments, raw
-                )
-                applied = apply_plan(session, store.blobs, context, content, plan)
-                record.rules = ", ".join(plan.rules_fired)[:4000] or None
-                record.auto_reply_due = plan.auto_reply_due
-                if applied is None:
-                    record.outcome = (
-                        IntakeOutcome.DENIED
-                        if plan.action is Action.DENY
-                        else IntakeOutcome.IGNORED
-                    )
-                else:
-                    record.outcome = (
-                        IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
-                    )
-                    record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
-                    ticket = applied.label
-                if config is not None:
-                    queue_replies(session, config, job, message, plan, applied)
-            session.add(record)
-            session.flush()
-            if retrying is not None:
-                retried_ok(session, record, ticket or record.outcome.value)
-            reached(CrashPoint.IN_TRANSACTION)
+            outcome = _write(
+                session, store, job, context, fetched, sha256, message, stage, retrying, config
+            )
     except _NotQuarantined:
         return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
     except IntegrityError as exc:
@@ -124,8 +90,113 @@ def take_in(
             return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
         return _quarantine(store, job, context, fetched, sha256, message, "store", exc, retrying)
     except Exception as exc:
-        return _quarantine(store, job, context, fetched, sha256, message, stage, exc, retrying)
+        return _quarantine(store, job, context, fetched, sha256, message, stage.name, exc, retrying)
     reached(CrashPoint.AFTER_COMMIT)
+    return outcome
+
+
+def take_in_batch(
+    store: Store,
+    job: JobConfig,
+    context: JobContext,
+    batch: Sequence[FetchedMessage],
+    config: DeskmailConfig | None = None,
+) -> list[MessageOutcome]:
+    """Several messages in one transaction: one commit (one fsync) instead of one per message.
+
+    All or nothing, like a single message: until the commit nothing is
+    acknowledged, and a crash leaves every message of the batch to be taken in
+    again. If any message fails (a bad mail, a row another instance wrote
+    first), the batch is rolled back and each message taken in on its own,
+    where a failure quarantines that message alone.
+    """
+    if len(batch) == 1:
+        return [take_in(store, job, context, batch[0], config=config)]
+    try:
+        digests = [hashlib.sha256(fetched.raw).hexdigest() for fetched in batch]
+        with store.transaction() as session:
+            seen = journal.find_same_bytes_many(session, context.job, digests)
+            outcomes = []
+            for fetched, sha256 in zip(batch, digests, strict=True):
+                message = parse_message(fetched.raw)
+                args = (store, job, context, fetched, sha256, message, _Stage(), None, config)
+                outcomes.append(_write(session, *args, seen=seen))
+    except Exception as exc:
+        log.info(
+            "job %s: batch of %d rolled back (%s: %s); taking its messages in one by one",
+            context.job,
+            len(batch),
+            type(exc).__name__,
+            exc,
+        )
+        return [take_in(store, job, context, fetched, config=config) for fetched in batch]
+    for _ in outcomes:
+        reached(CrashPoint.AFTER_COMMIT)
+    return outcomes
+
+
+class _Stage:
+    """How far a message got, for the quarantine's reason."""
+
+    name = "classify"
+
+
+def _write(
+    session: Session,
+    store: Store,
+    job: JobConfig,
+    context: JobContext,
+    fetched: FetchedMessage,
+    sha256: str,
+    message: ParsedMessage,
+    stage: _Stage,
+    retrying: IntakeRecord | None,
+    config: DeskmailConfig | None,
+    seen: dict[str, IntakeRecord] | None = None,
+) -> MessageOutcome:
+    """Journal row, ticket or activity, automatic mails: flushed into the caller's transaction.
+
+    `seen`: a batch's earlier messages by digest, looked up in one query
+    (journal.find_same_bytes_many) and kept up to date here; None asks the database.
+    """
+    record = _journal_row(session, context, fetched, sha256, message, retrying)
+    ticket = ""
+    if seen is None:
+        same = journal.find_same_bytes(session, context.job, sha256)
+    else:
+        same = seen.get(sha256)
+        seen.setdefault(sha256, record)
+    if same is not None:
+        record.outcome = IntakeOutcome.DUPLICATE
+        record.ticket_id, record.activity_id = same.ticket_id, same.activity_id
+    else:
+        understood = understand(session, job, message)
+        plan = understood.plan
+        stage.name = "apply"
+        raw = (
+            raw_message_attachment(fetched.raw, message.subject)
+            if job.include_raw_message
+            else None
+        )
+        content = Content(message, understood.preprocessed.text, understood.attachments, raw)
+        applied = apply_plan(session, store.blobs, context, content, plan)
+        record.rules = ", ".join(plan.rules_fired)[:4000] or None
+        record.auto_reply_due = plan.auto_reply_due
+        if applied is None:
+            record.outcome = (
+                IntakeOutcome.DENIED if plan.action is Action.DENY else IntakeOutcome.IGNORED
+            )
+        else:
+            record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
+            record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
+            ticket = applied.label
+        if config is not None:
+            queue_replies(session, config, job, message, plan, applied)
+    session.add(record)
+    session.flush()
+    if retrying is not None:
+        retried_ok(session, record, ticket or record.outcome.value)
+    reached(CrashPoint.IN_TRANSACTION)
     return MessageOutcome(
         fetched.key,
         Result(record.outcome.value),

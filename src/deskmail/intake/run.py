@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.config.secrets import resolve_password
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
-from deskmail.intake.process import MessageOutcome, Result, take_in
+from deskmail.intake.process import MessageOutcome, Result, take_in_batch
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
 from deskmail.sources.base import FetchedMessage, Source
@@ -195,20 +195,22 @@ def _pass(
 
         new = [key for key in keys if key not in known]
         for start in range(0, len(new), job.fetch_batch):
-            done = []
+            batch = []
             for fetched in source.fetch(new[start : start + job.fetch_batch]):
                 summary.fetched += 1
                 reached(CrashPoint.AFTER_FETCH)
                 if debug_dir is not None:
                     _keep_raw(debug_dir, job.name, fetched)
-                outcome = take_in(store, job, context, fetched, config=config)
+                batch.append(fetched)
+            # One transaction for the batch, then one acknowledgement for it.
+            done = []
+            for outcome in take_in_batch(store, job, context, batch, config=config):
                 summary.count(outcome)
                 if on_message is not None:
                     on_message(outcome)
                 if outcome.acknowledge:
-                    done.append(fetched.key)
-                if should_stop is not None and should_stop():
-                    break
+                    done.append(outcome.key)
+            del batch
             acknowledged += _acknowledge(source, done)
             if should_stop is not None and should_stop():
                 log.info(
@@ -225,13 +227,13 @@ def _keep_raw(directory: Path, job: str, fetched: FetchedMessage) -> None:
         log.warning("job %s: could not keep %s in %s: %s", job, fetched.key, directory, exc)
 
 
-def _acknowledge(source: Source, keys: Iterable[str]) -> list[str]:
-    done = []
-    for key in keys:
-        source.acknowledge([key])
-        done.append(key)
+def _acknowledge(source: Source, keys: list[str]) -> list[str]:
+    """One round trip for the whole batch (the source chunks long UID sets)."""
+    if keys:
+        source.acknowledge(keys)
+    for _ in keys:
         reached(CrashPoint.DURING_ACK)
-    return done
+    return keys
 
 
 def _start_run(store: Store, job: str) -> int:

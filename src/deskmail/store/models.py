@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -164,7 +166,11 @@ class PersonAddress(Base):
 
 class Ticket(Base):
     __tablename__ = "ticket"
-    __table_args__ = (UniqueConstraint("team_id", "number", name="uq_ticket_team_number"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "number", name="uq_ticket_team_number"),
+        # The flood limit looks tickets up by sender, whatever the case (migration 0005).
+        Index("ix_ticket_sender_lower", func.lower(text("sender_address"))),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
     number: Mapped[int] = mapped_column(Integer)
@@ -286,6 +292,7 @@ class IntakeRecord(Base):
         UniqueConstraint("job", "source_key", name="uq_intake_job_key"),
         Index("ix_intake_job_sha256", "job", "sha256"),
         Index("ix_intake_message_id", "message_id"),
+        Index("ix_intake_ticket", "ticket_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job: Mapped[str] = mapped_column(String(200))
