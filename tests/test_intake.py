@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import shutil
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from deskmail.apply.people import add_person
 from deskmail.config.models import AfterProcessing, JobConfig
@@ -156,7 +157,11 @@ def test_attachments_stored_once_per_content(
 
 
 def test_failing_message_is_quarantined_and_batch_goes_on(
-    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    job: JobConfig,
+    maildir: mailbox.Maildir,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     real = process.apply_plan
 
@@ -170,8 +175,11 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
     maildir.add(_mail("first"))
     maildir.add(bad)
     maildir.add(_mail("third"))
-    summary = run_job(store, job)
+    with caplog.at_level(logging.INFO, logger="deskmail.intake.process"):
+        summary = run_job(store, job)
     assert (summary.created, summary.quarantined) == (2, 1)
+    # The three shared one transaction; the failure undid it and each was taken in alone.
+    assert "batch of 3 rolled back (RuntimeError: simulated failure in apply)" in caplog.text
     with store.session() as s:
         record = s.scalars(
             select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
@@ -189,6 +197,46 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
     again = run_job(store, job)
     assert (again.fetched, again.quarantined) == (0, 0)
     assert len(maildir) == 1
+
+
+def test_a_batch_is_one_commit(store: Store, job: JobConfig, maildir: mailbox.Maildir) -> None:
+    commits = 0
+
+    def count(_connection: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(store.engine, "commit", count)
+    try:
+        maildir.add(_mail("warm-up"))
+        run_job(store, job)  # the run's own bookkeeping: start, context, health, finish
+        fixed = commits
+        for n in range(10):
+            maildir.add(_mail(f"request {n}"))
+        commits = 0
+        assert run_job(store, job.model_copy(update={"fetch_batch": 50})).created == 10
+        assert commits == fixed  # ten mails, one intake transaction, as for one mail
+        for n in range(10):
+            maildir.add(_mail(f"more {n}"))
+        commits = 0
+        assert run_job(store, job.model_copy(update={"fetch_batch": 4})).created == 10
+        assert commits == fixed - 1 + 3  # batches of 4, 4 and 2
+    finally:
+        event.remove(store.engine, "commit", count)
+
+
+def test_same_bytes_twice_in_one_batch_make_one_ticket(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    raw = _mail("twice in one batch")
+    maildir.add(raw)
+    maildir.add(raw)
+    summary = run_job(store, job)
+    assert (summary.created, summary.duplicates) == (1, 1)
+    with store.session() as s:
+        rows = list(s.scalars(select(IntakeRecord).order_by(IntakeRecord.id)))
+        assert [r.outcome for r in rows] == [IntakeOutcome.CREATED, IntakeOutcome.DUPLICATE]
+        assert rows[0].ticket_id == rows[1].ticket_id is not None
 
 
 def test_rerun_and_same_bytes_under_new_key_make_no_duplicate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from email.message import EmailMessage
@@ -487,3 +488,66 @@ def test_hostile_html_nesting_costs_bounded_time_and_keeps_the_text() -> None:
     assert parsed.text.split() == ["start", "deep", "text", "end"]
     assert "deep text" in (parsed.html_safe or "")
     assert any("nested deeper" in d for d in parsed.defects)
+
+
+# --- long base64 runs kept out of the stdlib parser's line loop (parse/elide.py) ---
+
+
+def _big_mail(newline: bytes, gap: bytes) -> bytes:
+    blob = base64.encodebytes(bytes(range(256)) * 400).replace(b"\n", newline)  # 1,350 lines
+    pem = newline.join([b"A" * 64] * 300)  # base64-looking lines in a text part
+    return newline.join(
+        [
+            b"From: a@example.com",
+            b"Subject: big",
+            b"Message-ID: <big@example.com>",
+            b'Content-Type: multipart/mixed; boundary="XX"',
+            b"",
+            b"--XX",
+            b"Content-Type: text/plain",
+            b"",
+            b"key follows:",
+            b"",
+            pem,
+            b"--XX",
+            b"Content-Type: application/octet-stream; name=a.bin",
+            b"Content-Transfer-Encoding: base64",
+            b"",
+            blob.rstrip(newline) + gap,
+            b"--XX",
+            b"Content-Type: message/rfc822",
+            b"",
+            b"Subject: inner",
+            b'Content-Type: image/png; name="in.png"',
+            b"Content-Transfer-Encoding: base64",
+            b"",
+            blob.rstrip(newline),
+            b"--XX--",
+            b"deskmailelided0000000000000000x0 in the epilogue is text, not a marker",
+        ]
+    )
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+@pytest.mark.parametrize("gap", [b"", b"\r\n", b"\n\n"])
+def test_elided_parse_equals_plain_parse(
+    newline: bytes, gap: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmail.parse import elide, parser
+
+    raw = _big_mail(newline, gap)
+    cut = elide.elide(raw)
+    assert len(cut.runs) >= 2 and len(cut.data) < len(raw) // 10  # the runs really were cut
+    fast = parse_message(raw)
+    monkeypatch.setattr(parser, "elide", lambda data: elide.Elided(data))
+    plain = parse_message(raw)
+    assert fast == plain
+    assert fast.attachments[0].data == bytes(range(256)) * 400
+    assert ("A" * 64 + "\n") * 299 in fast.text
+
+
+def test_small_mail_is_not_elided() -> None:
+    from deskmail.parse.elide import elide
+
+    raw = b"Subject: s\r\n\r\n" + b"QUJD\r\n" * 100
+    assert elide(raw).data is raw

@@ -139,14 +139,21 @@ def record_message(
 
 
 def record_participants(
-    session: Session, ticket: Ticket, addresses: Iterable[str], *, exclude: Collection[str]
+    session: Session,
+    ticket: Ticket,
+    addresses: Iterable[str],
+    *,
+    exclude: Collection[str],
+    new_ticket: bool = False,
 ) -> list[str]:
     """Let these addresses post to the ticket by mail; returns the ones newly added.
 
     Lower-cased and de-duplicated; `exclude` holds our own mailbox addresses
     (a participant there would let our own mail, or a forgery of it, post).
     Existing rows are left alone, also when another instance adds the same
-    address concurrently (INSERT ... ON CONFLICT DO NOTHING).
+    address concurrently (INSERT ... ON CONFLICT DO NOTHING). `new_ticket`:
+    created in this transaction, so it has none yet: plain rows, written with
+    the next flush.
     """
     excluded = {address.strip().lower() for address in exclude}
     wanted = dict.fromkeys(
@@ -156,6 +163,10 @@ def record_participants(
     )
     if not wanted:
         return []
+    if new_ticket:
+        _flush_for_ids(session, ticket)
+        session.add_all(TicketParticipant(ticket_id=ticket.id, address=a) for a in wanted)
+        return list(wanted)
     _flush_for_ids(session, ticket)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -75,11 +75,14 @@ def apply_plan(
 
 def next_ticket_number(session: Session, team_id: int) -> int:
     # One atomic UPDATE ... RETURNING: concurrent writers can never draw the same number.
+    # synchronize_session=False: nothing reads Team.next_number in this transaction,
+    # and finding the Team objects to refresh cost as much as the UPDATE.
     drawn = session.execute(
         update(Team)
         .where(Team.id == team_id)
         .values(next_number=Team.next_number + 1)
         .returning(Team.next_number)
+        .execution_options(synchronize_session=False)
     ).scalar_one()
     return int(drawn) - 1
 
@@ -147,11 +150,11 @@ def _remember(
     session: Session, ticket: Ticket, activity: Activity | None, message: ParsedMessage
 ) -> None:
     """Message-ID for threading; sender and Cc'd colleagues may post to the ticket later."""
+    new_ticket = activity is None
     if message.message_id:
-        new_ticket = activity is None
         record_message(session, ticket, activity, message.message_id, "in", new_ticket=new_ticket)
     addresses = [a.normalized for a in (message.sender, *message.cc) if a is not None]
-    record_participants(session, ticket, addresses, exclude=set())
+    record_participants(session, ticket, addresses, exclude=set(), new_ticket=new_ticket)
 
 
 def _store_files(

@@ -55,6 +55,7 @@ from deskmail.store.models import (
 )
 
 log = logging.getLogger(__name__)
+_WARNED_NO_SMTP: set[tuple[str, MailKind]] = set()
 
 MAX_ATTEMPTS = 5  # then FAILED; each run of the job is one attempt
 CAP_WINDOW = timedelta(hours=24)
@@ -118,7 +119,14 @@ def queue(
     """
     smtp = smtp_settings(config, job)
     if smtp is None:
-        log.warning("job %s: no [smtp] settings; %s to %s not sent", job.name, kind.value, to)
+        if (job.name, kind) not in _WARNED_NO_SMTP:  # once per process, not once per mail
+            _WARNED_NO_SMTP.add((job.name, kind))
+            log.warning(
+                "job %s: no [smtp] settings; %s mails are not sent (first to %s)",
+                job.name,
+                kind.value,
+                to,
+            )
         return None
     sender = sender_address(job, smtp)
     try:

@@ -23,6 +23,7 @@ from email.parser import BytesParser
 
 from deskmail.parse.attachments import WHOLE_MAIL_NAME, eml_attachment
 from deskmail.parse.charsets import decode_text
+from deskmail.parse.elide import elide, restore
 from deskmail.parse.fields import message_id, message_ids, parse_addresses, parse_date
 from deskmail.parse.headers import HeaderBlock
 from deskmail.parse.html import MAX_LAYOUT_CHARS, MAX_NESTING, html_to_text, limit_nesting
@@ -53,7 +54,10 @@ def _parse(raw: bytes) -> ParsedMessage:
         raw = raw.replace(b"\r", b"\r\n")
         defects.append("CR-only line ends; read as CRLF")
     try:
-        msg = _PARSER.parsebytes(raw)
+        elided = elide(raw)
+        msg = _PARSER.parsebytes(elided.data)
+        restore(msg, elided)
+        del elided
         collected = collect(msg)
     except RecursionError:  # the stdlib parser recurses once per nesting level
         msg = _PARSER.parsebytes(raw, headersonly=True)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
+from deskmail.store.migrate import PG_MIGRATION_LOCK
 from deskmail.store.models import Base
-
-# Any constant shared by all deskmail versions: serialises concurrent upgrades on PostgreSQL.
-_PG_MIGRATION_LOCK = 0x6465736B6D61696C  # "deskmail"
 
 
 def _run(connection: Connection) -> None:
@@ -23,7 +21,7 @@ def _run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             # Released at commit; a second upgrader then sees the new revision.
             connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
             )
         context.run_migrations()
 
