@@ -551,3 +551,20 @@ def test_small_mail_is_not_elided() -> None:
 
     raw = b"Subject: s\r\n\r\n" + b"QUJD\r\n" * 100
     assert elide(raw).data is raw
+
+
+def test_a_base64_attachment_is_decoded_from_the_raw_mail() -> None:
+    """Its base64 text is never rebuilt as a str: the part points into the raw bytes."""
+    from deskmail.parse import elide
+
+    raw = _big_mail(b"\r\n", b"")
+    cut = elide.elide(raw)
+    message = parser._PARSER.parsebytes(cut.data)
+    elide.restore(message, cut)
+    spans = {
+        part.get_filename(): getattr(part, elide.SPAN_ATTRIBUTE, None) for part in message.walk()
+    }
+    assert spans["a.bin"] is not None and spans["a.bin"][0] is raw
+    assert spans["in.png"] is None  # inside an attached mail: text put back, written out whole
+    inner = next(p for p in message.walk() if p.get_filename() == "in.png")
+    assert inner.get_payload(decode=True) == bytes(range(256)) * 400

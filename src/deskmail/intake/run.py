@@ -37,6 +37,9 @@ from deskmail.store.models import Run, utcnow
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[MessageOutcome], None]
+# A transaction batch ends at job.fetch_batch messages or at this many bytes of mail,
+# whichever comes first: the batch's raw bytes are held until its commit.
+BATCH_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -195,29 +198,51 @@ def _pass(
 
         new = [key for key in keys if key not in known]
         for start in range(0, len(new), job.fetch_batch):
-            batch = []
+            batch: list[FetchedMessage] = []
+            size = 0
             for fetched in source.fetch(new[start : start + job.fetch_batch]):
                 summary.fetched += 1
                 reached(CrashPoint.AFTER_FETCH)
                 if debug_dir is not None:
                     _keep_raw(debug_dir, job.name, fetched)
                 batch.append(fetched)
-            # One transaction for the batch, then one acknowledgement for it.
-            done = []
-            for outcome in take_in_batch(store, job, context, batch, config=config):
-                summary.count(outcome)
-                if on_message is not None:
-                    on_message(outcome)
-                if outcome.acknowledge:
-                    done.append(outcome.key)
-            del batch
-            acknowledged += _acknowledge(source, done)
+                size += len(fetched.raw)
+                if size >= BATCH_BYTES:  # big mail: commit early, hold less
+                    acknowledged += _take_in(
+                        source, store, job, context, batch, summary, on_message, config
+                    )
+                    batch, size = [], 0
+            if batch:
+                acknowledged += _take_in(
+                    source, store, job, context, batch, summary, on_message, config
+                )
             if should_stop is not None and should_stop():
                 log.info(
                     "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
                 )
                 break
     return acknowledged
+
+
+def _take_in(
+    source: Source,
+    store: Store,
+    job: JobConfig,
+    context: JobContext,
+    batch: list[FetchedMessage],
+    summary: RunSummary,
+    on_message: OnMessage | None,
+    config: DeskmailConfig | None,
+) -> list[str]:
+    """One transaction for the batch, then one acknowledgement for it; the keys acknowledged."""
+    done = []
+    for outcome in take_in_batch(store, job, context, batch, config=config):
+        summary.count(outcome)
+        if on_message is not None:
+            on_message(outcome)
+        if outcome.acknowledge:
+            done.append(outcome.key)
+    return _acknowledge(source, done)
 
 
 def _keep_raw(directory: Path, job: str, fetched: FetchedMessage) -> None:

@@ -9,6 +9,12 @@ preamble or epilogue holding a marker gets the exact bytes back. A base64
 line can be neither a MIME boundary ("--...") nor a header ("Name: ..."), so
 the parser sees the same structure, and the restored message is the one a
 plain parse would have given.
+
+One exception saves memory: a base64 part whose whole body is one run is not
+given its text back but a pointer into the raw bytes (SPAN_ATTRIBUTE), which
+parts.payload_bytes decodes from there. A 25 MB attachment then exists as
+the raw mail and as its decoded bytes, not also as two or three copies of its
+base64 text.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import Any
 
-from deskmail.parse.parts import raw_payload
+from deskmail.parse.mime_params import parse_params
 
 MIN_LINES = 256  # ~19 KB of base64: below that the line loop costs little
 # A body (after a header block's blank line) that starts with a base64 line...
@@ -28,12 +35,16 @@ _END = re.compile(rb"[^A-Za-z0-9+/=\r\n]|\n\r?\n")
 _BASE64_LINES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n"
 
 
+SPAN_ATTRIBUTE = "deskmail_base64_span"  # (raw, start, end) on a part; see the docstring
+
+
 @dataclass
 class Elided:
-    """The bytes handed to the parser, and what each marker stands for."""
+    """The bytes handed to the parser, and where in `raw` each marker's run is."""
 
     data: bytes
-    runs: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
+    runs: dict[str, tuple[int, int]] = field(default_factory=dict)
     prefix: str = ""  # every marker is prefix + a decimal index
 
 
@@ -42,7 +53,7 @@ def elide(raw: bytes) -> Elided:
         return Elided(raw)
     # Unguessable, so no text a sender wrote can be taken for a marker.
     prefix = f"deskmailelided{secrets.token_hex(8)}x"
-    runs: dict[str, str] = {}
+    runs: dict[str, tuple[int, int]] = {}
     pieces: list[bytes] = []
     done = 0  # raw[:done] is in pieces
     for body in _BODY.finditer(raw):
@@ -53,13 +64,13 @@ def elide(raw: bytes) -> Elided:
         if end <= start or raw.count(b"\n", start, end) < MIN_LINES - 1:
             continue
         marker = f"{prefix}{len(runs)}"
-        runs[marker] = raw[start:end].decode("ascii")  # base64 characters only
+        runs[marker] = (start, end)
         pieces += (raw[done:start], marker.encode("ascii"))
         done = end
     if not runs:
         return Elided(raw)
     pieces.append(raw[done:])
-    return Elided(b"".join(pieces), runs, prefix)
+    return Elided(b"".join(pieces), raw, runs, prefix)
 
 
 def _run_end(raw: bytes, start: int) -> int:
@@ -85,21 +96,39 @@ def _run_end(raw: bytes, start: int) -> int:
 
 
 def restore(root: Message, elided: Elided) -> None:
-    """Put every cut run back where its marker landed."""
+    """Put every cut run back where its marker landed (or point a base64 part at it)."""
     if not elided.runs:
         return
-    prefix = elided.prefix
-    for part in root.walk():
+    stack: list[tuple[Message, bool]] = [(root, False)]
+    while stack:
+        part, in_message = stack.pop()
         for attribute in ("preamble", "epilogue"):
             value = getattr(part, attribute, None)
-            if isinstance(value, str) and prefix in value:
-                setattr(part, attribute, _put_back(value, elided.runs, prefix))
-        payload = raw_payload(part)  # get_payload() would decode or copy
-        if isinstance(payload, str) and prefix in payload:
-            # The attribute itself: set_payload() would also touch the charset.
-            part._payload = _put_back(payload, elided.runs, prefix)  # type: ignore[attr-defined]
+            if isinstance(value, str) and elided.prefix in value:
+                setattr(part, attribute, _put_back(value, elided))
+        payload: Any = getattr(part, "_payload", None)  # get_payload() would decode or copy
+        if isinstance(payload, list):
+            # Inside an attached mail every part is written back out whole (eml.py).
+            inner = in_message or not part.get_content_type().startswith("multipart/")
+            stack.extend((child, inner) for child in payload if isinstance(child, Message))
+        elif isinstance(payload, str) and elided.prefix in payload:
+            span = elided.runs.get(payload.strip())
+            if span is not None and not in_message and _is_base64_leaf(part):
+                setattr(part, SPAN_ATTRIBUTE, (elided.raw, *span))
+            else:
+                # The attribute itself: set_payload() would also touch the charset.
+                part._payload = _put_back(payload, elided)  # type: ignore[attr-defined]
 
 
-def _put_back(text: str, runs: dict[str, str], prefix: str) -> str:
-    # Markers are "prefix" + a decimal index; match the whole index, so "x1" never eats "x12".
-    return re.sub(re.escape(prefix) + r"\d+", lambda m: runs.get(m.group(), m.group()), text)
+def _is_base64_leaf(part: Message) -> bool:
+    encoding, _params = parse_params(part.get("Content-Transfer-Encoding", "") or "")
+    return encoding == "base64" and part.get_content_maintype() not in ("multipart", "message")
+
+
+def _put_back(text: str, elided: Elided) -> str:
+    # Markers are prefix + a decimal index; match the whole index, so "x1" never eats "x12".
+    def run(match: re.Match[str]) -> str:
+        span = elided.runs.get(match.group())
+        return elided.raw[span[0] : span[1]].decode("ascii") if span else match.group()
+
+    return re.sub(re.escape(elided.prefix) + r"\d+", run, text)

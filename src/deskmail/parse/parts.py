@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+from deskmail.parse.elide import SPAN_ATTRIBUTE
 from deskmail.parse.encoded_words import decode_header_text, raw_bytes
 from deskmail.parse.mime_params import parse_params
-from deskmail.parse.transfer import decode_payload
+from deskmail.parse.transfer import decode_base64_span, decode_payload
 
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 
@@ -74,6 +75,9 @@ def read_part(part: Message) -> PartInfo:
 
 def payload_bytes(part: Message) -> tuple[bytes, str | None]:
     """The part's content with its transfer encoding undone: (bytes, problem)."""
+    span = getattr(part, SPAN_ATTRIBUTE, None)
+    if span is not None:  # a base64 body left in the raw mail (parse/elide.py)
+        return decode_base64_span(*span)
     payload = raw_payload(part)
     if not isinstance(payload, str):
         return b"", None

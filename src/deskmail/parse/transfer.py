@@ -61,6 +61,21 @@ def decode_base64(payload: bytes) -> tuple[bytes, str | None]:
     return b"".join(out), problem
 
 
+def decode_base64_span(data: bytes, start: int, end: int) -> tuple[bytes, str | None]:
+    """data[start:end] decoded without copying it first: base64 lines, checked by parse/elide.py.
+
+    binascii skips the line ends itself; padding before the end (glued blobs)
+    or a bad length goes the careful way.
+    """
+    padding = data.find(b"=", start, end)
+    if padding < 0 or padding >= end - 2:
+        try:
+            return binascii.a2b_base64(memoryview(data)[start:end]), None
+        except binascii.Error:
+            pass
+    return decode_base64(data[start:end])
+
+
 def _uudecode(payload: bytes) -> tuple[bytes, str | None]:
     out = []
     lines = iter(payload.splitlines())

@@ -41,6 +41,7 @@ if _wire_log.level == logging.NOTSET:
 _IMAP_ERRORS: tuple[type[Exception], ...] = (imaplib.IMAP4.error,)
 # Keeps STORE/EXPUNGE/MOVE command lines far below server limits (Dovecot: 64 KiB).
 _ACK_CHUNK = 500
+FETCH_BYTES = 4 * 1024 * 1024  # per FETCH command; a bigger message comes alone
 # imaplib sends the LOGIN user name unquoted and both arguments as ASCII.
 _NOT_IN_LOGIN = re.compile(r'[\s(){%*"\\\]]')
 _SEPARATORS = re.compile(r"[./]")
@@ -112,7 +113,7 @@ class ImapSource(ClosingSource):
     def fetch(self, keys: Iterable[str]) -> Iterator[FetchedMessage]:
         client = self._open()
         uids = self._own_uids(keys)
-        for batch in _chunks(uids, self._job.fetch_batch):
+        for batch in self._batches(uids):
             # Explicit UID lists: imapclient 4.1 refuses range strings such as "1:*".
             with self._translating(Step.PROTOCOL):
                 found: dict[int, dict[bytes, Any]] = client.fetch(batch, [b"BODY.PEEK[]"])
@@ -121,6 +122,26 @@ class ImapSource(ClosingSource):
                 raw = found.get(uid, {}).get(b"BODY[]")
                 if isinstance(raw, bytes):
                     yield FetchedMessage(str(self._key(uid)), raw)
+
+    def _batches(self, uids: list[int]) -> Iterator[list[int]]:
+        """fetch_batch messages per FETCH, fewer when they are big (FETCH_BYTES).
+
+        A FETCH answer is held whole in memory; the sizes cost one small round trip.
+        """
+        for chunk in _chunks(uids, self._job.fetch_batch):
+            with self._translating(Step.PROTOCOL):
+                sizes = self._open().fetch(chunk, [b"RFC822.SIZE"])
+            batch: list[int] = []
+            total = 0
+            for uid in chunk:
+                size = sizes.get(uid, {}).get(b"RFC822.SIZE", 0)
+                if batch and total + size > FETCH_BYTES:
+                    yield batch
+                    batch, total = [], 0
+                batch.append(uid)
+                total += size
+            if batch:
+                yield batch
 
     def acknowledge(self, keys: Iterable[str]) -> None:
         action = self._job.effective_after_processing
