@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskmail.parse.message import Address
 from deskmail.store.models import Person, PersonAddress
+
+# Built once (constructing it cost more than running it); the id only, as most
+# senders of a support mailbox are nobody we know, and a known one is then often
+# already in the session.
+_PERSON_OF = select(PersonAddress.person_id).where(PersonAddress.address == bindparam("address"))
+
+
+_PEOPLE_OF = select(PersonAddress.address, PersonAddress.person_id).where(
+    PersonAddress.address.in_(bindparam("addresses", expanding=True))
+)
+_PREFETCHED = "deskmail_people"  # session.info key: address -> person id or None
+_CHUNK = 500  # under every database's parameter limit
+
+
+def prefetch_people(session: Session, addresses: Iterable[str]) -> None:
+    """Look these (lower-cased) addresses up at once for find_person, for this session only.
+
+    A batch of mail asks once instead of once per message. People are not
+    added by intake, so the answers hold for the whole transaction.
+    """
+    known: dict[str, int | None] = session.info.setdefault(_PREFETCHED, {})
+    wanted = [address for address in addresses if address not in known]
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        known.update(dict.fromkeys(chunk))
+        for address, person_id in session.execute(_PEOPLE_OF, {"addresses": chunk}):
+            known[address] = person_id
 
 
 def find_person(session: Session, sender: Address | None) -> Person | None:
     """The person owning this address, compared case-insensitively (stored lower-cased)."""
     if sender is None or not sender.normalized:
         return None
-    return session.scalars(
-        select(Person).join(PersonAddress).where(PersonAddress.address == sender.normalized)
-    ).first()
+    known: dict[str, int | None] = session.info.get(_PREFETCHED, {})
+    if sender.normalized in known:
+        person_id = known[sender.normalized]
+    else:
+        person_id = session.scalars(_PERSON_OF, {"address": sender.normalized}).first()
+    return session.get(Person, person_id) if person_id is not None else None
 
 
 def add_person(

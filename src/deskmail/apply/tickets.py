@@ -5,10 +5,11 @@ Everything here runs inside the intake transaction: it flushes, never commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import AttachmentSelection
@@ -39,6 +40,9 @@ class Applied:
     ticket_number: int
     team: str
     activity_id: int | None  # None when a ticket was created
+    # Held so the session's identity map (weak references) still has it for the
+    # automatic mails; without it, session.get() went back to the database.
+    ticket: Ticket | None = field(default=None, compare=False, repr=False)
 
     @property
     def created(self) -> bool:
@@ -73,17 +77,20 @@ def apply_plan(
     return _create_ticket(session, blobs, draft, content)
 
 
+# One atomic UPDATE ... RETURNING: concurrent writers can never draw the same number.
+# Built once, run on the session's connection: the ORM would also look for Team
+# objects to refresh, which cost as much as the UPDATE itself.
+_TEAM = cast(Table, Team.__table__)
+_DRAW_NUMBER = (
+    update(_TEAM)
+    .where(_TEAM.c.id == bindparam("team_id"))
+    .values(next_number=_TEAM.c.next_number + 1)
+    .returning(_TEAM.c.next_number)
+)
+
+
 def next_ticket_number(session: Session, team_id: int) -> int:
-    # One atomic UPDATE ... RETURNING: concurrent writers can never draw the same number.
-    # synchronize_session=False: nothing reads Team.next_number in this transaction,
-    # and finding the Team objects to refresh cost as much as the UPDATE.
-    drawn = session.execute(
-        update(Team)
-        .where(Team.id == team_id)
-        .values(next_number=Team.next_number + 1)
-        .returning(Team.next_number)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    drawn = session.connection().execute(_DRAW_NUMBER, {"team_id": team_id}).scalar_one()
     return int(drawn) - 1
 
 
@@ -119,7 +126,7 @@ def _create_ticket(
     session.flush()
     _remember(session, ticket, None, message)
     _store_files(session, blobs, ticket, None, content)
-    return Applied(ticket.id, ticket.number, team.name, None)
+    return Applied(ticket.id, ticket.number, team.name, None, ticket)
 
 
 def _add_activity(session: Session, blobs: BlobStore, ticket: Ticket, content: Content) -> Applied:
@@ -143,7 +150,7 @@ def _add_activity(session: Session, blobs: BlobStore, ticket: Ticket, content: C
     session.flush()
     _remember(session, ticket, activity, message)
     _store_files(session, blobs, ticket, activity, content)
-    return Applied(ticket.id, ticket.number, ticket.team.name, activity.id)
+    return Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
 
 
 def _remember(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from deskmail.apply.attachment_policy import raw_message_attachment
 from deskmail.apply.context import JobContext
 from deskmail.apply.events import quarantine_event, retried_ok
+from deskmail.apply.people import prefetch_people
 from deskmail.apply.tickets import Content, apply_plan
 from deskmail.classify.plan import Action
 from deskmail.config.models import DeskmailConfig, JobConfig
@@ -26,6 +27,7 @@ from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.replies import queue_replies
 from deskmail.intake.understand import understand
+from deskmail.outbound.flood import note_new_ticket, prefetch_recent_tickets
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.sources.base import FetchedMessage
@@ -113,12 +115,17 @@ def take_in_batch(
     if len(batch) == 1:
         return [take_in(store, job, context, batch[0], config=config)]
     try:
+        # Parsed before the transaction: SQLite's write lock is held for the writes only.
         digests = [hashlib.sha256(fetched.raw).hexdigest() for fetched in batch]
+        messages = [parse_message(fetched.raw) for fetched in batch]
+        senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with store.transaction() as session:
+            # What every message of the batch asks the database, asked once for all.
             seen = journal.find_same_bytes_many(session, context.job, digests)
+            prefetch_people(session, senders)
+            prefetch_recent_tickets(session, job, senders)
             outcomes = []
-            for fetched, sha256 in zip(batch, digests, strict=True):
-                message = parse_message(fetched.raw)
+            for fetched, sha256, message in zip(batch, digests, messages, strict=True):
                 args = (store, job, context, fetched, sha256, message, _Stage(), None, config)
                 outcomes.append(_write(session, *args, seen=seen))
     except Exception as exc:
@@ -190,6 +197,8 @@ def _write(
             record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
             record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
             ticket = applied.label
+            if applied.created and message.sender is not None:
+                note_new_ticket(session, message.sender.normalized, applied.ticket_id)
         if config is not None:
             queue_replies(session, config, job, message, plan, applied)
     session.add(record)

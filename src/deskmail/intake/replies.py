@@ -25,7 +25,9 @@ def queue_replies(
     applied: Applied | None,
 ) -> None:
     sender = message.sender.address if message.sender else None
-    ticket = session.get(Ticket, applied.ticket_id) if applied is not None else None
+    ticket = None
+    if applied is not None:
+        ticket = applied.ticket or session.get(Ticket, applied.ticket_id)
     if plan.action is Action.DENY and sender:
         queue(session, config, job, MailKind.DENIED, None, sender, answering=message)
     elif applied is not None and applied.created and job.send_acknowledgement and sender:

@@ -7,15 +7,47 @@ intake journal, so only tickets this job created from mail count.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from deskmail.config.models import JobConfig
 from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
 
 WINDOW = timedelta(hours=1)
+
+# The sender's tickets first (index on lower(sender_address)), then their journal
+# rows (index on ticket_id): a join let SQLite start from the journal and scan
+# every row of the last hour, once per new ticket. Built once: constructing the
+# statement cost more than running it. Ids only: loading whole tickets cost more too.
+_CREATED_HERE = exists().where(
+    IntakeRecord.ticket_id == Ticket.id,
+    IntakeRecord.job == bindparam("job"),
+    IntakeRecord.outcome == IntakeOutcome.CREATED,
+    IntakeRecord.received_at >= bindparam("since"),
+)
+_RECENT = (
+    select(Ticket.id)
+    .where(
+        func.lower(Ticket.sender_address) == bindparam("address"),
+        _CREATED_HERE,
+    )
+    .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    .limit(bindparam("limit"))
+)
+_SENDER = func.lower(Ticket.sender_address)
+_RECENT_MANY = (
+    select(_SENDER, Ticket.id)
+    .where(
+        _SENDER.in_(bindparam("addresses", expanding=True)),
+        _CREATED_HERE,
+    )
+    .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+)
+_PREFETCHED = "deskmail_recent_tickets"  # session.info key: address -> ticket ids, newest first
+_CHUNK = 500  # under every database's parameter limit
 
 
 def recent_ticket_for_sender(
@@ -28,20 +60,35 @@ def recent_ticket_for_sender(
     address = address.strip().lower()
     if not address:
         return None
-    # The sender's tickets first (index on lower(sender_address)), then their
-    # journal rows (index on ticket_id): a join lets SQLite start from the
-    # journal and scan every row of the last hour, once per new ticket.
-    created_here = exists().where(
-        IntakeRecord.ticket_id == Ticket.id,
-        IntakeRecord.job == job.name,
-        IntakeRecord.outcome == IntakeOutcome.CREATED,
-        IntakeRecord.received_at >= utcnow() - WINDOW,
-    )
-    recent = (
-        select(Ticket.id)
-        .where(func.lower(Ticket.sender_address) == address, created_here)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(limit)
-    )
-    ids = session.scalars(recent).all()  # ids only: loading whole tickets cost more than the query
+    prefetched: dict[str, list[int]] = session.info.get(_PREFETCHED, {})
+    if address in prefetched:
+        ids = prefetched[address][:limit]
+    else:
+        parameters = {"job": job.name, "address": address, "since": utcnow() - WINDOW}
+        ids = list(session.scalars(_RECENT, {**parameters, "limit": limit}))
     return session.get(Ticket, ids[0]) if len(ids) >= limit else None
+
+
+def prefetch_recent_tickets(session: Session, job: JobConfig, addresses: Iterable[str]) -> None:
+    """Each (lower-cased) address's tickets of the last hour, at once, for this session only.
+
+    A batch of mail asks once instead of once per new ticket; note_new_ticket
+    keeps the answer current as the batch opens tickets.
+    """
+    known: dict[str, list[int]] = session.info.setdefault(_PREFETCHED, {})
+    wanted = [address for address in addresses if address not in known]
+    since = utcnow() - WINDOW
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for address in chunk:
+            known[address] = []
+        rows = session.execute(_RECENT_MANY, {"job": job.name, "addresses": chunk, "since": since})
+        for address, ticket_id in rows:  # newest first
+            known[address].append(ticket_id)
+
+
+def note_new_ticket(session: Session, address: str, ticket_id: int) -> None:
+    """A ticket the session just opened for this sender (see prefetch_recent_tickets)."""
+    known: dict[str, list[int]] | None = session.info.get(_PREFETCHED)
+    if known is not None and address.strip().lower() in known:
+        known[address.strip().lower()].insert(0, ticket_id)
