@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := var/sample
 
-.PHONY: run test lint typecheck pytest system-deps clean
+.PHONY: run test lint typecheck pytest bench system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/deskmail sample init --dir $(SAMPLE)
@@ -23,6 +23,9 @@ typecheck: $(VENV)/.test
 
 pytest: $(VENV)/.test
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: $(VENV)/.test
+	$(BIN)/python bench/ingest.py --all
 
 system-deps:
 	scripts/system-deps.sh

@@ -1,6 +1,6 @@
 """IMAP IDLE push latency: from an APPEND to the committed ticket, with `deskmail serve` running.
 
-    .venv/bin/python bench/idle_latency.py [--mails 20] [--database-url URL]
+    .venv/bin/python bench/idle_latency.py [--mails 100] [--database-url URL]
 
 Starts a private Dovecot (tests/support/dovecot.py; run as root), a fresh
 SQLite database (or the given empty database), and `deskmail serve` with one
@@ -11,7 +11,11 @@ only committed rows count) until that ticket is there. The next mail waits
 for the run to finish, so each figure is one push on an idle daemon.
 Prints every latency, then the median, p95, minimum and maximum, and the
 same for the server alone (APPEND -> EXISTS on a bare IDLE session), whose
-difference is deskmail's own share.
+difference is deskmail's own share, and the daemon's peak RSS (its process
+tree, sampled as bench/measure.py does).
+
+bench/ingest.py --latency N (and --all, with 100 mails) runs the same two
+measurements on its own Dovecot as part of the full benchmark.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import measure  # bench/measure.py
 from sqlalchemy import Select, func, select
 
 from deskmail.daemon.idle import announces_new_mail
@@ -53,6 +58,17 @@ def _wait_count(store: Store, query: Select[int], at_least: int, what: str) -> N
         time.sleep(POLL)
 
 
+def probe(n: int, subject: str) -> bytes:
+    """A small new request from a sender of its own.
+
+    One sender per mail, as from many customers: deskmail groups a sender's
+    mail on their last ticket past new_tickets_per_sender_per_hour (30), so
+    more than 30 probes from one address would stop making tickets.
+    """
+    sender = f"Customer {n} <customer{n}@example.com>".encode("ascii")
+    return make_mail(subject).replace(b"Alice Example <alice@example.com>", sender, 1)
+
+
 def server_floor(dovecot: Dovecot, mails: int) -> list[float]:
     """APPEND -> "* n EXISTS" on a bare IDLE session: what the server alone takes.
 
@@ -74,8 +90,14 @@ def server_floor(dovecot: Dovecot, mails: int) -> list[float]:
     return latencies
 
 
-def deskmail_latency(dovecot: Dovecot, mails: int, url: str, work: Path) -> list[float]:
-    """APPEND -> ticket committed, with `deskmail serve` running (a subprocess)."""
+def deskmail_latency(
+    dovecot: Dovecot, mails: int, url: str, work: Path, *, verbose: bool = True
+) -> tuple[list[float], float]:
+    """APPEND -> ticket committed, with `deskmail serve` running (a subprocess).
+
+    Returns the latencies (seconds) and the daemon's peak RSS in MiB (its
+    process tree, sampled from the start to the last mail).
+    """
     upgrade(url)
     store = Store(url, work / "blobs")
     user = dovecot.user("latency")
@@ -92,40 +114,57 @@ def deskmail_latency(dovecot: Dovecot, mails: int, url: str, work: Path) -> list
             stderr=subprocess.STDOUT,
         )
     try:
-        runs = select(func.count()).where(Run.finished_at.is_not(None))
-        _wait_count(store, runs, 1, "the daemon's first pass")
-        while "waiting for new mail" not in output.read_text("utf-8", "replace"):
-            time.sleep(0.05)  # IDLE is on
-        latencies = []
-        with dovecot.imap(user) as client:
-            for n in range(mails):
-                subject = f"Latency probe {n}"
-                ticket = select(func.count()).where(Ticket.subject == subject)
-                started = time.perf_counter()
-                client.append("INBOX", make_mail(subject))
-                _wait_count(store, ticket, 1, f"ticket {n}")
-                latencies.append(time.perf_counter() - started)
-                _wait_count(store, runs, n + 2, f"run {n} to finish")  # first pass + one per mail
-                print(f"  mail {n + 1:3d}: {latencies[-1] * 1000:7.1f} ms", flush=True)
-        return latencies
+        with measure.TreeSampler(daemon.pid) as sampler:
+            runs = select(func.count()).where(Run.finished_at.is_not(None))
+            _wait_count(store, runs, 1, "the daemon's first pass")
+            deadline = time.monotonic() + 30
+            while "waiting for new mail" not in output.read_text("utf-8", "replace"):
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    tail = output.read_text("utf-8", "replace")[-3000:]
+                    raise SystemExit(f"deskmail serve never started IDLE; its log:\n{tail}")
+                time.sleep(0.05)  # IDLE is on
+            latencies = []
+            with dovecot.imap(user) as client:
+                for n in range(mails):
+                    subject = f"Latency probe {n}"
+                    ticket = select(func.count()).where(Ticket.subject == subject)
+                    started = time.perf_counter()
+                    client.append("INBOX", probe(n, subject))
+                    _wait_count(store, ticket, 1, f"ticket {n}")
+                    latencies.append(time.perf_counter() - started)
+                    # the first pass + one run per mail
+                    _wait_count(store, runs, n + 2, f"run {n} to finish")
+                    if verbose:
+                        print(f"  mail {n + 1:3d}: {latencies[-1] * 1000:7.1f} ms", flush=True)
+                    elif (n + 1) % 25 == 0:
+                        print(f"  {n + 1} mails pushed", flush=True)
+        return latencies, sampler.peak_mib
     finally:
         daemon.terminate()
         daemon.wait(30)
         store.dispose()
 
 
-def _summary(what: str, latencies: list[float]) -> str:
-    ms = sorted(latency * 1000 for latency in latencies)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), linear between the closest ranks (p50 = the median)."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(what: str, latencies: list[float]) -> str:
+    ms = [latency * 1000 for latency in latencies]
     return (
         f"{what} over {len(ms)} mails: median {statistics.median(ms):.1f} ms,"
-        f" p95 {p95:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
+        f" p95 {percentile(ms, 95):.1f} ms, min {min(ms):.1f} ms, max {max(ms):.1f} ms"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mails", type=int, default=20, help="how many pushes (default 20)")
+    parser.add_argument("--mails", type=int, default=100, help="how many pushes (default 100)")
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
     args = parser.parse_args()
     dovecot = Dovecot(shutil.which("dovecot") or DOVECOT, "bench")
@@ -133,14 +172,15 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="deskmail-idle-") as work:
             url = args.database_url or f"sqlite:///{Path(work) / 'deskmail.db'}"
-            pushed = deskmail_latency(dovecot, args.mails, url, Path(work))
+            pushed, rss_mib = deskmail_latency(dovecot, args.mails, url, Path(work))
         floor = server_floor(dovecot, args.mails)
     finally:
         dovecot.stop()
-    print(_summary("APPEND -> committed ticket (deskmail serve)", pushed))
-    print(_summary("APPEND -> IDLE EXISTS (Dovecot alone)      ", floor))
+    print(summary("APPEND -> committed ticket (deskmail serve)", pushed))
+    print(summary("APPEND -> IDLE EXISTS (Dovecot alone)      ", floor))
     own = statistics.median(pushed) - statistics.median(floor)
     print(f"deskmail's own share of the median: {own * 1000:.1f} ms")
+    print(f"deskmail serve peak RSS (process tree): {rss_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ MIN_LINES = 256  # ~19 KB of base64: below that the line loop costs little
 _BODY = re.compile(rb"\n\r?\n(?=[A-Za-z0-9+/]{16})")
 # ...runs until the first character that is not base64 nor a line end, or a blank line.
 _END = re.compile(rb"[^A-Za-z0-9+/=\r\n]|\n\r?\n")
+_CHECK_CHUNK = 1024 * 1024
 _BASE64_LINES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n"
 
 
@@ -87,12 +88,20 @@ def _run_end(raw: bytes, start: int) -> int:
     if (
         raw.find(b"\n\n", start, stop) < 0
         and raw.find(b"\n\r\n", start, stop) < 0
-        and not raw[start:stop].translate(None, _BASE64_LINES)
+        and _only_base64_lines(raw, start, stop)
     ):
         return stop
     found = _END.search(raw, start)
     end = raw.rfind(b"\n", start, found.start() if found else len(raw))
     return end - 1 if end > 0 and raw[end - 1] == 0x0D else end  # before CR LF
+
+
+def _only_base64_lines(raw: bytes, start: int, stop: int) -> bool:
+    # A slice at a time: a 25 MB attachment should not be copied whole to be checked.
+    return not any(
+        raw[at : min(at + _CHECK_CHUNK, stop)].translate(None, _BASE64_LINES)
+        for at in range(start, stop, _CHECK_CHUNK)
+    )
 
 
 def restore(root: Message, elided: Elided) -> None:
