@@ -47,7 +47,11 @@ def run_once(
     store = store_of(config)
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
-    summaries = [run_job(store, job, on_message, debug_dir=raw_dir, config=config) for job in jobs]
+    summaries = [
+        # One job at a time and no other thread: the parsing worker may be forked.
+        run_job(store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=True)
+        for job in jobs
+    ]
     store.dispose()
     for summary in summaries:
         click.echo(summary_line(summary))

@@ -25,6 +25,7 @@ from deskmail.classify.plan import Action
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
+from deskmail.intake.parse_ahead import Prepared, prepare
 from deskmail.intake.replies import queue_replies
 from deskmail.intake.understand import understand
 from deskmail.outbound.flood import note_new_ticket, prefetch_recent_tickets
@@ -103,6 +104,7 @@ def take_in_batch(
     context: JobContext,
     batch: Sequence[FetchedMessage],
     config: DeskmailConfig | None = None,
+    prepared: Sequence[Prepared] | None = None,
 ) -> list[MessageOutcome]:
     """Several messages in one transaction: one commit (one fsync) instead of one per message.
 
@@ -110,14 +112,17 @@ def take_in_batch(
     acknowledged, and a crash leaves every message of the batch to be taken in
     again. If any message fails (a bad mail, a row another instance wrote
     first), the batch is rolled back and each message taken in on its own,
-    where a failure quarantines that message alone.
+    where a failure quarantines that message alone. `prepared`: the batch
+    already hashed and parsed (intake/parse_ahead.py), in order.
     """
     if len(batch) == 1:
         return [take_in(store, job, context, batch[0], config=config)]
     try:
         # Parsed before the transaction: SQLite's write lock is held for the writes only.
-        digests = [hashlib.sha256(fetched.raw).hexdigest() for fetched in batch]
-        messages = [parse_message(fetched.raw) for fetched in batch]
+        if prepared is None:
+            prepared = [prepare(fetched.raw) for fetched in batch]
+        digests = [p.sha256 for p in prepared]
+        messages = [p.message for p in prepared]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with store.transaction() as session:
             # What every message of the batch asks the database, asked once for all.

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.config.secrets import resolve_password
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
+from deskmail.intake.parse_ahead import ParseAhead, Prepared
 from deskmail.intake.process import MessageOutcome, Result, take_in_batch
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
@@ -85,12 +87,15 @@ def run_job(
     should_stop: Callable[[], bool] | None = None,
     debug_dir: Path | None = None,
     config: DeskmailConfig | None = None,
+    parse_worker: bool = False,
 ) -> RunSummary:
     """Never raises for a mailbox or message problem: the summary says what failed.
 
     `should_stop`: asked after each message (the daemon's SIGTERM); `debug_dir`:
     keep every fetched message's raw bytes there (--debug); `config`: the whole
     configuration, for outgoing mail ([smtp], templates); None sends nothing.
+    `parse_worker`: parse in a forked second process, one batch ahead; only where
+    nothing else runs in this process (run-once), see intake/parse_ahead.py.
     """
     with job_logging(job.name):
         summary = RunSummary(job=job.name)
@@ -111,6 +116,7 @@ def run_job(
                 should_stop=should_stop,
                 debug_dir=debug_dir,
                 config=config,
+                parse_worker=parse_worker,
             )
             with store.transaction() as session:
                 journal.mark_acknowledged(session, job.name, acknowledged)
@@ -184,6 +190,7 @@ def _pass(
     should_stop: Callable[[], bool] | None = None,
     debug_dir: Path | None = None,
     config: DeskmailConfig | None = None,
+    parse_worker: bool = False,
 ) -> list[str]:
     acknowledged: list[str] = []
     with open_source(job, password) as source:
@@ -197,31 +204,58 @@ def _pass(
         acknowledged += _acknowledge(source, sorted(again))
 
         new = [key for key in keys if key not in known]
-        for start in range(0, len(new), job.fetch_batch):
-            batch: list[FetchedMessage] = []
-            size = 0
-            for fetched in source.fetch(new[start : start + job.fetch_batch]):
-                summary.fetched += 1
-                reached(CrashPoint.AFTER_FETCH)
-                if debug_dir is not None:
-                    _keep_raw(debug_dir, job.name, fetched)
-                batch.append(fetched)
-                size += len(fetched.raw)
-                if size >= BATCH_BYTES:  # big mail: commit early, hold less
-                    acknowledged += _take_in(
-                        source, store, job, context, batch, summary, on_message, config
+        # A worker process parses the next batch while this one is written (parse_ahead.py).
+        ahead = ParseAhead(enabled=parse_worker and len(new) > job.fetch_batch)
+
+        def take_in(
+            batch: list[FetchedMessage], parsing: Future[list[Prepared]] | None
+        ) -> list[str]:
+            return _take_in(
+                source, store, job, context, batch, parsing, summary, on_message, config
+            )
+
+        try:
+            waiting: tuple[list[FetchedMessage], Future[list[Prepared]] | None] | None = None
+            for batch in _batches(source, job, new, summary, debug_dir):
+                parsing = ahead.submit(batch)
+                if waiting is not None:
+                    acknowledged += take_in(*waiting)
+                waiting = (batch, parsing)
+                if should_stop is not None and should_stop():
+                    log.info(
+                        "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
                     )
-                    batch, size = [], 0
-            if batch:
-                acknowledged += _take_in(
-                    source, store, job, context, batch, summary, on_message, config
-                )
-            if should_stop is not None and should_stop():
-                log.info(
-                    "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
-                )
-                break
+                    break
+            if waiting is not None:
+                acknowledged += take_in(*waiting)
+        finally:
+            ahead.close()
     return acknowledged
+
+
+def _batches(
+    source: Source,
+    job: JobConfig,
+    keys: list[str],
+    summary: RunSummary,
+    debug_dir: Path | None,
+) -> Iterator[list[FetchedMessage]]:
+    """The new messages in transaction batches: job.fetch_batch messages or BATCH_BYTES."""
+    for start in range(0, len(keys), job.fetch_batch):
+        batch: list[FetchedMessage] = []
+        size = 0
+        for fetched in source.fetch(keys[start : start + job.fetch_batch]):
+            summary.fetched += 1
+            reached(CrashPoint.AFTER_FETCH)
+            if debug_dir is not None:
+                _keep_raw(debug_dir, job.name, fetched)
+            batch.append(fetched)
+            size += len(fetched.raw)
+            if size >= BATCH_BYTES:  # big mail: commit early, hold less
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
 
 
 def _take_in(
@@ -230,13 +264,15 @@ def _take_in(
     job: JobConfig,
     context: JobContext,
     batch: list[FetchedMessage],
+    parsing: Future[list[Prepared]] | None,
     summary: RunSummary,
     on_message: OnMessage | None,
     config: DeskmailConfig | None,
 ) -> list[str]:
     """One transaction for the batch, then one acknowledgement for it; the keys acknowledged."""
     done = []
-    for outcome in take_in_batch(store, job, context, batch, config=config):
+    prepared = ParseAhead.collect(batch, parsing)
+    for outcome in take_in_batch(store, job, context, batch, config, prepared):
         summary.count(outcome)
         if on_message is not None:
             on_message(outcome)

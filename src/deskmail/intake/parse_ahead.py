@@ -1,0 +1,119 @@
+"""Parsing in a second process, one batch ahead of the database writes.
+
+Intake is single-threaded Python: while a batch is written to the database
+the second core would sit idle. With several batches to take in, a worker
+process parses batch k+1 while this process writes batch k, and hands back
+each message's SHA-256 and ParsedMessage (pickled; a few milliseconds per
+batch). Messages over INLINE_LIMIT are parsed here, so that a very large
+attachment is never held by both processes.
+
+The worker is forked from this process, after gc.freeze(), so it shares the
+imported modules' memory instead of loading its own. A fork copies only the
+calling thread and may inherit a lock held by another: callers enable this
+only where intake runs alone in its process (run-once), never in the daemon.
+On Linux only: the worker asks the kernel to kill it when its parent dies
+(prctl PR_SET_PDEATHSIG), so a killed run leaves no orphan holding its pipes.
+Elsewhere everything is parsed in this process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import hashlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from deskmail.parse.message import ParsedMessage
+from deskmail.parse.parser import parse_message
+from deskmail.sources.base import FetchedMessage
+
+log = logging.getLogger(__name__)
+
+INLINE_LIMIT = 8 * 1024 * 1024  # bytes: bigger messages are parsed in this process
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message ready for the database: its digest and what the parser made of it."""
+
+    sha256: str
+    message: ParsedMessage
+
+
+def prepare(raw: bytes) -> Prepared:
+    return Prepared(hashlib.sha256(raw).hexdigest(), parse_message(raw))
+
+
+def _prepare_all(raws: list[bytes]) -> list[Prepared]:
+    return [prepare(raw) for raw in raws]
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Worker start: be killed with the parent, even by SIGKILL; a worker left
+    alone would keep the parent's stdout open and its caller waiting."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        os._exit(1)  # the pool breaks and the parent parses by itself
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class ParseAhead:
+    """submit() a batch, collect() it later; without a worker, collect() parses here."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        if enabled and sys.platform == "linux":
+            gc.freeze()  # the worker's copy of these objects stays shared (no GC writes)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_die_with,
+                initargs=(os.getpid(),),
+            )
+
+    def submit(self, batch: Sequence[FetchedMessage]) -> Future[list[Prepared]] | None:
+        small = [fetched.raw for fetched in batch if len(fetched.raw) < INLINE_LIMIT]
+        if self._pool is None or not small:
+            return None
+        try:
+            return self._pool.submit(_prepare_all, small)
+        except BrokenProcessPool as exc:  # the worker died: the rest is parsed here
+            log.warning("parsing worker gone (%s); parsing here", exc)
+            self.close()
+            return None
+
+    @staticmethod
+    def collect(
+        batch: Sequence[FetchedMessage], future: Future[list[Prepared]] | None
+    ) -> list[Prepared]:
+        """The batch prepared, in order: the worker's results, the rest parsed here."""
+        done: list[Prepared] = []
+        if future is not None:
+            try:
+                done = future.result()
+            except Exception as exc:  # a dead worker costs time, never a message
+                log.warning("parsing worker failed (%s: %s); parsing here", type(exc).__name__, exc)
+        from_worker = iter(done)
+        prepared = []
+        for fetched in batch:
+            ready = next(from_worker, None) if done and len(fetched.raw) < INLINE_LIMIT else None
+            prepared.append(ready if ready is not None else prepare(fetched.raw))
+        return prepared
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            gc.unfreeze()
