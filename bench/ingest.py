@@ -30,11 +30,13 @@ start-up, schema creation, login, everything, expunge); for the floor the
 FETCH loop only (login apart), and fetch + parse for the parse floor.
 
 Memory, for every command: **peak RSS** is the peak of the summed VmRSS of the
-process and all its descendants, sampled from /proc every 20 ms, so that the
-figure stays honest if deskmail ever uses worker processes; next to it GNU
-time's %M (`/usr/bin/time -f %M`, the kernel's maximum resident set size of
-the one process). See bench/measure.py. The floor runs inside this process
-and keeps every message on purpose: no RSS for it.
+process and all its descendants, sampled from /proc every 20 ms, so that
+`run-once --parse-worker`'s second process is counted; **peak PSS**
+the same for Pss, which counts the pages the worker still shares with its
+parent once: what the command costs. Next to them GNU time's %M (`/usr/bin/time
+-f %M`, the kernel's maximum resident set size of the main process). See
+bench/measure.py. The floor runs inside this process and keeps every message
+on purpose: no RSS for it.
 
 Then, once each, after the repetitions:
 
@@ -121,6 +123,7 @@ EMPTY = "deskmail run-once, SQLite, empty mailbox (fixed cost)"
 PEER = "django-helpdesk get_email"
 PEER_EMPTY = "django-helpdesk get_email, empty mailbox (fixed cost)"
 MEMORY_PREFIX = "memory: deskmail run-once, SQLite,"
+WORKER = "deskmail run-once --parse-worker, SQLite"
 LATENCY = "push latency: APPEND -> committed ticket (deskmail serve)"
 LATENCY_FLOOR = "push latency floor: APPEND -> IDLE EXISTS (Dovecot alone)"
 
@@ -135,6 +138,7 @@ class Series:
     kind: str = "rate"
     seconds: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)  # process tree, sampled
+    pss_mib: list[float] = field(default_factory=list)  # process tree, sampled
     max_rss_mib: list[float] = field(default_factory=list)  # GNU time %M
 
     def rates(self) -> list[float]:
@@ -143,6 +147,7 @@ class Series:
     def add(self, measured: measure.Measured) -> None:
         self.seconds.append(measured.seconds)
         self.rss_mib.append(measured.tree_mib)
+        self.pss_mib.append(measured.tree_pss_mib)
         if measured.max_rss_mib is not None:
             self.max_rss_mib.append(measured.max_rss_mib)
 
@@ -315,6 +320,7 @@ def run_deskmail(
     *,
     postgres: bool = False,
     profile: Path | None = None,
+    parse_worker: bool = False,
 ) -> measure.Measured:
     """One `run-once` on a freshly loaded user and a fresh database; checked.
 
@@ -334,7 +340,7 @@ def run_deskmail(
                 url = stack.enter_context(postgresql_database())
             else:
                 url = f"sqlite:///{run_dir / 'deskmail.db'}"
-            measured = _run_once(dovecot, user, url, run_dir, profile)
+            measured = _run_once(dovecot, user, url, run_dir, profile, parse_worker)
             if corpus is not None:
                 check(url, corpus, dovecot, user)
     finally:
@@ -343,7 +349,12 @@ def run_deskmail(
 
 
 def _run_once(
-    dovecot: Dovecot, user: str, url: str, run_dir: Path, profile: Path | None
+    dovecot: Dovecot,
+    user: str,
+    url: str,
+    run_dir: Path,
+    profile: Path | None,
+    parse_worker: bool = False,
 ) -> measure.Measured:
     job = job_table(
         dovecot.job(user, "imap", "none"),
@@ -357,6 +368,8 @@ def _run_once(
     config = write_config(run_dir / "deskmail.toml", url, [job], run_dir / "blobs")
     python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
     command = [*python, "-m", "deskmail", "run-once", "--config", str(config)]
+    if parse_worker:
+        command.append("--parse-worker")
     measured = measure.run(command, env={**os.environ, PASSWORD_ENV: dovecot.password})
     if measured.returncode != 0:
         sys.stderr.write(measured.stdout.decode("utf-8", "replace")[-3000:])
@@ -516,6 +529,11 @@ def _span(values: list[float], fmt: str) -> str:
     return f"{median} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
+def _key(label: str) -> str:
+    """A JSON key from a label: "SQLite --parse-worker" -> "sqlite_parse_worker"."""
+    return "_".join(label.lower().replace("-", " ").split())
+
+
 def _row(s: Series) -> str:
     if s.kind == "latency":
         ms = [v * 1000 for v in s.seconds]
@@ -523,11 +541,13 @@ def _row(s: Series) -> str:
             f"p50 {statistics.median(ms):.0f} ms ({min(ms):.0f}-{max(ms):.0f}),"
             f" p95 {idle_latency.percentile(ms, 95):.0f} ms"
         )
-        return f"| {s.label} | {s.count} mails | - | {seconds} | {_span(s.rss_mib, '.0f')} | - |"
+        rss = f"{_span(s.rss_mib, '.0f')} | {_span(s.pss_mib, '.0f')}"
+        return f"| {s.label} | {s.count} mails | - | {seconds} | {rss} | - |"
     rate = _span(s.rates(), ",.0f")
     return (
         f"| {s.label} | {s.count:,} | {rate} | {_span(s.seconds, '.3f')}"
-        f" | {_span(s.rss_mib, '.0f')} | {_span(s.max_rss_mib, '.0f')} |"
+        f" | {_span(s.rss_mib, '.0f')} | {_span(s.pss_mib, '.0f')}"
+        f" | {_span(s.max_rss_mib, '.0f')} |"
     )
 
 
@@ -550,11 +570,12 @@ def report(
     )
     say("")
     say("median (min-max) over the runs; msgs/s = messages / seconds of the whole command;")
-    say("peak RSS = summed VmRSS of the process tree, sampled every 20 ms;")
-    say("%M = GNU time's maximum RSS of the command's (one) process")
+    say("peak RSS / PSS = summed VmRSS / Pss of the process tree, sampled every 20 ms")
+    say("(PSS counts a page shared by n processes 1/n in each: a forked worker's shared")
+    say("pages once); %M = GNU time's maximum RSS of the command's main process")
     say("")
-    say("| path | N | msgs/s | seconds | peak RSS MiB | %M MiB |")
-    say("|---|---|---|---|---|---|")
+    say("| path | N | msgs/s | seconds | peak RSS MiB | peak PSS MiB | %M MiB |")
+    say("|---|---|---|---|---|---|---|")
     for s in series:
         say(_row(s))
     say("")
@@ -566,19 +587,27 @@ def report(
 
     floor = by.get(FLOOR_PARSE)
     peer = by.get(PEER)
-    for label, short in ((SQLITE, "SQLite"), (POSTGRES, "PostgreSQL")):
+    for label, short in (
+        (SQLITE, "SQLite"),
+        (WORKER, "SQLite --parse-worker"),
+        (POSTGRES, "PostgreSQL"),
+    ):
         if label in by and floor:
             value = by[label].median("rate") / floor.median("rate")
             ratio(
-                f"deskmail_{short.lower()}_over_floor",
+                f"deskmail_{_key(short)}_over_floor",
                 value,
                 f"deskmail {short} / floor fetch+parse (msgs/s): **{value:.2f}**",
             )
-    for label, short in ((SQLITE, "SQLite"), (POSTGRES, "PostgreSQL")):
+    for label, short in (
+        (SQLITE, "SQLite"),
+        (WORKER, "SQLite --parse-worker"),
+        (POSTGRES, "PostgreSQL"),
+    ):
         if label in by and peer:
             value = by[label].median("rate") / peer.median("rate")
             ratio(
-                f"deskmail_{short.lower()}_over_peer",
+                f"deskmail_{_key(short)}_over_peer",
                 value,
                 f"deskmail {short} / django-helpdesk (msgs/s): **{value:.2f}**",
             )
@@ -596,6 +625,13 @@ def report(
             value,
             f"peak RSS {large.count:,} / {small.count:,} messages: {value:.2f}"
             f" ({large.median('rss_mib'):.0f} / {small.median('rss_mib'):.0f} MiB)",
+        )
+        value = large.median("pss_mib") / small.median("pss_mib")
+        ratio(
+            f"pss_{large.count}_over_{small.count}",
+            value,
+            f"peak PSS {large.count:,} / {small.count:,} messages: {value:.2f}"
+            f" ({large.median('pss_mib'):.0f} / {small.median('pss_mib'):.0f} MiB)",
         )
     big = by.get(extra.get("attachment_label", ""))
     empty = by.get(EMPTY)
@@ -701,6 +737,7 @@ class Bench:
         self.fetch = Series(FLOOR_FETCH, count)
         self.floor = Series(FLOOR_PARSE, count)
         self.sqlite = Series(SQLITE, count)
+        self.worker = Series(WORKER, count)
         self.postgres = Series(POSTGRES, count)
         self.empty = Series(EMPTY, 0, "fixed")
         self.peer = Series(PEER, count)
@@ -765,6 +802,9 @@ class Bench:
         m = run_deskmail(dovecot, work, corpus)
         self.sqlite.add(m)
         say(f"rep {rep}: deskmail SQLite {_fmt(m)}, checked")
+        m = run_deskmail(dovecot, work, corpus, parse_worker=True)
+        self.worker.add(m)
+        say(f"rep {rep}: deskmail SQLite --parse-worker {_fmt(m)}, checked")
         m = run_deskmail(dovecot, work, None)
         self.empty.add(m)
         say(f"rep {rep}: deskmail SQLite, empty mailbox {_fmt(m)}")
@@ -825,7 +865,7 @@ class Bench:
 
     def series(self) -> list[Series]:
         args = self.args
-        found = [self.fetch, self.floor, self.sqlite]
+        found = [self.fetch, self.floor, self.sqlite, self.worker]
         found += [self.postgres] if args.postgres else []
         found += [self.peer] if args.peer else []
         found += [self.empty] + ([self.peer_empty] if args.peer else [])
@@ -882,12 +922,14 @@ def main() -> None:
 
 def _fmt(m: measure.Measured) -> str:
     gnu = f", %M {m.max_rss_mib:.0f} MiB" if m.max_rss_mib is not None else ""
-    return f"{m.seconds:.3f} s, peak RSS {m.tree_mib:.0f} MiB{gnu}"
+    return f"{m.seconds:.3f} s, peak RSS {m.tree_mib:.0f} MiB, PSS {m.tree_pss_mib:.0f} MiB{gnu}"
 
 
 def _fmt_series(s: Series) -> str:
     gnu = f", %M {s.max_rss_mib[-1]:.0f} MiB" if s.max_rss_mib else ""
-    return f"{s.seconds[-1]:.3f} s, peak RSS {s.rss_mib[-1]:.0f} MiB{gnu}"
+    return (
+        f"{s.seconds[-1]:.3f} s, peak RSS {s.rss_mib[-1]:.0f} MiB, PSS {s.pss_mib[-1]:.0f} MiB{gnu}"
+    )
 
 
 def _peer_record(rep: int, run: peer_helpdesk.PeerRun, count: int) -> dict[str, Any]:

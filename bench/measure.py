@@ -1,6 +1,6 @@
-"""Measuring a command: wall seconds, GNU time's %M, and the peak RSS of its process tree.
+"""Measuring a command: wall seconds, GNU time's %M, and the peak RSS and PSS of its tree.
 
-Two memory figures, because they answer different questions:
+Three memory figures, because they answer different questions:
 
 - **peak RSS (tree)**: the largest sum of VmRSS over the process and all its
   descendants, sampled from /proc every 20 ms while it runs. If the command
@@ -9,6 +9,9 @@ Two memory figures, because they answer different questions:
   pages shared between processes are counted once per process, so for a
   single process it can read slightly below %M and for a forked tree slightly
   above the memory really in use.
+- **peak PSS (tree)**: the same sum of Pss (/proc/PID/smaps_rollup): a page
+  shared by n processes counts 1/n in each, so a forked worker's pages still
+  shared with its parent are counted once. The memory the command costs.
 - **%M**: GNU time's maximum resident set size (`/usr/bin/time -f %M`), the
   kernel's exact high-water mark of the one process it starts (and of the
   largest child it waited for). GNU time itself is not counted in either.
@@ -37,6 +40,7 @@ class Measured:
 
     seconds: float  # wall time, start to exit
     tree_mib: float  # peak summed VmRSS of the process tree (sampled), MiB
+    tree_pss_mib: float  # peak summed Pss of the process tree (sampled), MiB
     max_rss_mib: float | None  # GNU time %M of the command, MiB (None without GNU time)
     returncode: int
     stdout: bytes
@@ -93,18 +97,37 @@ def vmrss_kib(pid: int) -> int:
     return 0
 
 
-def tree_rss_kib(root: int, *, include_root: bool = True) -> int:
-    """Summed VmRSS of root and all its descendants, in KiB."""
-    total, stack, seen = 0, [root], set()
+def pss_kib(pid: int) -> int:
+    """Pss of one process in KiB (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_kib(root: int, *, include_root: bool = True) -> tuple[int, int]:
+    """Summed (VmRSS, Pss) of root and all its descendants, in KiB."""
+    rss = pss = 0
+    stack, seen = [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
             continue
         seen.add(pid)
         if pid != root or include_root:
-            total += vmrss_kib(pid)
+            rss += vmrss_kib(pid)
+            pss += pss_kib(pid)
         stack.extend(children_of(pid))
-    return total
+    return rss, pss
+
+
+def tree_rss_kib(root: int, *, include_root: bool = True) -> int:
+    """Summed VmRSS of root and all its descendants, in KiB."""
+    return tree_kib(root, include_root=include_root)[0]
 
 
 class TreeSampler:
@@ -115,15 +138,16 @@ class TreeSampler:
         self.include_root = include_root
         self.interval = interval
         self.peak_kib = 0
+        self.peak_pss_kib = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
         while True:
-            self.peak_kib = max(
-                self.peak_kib, tree_rss_kib(self.root, include_root=self.include_root)
-            )
+            rss, pss = tree_kib(self.root, include_root=self.include_root)
+            self.peak_kib = max(self.peak_kib, rss)
+            self.peak_pss_kib = max(self.peak_pss_kib, pss)
             self.samples += 1
             if self._stop.wait(self.interval):
                 return
@@ -139,6 +163,10 @@ class TreeSampler:
     @property
     def peak_mib(self) -> float:
         return self.peak_kib / 1024
+
+    @property
+    def peak_pss_mib(self) -> float:
+        return self.peak_pss_kib / 1024
 
 
 def run(
@@ -162,4 +190,12 @@ def run(
             words = rss_file.read_text().split()  # "Command exited with non-zero status N" first
             if words and words[-1].isdigit():
                 max_rss = int(words[-1]) / 1024
-    return Measured(seconds, sampler.peak_mib, max_rss, process.returncode, stdout, stderr)
+    return Measured(
+        seconds,
+        sampler.peak_mib,
+        sampler.peak_pss_mib,
+        max_rss,
+        process.returncode,
+        stdout,
+        stderr,
+    )

@@ -162,3 +162,32 @@ def test_unknown_job_name_is_a_usage_error(tmp_path: Path, database_url: str) ->
     result = _cli("run-once", "--config", str(config), "--job", "Nope")
     assert result.exit_code == EXIT_CONFIG
     assert "no job named 'Nope'" in result.output
+
+
+def test_run_once_parses_ahead_in_a_worker_when_asked(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmail.intake import run
+
+    seen: list[bool] = []
+
+    class Recording(run.ParseAhead):
+        def __init__(self, *, enabled: bool) -> None:
+            seen.append(enabled)
+            super().__init__(enabled=enabled)
+
+    monkeypatch.setattr(run, "ParseAhead", Recording)
+    monkeypatch.setenv("DESKMAIL_DATABASE_URL", database_url)
+    target = tmp_path / "sample"
+    _cli("sample", "init", "--dir", str(target))
+    config = target / "deskmail.toml"
+    text = config.read_text()
+    assert "# fetch_batch = 50" in text
+    config.write_text(text.replace("# fetch_batch = 50", "fetch_batch = 4"))
+    first = _cli("run-once", "--config", str(config))
+    assert "created 9, updated 4" in first.output, first.output
+    for n in range(6):
+        (target / "mailbox" / "new" / f"more-{n}.eml").write_bytes(_mail(f"more {n}"))
+    second = _cli("run-once", "--config", str(config), "--parse-worker")
+    assert "fetched 6, created 6" in second.output, second.output
+    assert seen == [False, True]  # 14 and 6 mails in batches of 4: both worth a worker

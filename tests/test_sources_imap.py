@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tracemalloc
 
 import pytest
 
@@ -208,6 +209,38 @@ def test_fetch_returns_exact_bytes_in_order_given_and_leaves_mail_unseen(dovecot
     assert [f.key for f in fetched] == list(reversed(keys))
     assert [f.raw for f in fetched] == list(reversed(mails))
     assert all("\\Seen" not in flags for flags in dovecot.flags(user).values())
+
+
+def test_a_big_message_is_held_once_while_fetched(dovecot: Dovecot) -> None:
+    """imaplib's tracing (which imapclient switches on) would format it whole, twice."""
+    user = dovecot.user()
+    big = make_mail("big", b"".join(b"%076d\r\n" % n for n in range(150_000)))  # 11.7 MB
+    dovecot.append(user, big)
+    with ImapSource(dovecot.job(user, "imap", "none"), PASSWORD) as source:
+        keys = source.list_keys()
+        tracemalloc.start()
+        try:
+            fetched = list(source.fetch(keys))
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert fetched[0].raw == big
+    assert peak < 1.3 * len(big), f"peak {peak:,} bytes for a {len(big):,}-byte message"
+
+
+def test_imap_trace_kept_when_debug_logging(
+    dovecot: Dovecot, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = dovecot.user()
+    dovecot.append(user, make_mail("traced"))
+    job = dovecot.job(user, "imap", "none")
+    with caplog.at_level(logging.DEBUG, "imapclient"), ImapSource(job, PASSWORD):
+        pass
+    assert "SELECT" in _sent_commands(caplog)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG), ImapSource(job, PASSWORD):  # the wire log stays at INFO
+        pass
+    assert _sent_commands(caplog) == ""
 
 
 def test_fetch_skips_vanished_and_foreign_keys(dovecot: Dovecot) -> None:

@@ -35,8 +35,19 @@ from deskmail.config.errors import ConfigError
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for --debug's raw messages (default: debug/ next to the config file).",
 )
+@click.option(
+    "--parse-worker",
+    is_flag=True,
+    help="Parse in a second process alongside the database writes: on a backlog about"
+    " a sixth faster, for about 50 MiB more memory.",
+)
 def run_once(
-    config_path: Path, job_name: str | None, show: bool, debug: bool, debug_dir: Path | None
+    config_path: Path,
+    job_name: str | None,
+    show: bool,
+    debug: bool,
+    debug_dir: Path | None,
+    parse_worker: bool,
 ) -> None:
     """Process every job's mailbox once and exit (for cron or a task scheduler)."""
     from deskmail.intake.run import run_job
@@ -49,7 +60,7 @@ def run_once(
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
     summaries = [
         # One job at a time and no other thread: the parsing worker may be forked.
-        run_job(store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=True)
+        run_job(store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=parse_worker)
         for job in jobs
     ]
     store.dispose()

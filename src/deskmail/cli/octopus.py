@@ -193,9 +193,7 @@ def _run(config: DeskmailConfig, debug_dir: Path | None) -> int:
 
     store = store_of(config)
     try:
-        summary = run_job(
-            store, config.jobs[0], debug_dir=debug_dir, config=config, parse_worker=True
-        )
+        summary = run_job(store, config.jobs[0], debug_dir=debug_dir, config=config)
     finally:
         store.dispose()
     click.echo(summary_line(summary))

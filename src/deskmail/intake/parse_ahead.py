@@ -72,7 +72,7 @@ def _die_with(parent: int) -> None:
 class ParseAhead:
     """submit() a batch, collect() it later; without a worker, collect() parses here."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, *, enabled: bool) -> None:
         self._pool: ProcessPoolExecutor | None = None
         if enabled and sys.platform == "linux":
             gc.freeze()  # the worker's copy of these objects stays shared (no GC writes)

@@ -36,6 +36,7 @@ log = logging.getLogger("deskmail.sources.imap")
 _wire_log = logging.getLogger("imapclient")
 if _wire_log.level == logging.NOTSET:
     _wire_log.setLevel(logging.INFO)
+_IMAPLIB_TRACE = logging.getLogger("imapclient.imaplib")  # imaplib's own lines, via imapclient
 
 # imapclient raises subclasses of imaplib's errors (LoginError, CapabilityError, ...).
 _IMAP_ERRORS: tuple[type[Exception], ...] = (imaplib.IMAP4.error,)
@@ -206,6 +207,11 @@ class ImapSource(ClosingSource):
                 ssl_context=context,
                 timeout=timeout,
             )
+        # imapclient turns imaplib's own tracing to its highest level and logs it at
+        # debug level; imaplib builds those lines before any level is checked, so
+        # every fetched message was also written out whole as a repr, to be thrown
+        # away (a 34 MB mail cost 113 MB). Traced only when that logger is at DEBUG.
+        client._imap.debug = 5 if _IMAPLIB_TRACE.isEnabledFor(logging.DEBUG) else 0
         self._client = client
         try:
             with self._translating(Step.TLS):
