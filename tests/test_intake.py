@@ -23,6 +23,7 @@ from deskmail.store.models import (
     IntakeRecord,
     Person,
     Site,
+    Team,
     Ticket,
     TicketKind,
 )
@@ -193,6 +194,10 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
     assert [m["Subject"] for m in maildir] == ["BOOM please"]
     incidents = [t.subject for t in _tickets(store) if t.kind is TicketKind.INCIDENT]
     assert incidents == ["first", "third"]
+    # The rolled-back batch had drawn numbers 1-3 in a block: forgotten with it, no gap.
+    assert [t.number for t in _tickets(store)] == [1, 2, 3]  # 3: the quarantine's event
+    with store.session() as s:
+        assert s.scalars(select(Team.next_number).where(Team.name == "IT")).one() == 4
     # A second run neither re-processes nor deletes it.
     again = run_job(store, job)
     assert (again.fetched, again.quarantined) == (0, 0)
@@ -221,6 +226,10 @@ def test_a_batch_is_one_commit(store: Store, job: JobConfig, maildir: mailbox.Ma
         commits = 0
         assert run_job(store, job.model_copy(update={"fetch_batch": 4})).created == 10
         assert commits == fixed - 1 + 3  # batches of 4, 4 and 2
+        # Numbers drawn in blocks per batch, written back at each commit: 1..21, no gap.
+        assert [t.number for t in _tickets(store)] == list(range(1, 22))
+        with store.session() as s:
+            assert s.scalars(select(Team.next_number)).one() == 22
     finally:
         event.remove(store.engine, "commit", count)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, event, update
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import AttachmentSelection
@@ -89,9 +89,50 @@ _DRAW_NUMBER = (
 )
 
 
+# For numbers drawn in a block: the same UPDATE without the + 1 takes the row's
+# lock (PostgreSQL; SQLite's write lock is already held) and reads the next number.
+_LOCK_NUMBER = (
+    update(_TEAM)
+    .where(_TEAM.c.id == bindparam("team_id"))
+    .values(next_number=_TEAM.c.next_number)
+    .returning(_TEAM.c.next_number)
+)
+_SET_NUMBER = (
+    update(_TEAM).where(_TEAM.c.id == bindparam("team_id")).values(next_number=bindparam("next"))
+)
+_BLOCK = "deskmail_ticket_numbers"  # session.info: team id -> the next number to give
+
+
+def draw_numbers_in_block(session: Session) -> None:
+    """Ticket numbers of this transaction from a counter: one UPDATE per team and batch.
+
+    The first number locks the team's row until the commit, so no other
+    instance draws meanwhile; the commit writes the counter back, and a
+    rollback forgets it, as it forgets the tickets: numbers stay gapless. Only
+    for a transaction with no savepoint that could undo a ticket but not the
+    counter (a batch of intake).
+    """
+    session.info[_BLOCK] = {}
+    event.listen(session, "before_commit", _write_back_numbers)
+
+
+def _write_back_numbers(session: Session) -> None:
+    for team_id, following in session.info.pop(_BLOCK, {}).items():
+        session.connection().execute(_SET_NUMBER, {"team_id": team_id, "next": following})
+
+
 def next_ticket_number(session: Session, team_id: int) -> int:
-    drawn = session.connection().execute(_DRAW_NUMBER, {"team_id": team_id}).scalar_one()
-    return int(drawn) - 1
+    block: dict[int, int] | None = session.info.get(_BLOCK)
+    if block is None:
+        drawn = session.connection().execute(_DRAW_NUMBER, {"team_id": team_id}).scalar_one()
+        return int(drawn) - 1
+    if team_id not in block:
+        block[team_id] = int(
+            session.connection().execute(_LOCK_NUMBER, {"team_id": team_id}).scalar_one()
+        )
+    number = block[team_id]
+    block[team_id] = number + 1
+    return number
 
 
 def _create_ticket(

@@ -20,7 +20,7 @@ from deskmail.apply.attachment_policy import raw_message_attachment
 from deskmail.apply.context import JobContext
 from deskmail.apply.events import quarantine_event, retried_ok
 from deskmail.apply.people import prefetch_people
-from deskmail.apply.tickets import Content, apply_plan
+from deskmail.apply.tickets import Content, apply_plan, draw_numbers_in_block
 from deskmail.classify.plan import Action
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
@@ -69,14 +69,16 @@ def take_in(
     fetched: FetchedMessage,
     retrying: IntakeRecord | None = None,
     config: DeskmailConfig | None = None,
+    prepared: Prepared | None = None,
 ) -> MessageOutcome:
     """One message in a transaction of its own.
 
     `retrying`: the quarantined journal row of this message, updated in place.
-    `config`: for automatic mails (acknowledgement, denial, group notice); None sends none."""
-    sha256 = hashlib.sha256(fetched.raw).hexdigest()
+    `config`: for automatic mails (acknowledgement, denial, group notice); None sends none.
+    `prepared`: the message already hashed and parsed (not parsed twice)."""
+    sha256 = prepared.sha256 if prepared else hashlib.sha256(fetched.raw).hexdigest()
     try:
-        message = parse_message(fetched.raw)
+        message = prepared.message if prepared else parse_message(fetched.raw)
     except Exception as exc:  # a parser bug must not stop the mailbox
         return _quarantine(store, job, context, fetched, sha256, None, "parse", exc, retrying)
 
@@ -116,7 +118,8 @@ def take_in_batch(
     already hashed and parsed (intake/parse_ahead.py), in order.
     """
     if len(batch) == 1:
-        return [take_in(store, job, context, batch[0], config=config)]
+        first = prepared[0] if prepared else None
+        return [take_in(store, job, context, batch[0], config=config, prepared=first)]
     try:
         # Parsed before the transaction: SQLite's write lock is held for the writes only.
         if prepared is None:
@@ -126,6 +129,7 @@ def take_in_batch(
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with store.transaction() as session:
             # What every message of the batch asks the database, asked once for all.
+            draw_numbers_in_block(session)
             seen = journal.find_same_bytes_many(session, context.job, digests)
             prefetch_people(session, senders)
             prefetch_recent_tickets(session, job, senders)
@@ -141,7 +145,11 @@ def take_in_batch(
             type(exc).__name__,
             exc,
         )
-        return [take_in(store, job, context, fetched, config=config) for fetched in batch]
+        each: Sequence[Prepared | None] = prepared or [None] * len(batch)
+        return [
+            take_in(store, job, context, fetched, config=config, prepared=one)
+            for fetched, one in zip(batch, each, strict=True)
+        ]
     for _ in outcomes:
         reached(CrashPoint.AFTER_COMMIT)
     return outcomes
