@@ -1,4 +1,4 @@
-# Two entry points (see README): `make run` and `make test`.
+# Two entry points (see README): `make run` and `make test`; `make bench` runs the benchmark.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
