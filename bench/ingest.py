@@ -124,6 +124,7 @@ PEER = "django-helpdesk get_email"
 PEER_EMPTY = "django-helpdesk get_email, empty mailbox (fixed cost)"
 MEMORY_PREFIX = "memory: deskmail run-once, SQLite,"
 WORKER = "deskmail run-once --parse-worker, SQLite"
+PEER_NAME = "django-helpdesk"
 LATENCY = "push latency: APPEND -> committed ticket (deskmail serve)"
 LATENCY_FLOOR = "push latency floor: APPEND -> IDLE EXISTS (Dovecot alone)"
 
@@ -587,30 +588,16 @@ def report(
 
     floor = by.get(FLOOR_PARSE)
     peer = by.get(PEER)
-    for label, short in (
-        (SQLITE, "SQLite"),
-        (WORKER, "SQLite --parse-worker"),
-        (POSTGRES, "PostgreSQL"),
-    ):
-        if label in by and floor:
-            value = by[label].median("rate") / floor.median("rate")
-            ratio(
-                f"deskmail_{_key(short)}_over_floor",
-                value,
-                f"deskmail {short} / floor fetch+parse (msgs/s): **{value:.2f}**",
-            )
-    for label, short in (
-        (SQLITE, "SQLite"),
-        (WORKER, "SQLite --parse-worker"),
-        (POSTGRES, "PostgreSQL"),
-    ):
-        if label in by and peer:
-            value = by[label].median("rate") / peer.median("rate")
-            ratio(
-                f"deskmail_{_key(short)}_over_peer",
-                value,
-                f"deskmail {short} / django-helpdesk (msgs/s): **{value:.2f}**",
-            )
+    deskmail = ((SQLITE, "SQLite"), (WORKER, "SQLite --parse-worker"), (POSTGRES, "PostgreSQL"))
+    for other, name, what in ((floor, "floor", "floor fetch+parse"), (peer, "peer", PEER_NAME)):
+        for label, short in deskmail:
+            if label in by and other:
+                value = by[label].median("rate") / other.median("rate")
+                ratio(
+                    f"deskmail_{_key(short)}_over_{name}",
+                    value,
+                    f"deskmail {short} / {what} (msgs/s): **{value:.2f}**",
+                )
     if POSTGRES in by:
         value = by[POSTGRES].median() / by[SQLITE].median()
         ratio(

@@ -85,28 +85,26 @@ _HAS_CHILDREN_FILE = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/chi
 children_of = _children if _HAS_CHILDREN_FILE else _children_by_scan
 
 
-def vmrss_kib(pid: int) -> int:
-    """VmRSS of one process in KiB (0 once it has exited or is a zombie)."""
+def _proc_kib(pid: int, file: str, field: bytes) -> int:
+    """A "Field:  N kB" line of /proc/PID/<file>, in KiB (0 once the process has exited)."""
     try:
-        with open(f"/proc/{pid}/status", "rb") as handle:
+        with open(f"/proc/{pid}/{file}", "rb") as handle:
             for line in handle:
-                if line.startswith(b"VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
+
+
+def vmrss_kib(pid: int) -> int:
+    """VmRSS of one process in KiB (0 once it has exited or is a zombie)."""
+    return _proc_kib(pid, "status", b"VmRSS:")
 
 
 def pss_kib(pid: int) -> int:
-    """Pss of one process in KiB (0 once it has exited)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+    """Pss of one process in KiB: shared pages split among the processes sharing them."""
+    return _proc_kib(pid, "smaps_rollup", b"Pss:")
 
 
 def tree_kib(root: int, *, include_root: bool = True) -> tuple[int, int]:
