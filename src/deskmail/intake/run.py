@@ -218,9 +218,13 @@ def _pass(
             waiting: tuple[list[FetchedMessage], Future[list[Prepared]] | None] | None = None
             for batch in _batches(source, job, new, summary, debug_dir):
                 parsing = ahead.submit(batch)
-                if waiting is not None:
+                if waiting is not None:  # in order: a reply may follow its request
                     acknowledged += take_in(*waiting)
-                waiting = (batch, parsing)
+                    waiting = None
+                if parsing is None:  # parsed here: nothing to gain by waiting
+                    acknowledged += take_in(batch, None)
+                else:
+                    waiting = (batch, parsing)
                 if should_stop is not None and should_stop():
                     log.info(
                         "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
