@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from deskmail.apply.context import JobContext, resolve_context
@@ -59,14 +59,13 @@ class RunSummary:
     acknowledged: int = 0
     seconds: float = 0.0
     failure: str | None = None  # why the job could not finish, one line
-    outcomes: list[MessageOutcome] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.failure is None
 
     def count(self, outcome: MessageOutcome) -> None:
-        self.outcomes.append(outcome)
+        # Counted, not kept: a backlog of 10,000 mails would hold 10,000 outcomes.
         name = {
             Result.CREATED: "created",
             Result.UPDATED: "updated",
