@@ -128,8 +128,8 @@ def take_in_batch(
         messages = [p.message for p in prepared]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with store.transaction() as session:
-            # What every message of the batch asks the database, asked once for all.
             draw_numbers_in_block(session)
+            # What every message of the batch asks the database, asked once for all.
             seen = journal.find_same_bytes_many(session, context.job, digests)
             prefetch_people(session, senders)
             prefetch_recent_tickets(session, job, senders)
