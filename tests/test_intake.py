@@ -227,7 +227,11 @@ def test_a_batch_is_one_commit(store: Store, job: JobConfig, maildir: mailbox.Ma
         assert run_job(store, job.model_copy(update={"fetch_batch": 4})).created == 10
         assert commits == fixed - 1 + 3  # batches of 4, 4 and 2
         # Numbers drawn in blocks per batch, written back at each commit: 1..21, no gap.
-        assert [t.number for t in _tickets(store)] == list(range(1, 22))
+        tickets = _tickets(store)
+        assert [t.number for t in tickets] == list(range(1, 22))
+        # Ids handed out before the INSERTs (max + 1 on SQLite, the sequence on PostgreSQL).
+        assert len({t.id for t in tickets}) == 21
+        assert [t.id for t in tickets] == sorted(t.id for t in tickets)
         with store.session() as s:
             assert s.scalars(select(Team.next_number)).one() == 22
     finally:

@@ -20,7 +20,12 @@ from deskmail.apply.attachment_policy import raw_message_attachment
 from deskmail.apply.context import JobContext
 from deskmail.apply.events import quarantine_event, retried_ok
 from deskmail.apply.people import prefetch_people
-from deskmail.apply.tickets import Content, apply_plan, draw_numbers_in_block
+from deskmail.apply.tickets import (
+    Content,
+    apply_plan,
+    assign_ticket_ids,
+    draw_numbers_in_block,
+)
 from deskmail.classify.plan import Action
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
@@ -129,6 +134,7 @@ def take_in_batch(
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with store.transaction() as session:
             draw_numbers_in_block(session)
+            assign_ticket_ids(session)
             # What every message of the batch asks the database, asked once for all.
             seen = journal.find_same_bytes_many(session, context.job, digests)
             prefetch_people(session, senders)
@@ -215,7 +221,8 @@ def _write(
         if config is not None:
             queue_replies(session, config, job, message, plan, applied)
     session.add(record)
-    session.flush()
+    if seen is None:
+        session.flush()  # alone: its errors show here; a batch flushes its rows together
     if retrying is not None:
         retried_ok(session, record, ticket or record.outcome.value)
     reached(CrashPoint.IN_TRANSACTION)
