@@ -123,13 +123,8 @@ def tree_kib(root: int, *, include_root: bool = True) -> tuple[int, int]:
     return rss, pss
 
 
-def tree_rss_kib(root: int, *, include_root: bool = True) -> int:
-    """Summed VmRSS of root and all its descendants, in KiB."""
-    return tree_kib(root, include_root=include_root)[0]
-
-
 class TreeSampler:
-    """A background thread recording the peak of tree_rss_kib(root) until stopped."""
+    """A background thread recording the peaks of tree_kib(root) until stopped."""
 
     def __init__(self, root: int, *, include_root: bool = True, interval: float = INTERVAL):
         self.root = root

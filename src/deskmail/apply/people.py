@@ -10,12 +10,9 @@ from sqlalchemy.orm import Session
 from deskmail.parse.message import Address
 from deskmail.store.models import Person, PersonAddress
 
-# Built once (constructing it cost more than running it); the id only, as most
+# Built once (constructing it cost more than running it); ids only, as most
 # senders of a support mailbox are nobody we know, and a known one is then often
 # already in the session.
-_PERSON_OF = select(PersonAddress.person_id).where(PersonAddress.address == bindparam("address"))
-
-
 _PEOPLE_OF = select(PersonAddress.address, PersonAddress.person_id).where(
     PersonAddress.address.in_(bindparam("addresses", expanding=True))
 )
@@ -27,7 +24,7 @@ def prefetch_people(session: Session, addresses: Iterable[str]) -> None:
     """Look these (lower-cased) addresses up at once for find_person, for this session only.
 
     A batch of mail asks once instead of once per message. People are not
-    added by intake, so the answers hold for the whole transaction.
+    added by intake or explain, so the answers hold for the whole session.
     """
     known: dict[str, int | None] = session.info.setdefault(_PREFETCHED, {})
     wanted = [address for address in addresses if address not in known]
@@ -42,11 +39,8 @@ def find_person(session: Session, sender: Address | None) -> Person | None:
     """The person owning this address, compared case-insensitively (stored lower-cased)."""
     if sender is None or not sender.normalized:
         return None
-    known: dict[str, int | None] = session.info.get(_PREFETCHED, {})
-    if sender.normalized in known:
-        person_id = known[sender.normalized]
-    else:
-        person_id = session.scalars(_PERSON_OF, {"address": sender.normalized}).first()
+    prefetch_people(session, [sender.normalized])  # asks only if not known yet
+    person_id = session.info[_PREFETCHED][sender.normalized]
     return session.get(Person, person_id) if person_id is not None else None
 
 

@@ -163,11 +163,10 @@ def record_participants(
     )
     if not wanted:
         return []
+    _flush_for_ids(session, ticket)
     if new_ticket:
-        _flush_for_ids(session, ticket)
         session.add_all(TicketParticipant(ticket_id=ticket.id, address=a) for a in wanted)
         return list(wanted)
-    _flush_for_ids(session, ticket)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     added = session.scalars(

@@ -78,23 +78,15 @@ def apply_plan(
 
 
 # One atomic UPDATE ... RETURNING: concurrent writers can never draw the same number.
-# Built once, run on the session's connection: the ORM would also look for Team
-# objects to refresh, which cost as much as the UPDATE itself.
+# With step 0 (numbers drawn in a block) it only takes the row's lock (PostgreSQL;
+# SQLite's write lock is already held) and reads the next number. Built once, run
+# on the session's connection: the ORM would also look for Team objects to
+# refresh, which cost as much as the UPDATE itself.
 _TEAM = cast(Table, Team.__table__)
 _DRAW_NUMBER = (
     update(_TEAM)
     .where(_TEAM.c.id == bindparam("team_id"))
-    .values(next_number=_TEAM.c.next_number + 1)
-    .returning(_TEAM.c.next_number)
-)
-
-
-# For numbers drawn in a block: the same UPDATE without the + 1 takes the row's
-# lock (PostgreSQL; SQLite's write lock is already held) and reads the next number.
-_LOCK_NUMBER = (
-    update(_TEAM)
-    .where(_TEAM.c.id == bindparam("team_id"))
-    .values(next_number=_TEAM.c.next_number)
+    .values(next_number=_TEAM.c.next_number + bindparam("step"))
     .returning(_TEAM.c.next_number)
 )
 _SET_NUMBER = (
@@ -160,15 +152,18 @@ def _ticket_id(session: Session) -> int | None:
     return ids.last
 
 
+def _advance(session: Session, team_id: int, step: int) -> int:
+    """The team's next number, once `step` is added to it."""
+    drawn = session.connection().execute(_DRAW_NUMBER, {"team_id": team_id, "step": step})
+    return int(drawn.scalar_one())
+
+
 def next_ticket_number(session: Session, team_id: int) -> int:
     block: dict[int, int] | None = session.info.get(_BLOCK)
     if block is None:
-        drawn = session.connection().execute(_DRAW_NUMBER, {"team_id": team_id}).scalar_one()
-        return int(drawn) - 1
+        return _advance(session, team_id, 1) - 1
     if team_id not in block:
-        block[team_id] = int(
-            session.connection().execute(_LOCK_NUMBER, {"team_id": team_id}).scalar_one()
-        )
+        block[team_id] = _advance(session, team_id, 0)
     number = block[team_id]
     block[team_id] = number + 1
     return number

@@ -60,13 +60,7 @@ def unacknowledged(session: Session, job: str) -> list[str]:
 
 def find_same_bytes(session: Session, job: str, sha256: str) -> IntakeRecord | None:
     """A message already taken in under another key (UIDVALIDITY reset, UIDL change)."""
-    return session.scalars(
-        select(IntakeRecord).where(
-            IntakeRecord.job == job,
-            IntakeRecord.sha256 == sha256,
-            IntakeRecord.outcome.in_(DONE),
-        )
-    ).first()
+    return find_same_bytes_many(session, job, [sha256]).get(sha256)
 
 
 def find_same_bytes_many(

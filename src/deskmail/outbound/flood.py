@@ -28,15 +28,6 @@ _CREATED_HERE = exists().where(
     IntakeRecord.outcome == IntakeOutcome.CREATED,
     IntakeRecord.received_at >= bindparam("since"),
 )
-_RECENT = (
-    select(Ticket.id)
-    .where(
-        func.lower(Ticket.sender_address) == bindparam("address"),
-        _CREATED_HERE,
-    )
-    .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-    .limit(bindparam("limit"))
-)
 _SENDER = func.lower(Ticket.sender_address)
 _RECENT_MANY = (
     select(_SENDER, Ticket.id)
@@ -60,12 +51,8 @@ def recent_ticket_for_sender(
     address = address.strip().lower()
     if not address:
         return None
-    prefetched: dict[str, list[int]] = session.info.get(_PREFETCHED, {})
-    if address in prefetched:
-        ids = prefetched[address][:limit]
-    else:
-        parameters = {"job": job.name, "address": address, "since": utcnow() - WINDOW}
-        ids = list(session.scalars(_RECENT, {**parameters, "limit": limit}))
+    prefetch_recent_tickets(session, job, [address])  # asks only if not known yet
+    ids = session.info[_PREFETCHED][address][:limit]
     return session.get(Ticket, ids[0]) if len(ids) >= limit else None
 
 
