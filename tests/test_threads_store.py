@@ -125,15 +125,17 @@ def test_record_message_skips_repeats_empty_and_over_long_ids(store: Store, seed
         ticket = session.get_one(Ticket, seeded.it_1.id)
         activity = Activity(ticket=ticket, kind=ActivityKind.MAIL)
         session.add(activity)
-        row = record_message(session, ticket, activity, " <a@x> ", "in")  # flushes for the ids
-        assert row is not None
-        assert (row.message_id, row.activity_id, row.direction) == ("a@x", activity.id, "in")
+        # Flushes for the ids; returns the id as recorded.
+        assert record_message(session, ticket, activity, " <a@x> ", "in") == "a@x"
         assert record_message(session, ticket, None, "a@x", "out") is None
         assert record_message(session, ticket, None, "<>", "in") is None
         assert record_message(session, ticket, None, "x" * 1001, "in") is None
+        activity_id = activity.id
     with store.session() as session:
-        rows = session.scalars(select(TicketMessage.message_id)).all()
-    assert rows == ["a@x"]
+        rows = session.execute(
+            select(TicketMessage.message_id, TicketMessage.activity_id, TicketMessage.direction)
+        ).all()
+    assert [tuple(row) for row in rows] == [("a@x", activity_id, "in")]
 
 
 # --- ticket numbers ------------------------------------------------------------------------

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import DroppedAttachment
 from deskmail.parse.message import ParsedAttachment
+from deskmail.store import deferred
 from deskmail.store.blobs import BlobStore
 from deskmail.store.models import Activity, ActivityKind, Attachment, Ticket, utcnow
+
+_ATTACHMENTS = cast(Table, Attachment.__table__)
 
 
 def store_attachments(
@@ -19,28 +23,27 @@ def store_attachments(
     attachments: Sequence[ParsedAttachment],
     ticket: Ticket,
     activity: Activity | None = None,
-) -> list[Attachment]:
+) -> None:
     """Write each file (once per content) before the transaction commits.
 
     A crash after a blob is written but before commit leaves an unreferenced
     blob, which is harmless; the reverse (a row without its bytes) cannot happen.
     """
-    rows = []
+    if attachments:
+        deferred.ensure_ids(session, ticket, activity)
     for part in attachments:
         ref = blobs.put(part.data)
-        row = Attachment(
-            ticket=ticket,
-            activity=activity,
-            sha256=ref.sha256,
-            filename=part.filename[:500],
-            media_type=part.media_type[:200],
-            size=ref.size,
-            inline=part.inline,
-            content_id=part.content_id[:500] if part.content_id else None,
-        )
-        session.add(row)
-        rows.append(row)
-    return rows
+        row = {
+            "ticket_id": ticket.id,
+            "activity_id": activity.id if activity else None,
+            "sha256": ref.sha256,
+            "filename": part.filename[:500],
+            "media_type": part.media_type[:200],
+            "size": ref.size,
+            "inline": part.inline,
+            "content_id": part.content_id[:500] if part.content_id else None,
+        }
+        deferred.insert(session, _ATTACHMENTS, row)
 
 
 def note_dropped(session: Session, ticket: Ticket, dropped: Sequence[DroppedAttachment]) -> None:

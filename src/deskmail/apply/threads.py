@@ -1,19 +1,20 @@
 """Threading against the store: the reads of classify/threading.py, and the
 writes that make later replies findable (Message-IDs and participants).
 
-The writes run inside the intake transaction; they flush but never commit.
+The writes run inside the intake transaction; they never commit. Their rows
+go through store/deferred.py: written with the batch's next query or commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Select, case, exists, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, Table, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from deskmail.classify.threading import MAX_MESSAGE_ID, TicketRef, normalize_message_id
+from deskmail.store import deferred
 from deskmail.store.models import (
     Activity,
     Person,
@@ -22,9 +23,12 @@ from deskmail.store.models import (
     Ticket,
     TicketMessage,
     TicketParticipant,
+    utcnow,
 )
 
 Direction = Literal["in", "out"]
+_MESSAGES = cast(Table, TicketMessage.__table__)
+_PARTICIPANTS = cast(Table, TicketParticipant.__table__)
 MAX_ADDRESS = 320  # the width of the address columns
 _MAX_NUMBER = 2**31 - 1  # ticket.number is a 32-bit INTEGER; PostgreSQL refuses larger
 
@@ -108,17 +112,18 @@ def record_message(
     direction: Direction,
     *,
     new_ticket: bool = False,
-) -> TicketMessage | None:
+) -> str | None:
     """Remember a Message-ID of the ticket, received ("in") or sent ("out").
 
-    A no-op (None) for an empty or over-long id, or one already recorded for
-    this ticket (a quarantined mail retried, a copy from a second mailbox).
-    `new_ticket`: created in this transaction, so it has none yet (saves a query).
+    Returns the id as recorded (normalized); None for an empty or over-long
+    id, or one already recorded for this ticket (a quarantined mail retried, a
+    copy from a second mailbox). `new_ticket`: created in this transaction, so
+    it has none yet (saves a query).
     """
     message_id = normalize_message_id(message_id)
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         return None
-    _flush_for_ids(session, ticket, activity)
+    deferred.ensure_ids(session, ticket, activity)
     known = not new_ticket and session.scalar(
         select(
             exists().where(
@@ -128,14 +133,15 @@ def record_message(
     )
     if known:
         return None
-    row = TicketMessage(
-        ticket_id=ticket.id,
-        activity_id=activity.id if activity else None,
-        message_id=message_id,
-        direction=direction,
-    )
-    session.add(row)
-    return row
+    row = {
+        "ticket_id": ticket.id,
+        "activity_id": activity.id if activity else None,
+        "message_id": message_id,
+        "direction": direction,
+        "created_at": utcnow(),
+    }
+    deferred.insert(session, _MESSAGES, row)
+    return message_id
 
 
 def record_participants(
@@ -153,7 +159,7 @@ def record_participants(
     Existing rows are left alone, also when another instance adds the same
     address concurrently (INSERT ... ON CONFLICT DO NOTHING). `new_ticket`:
     created in this transaction, so it has none yet: plain rows, written with
-    the next flush.
+    the transaction's next query or its commit.
     """
     excluded = {address.strip().lower() for address in exclude}
     wanted = dict.fromkeys(
@@ -163,12 +169,12 @@ def record_participants(
     )
     if not wanted:
         return []
-    _flush_for_ids(session, ticket)
+    deferred.ensure_ids(session, ticket)
     if new_ticket:
-        session.add_all(TicketParticipant(ticket_id=ticket.id, address=a) for a in wanted)
+        for address in wanted:
+            deferred.insert(session, _PARTICIPANTS, {"ticket_id": ticket.id, "address": address})
         return list(wanted)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _upsert_insert(session.get_bind().dialect.name)
     added = session.scalars(
         insert(TicketParticipant)
         .values([{"ticket_id": ticket.id, "address": address} for address in wanted])
@@ -179,7 +185,13 @@ def record_participants(
     return [address for address in wanted if address in new]
 
 
-def _flush_for_ids(session: Session, *rows: object) -> None:
-    # New tickets and activities get their ids on flush.
-    if any(row is not None and getattr(row, "id", None) is None for row in rows):
-        session.flush()
+def _upsert_insert(dialect: str) -> Any:
+    """The dialect's insert() with ON CONFLICT; imported on use (the PostgreSQL
+    dialect costs SQLite runs 20 ms of start-up)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert

@@ -1,0 +1,71 @@
+"""Rows of append-only tables, inserted with one executemany per table.
+
+The ORM's unit of work costs about as much per new object as parsing a mail
+(bench/ingest.py, py-spy): for the rows a batch of intake only appends and
+never reads back as objects (the journal, a ticket's Message-IDs,
+participants and attachments) that was most of a batch's database time. Those
+rows are handed here as plain values instead. In a transaction that defers
+(`defer_rows`, a batch of intake), they wait and go to the database together:
+before any ORM statement of the session runs (after flushing the ORM's own
+pending rows, which they refer to) and before the commit. So every query in
+the transaction sees them, as it sees pending ORM objects through autoflush;
+under `no_autoflush` neither is written. In any other transaction they are
+inserted at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+_PENDING = "deskmail_deferred_rows"  # session.info: (table, column names) -> rows
+
+
+def defer_rows(session: Session) -> None:
+    """From now on, insert() of this session waits for the next query or the commit.
+
+    Only for a transaction without savepoints that could roll back a row's
+    ORM parent but not the row (a batch of intake has none).
+    """
+    session.info[_PENDING] = {}
+    event.listen(session, "do_orm_execute", _before_query)
+    event.listen(session, "before_commit", write_pending)
+
+
+def insert(session: Session, table: Table, row: dict[str, Any]) -> None:
+    """Insert `row` into `table` in this transaction (now, or deferred: see above)."""
+    pending: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] | None = session.info.get(
+        _PENDING
+    )
+    if pending is None:
+        session.flush()  # the ORM rows it refers to
+        session.connection().execute(table.insert(), row)
+        return
+    # One statement per set of columns: executemany compiles the first row's.
+    pending.setdefault((table, tuple(row)), []).append(row)
+
+
+def write_pending(session: Session) -> None:
+    """Write the deferred rows now (the ORM's pending rows first)."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    session.flush()
+    session.info[_PENDING] = {}
+    connection = session.connection()
+    for (table, _columns), rows in pending.items():
+        connection.execute(table.insert(), rows)
+
+
+def ensure_ids(session: Session, *rows: object) -> None:
+    """Flush if any of these ORM rows (tickets, activities) has no id yet: a row refers to it."""
+    if any(row is not None and getattr(row, "id", None) is None for row in rows):
+        session.flush()
+
+
+def _before_query(state: ORMExecuteState) -> None:
+    # SQLAlchemy autoflushes after this hook; rows are written only where it would flush.
+    if state.session.autoflush and state.execution_options.get("autoflush", True):
+        write_pending(state.session)
