@@ -568,3 +568,52 @@ def test_a_base64_attachment_is_decoded_from_the_raw_mail() -> None:
     assert spans["in.png"] is None  # inside an attached mail: text put back, written out whole
     inner = next(p for p in message.walk() if p.get_filename() == "in.png")
     assert inner.get_payload(decode=True) == bytes(range(256)) * 400
+
+
+def _run_mail(body_lines: list[bytes], newline: bytes) -> bytes:
+    head = [
+        b"From: a@example.com",
+        b"Subject: run",
+        b'Content-Type: multipart/mixed; boundary="XX"',
+        b"",
+        b"--XX",
+        b"Content-Type: application/octet-stream; name=a.bin",
+        b"Content-Transfer-Encoding: base64",
+        b"",
+    ]
+    return newline.join([*head, *body_lines, b"--XX--", b""])
+
+
+_LINE = base64.b64encode(bytes(range(57)))  # 76 characters, as encoders write them
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+@pytest.mark.parametrize(
+    ("shape", "body", "uniform"),
+    [
+        ("one width, shorter last line", [_LINE] * 400 + [b"QUJD"], True),
+        ("one width, no shorter line", [_LINE] * 400, True),
+        ("widths vary", [_LINE, _LINE[:60]] * 200, False),
+        ("a blank line inside", [_LINE] * 300 + [b""] + [_LINE] * 300, True),
+        (
+            "a stray CR inside a line",
+            [_LINE] * 300 + [_LINE[:30] + b"\r" + _LINE[31:]] + [_LINE] * 300,
+            False,
+        ),
+        ("a non-base64 line of the same width", [_LINE] * 300 + [b"-" * 76] + [_LINE] * 300, False),
+    ],
+)
+def test_base64_runs_of_any_shape_parse_as_without_eliding(
+    shape: str, body: list[bytes], uniform: bool, newline: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-pass check (uniform lines) and the general walk cut only what parses alike."""
+    from deskmail.parse import elide, parser
+
+    raw = _run_mail(body, newline)
+    start = raw.index(newline * 2 + _LINE) + 2 * len(newline)
+    taken = elide._uniform_run_end(raw, start) or (0, 0)
+    assert (taken[1] >= elide.MIN_LINES) is uniform, shape  # the one-pass check took a run
+    assert elide.elide(raw).runs, shape  # some run was cut
+    fast = parse_message(raw)
+    monkeypatch.setattr(parser, "elide", lambda data: elide.Elided(data))
+    assert fast == parse_message(raw), shape
