@@ -15,9 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
-
 from deskmail.parse.encoded_words import one_line
 
 BUILT_IN = Path(__file__).with_name("templates")
@@ -70,6 +67,10 @@ class _Folder:
     """One folder of templates and its Jinja environment."""
 
     def __init__(self, path: Path) -> None:
+        # Imported here: most runs send no mail, and Jinja costs start-up time and memory.
+        import jinja2
+        from jinja2.sandbox import SandboxedEnvironment
+
         self.path = path
         self.environment = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(path),
@@ -82,6 +83,8 @@ class _Folder:
         return (self.path / name).is_file()
 
     def render(self, name: str, context: Mapping[str, object]) -> str:
+        import jinja2
+
         try:
             return self.environment.get_template(name).render(context)
         except jinja2.TemplateSyntaxError as exc:
