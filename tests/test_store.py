@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from deskmail.config.models import DeskmailConfig
 from deskmail.store import migrate
-from deskmail.store.blobs import BlobStore
+from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import SchemaVersionError, Store, create_engine, open_store
 from deskmail.store.models import (
     Base,
@@ -319,6 +319,20 @@ def test_identical_content_is_stored_once(tmp_path: Path) -> None:
     assert _files(tmp_path / "blobs") == [tmp_path / "blobs" / sha[:2] / sha[2:4] / sha]
     with blobs.open(sha) as stored:
         assert stored.read() == b"hello"
+
+
+def test_put_with_a_known_digest_writes_only_what_is_missing(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    sha = hashlib.sha256(b"logo").hexdigest()
+    assert blobs.put(b"logo", sha) == BlobRef(sha, 4)
+    with blobs.open(sha) as stored:
+        assert stored.read() == b"logo"
+    mtime = blobs.path(sha).stat().st_mtime_ns
+    (tmp_path / "blobs" / "tmp").rmdir()  # nothing is written for a stored blob
+    assert blobs.put(b"logo", sha) == BlobRef(sha, 4)
+    assert not (tmp_path / "blobs" / "tmp").exists()
+    assert blobs.path(sha).stat().st_mtime_ns == mtime
+    assert _files(tmp_path / "blobs") == [blobs.path(sha)]
 
 
 def test_put_stream_of_several_megabytes(tmp_path: Path) -> None:

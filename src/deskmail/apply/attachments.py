@@ -32,7 +32,7 @@ def store_attachments(
     if attachments:
         deferred.ensure_ids(session, ticket, activity)
     for part in attachments:
-        ref = blobs.put(part.data)
+        ref = blobs.put(part.data, part.sha256)
         row = {
             "ticket_id": ticket.id,
             "activity_id": activity.id if activity else None,

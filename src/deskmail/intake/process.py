@@ -306,7 +306,7 @@ def _quarantine(
     """Keep the raw bytes and the reason, and report it; the message stays on the server."""
     reason = f"{stage}: {type(exc).__name__}: {exc}"[:4000]
     log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason, exc_info=exc)
-    store.blobs.put(fetched.raw)
+    store.blobs.put(fetched.raw, sha256)
     subject = message.subject if message else ""
     try:
         with store.transaction() as session:

@@ -65,34 +65,59 @@ class BlobStore:
         """The blob's bytes; FileNotFoundError when it is not stored."""
         return self.path(sha256).open("rb")
 
-    def put(self, data: bytes) -> BlobRef:
-        return self.put_stream((data,))
+    def put(self, data: bytes, sha256: str | None = None) -> BlobRef:
+        """Store `data`. `sha256`: its digest, when the caller has it already (the
+        parser hashes every attachment): not computed again, and a blob already
+        stored is found before anything is written."""
+        if sha256 is None:
+            return self.put_stream((data,))
+        ref = BlobRef(sha256, len(data))
+        if not self._stored(ref):
+            self._install(ref, self._write_temporary((data,), None))
+        return ref
 
     def put_stream(self, chunks: Iterable[bytes]) -> BlobRef:
         """Store the concatenated chunks; a blob already stored is not rewritten."""
-        _make_dirs(self._tmp)
         digest = hashlib.sha256()
-        size = 0
+        tmp = self._write_temporary(chunks, digest)
+        ref = BlobRef(digest.hexdigest(), tmp.stat().st_size)
+        if self._stored(ref):
+            tmp.unlink(missing_ok=True)
+        else:
+            self._install(ref, tmp)
+        return ref
+
+    def _stored(self, ref: BlobRef) -> bool:
+        # Same name means same bytes; the size check only guards against a
+        # file damaged outside deskmail (ours appear whole via os.replace).
+        final = self.path(ref.sha256)
+        return final.is_file() and final.stat().st_size == ref.size
+
+    def _write_temporary(self, chunks: Iterable[bytes], digest: hashlib._Hash | None) -> Path:
+        """The chunks in a new file under tmp/, on disk (fsynced); hashed into `digest`."""
+        _make_dirs(self._tmp)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".tmp")
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            ref = BlobRef(digest.hexdigest(), size)
-            final = self.path(ref.sha256)
-            # Same name means same bytes; the size check only guards against a
-            # file damaged outside deskmail (ours appear whole via os.replace).
-            if final.is_file() and final.stat().st_size == size:
-                return ref
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _install(self, ref: BlobRef, tmp: Path) -> None:
+        """Move a written temporary file to its name; durable once this returns."""
+        final = self.path(ref.sha256)
+        try:
             _make_dirs(final.parent)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
-            return ref
         finally:
             tmp.unlink(missing_ok=True)
 
