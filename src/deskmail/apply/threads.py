@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Literal, cast
 
-from sqlalchemy import Select, Table, case, exists, func, or_, select
+from sqlalchemy import BindParameter, Select, Table, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from deskmail.classify.threading import MAX_MESSAGE_ID, TicketRef, normalize_message_id
@@ -42,14 +42,7 @@ class StoreLookup:
     def ticket_for_message_ids(self, message_ids: Sequence[str], team: str) -> TicketRef | None:
         if not message_ids:
             return None
-        rows = self.session.execute(
-            _refs()
-            .add_columns(TicketMessage.message_id)
-            .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
-            .where(TicketMessage.message_id.in_(message_ids))
-            # Newest record first, so among equals the latest ticket wins.
-            .order_by(TicketMessage.id.desc())
-        ).all()
+        rows = self.session.execute(_BY_MESSAGE_IDS, {"ids": list(message_ids)}).all()
         for message_id in message_ids:
             found = [row for row in rows if row.message_id == message_id]
             if found:
@@ -61,14 +54,7 @@ class StoreLookup:
         if not 0 < number <= _MAX_NUMBER:
             return None
         row = self.session.execute(
-            _refs()
-            .where(
-                Ticket.number == number,
-                # Some clients re-case subjects; the exact spelling wins if both exist.
-                or_(Team.name == team, func.lower(Team.name) == team.lower()),
-            )
-            .order_by(case((Team.name == team, 0), else_=1))
-            .limit(1)
+            _BY_NUMBER, {"number": number, "team": team, "team_lower": team.lower()}
         ).first()
         return TicketRef(row.id, row.team, row.number, row.token) if row else None
 
@@ -76,32 +62,62 @@ class StoreLookup:
         address = address.strip().lower()
         if not address:
             return False
-        participant = exists().where(
-            TicketParticipant.ticket_id == ticket_id, TicketParticipant.address == address
-        )
-        owner = exists().where(
-            Ticket.id == ticket_id,
-            or_(
-                Ticket.requester_id == PersonAddress.person_id,
-                Ticket.user_id == PersonAddress.person_id,
-            ),
-        )
-        person = exists().where(
-            PersonAddress.address == address,
-            Person.id == PersonAddress.person_id,
-            or_(Person.is_agent, owner),
-        )
-        # Tickets from before participants were recorded still know their sender.
-        sender = exists().where(
-            Ticket.id == ticket_id, func.lower(Ticket.sender_address) == address
-        )
-        return bool(self.session.scalar(select(or_(participant, person, sender))))
+        return bool(self.session.scalar(_MAY_POST, {"ticket_id": ticket_id, "address": address}))
 
 
-def _refs() -> Select[int, str, int, str]:
-    return select(Ticket.id, Team.name.label("team"), Ticket.number, Ticket.token).join(
-        Team, Team.id == Ticket.team_id
+# The lookups run for every reply: built once, with bind parameters (building
+# and cache-keying a statement cost as much as running it on SQLite).
+_REFS = select(Ticket.id, Team.name.label("team"), Ticket.number, Ticket.token).join(
+    Team, Team.id == Ticket.team_id
+)
+_BY_MESSAGE_IDS = (
+    _REFS.add_columns(TicketMessage.message_id)
+    .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+    .where(TicketMessage.message_id.in_(bindparam("ids", expanding=True)))
+    # Newest record first, so among equals the latest ticket wins.
+    .order_by(TicketMessage.id.desc())
+)
+_BY_NUMBER = (
+    _REFS.where(
+        Ticket.number == bindparam("number"),
+        # Some clients re-case subjects; the exact spelling wins if both exist.
+        or_(Team.name == bindparam("team"), func.lower(Team.name) == bindparam("team_lower")),
     )
+    .order_by(case((Team.name == bindparam("team"), 0), else_=1))
+    .limit(1)
+)
+
+
+def _may_post() -> Select[bool]:
+    ticket_id: BindParameter[int] = bindparam("ticket_id")
+    address: BindParameter[str] = bindparam("address")
+    participant = exists().where(
+        TicketParticipant.ticket_id == ticket_id, TicketParticipant.address == address
+    )
+    owner = exists().where(
+        Ticket.id == ticket_id,
+        or_(
+            Ticket.requester_id == PersonAddress.person_id,
+            Ticket.user_id == PersonAddress.person_id,
+        ),
+    )
+    person = exists().where(
+        PersonAddress.address == address,
+        Person.id == PersonAddress.person_id,
+        or_(Person.is_agent, owner),
+    )
+    # Tickets from before participants were recorded still know their sender.
+    sender = exists().where(Ticket.id == ticket_id, func.lower(Ticket.sender_address) == address)
+    return select(or_(participant, person, sender))
+
+
+_MAY_POST = _may_post()
+_KNOWN_MESSAGE = select(
+    exists().where(
+        TicketMessage.ticket_id == bindparam("ticket_id"),
+        TicketMessage.message_id == bindparam("message_id"),
+    )
+)
 
 
 def record_message(
@@ -125,11 +141,7 @@ def record_message(
         return None
     deferred.ensure_ids(session, ticket, activity)
     known = not new_ticket and session.scalar(
-        select(
-            exists().where(
-                TicketMessage.ticket_id == ticket.id, TicketMessage.message_id == message_id
-            )
-        )
+        _KNOWN_MESSAGE, {"ticket_id": ticket.id, "message_id": message_id}
     )
     if known:
         return None
