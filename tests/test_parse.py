@@ -617,3 +617,96 @@ def test_base64_runs_of_any_shape_parse_as_without_eliding(
     fast = parse_message(raw)
     monkeypatch.setattr(parser, "elide", lambda data: elide.Elided(data))
     assert fast == parse_message(raw), shape
+
+
+# --- boundary lines without a regex per multipart (parse/boundaries.py) ---
+
+
+_MAIL_FILES = sorted(
+    [
+        *(Path(__file__).parent / "corpus" / "malformed").glob("*.eml"),
+        *(Path(__file__).parents[1] / "src" / "deskmail" / "sample").rglob("*.eml"),
+    ]
+)
+
+
+def _boundary_traps() -> list[bytes]:
+    """Boundaries with regex metacharacters, trailing blanks, close lines, CR-only ends."""
+    mails = []
+    for boundary in ["a.b*c+d?(e)[f]{g}|h^$\\i", "== =_x", "simple", "--dashes--"]:
+        for close in (f"--{boundary}--", f"--{boundary}-- \t", f"--{boundary}--trailing"):
+            body = "\r\n".join(
+                [
+                    "From: a@example.com",
+                    "Subject: traps",
+                    f'Content-Type: multipart/mixed; boundary="{boundary}"',
+                    "",
+                    "preamble",
+                    f"--{boundary} \t",
+                    "Content-Type: text/plain",
+                    "",
+                    "one",
+                    f"--{boundary}x not a boundary",
+                    f"--{boundary}",
+                    "Content-Type: text/plain",
+                    "",
+                    "two",
+                    close,
+                    "epilogue",
+                ]
+            )
+            mails += [body.encode(), body.replace("\r\n", "\r").encode()]
+    return mails
+
+
+def test_boundary_matcher_parses_as_the_stdlib_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    import email.feedparser
+    import re
+
+    from deskmail.parse import boundaries
+
+    assert email.feedparser.re is not re  # parse_message's import installed it
+    raws = [path.read_bytes() for path in _MAIL_FILES]
+    raws += [raw.replace(b"\r\n", b"\n") for raw in raws] + _boundary_traps()
+    raws.append(_big_mail(b"\r\n", b""))
+    ours = [parse_message(raw) for raw in raws]
+    monkeypatch.setattr(email.feedparser, "re", re)
+    stdlib = [parse_message(raw) for raw in raws]
+    boundaries.install()  # monkeypatch puts it back as it found it
+    assert len(raws) > 100
+    for raw, mine, theirs in zip(raws, ours, stdlib, strict=True):
+        assert mine == theirs, raw[:200]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("--b(x)\r\n", ("", "", "\r\n")),
+        ("--b(x)-- \t\n", ("--", " \t", "\n")),
+        ("--b(x)", ("", "", None)),
+        ("--b(x)--", ("--", "", None)),
+        ("--b(x)y\r\n", None),
+        ("--b(x)--y", None),
+        ("--b[x]\n", None),
+        (" --b(x)\n", None),
+    ],
+)
+def test_boundary_matcher_groups(line: str, expected: tuple[str, str, str | None] | None) -> None:
+    import re
+
+    from deskmail.parse.boundaries import _FeedparserRe
+
+    separator = "--b(x)"
+    pattern = (
+        "(?P<sep>" + re.escape(separator) + r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+    )
+    stdlib = re.compile(pattern).match(line)
+    ours = _FeedparserRe.compile(pattern).match(line)
+    assert type(_FeedparserRe.compile(pattern)).__name__ == "BoundaryMatcher"
+    found = (ours.group("end") or "", ours.group("ws"), ours.group("linesep")) if ours else None
+    assert found == expected
+    assert (stdlib is None) == (ours is None)
+    if stdlib and ours:
+        assert [stdlib.group(g) for g in ("end", "ws", "linesep")] == [
+            ours.group(g) for g in ("end", "ws", "linesep")
+        ]

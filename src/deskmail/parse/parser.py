@@ -21,6 +21,7 @@ from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
 
+from deskmail.parse import boundaries
 from deskmail.parse.attachments import WHOLE_MAIL_NAME, eml_attachment
 from deskmail.parse.charsets import decode_text
 from deskmail.parse.elide import elide, restore
@@ -36,6 +37,7 @@ __all__ = ["MAX_DEPTH", "parse_message"]
 log = logging.getLogger(__name__)
 
 _PARSER = BytesParser(policy=policy.compat32)
+boundaries.install()  # no regex compiled per multipart (boundaries.py)
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
