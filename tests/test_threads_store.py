@@ -294,3 +294,52 @@ def test_each_lookup_is_one_statement(store: Store, seeded: Seeded) -> None:
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
     assert len(statements) == 3, statements
+
+
+# --- rows written later (store/deferred.py) --------------------------------------------------
+
+
+def _count_messages(session: Session) -> int:
+    return len(session.scalars(select(TicketMessage.message_id)).all())
+
+
+def test_deferred_rows_wait_for_the_next_query_and_never_enter_a_savepoint(
+    store: Store, seeded: Seeded
+) -> None:
+    from deskmail.store import deferred
+
+    with store.transaction() as session:
+        deferred.defer_rows(session)
+        ticket = session.get_one(Ticket, seeded.it_1.id)
+        statements: list[str] = []
+        event.listen(
+            session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2])
+        )
+        # new_ticket: no query for known ids, which would write the first row.
+        assert record_message(session, ticket, None, "<one@x>", "in", new_ticket=True) == "one@x"
+        assert record_message(session, ticket, None, "<two@x>", "in", new_ticket=True) == "two@x"
+        assert not any(s.startswith("INSERT INTO ticket_message") for s in statements)
+        with session.no_autoflush:  # like pending ORM objects: not written, not seen
+            assert _count_messages(session) == 0
+        with session.begin_nested():  # a query in a savepoint writes nothing either
+            assert _count_messages(session) == 0
+        assert _count_messages(session) == 2  # written before the query, in one statement
+        assert sum(s.startswith("INSERT INTO ticket_message") for s in statements) == 1
+        deferred.insert(
+            session,
+            TicketMessage.__table__,  # type: ignore[arg-type]
+            {"ticket_id": ticket.id, "message_id": "three@x", "direction": "in"},
+        )
+        savepoint = session.begin_nested()
+        savepoint.rollback()  # the row was never in it
+    with store.session() as session:
+        rows = session.scalars(select(TicketMessage.message_id).order_by("message_id")).all()
+    assert rows == ["one@x", "three@x", "two@x"]  # the last one written at the commit
+
+
+def test_without_deferring_rows_are_inserted_at_once(store: Store, seeded: Seeded) -> None:
+    with store.transaction() as session:
+        ticket = session.get_one(Ticket, seeded.it_1.id)
+        with session.no_autoflush:
+            assert record_message(session, ticket, None, "<now@x>", "in") == "now@x"
+            assert _count_messages(session) == 1

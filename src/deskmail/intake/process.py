@@ -257,7 +257,7 @@ def _record(
 
 def _journal_values(record: IntakeRecord) -> dict[str, Any]:
     """The columns set on a new journal row (not added to the session); the rest default."""
-    state = record.__dict__
+    state = record.__dict__  # SQLAlchemy keeps an object's attribute values here
     return {column.key: state[column.key] for column in _JOURNAL.columns if column.key in state}
 
 
