@@ -270,6 +270,8 @@ def test_delete_expunges_only_our_uids(dovecot: Dovecot) -> None:
         late = dovecot.append(user, make_mail("arrived after list_keys"))
         source.acknowledge(keys)
         source.acknowledge(keys)  # idempotent: already gone is fine
+        assert source._client is not None
+        assert "EXPUNGE" not in source._client._imap.untagged_responses  # not piled up
     assert len(keys) == 2
     assert dovecot.uids(user) == [theirs_deleted, late]
     assert "\\Deleted" in dovecot.flags(user)[theirs_deleted]
@@ -287,6 +289,8 @@ def test_move_into_target_folder(dovecot: Dovecot, pre_existing: bool) -> None:
     job = dovecot.job(user, "imap", "ssl", after_processing="move", move_to="INBOX.Processed")
     with ImapSource(job, PASSWORD) as source:
         source.acknowledge(source.list_keys()[:1])
+        assert source._client is not None
+        assert "EXPUNGE" not in source._client._imap.untagged_responses  # not piled up
     assert dovecot.uids(user) == [stays]
     assert "INBOX.Processed" not in dovecot.folders(user)  # translated, not created literally
     with dovecot.imap(user, "INBOX/Processed") as client:

@@ -352,6 +352,7 @@ class ImapSource(ClosingSource):
         client.add_flags(uids, [DELETED], silent=True)
         if client.has_capability("UIDPLUS"):
             client.uid_expunge(uids)  # UID EXPUNGE: exactly these UIDs
+            _forget_expunges(client)
         elif not self._warned_no_uidplus:
             self._warned_no_uidplus = True
             log.warning(
@@ -364,6 +365,13 @@ class ImapSource(ClosingSource):
         client = self._open()
         if client.has_capability("MOVE"):
             client.move(uids, target)
+            _forget_expunges(client)
         else:
             client.copy(uids, target)
             self._delete(uids)
+
+
+def _forget_expunges(client: IMAPClient) -> None:
+    """imapclient leaves the "* n EXPUNGE" replies to UID EXPUNGE and UID MOVE in
+    imaplib's dict, one per mail for as long as the connection lives; nothing reads them."""
+    client._imap.untagged_responses.pop("EXPUNGE", None)
