@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ OnMessage = Callable[[MessageOutcome], None]
 # A transaction batch ends at job.fetch_batch messages or at this many bytes of mail,
 # whichever comes first: the batch's raw bytes are held until its commit.
 BATCH_BYTES = 4 * 1024 * 1024
+# With a parsing worker: batches fetched and handed to it before the oldest is
+# written. With one, a large batch after a small one kept this process waiting
+# for its parse; two took the benchmark's 1,000 mails from 2.6 s to 2.3 s.
+PARSE_AHEAD_BATCHES = 2
 
 
 @dataclass
@@ -214,23 +219,26 @@ def _pass(
             )
 
         try:
-            waiting: tuple[list[FetchedMessage], Future[list[Prepared]] | None] | None = None
+            # Batches being parsed by the worker, oldest first; taken in in order
+            # (a reply may follow its request).
+            ahead_of_writes: deque[tuple[list[FetchedMessage], Future[list[Prepared]]]] = deque()
             for batch in _batches(source, job, new, summary, debug_dir):
                 parsing = ahead.submit(batch)
-                if waiting is not None:  # in order: a reply may follow its request
-                    acknowledged += take_in(*waiting)
-                    waiting = None
                 if parsing is None:  # parsed here: nothing to gain by waiting
+                    while ahead_of_writes:
+                        acknowledged += take_in(*ahead_of_writes.popleft())
                     acknowledged += take_in(batch, None)
                 else:
-                    waiting = (batch, parsing)
+                    ahead_of_writes.append((batch, parsing))
+                    if len(ahead_of_writes) > PARSE_AHEAD_BATCHES:
+                        acknowledged += take_in(*ahead_of_writes.popleft())
                 if should_stop is not None and should_stop():
                     log.info(
                         "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
                     )
                     break
-            if waiting is not None:
-                acknowledged += take_in(*waiting)
+            while ahead_of_writes:
+                acknowledged += take_in(*ahead_of_writes.popleft())
         finally:
             ahead.close()
     return acknowledged
