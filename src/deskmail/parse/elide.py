@@ -58,17 +58,19 @@ def elide(raw: bytes) -> Elided:
     runs: dict[str, tuple[int, int]] = {}
     pieces: list[bytes] = []
     done = 0  # raw[:done] is in pieces
-    for body in _BODY.finditer(raw):
+    # search() from where the last run ended: a run's megabytes are not scanned twice.
+    body = _BODY.search(raw)
+    while body is not None:
         start = body.end()
-        if start < done:
-            continue
         end, lines = _run_end(raw, start)
         if end <= start or lines < MIN_LINES:
+            body = _BODY.search(raw, start)
             continue
         marker = f"{prefix}{len(runs)}"
         runs[marker] = (start, end)
         pieces += (raw[done:start], marker.encode("ascii"))
         done = end
+        body = _BODY.search(raw, end)
     if not runs:
         return Elided(raw)
     pieces.append(raw[done:])
