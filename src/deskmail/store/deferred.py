@@ -4,13 +4,14 @@ The ORM's unit of work costs a fraction of a millisecond per new object, and
 a mail makes four to six rows that intake only appends and never reads back
 as objects: its journal row, a ticket's Message-IDs, participants and
 attachments. Handed here as plain values instead, a 1,000-mail run took 4%
-less time on SQLite and 9% less on PostgreSQL (bench/ingest.py). In a transaction that defers
-(`defer_rows`, a batch of intake), they wait and go to the database together:
-before any ORM statement of the session runs (after flushing the ORM's own
-pending rows, which they refer to) and before the commit. So every query in
-the transaction sees them, as it sees pending ORM objects through autoflush;
-under `no_autoflush` neither is written. In any other transaction they are
-inserted at once.
+less time on SQLite and 9% less on PostgreSQL (bench/ingest.py).
+
+In a transaction that defers (`defer_rows`, a batch of intake), they wait and
+go to the database together: before any ORM statement of the session runs
+(after flushing the ORM's own pending rows, which they refer to) and before
+the commit. So every query in the transaction sees them, as it sees pending
+ORM objects through autoflush; under `no_autoflush` neither is written. In
+any other transaction they are inserted at once.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _PENDING = "deskmail_deferred_rows"  # session.info: (table, column names) -> ro
 def defer_rows(session: Session) -> None:
     """From now on, insert() of this session waits for the next query or the commit.
 
-    Never written inside a savepoint, whose rollback would take them along.
+    A query inside a savepoint does not write them: the savepoint's rollback
+    would take them along.
     """
     session.info[_PENDING] = {}
     event.listen(session, "do_orm_execute", _before_query)
