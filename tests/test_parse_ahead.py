@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,30 @@ def test_the_worker_dies_with_a_killed_parent() -> None:
         pytest.fail(f"worker {worker} outlived its killed parent")
     finally:
         parent.kill()
+
+
+_MAIN_SCRIPT = """
+import sys
+from pathlib import Path
+if __name__ != "__main__":  # a worker importing this script as its __mp_main__
+    Path(sys.argv[1] if len(sys.argv) > 1 else {marker!r}).write_text(__name__)
+else:
+    from deskmail.intake.parse_ahead import ParseAhead
+    from deskmail.sources.base import FetchedMessage
+    ahead = ParseAhead(enabled=True)
+    batch = [FetchedMessage("k", b"Subject: x\\r\\n\\r\\nbody\\r\\n")]
+    print(ParseAhead.collect(batch, ahead.submit(batch))[0].message.subject)
+    ahead.close()
+"""
+
+
+def test_the_worker_does_not_import_the_parents_main_module(tmp_path: Path) -> None:
+    """Under `python -m deskmail` that would be the whole CLI in the worker."""
+    marker = tmp_path / "imported"
+    script = tmp_path / "main_script.py"
+    script.write_text(_MAIN_SCRIPT.format(marker=str(marker)))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "x"  # parsed in the worker
+    assert not marker.exists()

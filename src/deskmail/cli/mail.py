@@ -59,7 +59,7 @@ def run_once(
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
     summaries = [
-        # One job at a time and no other thread: the parsing worker may be forked.
+        # One job at a time: each may start its own parsing worker (--parse-worker).
         run_job(store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=parse_worker)
         for job in jobs
     ]

@@ -98,8 +98,8 @@ def run_job(
     `should_stop`: asked after each message (the daemon's SIGTERM); `debug_dir`:
     keep every fetched message's raw bytes there (--debug); `config`: the whole
     configuration, for outgoing mail ([smtp], templates); None sends nothing.
-    `parse_worker`: parse in a forked second process, one batch ahead; only where
-    nothing else runs in this process (run-once), see intake/parse_ahead.py.
+    `parse_worker`: parse in a second process, up to PARSE_AHEAD_BATCHES ahead of
+    the writes (run-once --parse-worker; intake/parse_ahead.py).
     """
     with job_logging(job.name):
         summary = RunSummary(job=job.name)
