@@ -39,7 +39,7 @@ from deskmail.config.errors import ConfigError
     "--parse-worker",
     is_flag=True,
     help="Parse in a second process alongside the database writes: on a backlog about"
-    " a sixth faster, for about 70 MiB more memory.",
+    " an eighth faster, for about 70 MiB more memory.",
 )
 def run_once(
     config_path: Path,
