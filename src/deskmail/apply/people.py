@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deskmail.parse.message import Address
+from deskmail.store.engine import IN_LIST_CHUNK
 from deskmail.store.models import Person, PersonAddress
 
 # Built once (constructing it cost more than running it); ids only, as most
@@ -17,7 +18,6 @@ _PEOPLE_OF = select(PersonAddress.address, PersonAddress.person_id).where(
     PersonAddress.address.in_(bindparam("addresses", expanding=True))
 )
 _PREFETCHED = "deskmail_people"  # session.info key: address -> person id or None
-_CHUNK = 500  # under every database's parameter limit
 
 
 def prefetch_people(session: Session, addresses: Iterable[str]) -> None:
@@ -28,8 +28,8 @@ def prefetch_people(session: Session, addresses: Iterable[str]) -> None:
     """
     known: dict[str, int | None] = session.info.setdefault(_PREFETCHED, {})
     wanted = [address for address in addresses if address not in known]
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for start in range(0, len(wanted), IN_LIST_CHUNK):
+        chunk = wanted[start : start + IN_LIST_CHUNK]
         known.update(dict.fromkeys(chunk))
         for address, person_id in session.execute(_PEOPLE_OF, {"addresses": chunk}):
             known[address] = person_id

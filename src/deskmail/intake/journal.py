@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from deskmail.store.engine import IN_LIST_CHUNK
 from deskmail.store.models import IntakeOutcome, IntakeRecord, utcnow
 
 # Every outcome but a quarantine: the message is taken care of and may leave the mailbox.
@@ -18,7 +19,6 @@ DONE = (
     IntakeOutcome.IGNORED,
     IntakeOutcome.DENIED,
 )
-_CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,8 @@ class Known:
 
 def lookup(session: Session, job: str, keys: Sequence[str]) -> dict[str, Known]:
     found: dict[str, Known] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
+    for start in range(0, len(keys), IN_LIST_CHUNK):
+        chunk = keys[start : start + IN_LIST_CHUNK]
         rows = session.execute(
             select(
                 IntakeRecord.source_key, IntakeRecord.outcome, IntakeRecord.acknowledged_at
@@ -66,14 +66,14 @@ def find_same_bytes(session: Session, job: str, sha256: str) -> IntakeRecord | N
 def find_same_bytes_many(
     session: Session, job: str, digests: Sequence[str]
 ) -> dict[str, IntakeRecord]:
-    """find_same_bytes for a batch of messages, in one query per _CHUNK digests."""
+    """find_same_bytes for a batch of messages, in one query per IN_LIST_CHUNK digests."""
     found: dict[str, IntakeRecord] = {}
     unique = list(dict.fromkeys(digests))
-    for start in range(0, len(unique), _CHUNK):
+    for start in range(0, len(unique), IN_LIST_CHUNK):
         rows = session.scalars(
             select(IntakeRecord).where(
                 IntakeRecord.job == job,
-                IntakeRecord.sha256.in_(unique[start : start + _CHUNK]),
+                IntakeRecord.sha256.in_(unique[start : start + IN_LIST_CHUNK]),
                 IntakeRecord.outcome.in_(DONE),
             )
         )
@@ -85,12 +85,12 @@ def find_same_bytes_many(
 def mark_acknowledged(session: Session, job: str, keys: Iterable[str]) -> None:
     pending = list(keys)
     now = utcnow()
-    for start in range(0, len(pending), _CHUNK):
+    for start in range(0, len(pending), IN_LIST_CHUNK):
         session.execute(
             update(IntakeRecord)
             .where(
                 IntakeRecord.job == job,
-                IntakeRecord.source_key.in_(pending[start : start + _CHUNK]),
+                IntakeRecord.source_key.in_(pending[start : start + IN_LIST_CHUNK]),
             )
             .values(acknowledged_at=now)
         )

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from deskmail.config.models import JobConfig
+from deskmail.store.engine import IN_LIST_CHUNK
 from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
 
 WINDOW = timedelta(hours=1)
@@ -38,7 +39,6 @@ _RECENT_MANY = (
     .order_by(Ticket.created_at.desc(), Ticket.id.desc())
 )
 _PREFETCHED = "deskmail_recent_tickets"  # session.info key: address -> ticket ids, newest first
-_CHUNK = 500  # under every database's parameter limit
 
 
 def recent_ticket_for_sender(
@@ -65,8 +65,8 @@ def prefetch_recent_tickets(session: Session, job: JobConfig, addresses: Iterabl
     known: dict[str, list[int]] = session.info.setdefault(_PREFETCHED, {})
     wanted = [address for address in addresses if address not in known]
     since = utcnow() - WINDOW
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for start in range(0, len(wanted), IN_LIST_CHUNK):
+        chunk = wanted[start : start + IN_LIST_CHUNK]
         for address in chunk:
             known[address] = []
         rows = session.execute(_RECENT_MANY, {"job": job.name, "addresses": chunk, "since": since})

@@ -18,6 +18,8 @@ from deskmail.store.blobs import BlobStore
 
 DATABASE_URL_ENV = "DESKMAIL_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Values per IN (...) list: under every database's parameter limit (999 in older SQLite).
+IN_LIST_CHUNK = 500
 # Execution option that marks the connections of Store.session().
 _READ_ONLY = "deskmail_read_only"
 
@@ -172,6 +174,7 @@ def open_store(config: DeskmailConfig) -> Store:
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "IN_LIST_CHUNK",
     "SchemaVersionError",
     "Store",
     "create_engine",
