@@ -34,7 +34,6 @@ _BODY = re.compile(rb"\n\r?\n(?=[A-Za-z0-9+/]{16})")
 _END = re.compile(rb"[^A-Za-z0-9+/=\r\n]|\n\r?\n")
 _CHECK_CHUNK = 1024 * 1024
 _BASE64_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-_BASE64_LINES = _BASE64_CHARACTERS + b"\r\n"
 
 
 SPAN_ATTRIBUTE = "deskmail_base64_span"  # (raw, start, end) on a part; see the docstring
@@ -94,7 +93,7 @@ def _run_end(raw: bytes, start: int) -> tuple[int, int]:
     if (
         raw.find(b"\n\n", start, stop) < 0
         and raw.find(b"\n\r\n", start, stop) < 0
-        and _only_base64_lines(raw, start, stop)
+        and not _line_ends(raw, start, stop).translate(None, b"\r\n")  # base64 lines only
     ):
         end = stop
     else:
@@ -145,17 +144,12 @@ def _uniform_run_end(raw: bytes, start: int) -> tuple[int, int] | None:
 
 
 def _line_ends(raw: bytes, start: int, stop: int) -> bytes:
-    """What is left of raw[start:stop] without its base64 characters, a slice at a time."""
+    """What is left of raw[start:stop] without its base64 characters.
+
+    A slice at a time: a 25 MB attachment is not copied whole to be checked.
+    """
     return b"".join(
         raw[at : min(at + _CHECK_CHUNK, stop)].translate(None, _BASE64_CHARACTERS)
-        for at in range(start, stop, _CHECK_CHUNK)
-    )
-
-
-def _only_base64_lines(raw: bytes, start: int, stop: int) -> bool:
-    # A slice at a time: a 25 MB attachment should not be copied whole to be checked.
-    return not any(
-        raw[at : min(at + _CHECK_CHUNK, stop)].translate(None, _BASE64_LINES)
         for at in range(start, stop, _CHECK_CHUNK)
     )
 
