@@ -499,6 +499,11 @@ def compile_bytecode(folders: list[Path]) -> str:
     return f"compiled before timing ({names}); PYTHONDONTWRITEBYTECODE {unset}"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg gives them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def machine_facts(dovecot_binary: str) -> dict[str, str]:
     cpu = "?"
     with open("/proc/cpuinfo") as handle:
@@ -532,7 +537,7 @@ def machine_facts(dovecot_binary: str) -> dict[str, str]:
         "dovecot": _command(dovecot_binary, "--version") or "?",
         "postgresql_server": postgres,
         "deskmail_commit": deskmail_commit(),
-        "loadavg_start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "loadavg_start": load_average(),
     }
 
 
@@ -902,7 +907,7 @@ def main() -> None:
                 bench.profile_run(args.profile)
         finally:
             dovecot.stop()
-    facts["loadavg_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    facts["loadavg_end"] = load_average()
     if deskmail_commit() != facts["deskmail_commit"]:  # the code measured is not one version
         facts["deskmail_commit_at_end"] = f"{deskmail_commit()} (CHANGED DURING THE RUN)"
     facts["wall_time"] = f"{time.perf_counter() - began:.0f} s for the whole benchmark"
