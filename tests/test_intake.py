@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select
 from deskmail.apply.people import add_person
 from deskmail.config.models import AfterProcessing, JobConfig
 from deskmail.intake import process
+from deskmail.intake import run as intake_run
 from deskmail.intake.run import run_job
 from deskmail.store.engine import Store
 from deskmail.store.models import (
@@ -204,28 +205,39 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
     assert len(maildir) == 1
 
 
+class _Commits:
+    """Counts the store's commits while in use."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+        self.count = 0
+
+    def _seen(self, _connection: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _Commits:
+        event.listen(self.engine, "commit", self._seen)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "commit", self._seen)
+
+
 def test_a_batch_is_one_commit(store: Store, job: JobConfig, maildir: mailbox.Maildir) -> None:
-    commits = 0
-
-    def count(_connection: object) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(store.engine, "commit", count)
-    try:
+    with _Commits(store) as commits:
         maildir.add(_mail("warm-up"))
         run_job(store, job)  # the run's own bookkeeping: start, context, health, finish
-        fixed = commits
+        fixed = commits.count
         for n in range(10):
             maildir.add(_mail(f"request {n}"))
-        commits = 0
+        commits.count = 0
         assert run_job(store, job.model_copy(update={"fetch_batch": 50})).created == 10
-        assert commits == fixed  # ten mails, one intake transaction, as for one mail
+        assert commits.count == fixed  # ten mails, one intake transaction, as for one mail
         for n in range(10):
             maildir.add(_mail(f"more {n}"))
-        commits = 0
+        commits.count = 0
         assert run_job(store, job.model_copy(update={"fetch_batch": 4})).created == 10
-        assert commits == fixed - 1 + 3  # batches of 4, 4 and 2
+        assert commits.count == fixed - 1 + 3  # batches of 4, 4 and 2
         # Numbers drawn in blocks per batch, written back at each commit: 1..21, no gap.
         tickets = _tickets(store)
         assert [t.number for t in tickets] == list(range(1, 22))
@@ -234,8 +246,25 @@ def test_a_batch_is_one_commit(store: Store, job: JobConfig, maildir: mailbox.Ma
         assert [t.id for t in tickets] == sorted(t.id for t in tickets)
         with store.session() as s:
             assert s.scalars(select(Team.next_number)).one() == 22
-    finally:
-        event.remove(store.engine, "commit", count)
+
+
+def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _Commits(store) as commits:
+        maildir.add(_mail("warm-up"))
+        run_job(store, job)
+        fixed = commits.count
+        sizes = []
+        for n, body in enumerate(["a" * 900] * 4 + ["b" * 5000, "c" * 900]):
+            raw = _mail(f"sized {n}", body=body + "\n")
+            sizes.append(len(raw))
+            maildir.add(raw)
+        # Two small mails fit, a third would not; the big one is alone.
+        monkeypatch.setattr(intake_run, "BATCH_BYTES", sizes[0] + sizes[1] + sizes[2] // 2)
+        commits.count = 0
+        assert run_job(store, job).created == 6
+        assert commits.count == fixed - 1 + 4  # [0, 1], [2, 3], [4], [5]
 
 
 def test_same_bytes_twice_in_one_batch_make_one_ticket(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import random
+import subprocess
+import sys
+import textwrap
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -79,6 +82,36 @@ def test_html_only_mail_becomes_readable_text_with_lists_and_links() -> None:
     assert "* click Send" in parsed.text
     assert "https://status.example.com" in parsed.text
     assert "<p>" not in parsed.text
+
+
+def test_html_layout_libraries_load_with_the_first_html_only_mail() -> None:
+    # lxml and inscriptis cost ~6 MiB: a run whose mail all has a text part never loads them.
+    probe = textwrap.dedent(
+        """
+        import sys
+        from email.message import EmailMessage
+        import deskmail.cli, deskmail.intake.run
+        from deskmail.parse.parser import parse_message
+
+        both = EmailMessage()
+        both["From"] = "bob@example.org"
+        both.set_content("plain version")
+        both.add_alternative("<p>html <b>version</b></p>", subtype="html")
+        parse_message(both.as_bytes())
+        print("lxml" in sys.modules, "inscriptis" in sys.modules)
+        only = EmailMessage()
+        only["From"] = "bob@example.org"
+        only.set_content("<ul><li>first</li><li>second</li></ul>", subtype="html")
+        print(parse_message(only.as_bytes()).text.split())
+        print("lxml" in sys.modules, "inscriptis" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "False False",
+        "['*', 'first', '*', 'second']",
+        "True True",
+    ]
 
 
 def test_alternative_prefers_plain_text() -> None:

@@ -251,7 +251,10 @@ def _batches(
     summary: RunSummary,
     debug_dir: Path | None,
 ) -> Iterator[list[FetchedMessage]]:
-    """The new messages in transaction batches: job.fetch_batch messages or BATCH_BYTES."""
+    """The new messages in transaction batches: job.fetch_batch messages, or fewer that
+    together stay within BATCH_BYTES. A message that would take a batch past it starts
+    the next one (a bigger message is a batch of its own): filling a batch up to the
+    limit and then adding one more had let a batch hold 7.6 MB on the benchmark."""
     for start in range(0, len(keys), job.fetch_batch):
         batch: list[FetchedMessage] = []
         size = 0
@@ -260,11 +263,11 @@ def _batches(
             reached(CrashPoint.AFTER_FETCH)
             if debug_dir is not None:
                 _keep_raw(debug_dir, job.name, fetched)
-            batch.append(fetched)
-            size += len(fetched.raw)
-            if size >= BATCH_BYTES:  # big mail: commit early, hold less
+            if batch and size + len(fetched.raw) > BATCH_BYTES:
                 yield batch
                 batch, size = [], 0
+            batch.append(fetched)
+            size += len(fetched.raw)
         if batch:
             yield batch
 

@@ -12,18 +12,19 @@ keeping their text.
 
 from __future__ import annotations
 
+import functools
 import html as html_entities
 import re
+from typing import TYPE_CHECKING
 
 import nh3
-from inscriptis import Inscriptis
-from inscriptis.model.config import ParserConfig
-from lxml.html import HTMLParser, document_fromstring  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from inscriptis.model.config import ParserConfig
 
 MAX_LAYOUT_CHARS = 500_000
 MAX_NESTING = 500
 
-_CONFIG = ParserConfig(display_links=True, display_anchors=False)
 _BLOCK_END = re.compile(r"<(?:br|hr|/p|/div|/tr|/li|/h[1-6]|/table|/blockquote)\b[^>]*>", re.I)
 _XML_DECLARATION = re.compile(r"^<\?xml [^>]+?\?>")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*?(/?)>")
@@ -61,9 +62,21 @@ def _layout_text(html: str) -> str:
     content = _XML_DECLARATION.sub("", html.strip(), count=1)
     if not content:
         return ""
+    # Imported on the first HTML-only mail: lxml and inscriptis take ~6 MiB, and most
+    # mail carries a text/plain part, which never needs them.
+    from inscriptis import Inscriptis
+    from lxml.html import HTMLParser, document_fromstring  # type: ignore[import-untyped]
+
     tree = document_fromstring(content, parser=HTMLParser(huge_tree=True))
-    text: str = Inscriptis(tree, _CONFIG).get_text()
+    text: str = Inscriptis(tree, _layout_config()).get_text()
     return text
+
+
+@functools.cache
+def _layout_config() -> ParserConfig:
+    from inscriptis.model.config import ParserConfig
+
+    return ParserConfig(display_links=True, display_anchors=False)
 
 
 def _plain(html: str) -> str:

