@@ -135,3 +135,17 @@ def test_the_worker_does_not_import_the_parents_main_module(tmp_path: Path) -> N
     )
     assert done.stdout.strip() == "x"  # parsed in the worker
     assert not marker.exists()
+
+
+def test_without_the_worker_multiprocessing_is_never_imported() -> None:
+    probe = (
+        "import sys, deskmail.cli, deskmail.intake.run\n"
+        "from deskmail.intake.parse_ahead import ParseAhead\n"
+        "from deskmail.sources.base import FetchedMessage\n"
+        "ahead = ParseAhead(enabled=False)\n"
+        "batch = [FetchedMessage('1', b'From: a@example.com\\r\\n\\r\\nhi\\r\\n')]\n"
+        "prepared = ahead.collect(batch, ahead.submit(batch))\n"
+        "print(prepared[0].message.text.strip(), 'multiprocessing' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["hi", "False"]

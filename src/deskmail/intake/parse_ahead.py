@@ -22,20 +22,22 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
-import multiprocessing
 import os
 import signal
 import sys
 import types
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.sources.base import FetchedMessage
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,10 @@ class ParseAhead:
     def __init__(self, *, enabled: bool) -> None:
         self._pool: ProcessPoolExecutor | None = None
         if enabled and sys.platform == "linux":
+            # Imported here: a run without the worker does not load multiprocessing (0.5 MiB).
+            import multiprocessing
+            from concurrent.futures.process import ProcessPoolExecutor
+
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
@@ -107,6 +113,8 @@ class ParseAhead:
         small = [fetched.raw for fetched in batch if len(fetched.raw) < INLINE_LIMIT]
         if self._pool is None or not small:
             return None
+        from concurrent.futures.process import BrokenProcessPool  # loaded with the pool
+
         try:
             return self._pool.submit(_prepare_all, small)
         except BrokenProcessPool as exc:  # the worker died: the rest is parsed here
