@@ -40,8 +40,8 @@ from deskmail.store.models import Run, utcnow
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[MessageOutcome], None]
-# A transaction batch ends at job.fetch_batch messages or at this many bytes of mail,
-# whichever comes first: the batch's raw bytes are held until its commit.
+# A transaction batch holds at most job.fetch_batch messages and this many bytes of
+# mail (a bigger message alone): the batch's raw bytes are held until its commit.
 BATCH_BYTES = 4 * 1024 * 1024
 # With a parsing worker: batches fetched and handed to it before the oldest is
 # written. With one, a large batch after a small one kept this process waiting
