@@ -31,7 +31,7 @@ from deskmail.classify.plan import Action
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
-from deskmail.intake.parse_ahead import Prepared, prepare
+from deskmail.intake.parse_ahead import Prepared
 from deskmail.intake.replies import queue_replies
 from deskmail.intake.understand import understand
 from deskmail.outbound.flood import note_new_ticket, prefetch_recent_tickets
@@ -114,8 +114,8 @@ def take_in_batch(
     job: JobConfig,
     context: JobContext,
     batch: Sequence[FetchedMessage],
+    prepared: Sequence[Prepared],
     config: DeskmailConfig | None = None,
-    prepared: Sequence[Prepared] | None = None,
 ) -> list[MessageOutcome]:
     """Several messages in one transaction: one commit (one fsync) instead of one per message.
 
@@ -124,15 +124,12 @@ def take_in_batch(
     again. If any message fails (a bad mail, a row another instance wrote
     first), the batch is rolled back and each message taken in on its own,
     where a failure quarantines that message alone. `prepared`: the batch
-    already hashed and parsed (intake/parse_ahead.py), in order.
+    already hashed and parsed, in order (ParseAhead.collect), before the
+    transaction: SQLite's write lock is held for the writes only.
     """
     if len(batch) == 1:
-        first = prepared[0] if prepared else None
-        return [take_in(store, job, context, batch[0], config=config, prepared=first)]
+        return [take_in(store, job, context, batch[0], config=config, prepared=prepared[0])]
     try:
-        # Parsed before the transaction: SQLite's write lock is held for the writes only.
-        if prepared is None:
-            prepared = [prepare(fetched.raw) for fetched in batch]
         digests = [p.sha256 for p in prepared]
         messages = [p.message for p in prepared]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
@@ -156,10 +153,9 @@ def take_in_batch(
             type(exc).__name__,
             exc,
         )
-        each: Sequence[Prepared | None] = prepared or [None] * len(batch)
         return [
             take_in(store, job, context, fetched, config=config, prepared=one)
-            for fetched, one in zip(batch, each, strict=True)
+            for fetched, one in zip(batch, prepared, strict=True)
         ]
     for _ in outcomes:
         reached(CrashPoint.AFTER_COMMIT)

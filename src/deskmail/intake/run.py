@@ -286,7 +286,7 @@ def _take_in(
     """One transaction for the batch, then one acknowledgement for it; the keys acknowledged."""
     done = []
     prepared = ParseAhead.collect(batch, parsing)
-    for outcome in take_in_batch(store, job, context, batch, config, prepared):
+    for outcome in take_in_batch(store, job, context, batch, prepared, config):
         summary.count(outcome)
         if on_message is not None:
             on_message(outcome)
