@@ -9,6 +9,7 @@ from click.testing import CliRunner, Result
 
 from deskmail.cli import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED, main
 from deskmail.intake import process
+from deskmail.parse.spool import Spool
 from deskmail.store.migrate import head_revision
 from tests.support.dovecot import Dovecot
 from tests.support.toml_config import job_table, write_config
@@ -172,9 +173,9 @@ def test_run_once_parses_ahead_in_a_worker_when_asked(
     seen: list[bool] = []
 
     class Recording(run.ParseAhead):
-        def __init__(self, *, enabled: bool) -> None:
+        def __init__(self, *, enabled: bool, spool: Spool | None = None) -> None:
             seen.append(enabled)
-            super().__init__(enabled=enabled)
+            super().__init__(enabled=enabled, spool=spool)
 
     monkeypatch.setattr(run, "ParseAhead", Recording)
     monkeypatch.setenv("DESKMAIL_DATABASE_URL", database_url)

@@ -478,7 +478,7 @@ def test_attached_mail_is_named_from_its_subject_including_nested_ones() -> None
 
 
 def test_a_parser_bug_gives_the_raw_text_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(root: object) -> object:
+    def broken(root: object, spool: object) -> object:
         raise TypeError("bug")
 
     monkeypatch.setattr(parser, "collect", broken)

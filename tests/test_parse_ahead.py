@@ -45,7 +45,7 @@ def test_worker_results_equal_parsing_here(monkeypatch: pytest.MonkeyPatch) -> N
         future = ahead.submit(batch)
         assert future is not None
         assert len(future.result()) == 4  # only the small ones went to the worker
-        assert ParseAhead.collect(batch, future) == [prepare(f.raw) for f in batch]
+        assert ahead.collect(batch, future) == [prepare(f.raw, None) for f in batch]
     finally:
         ahead.close()
 
@@ -54,7 +54,7 @@ def test_disabled_parses_here() -> None:
     batch = _batch()
     ahead = ParseAhead(enabled=False)
     assert ahead.submit(batch) is None
-    assert ParseAhead.collect(batch, None) == [prepare(f.raw) for f in batch]
+    assert ahead.collect(batch, None) == [prepare(f.raw, None) for f in batch]
 
 
 def test_a_dead_worker_costs_time_not_messages(caplog: pytest.LogCaptureFixture) -> None:
@@ -68,7 +68,7 @@ def test_a_dead_worker_costs_time_not_messages(caplog: pytest.LogCaptureFixture)
             os.kill(process.pid, signal.SIGKILL)
         time.sleep(0.3)
         future = ahead.submit(batch)
-        assert ParseAhead.collect(batch, future) == [prepare(f.raw) for f in batch]
+        assert ahead.collect(batch, future) == [prepare(f.raw, None) for f in batch]
         assert "parsing worker" in caplog.text
         assert ahead.submit(batch) is None  # from now on, parsed here
     finally:
@@ -120,7 +120,7 @@ else:
     from deskmail.sources.base import FetchedMessage
     ahead = ParseAhead(enabled=True)
     batch = [FetchedMessage("k", b"Subject: x\\r\\n\\r\\nbody\\r\\n")]
-    print(ParseAhead.collect(batch, ahead.submit(batch))[0].message.subject)
+    print(ahead.collect(batch, ahead.submit(batch))[0].message.subject)
     ahead.close()
 """
 

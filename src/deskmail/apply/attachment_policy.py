@@ -49,7 +49,7 @@ def select_attachments(
     dropped: list[DroppedAttachment] = []
     for attachment in message.attachments:
         name = safe_display_name(attachment.filename)
-        size = len(attachment.data)
+        size = attachment.size
         reason, notify = "", False
         pattern = next(
             (p for p, rx in patterns if rx.fullmatch(attachment.filename) or rx.fullmatch(name)),
@@ -83,7 +83,7 @@ def _signature_candidate(attachment: ParsedAttachment) -> bool:
     return (
         attachment.inline
         and attachment.media_type.startswith("image/")
-        and len(attachment.data) < SIGNATURE_IMAGE_MAX
+        and attachment.size < SIGNATURE_IMAGE_MAX
     )
 
 

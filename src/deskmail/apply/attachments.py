@@ -32,7 +32,10 @@ def store_attachments(
     if attachments:
         deferred.ensure_ids(session, ticket, activity)
     for part in attachments:
-        ref = blobs.put(part.data, part.sha256)
+        if part.spooled is not None:  # decoded into a file by the parser: renamed, not copied
+            ref = blobs.adopt(part.spooled.path, part.sha256, part.spooled.size)
+        else:
+            ref = blobs.put(part.data, part.sha256)
         row = {
             "ticket_id": ticket.id,
             "activity_id": activity.id if activity else None,

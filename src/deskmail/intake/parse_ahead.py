@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
+from deskmail.parse.spool import Spool
 from deskmail.sources.base import FetchedMessage
 
 if TYPE_CHECKING:
@@ -52,12 +53,12 @@ class Prepared:
     message: ParsedMessage
 
 
-def prepare(raw: bytes) -> Prepared:
-    return Prepared(hashlib.sha256(raw).hexdigest(), parse_message(raw))
+def prepare(raw: bytes, spool: Spool | None) -> Prepared:
+    return Prepared(hashlib.sha256(raw).hexdigest(), parse_message(raw, spool))
 
 
-def _prepare_all(raws: list[bytes]) -> list[Prepared]:
-    return [prepare(raw) for raw in raws]
+def _prepare_all(raws: list[bytes], spool: Spool | None) -> list[Prepared]:
+    return [prepare(raw, spool) for raw in raws]
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -91,10 +92,13 @@ def _main_module_hidden() -> Iterator[None]:
 
 
 class ParseAhead:
-    """submit() a batch, collect() it later; without a worker, collect() parses here."""
+    """submit() a batch, collect() it later; without a worker, collect() parses here.
 
-    def __init__(self, *, enabled: bool) -> None:
+    `spool`: where large attachments are decoded to, by either process (parse/spool.py)."""
+
+    def __init__(self, *, enabled: bool, spool: Spool | None = None) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self.spool = spool
         if enabled and sys.platform == "linux":
             # Imported here: a run without the worker does not load multiprocessing (0.5 MiB).
             import multiprocessing
@@ -116,15 +120,14 @@ class ParseAhead:
         from concurrent.futures.process import BrokenProcessPool  # loaded with the pool
 
         try:
-            return self._pool.submit(_prepare_all, small)
+            return self._pool.submit(_prepare_all, small, self.spool)
         except BrokenProcessPool as exc:  # the worker died: the rest is parsed here
             log.warning("parsing worker gone (%s); parsing here", exc)
             self.close()
             return None
 
-    @staticmethod
     def collect(
-        batch: Sequence[FetchedMessage], future: Future[list[Prepared]] | None
+        self, batch: Sequence[FetchedMessage], future: Future[list[Prepared]] | None
     ) -> list[Prepared]:
         """The batch prepared, in order: the worker's results, the rest parsed here."""
         done: list[Prepared] = []
@@ -137,7 +140,7 @@ class ParseAhead:
         prepared = []
         for fetched in batch:
             ready = next(from_worker, None) if done and len(fetched.raw) < INLINE_LIMIT else None
-            prepared.append(ready if ready is not None else prepare(fetched.raw))
+            prepared.append(ready if ready is not None else prepare(fetched.raw, self.spool))
         return prepared
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ from deskmail.intake.parse_ahead import ParseAhead, Prepared
 from deskmail.intake.process import MessageOutcome, Result, take_in_batch
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
+from deskmail.parse.spool import Spool, discard
 from deskmail.sources.base import FetchedMessage, Source
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
@@ -209,13 +210,16 @@ def _pass(
 
         new = [key for key in keys if key not in known]
         # A worker process parses the next batch while this one is written (parse_ahead.py).
-        ahead = ParseAhead(enabled=parse_worker and len(new) > job.fetch_batch)
+        ahead = ParseAhead(
+            enabled=parse_worker and len(new) > job.fetch_batch,
+            spool=_spool(store, job) if new else None,
+        )
 
         def take_in(
             batch: list[FetchedMessage], parsing: Future[list[Prepared]] | None
         ) -> list[str]:
             return _take_in(
-                source, store, job, context, batch, parsing, summary, on_message, config
+                source, store, job, context, ahead, batch, parsing, summary, on_message, config
             )
 
         try:
@@ -242,6 +246,14 @@ def _pass(
         finally:
             ahead.close()
     return acknowledged
+
+
+def _spool(store: Store, job: JobConfig) -> Spool:
+    """Where large attachments are decoded to; what a crash left there is removed first."""
+    swept = store.blobs.sweep_temporary()
+    if swept:
+        log.info("job %s: removed %d temporary file(s) left by an earlier run", job.name, swept)
+    return Spool(store.blobs.spool_directory())
 
 
 def _batches(
@@ -277,6 +289,7 @@ def _take_in(
     store: Store,
     job: JobConfig,
     context: JobContext,
+    ahead: ParseAhead,
     batch: list[FetchedMessage],
     parsing: Future[list[Prepared]] | None,
     summary: RunSummary,
@@ -285,8 +298,12 @@ def _take_in(
 ) -> list[str]:
     """One transaction for the batch, then one acknowledgement for it; the keys acknowledged."""
     done = []
-    prepared = ParseAhead.collect(batch, parsing)
-    for outcome in take_in_batch(store, job, context, batch, prepared, config):
+    prepared = ahead.collect(batch, parsing)
+    try:
+        outcomes = take_in_batch(store, job, context, batch, prepared, config)
+    finally:  # files of attachments not kept (ignored, quarantined): the blob store took the rest
+        discard(p.message for p in prepared)
+    for outcome in outcomes:
         summary.count(outcome)
         if on_message is not None:
             on_message(outcome)

@@ -32,7 +32,7 @@ MIN_LINES = 256  # ~19 KB of base64: below that the line loop costs little
 _BODY = re.compile(rb"\n\r?\n(?=[A-Za-z0-9+/]{16})")
 # ...runs until the first character that is not base64 nor a line end, or a blank line.
 _END = re.compile(rb"[^A-Za-z0-9+/=\r\n]|\n\r?\n")
-_CHECK_CHUNK = 1024 * 1024
+_CHECK_CHUNK = 256 * 1024  # translate() allocates its whole input size before it shrinks
 _BASE64_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 

@@ -20,14 +20,27 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class SpooledFile:
+    """An attachment's bytes in a file beside the blob store, not in memory (parse/spool.py)."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedAttachment:
     filename: str  # as sent (decoded); metadata only, never used as a path
     media_type: str
-    data: bytes
+    data: bytes  # b"" when the bytes are spooled
     inline: bool = False
     content_id: str | None = None
-    sha256: str = ""  # of data; the blob-store name, filled by the parser
+    sha256: str = ""  # of the bytes; the blob-store name, filled by the parser
     declared_type: str = ""  # the Content-Type as sent, when media_type was sniffed differently
+    spooled: SpooledFile | None = None  # a large attachment's bytes, written while decoded
+
+    @property
+    def size(self) -> int:
+        return self.spooled.size if self.spooled is not None else len(self.data)
 
 
 @dataclass(frozen=True, slots=True)

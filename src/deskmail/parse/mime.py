@@ -16,14 +16,16 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 
-from deskmail.parse.attachments import make_attachment
+from deskmail.parse.attachments import make_attachment, spooled_attachment
 from deskmail.parse.charsets import decode_text
+from deskmail.parse.elide import SPAN_ATTRIBUTE
 from deskmail.parse.eml import to_bytes
 from deskmail.parse.encoded_words import decode_header_text, raw_bytes
 from deskmail.parse.filenames import default_name, eml_name
 from deskmail.parse.media_types import guess_type
 from deskmail.parse.message import ParsedAttachment
 from deskmail.parse.parts import PartInfo, payload_bytes, raw_header, raw_payload, read_part
+from deskmail.parse.spool import Spool, spool_base64, wanted
 from deskmail.parse.tnef import TnefError, is_tnef, unpack_tnef
 
 MAX_DEPTH = 30  # deeper parts are kept as attachments only
@@ -46,8 +48,9 @@ class Collected:
     defects: list[str] = field(default_factory=list)
 
 
-def collect(root: Message) -> Collected:
-    walker = _Walker()
+def collect(root: Message, spool: Spool | None = None) -> Collected:
+    """`spool`: where large attachments are decoded to (parse/spool.py); None: memory."""
+    walker = _Walker(spool)
     stack: list[tuple[Message, int]] = [(root, 0)]
     while stack:
         part, depth = stack.pop()
@@ -57,9 +60,10 @@ def collect(root: Message) -> Collected:
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, spool: Spool | None) -> None:
         self.found = Collected()
         self._too_deep = False
+        self._spool = spool
 
     def visit(self, part: Message, depth: int) -> list[Message]:
         """Handle one part; return the sub-parts still to visit."""
@@ -87,19 +91,52 @@ class _Walker:
         return []
 
     def _leaf(self, part: Message, info: PartInfo, deep: bool) -> None:
+        tnef = is_tnef(info.media_type, info.filename)
+        body = None if tnef else self._body(info, deep)
+        if not tnef and body is None and self._spooled(part, info):
+            return
         data, problem = payload_bytes(part)
         if problem:
             self.found.defects.append(f"{info.filename or info.media_type}: {problem}")
-        if is_tnef(info.media_type, info.filename):
+        if tnef:
             self._tnef(info, data)
-            return
-        is_body = not deep and info.disposition != "attachment" and not info.filename
-        if is_body and info.media_type == "text/plain" and self.found.text is None:
+        elif body == "text":
             self.found.text = self._decode(data, info, "text body")
-        elif is_body and info.media_type == "text/html" and self.found.html is None:
+        elif body == "html":
             self.found.html = self._decode(data, info, "HTML body")
         else:
             self._attach(info, data)
+
+    def _body(self, info: PartInfo, deep: bool) -> str | None:
+        """ "text" or "html" when the part is the mail's first body of that kind."""
+        if deep or info.disposition == "attachment" or info.filename:
+            return None
+        if info.media_type == "text/plain" and self.found.text is None:
+            return "text"
+        if info.media_type == "text/html" and self.found.html is None:
+            return "html"
+        return None
+
+    def _spooled(self, part: Message, info: PartInfo) -> bool:
+        """A large base64 attachment decoded into a file (parse/spool.py); False if not."""
+        span = getattr(part, SPAN_ATTRIBUTE, None)
+        if span is None or not wanted(self._spool, info.media_type, span[2] - span[1]):
+            return False
+        assert self._spool is not None  # wanted() says so
+        spooled = spool_base64(self._spool, *span)
+        if spooled is None:
+            return False
+        index = len(self.found.attachments) + 1
+        self.found.attachments.append(
+            spooled_attachment(
+                info.filename or default_name(info.media_type, index),
+                info.media_type,
+                spooled,
+                inline=info.inline,
+                content_id=info.content_id,
+            )
+        )
+        return True
 
     def _decode(self, data: bytes, info: PartInfo, what: str) -> str:
         text, problem = decode_text(data, info.charset)

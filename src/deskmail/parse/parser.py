@@ -31,6 +31,7 @@ from deskmail.parse.html import MAX_LAYOUT_CHARS, MAX_NESTING, html_to_text, lim
 from deskmail.parse.message import Address, ParsedMessage
 from deskmail.parse.mime import MAX_DEPTH, Collected, collect
 from deskmail.parse.sanitize import sanitize_html
+from deskmail.parse.spool import Spool
 
 __all__ = ["MAX_DEPTH", "parse_message"]
 
@@ -40,15 +41,16 @@ _PARSER = BytesParser(policy=policy.compat32)
 boundaries.install()  # no regex compiled per multipart (boundaries.py)
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_message(raw: bytes, spool: Spool | None = None) -> ParsedMessage:
+    """`spool`: large attachments are decoded into files there (parse/spool.py), not memory."""
     try:
-        return _parse(raw)
+        return _parse(raw, spool)
     except Exception as exc:  # a bug of ours must not cost a mail its ticket
         log.exception("parser failed on a %d-byte message; keeping it as raw text", len(raw))
         return _minimal(raw, exc)
 
 
-def _parse(raw: bytes) -> ParsedMessage:
+def _parse(raw: bytes, spool: Spool | None) -> ParsedMessage:
     defects: list[str] = []
     if b"\n" not in raw and b"\r" in raw:
         # Old Mac mail. The stdlib splits lines on CR too, but quoted-printable
@@ -60,7 +62,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         msg = _PARSER.parsebytes(elided.data)
         restore(msg, elided)
         del elided
-        collected = collect(msg)
+        collected = collect(msg, spool)
     except RecursionError:  # the stdlib parser recurses once per nesting level
         msg = _PARSER.parsebytes(raw, headersonly=True)
         collected = Collected(attachments=[eml_attachment(raw, WHOLE_MAIL_NAME)])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Iterator
 
 import pybase64
 
@@ -25,6 +26,7 @@ _AFTER_PADDING = re.compile(rb"(?<==)(?=[^=])")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "x-uue", "uue"})
 _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
+CHUNK = 256 * 1024  # characters of base64 decoded at a time into a file (parse/spool.py)
 
 
 def decode_payload(payload: bytes, encoding: str) -> tuple[bytes, str | None]:
@@ -81,6 +83,28 @@ def decode_base64_span(data: bytes, start: int, end: int) -> tuple[bytes, str | 
         except binascii.Error:
             pass
     return decode_base64(data[start:end])
+
+
+def base64_span_chunks(data: bytes, start: int, end: int) -> Iterator[bytes] | None:
+    """data[start:end] (base64 lines, checked by parse/elide.py) decoded CHUNK at a time;
+    None unless it is one well-formed blob: padding only at its end, a whole number of
+    four-character groups. Each chunk's characters are cut to whole groups; the
+    rest is carried into the next, so line widths need not divide by four."""
+    characters = end - start - data.count(b"\n", start, end) - data.count(b"\r", start, end)
+    padding = data.find(b"=", start, end)
+    if characters % 4 or (0 <= padding < end - 2):
+        return None
+    return _chunks(data, start, end)
+
+
+def _chunks(data: bytes, start: int, end: int) -> Iterator[bytes]:
+    carry = b""
+    for at in range(start, end, CHUNK):
+        piece = data[at : min(at + CHUNK, end)].translate(None, b"\r\n")
+        piece = carry + piece if carry else piece
+        whole = len(piece) - len(piece) % 4
+        yield pybase64.b64decode(memoryview(piece)[:whole])
+        carry = piece[whole:]
 
 
 def _uudecode(payload: bytes) -> tuple[bytes, str | None]:

@@ -110,9 +110,7 @@ def _section(title: str) -> list[str]:
 
 def _describe(attachment: ParsedAttachment) -> str:
     inline = ", inline" if attachment.inline else ""
-    return (
-        f"{attachment.filename} ({attachment.media_type}, {len(attachment.data):,} bytes{inline})"
-    )
+    return f"{attachment.filename} ({attachment.media_type}, {attachment.size:,} bytes{inline})"
 
 
 def _label(session: Session, ticket_id: int | None) -> str | None:

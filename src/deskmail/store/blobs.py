@@ -11,12 +11,16 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Seconds a temporary file may stay before sweep_temporary takes it for a crash's leftover;
+# a run holds one for the few seconds its batch takes, an instance on another host too.
+TEMPORARY_LIFETIME = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,39 @@ class BlobStore:
         else:
             self._install(ref, tmp)
         return ref
+
+    def spool_directory(self) -> str:
+        """Where the parser may decode large attachments (parse/spool.py) for adopt()."""
+        _make_dirs(self._tmp)
+        return str(self._tmp)
+
+    def adopt(self, path: str, sha256: str, size: int) -> BlobRef:
+        """Store a file written under spool_directory() (on disk, its digest known) by
+        renaming it; a blob already stored is kept and the file removed."""
+        tmp = Path(path)
+        if tmp.parent != self._tmp:
+            raise ValueError(f"not a file of this blob store's spool: {path}")
+        ref = BlobRef(sha256, size)
+        if self._stored(ref):
+            tmp.unlink(missing_ok=True)
+        else:
+            self._install(ref, tmp)
+        return ref
+
+    def sweep_temporary(self, older_than: float = TEMPORARY_LIFETIME) -> int:
+        """Remove temporary files a crash left (no run keeps one for long); how many."""
+        if not self._tmp.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for entry in os.scandir(self._tmp):
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:  # another instance's run took or removed it
+                continue
+        return removed
 
     def _stored(self, ref: BlobRef) -> bool:
         # Same name means same bytes; the size check only guards against a
