@@ -110,6 +110,13 @@ def test_what_is_not_one_clean_blob_is_decoded_in_memory(spool: Spool) -> None:
     (attachment,) = parse_message(_raw_with_body(glued), spool).attachments
     assert attachment.spooled is None
     assert _digest(attachment.data) == _digest(first + b"x" + second)
+    # A blob cut short (a length no encoder writes) is found at its end: the file goes.
+    truncated = _encoded(os.urandom(90_000), 76, b"\r\n")[:-1]
+    raw = _raw_with_body(truncated)
+    (attachment,) = parse_message(raw, spool).attachments
+    assert attachment.spooled is None
+    assert _digest(attachment.data) == _digest(parse_message(raw).attachments[0].data)
+    assert len(attachment.data) == 90_000 - 1  # what the last three characters held
     assert os.listdir(spool.directory) == []
 
 

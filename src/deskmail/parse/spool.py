@@ -18,6 +18,7 @@ left by a crash is removed by BlobStore.sweep_temporary.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import os
 import tempfile
@@ -61,7 +62,12 @@ def spool_base64(spool: Spool, data: bytes, start: int, end: int) -> Spooled | N
     """data[start:end], base64 lines, decoded into a new file; None when not well formed
     (glued blobs, a bad length): those are decoded in memory, the careful way."""
     chunks = base64_span_chunks(data, start, end)
-    return None if chunks is None else _write(spool, chunks)
+    if chunks is None:
+        return None
+    try:
+        return _write(spool, chunks)
+    except binascii.Error:  # the file is removed already
+        return None
 
 
 def _write(spool: Spool, chunks: Iterable[bytes]) -> Spooled:

@@ -87,24 +87,25 @@ def decode_base64_span(data: bytes, start: int, end: int) -> tuple[bytes, str | 
 
 def base64_span_chunks(data: bytes, start: int, end: int) -> Iterator[bytes] | None:
     """data[start:end] (base64 lines, checked by parse/elide.py) decoded CHUNK at a time;
-    None unless it is one well-formed blob: padding only at its end, a whole number of
-    four-character groups. Each chunk's characters are cut to whole groups; the
-    rest is carried into the next, so line widths need not divide by four."""
-    characters = end - start - data.count(b"\n", start, end) - data.count(b"\r", start, end)
+    None when there is padding before its end (glued blobs). A bad length shows at the
+    last chunk, as binascii.Error."""
     padding = data.find(b"=", start, end)
-    if characters % 4 or (0 <= padding < end - 2):
-        return None
-    return _chunks(data, start, end)
+    return None if 0 <= padding < end - 2 else _chunks(data, start, end)
 
 
 def _chunks(data: bytes, start: int, end: int) -> Iterator[bytes]:
-    carry = b""
-    for at in range(start, end, CHUNK):
-        piece = data[at : min(at + CHUNK, end)].translate(None, b"\r\n")
-        piece = carry + piece if carry else piece
-        whole = len(piece) - len(piece) % 4
-        yield pybase64.b64decode(memoryview(piece)[:whole])
-        carry = piece[whole:]
+    view = memoryview(data)
+    at = start
+    while at < end:
+        stop = min(at + CHUNK, end)
+        if stop < end:
+            # Back to a whole number of four-character groups; pybase64 skips line ends itself.
+            characters = stop - at - data.count(b"\n", at, stop) - data.count(b"\r", at, stop)
+            while characters % 4:
+                stop -= 1
+                characters -= data[stop] not in b"\r\n"
+        yield pybase64.b64decode(view[at:stop])
+        at = stop
 
 
 def _uudecode(payload: bytes) -> tuple[bytes, str | None]:
