@@ -249,3 +249,18 @@ def test_intake_stores_spooled_files_and_leaves_none_behind(
     # *.log files are gone with their batches.
     assert quarantined.raw_sha256 is not None and store.blobs.exists(quarantined.raw_sha256)
     assert _spooled_left(store) == []
+
+
+def test_a_run_with_mail_removes_what_a_crash_left(store: Store, big_job: JobConfig) -> None:
+    directory = Path(store.blobs.spool_directory())
+    left = directory / "spool-from-a-killed-run"
+    left.write_bytes(b"half a file")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(left, (two_days_ago, two_days_ago))
+    box = mailbox.Maildir(big_job.path, create=True)
+    run_job(store, big_job)  # nothing new: nothing to spool, nothing swept
+    assert left.exists()
+    box.add(_mail("request", [("report.pdf", os.urandom(2_000_000))]))
+    assert run_job(store, big_job).created == 1
+    assert not left.exists()
+    assert _spooled_left(store) == []
