@@ -142,6 +142,18 @@ def test_bodies_small_files_and_attached_mails_stay_in_memory(spool: Spool) -> N
     assert os.listdir(spool.directory) == []
 
 
+def test_an_attachment_that_cannot_be_spooled_is_decoded_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = os.urandom(300_000)
+    gone = Spool(str(tmp_path / "removed"), min_bytes=64 * 1024)  # as on a full or lost disk
+    message = parse_message(_mail("big", [("a.bin", data)]), gone)
+    (attachment,) = message.attachments
+    assert attachment.spooled is None and _digest(attachment.data) == _digest(data)
+    assert not any("parser failed" in defect for defect in message.defects)
+    assert "not spooled" in caplog.text
+
+
 def test_the_decoded_file_is_never_held_in_memory(spool: Spool) -> None:
     data = os.urandom(4 * 1024 * 1024)
     raw = _mail("big", [("big.bin", data)])

@@ -108,7 +108,7 @@ class _Walker:
             self._attach(info, data)
 
     def _body(self, info: PartInfo, deep: bool) -> str | None:
-        """ "text" or "html" when the part is the mail's first body of that kind."""
+        """The body ("text" or "html") this part is, if the mail has none of its kind yet."""
         if deep or info.disposition == "attachment" or info.filename:
             return None
         if info.media_type == "text/plain" and self.found.text is None:
@@ -120,10 +120,10 @@ class _Walker:
     def _spooled(self, part: Message, info: PartInfo) -> bool:
         """A large base64 attachment decoded into a file (parse/spool.py); False if not."""
         span = getattr(part, SPAN_ATTRIBUTE, None)
-        if span is None or not wanted(self._spool, info.media_type, span[2] - span[1]):
+        spool = self._spool
+        if span is None or spool is None or not wanted(spool, info.media_type, span[2] - span[1]):
             return False
-        assert self._spool is not None  # wanted() says so
-        spooled = spool_base64(self._spool, *span)
+        spooled = spool_base64(spool, *span)
         if spooled is None:
             return False
         index = len(self.found.attachments) + 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -30,8 +31,10 @@ from deskmail.parse.media_types import SNIFF_BYTES
 from deskmail.parse.message import ParsedMessage, SpooledFile
 from deskmail.parse.transfer import base64_span_chunks
 
+log = logging.getLogger(__name__)
+
 SPOOL_MIN = 256 * 1024  # bytes of base64 (~190 KB decoded); 1 MiB left 0.5-1 MiB more at the peak
-PREFIX = "spool-"  # BlobStore.sweep_temporary knows its files by their names
+PREFIX = "spool-"  # told apart from the blob store's own blob-*.tmp files
 _NOT_SPOOLED = ("message/", "text/rfc822-headers")  # read in memory by classify/loops.py
 
 
@@ -50,23 +53,24 @@ class Spooled:
     head: bytes  # the first bytes, for sniffing the media type
 
 
-def wanted(spool: Spool | None, media_type: str, encoded_size: int) -> bool:
-    return (
-        spool is not None
-        and encoded_size >= spool.min_bytes
-        and not media_type.startswith(_NOT_SPOOLED)
-    )
+def wanted(spool: Spool, media_type: str, encoded_size: int) -> bool:
+    return encoded_size >= spool.min_bytes and not media_type.startswith(_NOT_SPOOLED)
 
 
 def spool_base64(spool: Spool, data: bytes, start: int, end: int) -> Spooled | None:
     """data[start:end], base64 lines, decoded into a new file; None when not well formed
-    (glued blobs, a bad length): those are decoded in memory, the careful way."""
+    (glued blobs, a bad length) or not writable: then it is decoded in memory."""
     chunks = base64_span_chunks(data, start, end)
     if chunks is None:
         return None
     try:
         return _write(spool, chunks)
-    except binascii.Error:  # the file is removed already
+    except binascii.Error:  # the careful decoder reads it; the file is removed already
+        return None
+    except OSError as exc:
+        # Disk full, directory gone: the mail still becomes its ticket. Should the blob
+        # store fail the same way, the mail is quarantined there, with its raw bytes.
+        log.warning("attachment not spooled to %s (%s); decoded in memory", spool.directory, exc)
         return None
 
 
