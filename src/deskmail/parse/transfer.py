@@ -76,8 +76,7 @@ def decode_base64_span(data: bytes, start: int, end: int) -> tuple[bytes, str | 
     pybase64 skips the line ends itself; padding before the end (glued blobs)
     or a bad length goes the careful way.
     """
-    padding = data.find(b"=", start, end)
-    if padding < 0 or padding >= end - 2:
+    if not _padded_inside(data, start, end):
         try:
             return pybase64.b64decode(memoryview(data)[start:end]), None
         except binascii.Error:
@@ -89,8 +88,13 @@ def base64_span_chunks(data: bytes, start: int, end: int) -> Iterator[bytes] | N
     """data[start:end] (base64 lines, checked by parse/elide.py) decoded CHUNK at a time;
     None when there is padding before its end (glued blobs). A bad length shows at the
     last chunk, as binascii.Error."""
+    return None if _padded_inside(data, start, end) else _chunks(data, start, end)
+
+
+def _padded_inside(data: bytes, start: int, end: int) -> bool:
+    """Padding before the last two characters: blobs glued together, for the careful way."""
     padding = data.find(b"=", start, end)
-    return None if 0 <= padding < end - 2 else _chunks(data, start, end)
+    return 0 <= padding < end - 2
 
 
 def _chunks(data: bytes, start: int, end: int) -> Iterator[bytes]:

@@ -84,12 +84,7 @@ class BlobStore:
         """Store the concatenated chunks; a blob already stored is not rewritten."""
         digest = hashlib.sha256()
         tmp = self._write_temporary(chunks, digest)
-        ref = BlobRef(digest.hexdigest(), tmp.stat().st_size)
-        if self._stored(ref):
-            tmp.unlink(missing_ok=True)
-        else:
-            self._install(ref, tmp)
-        return ref
+        return self._settle(BlobRef(digest.hexdigest(), tmp.stat().st_size), tmp)
 
     def spool_directory(self) -> str:
         """Where the parser may decode large attachments (parse/spool.py) for adopt()."""
@@ -102,12 +97,7 @@ class BlobStore:
         tmp = Path(path)
         if tmp.parent != self._tmp:
             raise ValueError(f"not a file of this blob store's spool: {path}")
-        ref = BlobRef(sha256, size)
-        if self._stored(ref):
-            tmp.unlink(missing_ok=True)
-        else:
-            self._install(ref, tmp)
-        return ref
+        return self._settle(BlobRef(sha256, size), tmp)
 
     def sweep_temporary(self, older_than: float = TEMPORARY_LIFETIME) -> int:
         """Remove temporary files a crash left (no run keeps one for long); how many."""
@@ -123,6 +113,14 @@ class BlobStore:
             except FileNotFoundError:  # another instance's run took or removed it
                 continue
         return removed
+
+    def _settle(self, ref: BlobRef, tmp: Path) -> BlobRef:
+        """The written file `tmp` becomes the blob, or goes if the blob is stored already."""
+        if self._stored(ref):
+            tmp.unlink(missing_ok=True)
+        else:
+            self._install(ref, tmp)
+        return ref
 
     def _stored(self, ref: BlobRef) -> bool:
         # Same name means same bytes; the size check only guards against a
