@@ -28,6 +28,7 @@ from deskmail.store.models import (
     Ticket,
     TicketKind,
 )
+from tests.support.jobs import maildir_job
 
 
 def _mail(subject: str, sender: str = "Alice <alice@example.com>", body: str = "hello\n") -> bytes:
@@ -48,17 +49,7 @@ def maildir(tmp_path: Path) -> mailbox.Maildir:
 
 @pytest.fixture
 def job(maildir: mailbox.Maildir) -> JobConfig:
-    return JobConfig(
-        name="Support",
-        protocol="maildir",
-        path=Path(maildir._path),
-        after_processing="delete",
-        fallback_user="helpdesk",
-        fallback_site="Head Office",
-        group="Service Desk",
-        source="Email",
-        team="IT",
-    )
+    return maildir_job(Path(maildir._path))
 
 
 def _tickets(store: Store) -> list[Ticket]:

@@ -24,6 +24,7 @@ from deskmail.parse.spool import Spool
 from deskmail.store.blobs import BlobStore
 from deskmail.store.engine import Store
 from deskmail.store.models import Attachment, IntakeOutcome, IntakeRecord
+from tests.support.jobs import maildir_job
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR"
 
@@ -205,19 +206,7 @@ def test_sweep_removes_only_old_temporary_files(tmp_path: Path) -> None:
 
 @pytest.fixture
 def big_job(tmp_path: Path) -> JobConfig:
-    return JobConfig(
-        name="Support",
-        protocol="maildir",
-        path=tmp_path / "mailbox",
-        after_processing="delete",
-        fallback_user="helpdesk",
-        fallback_site="Head Office",
-        group="Service Desk",
-        source="Email",
-        team="IT",
-        fetch_batch=2,
-        ignored_attachments="*.log",
-    )
+    return maildir_job(tmp_path / "mailbox", fetch_batch=2, ignored_attachments="*.log")
 
 
 def _spooled_left(store: Store) -> list[str]:
