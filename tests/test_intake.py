@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mailbox
+import os
 import shutil
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from deskmail.config.models import AfterProcessing, JobConfig
 from deskmail.intake import process
 from deskmail.intake import run as intake_run
 from deskmail.intake.run import run_job
+from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
@@ -237,6 +242,90 @@ def test_a_batch_is_one_commit(store: Store, job: JobConfig, maildir: mailbox.Ma
         assert [t.id for t in tickets] == sorted(t.id for t in tickets)
         with store.session() as s:
             assert s.scalars(select(Team.next_number)).one() == 22
+
+
+def _with_file(subject: str, data: bytes) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "alice@example.com"
+    msg["Subject"] = subject
+    msg.set_content("see attached")
+    msg.add_attachment(data, maintype="application", subtype="pdf", filename=f"{subject}.pdf")
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize("fetch_batch", [1, 10])
+def test_a_commit_waits_until_its_files_are_on_disk(
+    store: Store,
+    job: JobConfig,
+    maildir: mailbox.Maildir,
+    monkeypatch: pytest.MonkeyPatch,
+    fetch_batch: int,
+) -> None:
+    # Blobs are written in background threads (store/blobs.py BlobBatch); slowed
+    # down here, a commit that did not wait for them would find one still running.
+    real = BlobStore._submit
+    running: list[int] = []
+    committed_while_writing: list[int] = []
+
+    def slow_submit(self: BlobStore, work: Callable[..., BlobRef], *args: object) -> object:
+        running.append(1)  # counted when handed over, not when the thread starts
+
+        def slowly(*args: object) -> BlobRef:
+            time.sleep(0.1)
+            try:
+                return work(*args)
+            finally:
+                running.pop()
+
+        return real(self, slowly, *args)
+
+    def committing(_connection: object) -> None:
+        if running:
+            committed_while_writing.append(len(running))
+
+    monkeypatch.setattr(BlobStore, "_submit", slow_submit)
+    event.listen(store.engine, "commit", committing)
+    for n in range(3):
+        maildir.add(_with_file(f"report {n}", os.urandom(5000)))
+    summary = run_job(store, job.model_copy(update={"fetch_batch": fetch_batch}))
+    event.remove(store.engine, "commit", committing)
+    assert summary.created == 3
+    assert committed_while_writing == []
+    with store.session() as s:
+        rows = list(s.scalars(select(Attachment)))
+    assert len(rows) == 3
+    assert all(store.blobs.path(row.sha256).stat().st_size == row.size for row in rows)
+
+
+def test_a_file_that_cannot_be_stored_quarantines_its_mail_only(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The failure shows in a background thread; the commit must still not happen.
+    doomed = os.urandom(5000)
+    real = BlobStore._install
+
+    def disk_full_for_one(self: BlobStore, ref: BlobRef, tmp: Path) -> None:
+        if ref.sha256 == hashlib.sha256(doomed).hexdigest():
+            tmp.unlink()
+            raise OSError(28, "No space left on device")
+        real(self, ref, tmp)
+
+    monkeypatch.setattr(BlobStore, "_install", disk_full_for_one)
+    maildir.add(_with_file("report 0", os.urandom(5000)))
+    maildir.add(_with_file("report 1", doomed))
+    maildir.add(_with_file("report 2", os.urandom(5000)))
+    summary = run_job(store, job.model_copy(update={"fetch_batch": 10}))
+    assert (summary.created, summary.quarantined) == (2, 1)
+    with store.session() as s:
+        record = s.scalars(
+            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+        ).one()
+        kept = sorted(s.scalars(select(Attachment.filename)))
+    assert "No space left on device" in (record.error or "")
+    assert record.raw_sha256 is not None and store.blobs.exists(record.raw_sha256)
+    # The two mails' files, and the quarantine event's copy of the raw mail.
+    assert kept == ["report 0.pdf", "report 1.eml", "report 2.pdf"]
+    assert len(list(maildir.keys())) == 1  # the quarantined mail stays on the server
 
 
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,6 +19,7 @@ from sqlalchemy import MetaData, String, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from deskmail.config.models import DeskmailConfig
+from deskmail.store import blobs as blobs_module
 from deskmail.store import migrate
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import SchemaVersionError, Store, create_engine, open_store
@@ -369,3 +372,74 @@ def test_path_refuses_anything_but_a_digest(tmp_path: Path, name: str) -> None:
         blobs.path(name)
     with pytest.raises(ValueError):
         blobs.exists(name)
+
+
+def _fsynced_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every file or directory the blob store fsyncs."""
+    paths: list[str] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(blobs_module.os, "fsync", recording)
+    return paths
+
+
+def test_a_batch_stores_each_content_once_and_durably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    fsynced = _fsynced_paths(monkeypatch)
+    spool = Path(blobs.spool_directory())
+    spooled = spool / "spool-big"
+    spooled.write_bytes(b"big file")
+    twice = spool / "spool-again"
+    twice.write_bytes(b"big file")
+    big = hashlib.sha256(b"big file").hexdigest()
+    with blobs.batch() as batch:
+        assert batch.put(b"logo") == batch.put(b"logo")
+        assert batch.adopt(str(spooled), big, 8) == BlobRef(big, 8)
+        assert batch.adopt(str(twice), big, 8) == BlobRef(big, 8)
+        batch.wait()
+        logo = hashlib.sha256(b"logo").hexdigest()
+        assert blobs.path(logo).read_bytes() == b"logo"
+        assert blobs.path(big).read_bytes() == b"big file"
+    assert _files(tmp_path / "blobs") == sorted([blobs.path(logo), blobs.path(big)])
+    # The parser's spool file is fsynced by the store before it takes its name, and
+    # each blob's directory after the rename.
+    assert str(spooled) in fsynced
+    assert str(blobs.path(big).parent) in fsynced
+    assert str(blobs.path(logo).parent) in fsynced
+    assert sum(1 for path in fsynced if path.startswith(str(spool / "blob-"))) == 1
+
+
+def test_a_batch_reports_a_failure_at_wait_and_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    real = BlobStore._install
+    finished: list[str] = []
+
+    def install(self: BlobStore, ref: BlobRef, tmp: Path) -> None:
+        time.sleep(0.05)
+        if ref.size == 4:
+            tmp.unlink()
+            raise OSError(28, "No space left on device")
+        real(self, ref, tmp)
+        finished.append(ref.sha256)
+
+    monkeypatch.setattr(BlobStore, "_install", install)
+    outside = "not a file of this blob store's spool"
+    with pytest.raises(ValueError, match=outside), blobs.batch() as batch:
+        batch.put(b"full")  # raises nothing yet: it is written in the background
+        for n in range(6):
+            batch.put(b"slow %d" % n)
+        with pytest.raises(OSError, match="No space left"):
+            batch.wait()
+        batch.put(b"after")
+        batch.adopt(str(tmp_path / "elsewhere"), hashlib.sha256(b"x").hexdigest(), 1)
+    # Leaving the block waited for every write, though it was left by an error.
+    assert len(finished) == 7
+    assert not any((tmp_path / "blobs" / "tmp").iterdir())

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from deskmail.apply.attachment_policy import DroppedAttachment
 from deskmail.parse.message import ParsedAttachment
 from deskmail.store import deferred
-from deskmail.store.blobs import BlobStore
+from deskmail.store.blobs import BlobWriter
 from deskmail.store.models import Activity, ActivityKind, Attachment, Ticket, utcnow
 
 _ATTACHMENTS = cast(Table, Attachment.__table__)
@@ -19,7 +19,7 @@ _ATTACHMENTS = cast(Table, Attachment.__table__)
 
 def store_attachments(
     session: Session,
-    blobs: BlobStore,
+    blobs: BlobWriter,
     attachments: Sequence[ParsedAttachment],
     ticket: Ticket,
     activity: Activity | None = None,

@@ -20,7 +20,7 @@ from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants
 from deskmail.classify.plan import Action, Plan
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
-from deskmail.store.blobs import BlobStore
+from deskmail.store.blobs import BlobWriter
 from deskmail.store.models import (
     Activity,
     ActivityKind,
@@ -64,7 +64,7 @@ class Content:
 
 
 def apply_plan(
-    session: Session, blobs: BlobStore, context: JobContext, content: Content, plan: Plan
+    session: Session, blobs: BlobWriter, context: JobContext, content: Content, plan: Plan
 ) -> Applied | None:
     """None for IGNORE and DENY: the journal row alone records those."""
     if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
@@ -170,7 +170,7 @@ def next_ticket_number(session: Session, team_id: int) -> int:
 
 
 def _create_ticket(
-    session: Session, blobs: BlobStore, draft: TicketDraft, content: Content
+    session: Session, blobs: BlobWriter, draft: TicketDraft, content: Content
 ) -> Applied:
     message = content.message
     team = get_or_create(session, Team, draft.team)
@@ -206,7 +206,7 @@ def _create_ticket(
     return Applied(ticket.id, ticket.number, team.name, None, ticket)
 
 
-def _add_activity(session: Session, blobs: BlobStore, ticket: Ticket, content: Content) -> Applied:
+def _add_activity(session: Session, blobs: BlobWriter, ticket: Ticket, content: Content) -> Applied:
     message = content.message
     author = find_person(session, message.sender)
     now = utcnow()
@@ -242,7 +242,7 @@ def _remember(
 
 
 def _store_files(
-    session: Session, blobs: BlobStore, ticket: Ticket, activity: Activity | None, content: Content
+    session: Session, blobs: BlobWriter, ticket: Ticket, activity: Activity | None, content: Content
 ) -> None:
     files = content.attachments.kept
     if content.raw_attachment is not None:

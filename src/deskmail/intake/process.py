@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -39,6 +40,7 @@ from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.sources.base import FetchedMessage
 from deskmail.store import deferred
+from deskmail.store.blobs import BlobBatch, BlobWriter
 from deskmail.store.engine import Store
 from deskmail.store.models import IntakeOutcome, IntakeRecord
 
@@ -93,9 +95,9 @@ def take_in(
 
     stage = _Stage()
     try:
-        with store.transaction() as session:
+        with _transaction(store) as (session, blobs):
             outcome = _write(
-                session, store, job, context, fetched, sha256, message, stage, retrying, config
+                session, blobs, job, context, fetched, sha256, message, stage, retrying, config
             )
     except _NotQuarantined:
         return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
@@ -133,7 +135,7 @@ def take_in_batch(
         digests = [p.sha256 for p in prepared]
         messages = [p.message for p in prepared]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
-        with store.transaction() as session:
+        with _transaction(store) as (session, blobs):
             deferred.defer_rows(session)
             draw_numbers_in_block(session)
             assign_ticket_ids(session)
@@ -143,7 +145,7 @@ def take_in_batch(
             prefetch_recent_tickets(session, job, senders)
             outcomes = []
             for fetched, sha256, message in zip(batch, digests, messages, strict=True):
-                args = (store, job, context, fetched, sha256, message, _Stage(), None, config)
+                args = (blobs, job, context, fetched, sha256, message, _Stage(), None, config)
                 outcomes.append(_write(session, *args, seen=seen))
     except Exception as exc:
         log.info(
@@ -168,9 +170,19 @@ class _Stage:
     name = "classify"
 
 
+@contextmanager
+def _transaction(store: Store) -> Iterator[tuple[Session, BlobBatch]]:
+    """The intake transaction and its attachments' blobs, written in the background
+    (store/blobs.py): the commit waits until they are on disk."""
+    with store.blobs.batch() as blobs, store.transaction() as session:
+        yield session, blobs
+        deferred.write_pending(session)  # the batch's last rows while the disk catches up
+        blobs.wait()
+
+
 def _write(
     session: Session,
-    store: Store,
+    blobs: BlobWriter,
     job: JobConfig,
     context: JobContext,
     fetched: FetchedMessage,
@@ -206,7 +218,7 @@ def _write(
             else None
         )
         content = Content(message, understood.preprocessed.text, understood.attachments, raw)
-        applied = apply_plan(session, store.blobs, context, content, plan)
+        applied = apply_plan(session, blobs, context, content, plan)
         record.rules = ", ".join(plan.rules_fired)[:4000] or None
         record.auto_reply_due = plan.auto_reply_due
         if applied is None:

@@ -87,9 +87,8 @@ def _write(spool: Spool, chunks: Iterable[bytes]) -> Spooled:
                 if len(head) < SNIFF_BYTES:
                     head += chunk[: SNIFF_BYTES - len(head)]
                 size += len(chunk)
-            out.flush()
-            # On disk before the blob store renames it into place (as its own writes are).
-            os.fsync(out.fileno())
+            # Not fsynced here: the blob store does that when it adopts the file, so
+            # files never adopted (ignored, quarantined) cost no wait for the disk.
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise

@@ -3,6 +3,13 @@
 A blob lives at root/ab/cd/<sha256>. Its name is computed from its bytes,
 never taken from a mail, so no attachment name can choose a path. Writes are
 crash-safe: a blob is visible only once complete and on disk.
+
+Intake writes a transaction's blobs through a BlobBatch: each is written and
+made durable (fsync of the file, rename, fsync of its directory) in a
+background thread while the transaction goes on, and the commit waits for
+them. fsync is waiting for the disk, not Python work, so the threads overlap
+it with the database writes; done one after another in the intake thread, the
+fsyncs of the benchmark's 1,000 mails took a tenth of the run.
 """
 
 from __future__ import annotations
@@ -11,16 +18,21 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
+from typing import BinaryIO, Protocol
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Seconds a temporary file may stay before sweep_temporary takes it for a crash's leftover;
 # a run holds one for the few seconds its batch takes, an instance on another host too.
 TEMPORARY_LIFETIME = 24 * 3600
+# Threads making a BlobBatch's blobs durable: each mostly waits in fsync for the disk.
+SYNC_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -50,11 +62,21 @@ def _make_dirs(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+class BlobWriter(Protocol):
+    """What storing an attachment needs: a BlobStore (durable on return) or a BlobBatch."""
+
+    def put(self, data: bytes, sha256: str | None = None) -> BlobRef: ...
+
+    def adopt(self, path: str, sha256: str, size: int) -> BlobRef: ...
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         # Temporary files sit under root so the final os.replace stays on one filesystem.
         self._tmp = root / "tmp"
+        self._sync_pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def path(self, sha256: str) -> Path:
         """Where the blob `sha256` lives; ValueError unless it is 64 lowercase hex digits."""
@@ -75,10 +97,7 @@ class BlobStore:
         stored is found before anything is written."""
         if sha256 is None:
             return self.put_stream((data,))
-        ref = BlobRef(sha256, len(data))
-        if not self._stored(ref):
-            self._install(ref, self._write_temporary((data,), None))
-        return ref
+        return self._store_durably(data, BlobRef(sha256, len(data)))
 
     def put_stream(self, chunks: Iterable[bytes]) -> BlobRef:
         """Store the concatenated chunks; a blob already stored is not rewritten."""
@@ -92,12 +111,13 @@ class BlobStore:
         return str(self._tmp)
 
     def adopt(self, path: str, sha256: str, size: int) -> BlobRef:
-        """Store a file written under spool_directory() (on disk, its digest known) by
-        renaming it; a blob already stored is kept and the file removed."""
-        tmp = Path(path)
-        if tmp.parent != self._tmp:
-            raise ValueError(f"not a file of this blob store's spool: {path}")
-        return self._settle(BlobRef(sha256, size), tmp)
+        """Store a file written under spool_directory() (its digest known) by renaming
+        it, once on disk; a blob already stored is kept and the file removed."""
+        return self._settle(BlobRef(sha256, size), self._spooled(path), sync=True)
+
+    def batch(self) -> BlobBatch:
+        """A writer whose blobs become durable in the background; see BlobBatch."""
+        return BlobBatch(self)
 
     def sweep_temporary(self, older_than: float = TEMPORARY_LIFETIME) -> int:
         """Remove temporary files a crash left (no run keeps one for long); how many."""
@@ -114,13 +134,45 @@ class BlobStore:
                 continue
         return removed
 
-    def _settle(self, ref: BlobRef, tmp: Path) -> BlobRef:
-        """The written file `tmp` becomes the blob, or goes if the blob is stored already."""
+    def close(self) -> None:
+        """Stop the background threads (Store.dispose); a later batch starts them again."""
+        with self._pool_lock:
+            pool, self._sync_pool = self._sync_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _spooled(self, path: str) -> Path:
+        tmp = Path(path)
+        if tmp.parent != self._tmp:
+            raise ValueError(f"not a file of this blob store's spool: {path}")
+        return tmp
+
+    def _settle(self, ref: BlobRef, tmp: Path, *, sync: bool = False) -> BlobRef:
+        """The written file `tmp` becomes the blob, or goes if the blob is stored already.
+        `sync`: fsync it first (the parser's spool files are written without)."""
         if self._stored(ref):
             tmp.unlink(missing_ok=True)
-        else:
-            self._install(ref, tmp)
+            return ref
+        if sync:
+            try:
+                _fsync_file(tmp)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        self._install(ref, tmp)
         return ref
+
+    def _store_durably(self, data: bytes, ref: BlobRef) -> BlobRef:
+        """put() of a known digest, from start to durable (a BlobBatch's thread)."""
+        if not self._stored(ref):
+            self._install(ref, self._write_temporary((data,), None))
+        return ref
+
+    def _submit(self, work: Callable[..., BlobRef], *args: object) -> Future[BlobRef]:
+        with self._pool_lock:  # one pool per store, made on first use, shared by batches
+            if self._sync_pool is None:
+                self._sync_pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="blob-sync")
+            return self._sync_pool.submit(work, *args)
 
     def _stored(self, ref: BlobRef) -> bool:
         # Same name means same bytes; the size check only guards against a
@@ -157,4 +209,62 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
 
 
-__all__ = ["BlobRef", "BlobStore"]
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobBatch:
+    """The blobs of one transaction, made durable in background threads.
+
+    put() and adopt() return at once; wait() returns once every blob is on
+    disk under its name (or raises the first failure), and must be called before
+    the transaction that refers to them commits (intake/process.py calls it
+    last in the transaction). Leaving the `with` block waits too, so no
+    thread still renames a file once the caller goes on (a batch rolled back is
+    taken in again, adopting the same spool files). A blob written for a
+    transaction that then rolls back stays, unreferenced, as before.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self._pending: dict[str, Future[BlobRef]] = {}
+
+    def put(self, data: bytes, sha256: str | None = None) -> BlobRef:
+        if sha256 is None:
+            sha256 = hashlib.sha256(data).hexdigest()
+        ref = BlobRef(sha256, len(data))
+        if sha256 not in self._pending:  # the same file twice in a batch: written once
+            self._pending[sha256] = self._store._submit(self._store._store_durably, data, ref)
+        return ref
+
+    def adopt(self, path: str, sha256: str, size: int) -> BlobRef:
+        tmp = self._store._spooled(path)  # a wrong path raises here, not in a thread
+        if sha256 in self._pending:
+            tmp.unlink(missing_ok=True)
+        else:
+            self._pending[sha256] = self._store._submit(self._store.adopt, path, sha256, size)
+        return BlobRef(sha256, size)
+
+    def wait(self) -> None:
+        """Every blob so far durable; the first failure (disk full) raised."""
+        for future in self._pending.values():
+            future.result()
+
+    def __enter__(self) -> BlobBatch:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for future in self._pending.values():
+            future.exception()  # waits; a failure was raised by wait() or does not matter now
+
+
+__all__ = ["BlobBatch", "BlobRef", "BlobStore", "BlobWriter"]

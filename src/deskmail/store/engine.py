@@ -154,6 +154,7 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.blobs.close()
 
 
 def resolve_database_url(config: DeskmailConfig) -> str:
