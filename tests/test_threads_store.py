@@ -12,6 +12,7 @@ from deskmail.apply.threads import Direction, StoreLookup, record_message, recor
 from deskmail.classify.plan import MatchedBy
 from deskmail.classify.threading import TicketRef, find_thread
 from deskmail.parse.message import Address, ParsedMessage
+from deskmail.store import deferred
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
@@ -204,20 +205,33 @@ def test_participants_may_post_to_their_ticket_only(store: Store, seeded: Seeded
         assert not lookup.may_post(seeded.it_2.id, "support@desk.example")
 
 
-def test_record_participants_leaves_existing_rows_alone(store: Store, seeded: Seeded) -> None:
+def _participants(store: Store) -> list[tuple[int, str]]:
+    with store.session() as session:
+        query = select(TicketParticipant.id, TicketParticipant.address).order_by("address")
+        return [(row.id, row.address) for row in session.execute(query)]
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_record_participants_leaves_existing_rows_alone(
+    store: Store, seeded: Seeded, batch: bool
+) -> None:
     with store.transaction() as session:
         ticket = session.get_one(Ticket, seeded.it_1.id)
         assert record_participants(session, ticket, ["erin@example.com"], exclude=()) == [
             "erin@example.com"
         ]
+    first = _participants(store)
     with store.transaction() as session:
+        if batch:  # rows wait for the commit, in one statement (intake's batches)
+            deferred.defer_rows(session)
         ticket = session.get_one(Ticket, seeded.it_1.id)
         again = ["erin@example.com", "gina@example.com"]
-        assert record_participants(session, ticket, again, exclude=()) == ["gina@example.com"]
+        assert record_participants(session, ticket, again, exclude=()) == again
+        assert record_participants(session, ticket, again[1:], exclude=()) == again[1:]
         assert record_participants(session, ticket, [], exclude=()) == []
-    with store.session() as session:
-        rows = session.scalars(select(TicketParticipant.address).order_by("address")).all()
-    assert rows == ["erin@example.com", "gina@example.com"]
+    rows = _participants(store)
+    assert [address for _id, address in rows] == ["erin@example.com", "gina@example.com"]
+    assert rows[0] == first[0]  # erin's row is the one first written
 
 
 def test_participants_of_a_new_unflushed_ticket(store: Store, seeded: Seeded) -> None:

@@ -8,7 +8,7 @@ go through store/deferred.py: written with the batch's next query or commit.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from sqlalchemy import BindParameter, Select, Table, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ Direction = Literal["in", "out"]
 _MESSAGES = cast(Table, TicketMessage.__table__)
 _PARTICIPANTS = cast(Table, TicketParticipant.__table__)
 MAX_ADDRESS = 320  # the width of the address columns
+_PARTICIPANT_KEY = ("ticket_id", "address")  # uq_participant_ticket_address
 _MAX_NUMBER = 2**31 - 1  # ticket.number is a 32-bit INTEGER; PostgreSQL refuses larger
 
 
@@ -164,14 +165,15 @@ def record_participants(
     exclude: Collection[str],
     new_ticket: bool = False,
 ) -> list[str]:
-    """Let these addresses post to the ticket by mail; returns the ones newly added.
+    """Let these addresses post to the ticket by mail; returns them as recorded.
 
     Lower-cased and de-duplicated; `exclude` holds our own mailbox addresses
     (a participant there would let our own mail, or a forgery of it, post).
     Existing rows are left alone, also when another instance adds the same
-    address concurrently (INSERT ... ON CONFLICT DO NOTHING). `new_ticket`:
-    created in this transaction, so it has none yet: plain rows, written with
-    the transaction's next query or its commit.
+    address concurrently (INSERT ... ON CONFLICT DO NOTHING). The rows are
+    written with the transaction's next query or its commit (store/deferred.py).
+    `new_ticket`: created in this transaction (for the caller's symmetry with
+    record_message; a new ticket's rows need nothing else).
     """
     excluded = {address.strip().lower() for address in exclude}
     wanted = dict.fromkeys(
@@ -182,28 +184,7 @@ def record_participants(
     if not wanted:
         return []
     deferred.ensure_ids(session, ticket)
-    if new_ticket:
-        for address in wanted:
-            deferred.insert(session, _PARTICIPANTS, {"ticket_id": ticket.id, "address": address})
-        return list(wanted)
-    insert = _upsert_insert(session.get_bind().dialect.name)
-    added = session.scalars(
-        insert(TicketParticipant)
-        .values([{"ticket_id": ticket.id, "address": address} for address in wanted])
-        .on_conflict_do_nothing(index_elements=["ticket_id", "address"])
-        .returning(TicketParticipant.address)
-    ).all()
-    new = set(added)
-    return [address for address in wanted if address in new]
-
-
-def _upsert_insert(dialect: str) -> Any:
-    """The dialect's insert() with ON CONFLICT; imported on use (the PostgreSQL
-    dialect costs SQLite runs 20 ms of start-up)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
+    for address in wanted:
+        row = {"ticket_id": ticket.id, "address": address}
+        deferred.insert(session, _PARTICIPANTS, row, unless_exists=_PARTICIPANT_KEY)
+    return list(wanted)
