@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import hashlib
 import logging
 import mailbox
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from deskmail.apply.people import add_person
-from deskmail.config.models import AfterProcessing, JobConfig
+from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.intake import process
 from deskmail.intake import run as intake_run
 from deskmail.intake.run import run_job
@@ -24,9 +25,11 @@ from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
+    ActivityKind,
     Attachment,
     IntakeOutcome,
     IntakeRecord,
+    OutgoingMail,
     Person,
     Site,
     Team,
@@ -34,6 +37,7 @@ from deskmail.store.models import (
     TicketKind,
 )
 from tests.support.jobs import maildir_job
+from tests.support.smtp import SmtpServer
 
 
 def _mail(subject: str, sender: str = "Alice <alice@example.com>", body: str = "hello\n") -> bytes:
@@ -326,6 +330,45 @@ def test_a_file_that_cannot_be_stored_quarantines_its_mail_only(
     # The two mails' files, and the quarantine event's copy of the raw mail.
     assert kept == ["report 0.pdf", "report 1.eml", "report 2.pdf"]
     assert len(list(maildir.keys())) == 1  # the quarantined mail stays on the server
+
+
+def test_rows_that_refer_to_a_batch_s_new_tickets_are_written_after_them(
+    store: Store,
+    job: JobConfig,
+    maildir: mailbox.Maildir,
+    smtp_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A batch's new tickets wait as plain rows (store/deferred.py parents); the
+    # acknowledgements (ORM rows), a note about a file too big and a reply to a
+    # ticket of the same batch all refer to them. PostgreSQL checks each key.
+    first = _mail("printer on fire")
+    maildir.add(first)
+    maildir.add(_with_file("scan attached", os.urandom(5000)))
+    reply = EmailMessage()
+    reply["From"] = "Alice <alice@example.com>"
+    reply["Subject"] = "Re: printer on fire"
+    reply["In-Reply-To"] = email.message_from_bytes(first)["Message-ID"]
+    reply.set_content("still burning")
+    maildir.add(reply.as_bytes())
+    config = DeskmailConfig(smtp=smtp_server.config())
+    settings = {"fetch_batch": 10, "max_attachment_size": 1000, "address": "desk@example.net"}
+    settings["send_acknowledgement"] = True
+    batch = job.model_copy(update=settings)
+    with caplog.at_level(logging.INFO):
+        summary = run_job(store, batch, config=config)
+    assert "rolled back" not in caplog.text
+    assert (summary.created, summary.updated, summary.sent) == (2, 1, 2)
+    with store.session() as s:
+        tickets = {t.subject: t for t in s.scalars(select(Ticket))}
+        fire, scan = tickets["printer on fire"], tickets["scan attached"]
+        mails = s.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
+        assert [m.ticket_id for m in mails] == [fire.id, scan.id]
+        # The acknowledgement was written from the ticket's values: the token stored.
+        assert fire.token in mails[0].subject and scan.token in mails[1].subject
+        notes = {(a.ticket_id, a.kind, a.body.splitlines()[0]) for a in s.scalars(select(Activity))}
+    assert (scan.id, ActivityKind.SYSTEM, "Not kept:") in notes
+    assert (fire.id, ActivityKind.MAIL, "still burning") in notes
 
 
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(

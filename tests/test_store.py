@@ -11,26 +11,32 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, String, inspect, select, text, update
+from sqlalchemy import MetaData, String, Table, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
+from deskmail.apply.context import get_or_create
 from deskmail.config.models import DeskmailConfig
 from deskmail.store import blobs as blobs_module
-from deskmail.store import migrate
+from deskmail.store import deferred, migrate
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import SchemaVersionError, Store, create_engine, open_store
 from deskmail.store.models import (
     Base,
     IntakeOutcome,
     IntakeRecord,
+    OutboxStatus,
+    OutgoingMail,
     PersonAddress,
     Run,
     Site,
     Team,
+    Ticket,
+    TicketKind,
 )
 
 # --- migrations -------------------------------------------------------------
@@ -300,6 +306,52 @@ def test_display_url_hides_the_password(tmp_path: Path) -> None:
     assert "s3cret" not in store.display_url
     assert store.display_url.startswith("postgresql+psycopg://deskmail:***@db.invalid/")
     store.dispose()
+
+
+def _ticket_row(team_id: int, number: int) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "id": 1000 + number,
+        "team_id": team_id,
+        "number": number,
+        "kind": TicketKind.INCIDENT,
+        "token": f"token{number:03d}",
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def test_deferred_parents_are_written_before_the_orm_flushes(store: Store) -> None:
+    # Intake's batches defer new tickets as parents: an automatic mail (an ORM row)
+    # that refers to one may be flushed before any query writes them.
+    tickets = cast(Table, Ticket.__table__)
+    with store.transaction() as session:
+        team = Team(name="IT")
+        session.add(team)
+        session.flush()
+        deferred.defer_rows(session)
+        deferred.insert(session, tickets, _ticket_row(team.id, 1), parent=True)
+        session.add(
+            OutgoingMail(
+                job="Support",
+                kind="acknowledgement",
+                ticket_id=1001,
+                recipient="alice@example.com",
+                subject="",
+                body_text="",
+                message_id="<1@desk>",
+                status=OutboxStatus.PENDING,
+                attempts=0,
+            )
+        )
+        session.flush()  # the ticket first, or the foreign key fails
+        # A new row made in a savepoint (another instance may insert it first) is fine:
+        # the lookup before it writes what is pending.
+        deferred.insert(session, tickets, _ticket_row(team.id, 2), parent=True)
+        get_or_create(session, Site, "Head Office")
+    with store.session() as session:
+        assert session.scalars(select(Ticket.number).order_by(Ticket.number)).all() == [1, 2]
+        assert session.scalars(select(OutgoingMail.ticket_id)).one() == 1001
 
 
 # --- blobs ------------------------------------------------------------------

@@ -55,7 +55,7 @@ def note_dropped(session: Session, ticket: Ticket, dropped: Sequence[DroppedAtta
     if lines:
         session.add(
             Activity(
-                ticket=ticket,
+                ticket_id=ticket.id,  # not ticket=: a ticket of a batch is not in the session
                 kind=ActivityKind.SYSTEM,
                 body="Not kept:\n" + "\n".join(f"- {line}" for line in lines),
                 occurred_at=utcnow(),

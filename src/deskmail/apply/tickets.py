@@ -20,6 +20,7 @@ from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants
 from deskmail.classify.plan import Action, Plan
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
+from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter
 from deskmail.store.models import (
     Activity,
@@ -30,6 +31,7 @@ from deskmail.store.models import (
     Team,
     Ticket,
     TicketStatus,
+    new_token,
     utcnow,
 )
 
@@ -40,8 +42,8 @@ class Applied:
     ticket_number: int
     team: str
     activity_id: int | None  # None when a ticket was created
-    # Held so the session's identity map (weak references) still has it for the
-    # automatic mails; without it, session.get() went back to the database.
+    # For the automatic mails: a ticket of a batch is not in the session (deferred
+    # row); one held here is not looked up again.
     ticket: Ticket | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -83,6 +85,7 @@ def apply_plan(
 # on the session's connection: the ORM would also look for Team objects to
 # refresh, which cost as much as the UPDATE itself.
 _TEAM = cast(Table, Team.__table__)
+_TICKETS = cast(Table, Ticket.__table__)
 _DRAW_NUMBER = (
     update(_TEAM)
     .where(_TEAM.c.id == bindparam("team_id"))
@@ -175,32 +178,40 @@ def _create_ticket(
     message = content.message
     team = get_or_create(session, Team, draft.team)
     now = utcnow()
-    ticket = Ticket(
-        id=_ticket_id(session),
-        team_id=team.id,
-        number=next_ticket_number(session, team.id),
-        kind=draft.kind,
-        status=TicketStatus.NEW,
-        subject=message.subject[:2000],
-        description=content.text,
-        description_html=message.html_safe,
-        requester_id=draft.requester_id,
-        user_id=draft.requester_id,
-        assignee_id=draft.assignee_id,
-        group_id=get_or_create(session, Group, draft.group).id if draft.group else None,
-        site_id=get_or_create(session, Site, draft.site).id if draft.site else None,
-        source_id=get_or_create(session, Source, draft.source).id,
-        priority=draft.priority,
-        category=draft.category,
-        linked_ticket_id=draft.link_to,
-        sender_address=message.sender.address[:320] if message.sender else None,
-        sender_name=message.sender.name[:300] if message.sender else None,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(ticket)
-    if ticket.id is None:
-        session.flush()  # for its id
+    values = {
+        "id": _ticket_id(session),
+        "team_id": team.id,
+        "number": next_ticket_number(session, team.id),
+        "kind": draft.kind,
+        "status": TicketStatus.NEW,
+        "subject": message.subject[:2000],
+        "description": content.text,
+        "description_html": message.html_safe,
+        "requester_id": draft.requester_id,
+        "user_id": draft.requester_id,
+        "assignee_id": draft.assignee_id,
+        "group_id": get_or_create(session, Group, draft.group).id if draft.group else None,
+        "site_id": get_or_create(session, Site, draft.site).id if draft.site else None,
+        "source_id": get_or_create(session, Source, draft.source).id,
+        "priority": draft.priority,
+        "category": draft.category,
+        "token": new_token(),
+        "linked_ticket_id": draft.link_to,
+        "sender_address": message.sender.address[:320] if message.sender else None,
+        "sender_name": message.sender.name[:300] if message.sender else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if values["id"] is None:  # a transaction of its own: the ORM inserts it, for its id
+        ticket = Ticket(**values)
+        session.add(ticket)
+        session.flush()
+    else:
+        # A batch: one multi-row INSERT with the batch's other tickets, before anything
+        # refers to them (store/deferred.py); the unit of work for each was 6% of a run.
+        deferred.insert(session, _TICKETS, values, parent=True)
+        # Never added to the session: what the automatic mails read (team included).
+        ticket = Ticket(**values, team=team)
     _remember(session, ticket, None, message)
     _store_files(session, blobs, ticket, None, content)
     return Applied(ticket.id, ticket.number, team.name, None, ticket)

@@ -12,59 +12,103 @@ go to the database together: before any ORM statement of the session runs
 the commit. So every query in the transaction sees them, as it sees pending
 ORM objects through autoflush; under `no_autoflush` neither is written. In
 any other transaction they are inserted at once.
+
+New tickets are deferred too, as parents: rows that the ORM's pending objects
+(an automatic mail, a note) may refer to, so they are written before any
+flush of the ORM, and the other rows after it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.dml import Insert
 
-# session.info: (table, column names, unique columns to skip conflicts on) -> rows
-_PENDING = "deskmail_deferred_rows"
+_PENDING = "deskmail_deferred_rows"  # session.info: _Pending
+# A statement: its table, column names and the unique columns to skip conflicts on.
 _Key = tuple[Table, tuple[str, ...], tuple[str, ...]]
+_Rows = dict[_Key, list[dict[str, Any]]]
+
+
+@dataclass
+class _Pending:
+    parents: _Rows = field(default_factory=dict)  # written before the ORM flushes
+    children: _Rows = field(default_factory=dict)  # written after
 
 
 def defer_rows(session: Session) -> None:
     """From now on, insert() of this session waits for the next query or the commit.
 
     A query inside a savepoint does not write them: the savepoint's rollback
-    would take them along.
+    would take them along. (apply/context.py insert_once, the one savepoint in a
+    batch, looks its row up first: that query writes them before it.)
     """
-    session.info[_PENDING] = {}
+    session.info[_PENDING] = _Pending()
     event.listen(session, "do_orm_execute", _before_query)
+    event.listen(session, "before_flush", _before_flush)
     event.listen(session, "before_commit", write_pending)
 
 
 def insert(
-    session: Session, table: Table, row: dict[str, Any], *, unless_exists: tuple[str, ...] = ()
+    session: Session,
+    table: Table,
+    row: dict[str, Any],
+    *,
+    unless_exists: tuple[str, ...] = (),
+    parent: bool = False,
 ) -> None:
     """Insert `row` into `table` in this transaction (now, or deferred: see above).
 
     `unless_exists`: the columns of a unique key; a row that would repeat one is
     skipped (ON CONFLICT DO NOTHING), also one another instance just wrote.
+    `parent`: ORM objects may refer to it (a ticket); it refers only to rows
+    already in the database.
     """
-    pending: dict[_Key, list[dict[str, Any]]] | None = session.info.get(_PENDING)
+    pending: _Pending | None = session.info.get(_PENDING)
     if pending is None:
-        session.flush()  # the ORM rows it refers to
+        if not parent:
+            session.flush()  # the ORM rows it refers to
         session.connection().execute(_statement(session, table, unless_exists), row)
         return
+    rows = pending.parents if parent else pending.children
     # One statement per set of columns: executemany compiles the first row's.
-    pending.setdefault((table, tuple(row), unless_exists), []).append(row)
+    rows.setdefault((table, tuple(row), unless_exists), []).append(row)
 
 
 def write_pending(session: Session) -> None:
-    """Write the deferred rows now (the ORM's pending rows first)."""
-    pending = session.info.get(_PENDING)
-    if not pending:
+    """Write the deferred rows now: parents, the ORM's pending rows, the other rows."""
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is None:
         return
+    _write_parents(session, pending)
     session.flush()
-    session.info[_PENDING] = {}
+    children, pending.children = pending.children, {}
+    _write(session, children)
+
+
+def _write_parents(session: Session, pending: _Pending) -> None:
+    parents, pending.parents = pending.parents, {}
+    _write(session, parents)
+
+
+def _write(session: Session, rows: _Rows) -> None:
+    if not rows:
+        return
     connection = session.connection()
-    for (table, _columns, unless_exists), rows in pending.items():
-        connection.execute(_statement(session, table, unless_exists), rows)
+    for (table, _columns, unless_exists), values in rows.items():
+        connection.execute(_statement(session, table, unless_exists), values)
+
+
+def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    # The ORM's rows may refer to the parents: these go first.
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is not None and pending.parents:
+        if session.in_nested_transaction():  # a rollback to the savepoint would lose them
+            raise RuntimeError("deferred parent rows pending at a flush inside a savepoint")
+        _write_parents(session, pending)
 
 
 def _statement(session: Session, table: Table, unless_exists: tuple[str, ...]) -> Insert:
