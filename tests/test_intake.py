@@ -344,13 +344,13 @@ def test_rows_that_refer_to_a_batch_s_new_tickets_are_written_after_them(
     # ticket of the same batch all refer to them. PostgreSQL checks each key.
     first = _mail("printer on fire")
     maildir.add(first)
-    maildir.add(_with_file("scan attached", os.urandom(5000)))
     reply = EmailMessage()
     reply["From"] = "Alice <alice@example.com>"
     reply["Subject"] = "Re: printer on fire"
     reply["In-Reply-To"] = email.message_from_bytes(first)["Message-ID"]
     reply.set_content("still burning")
     maildir.add(reply.as_bytes())
+    maildir.add(_with_file("scan attached", os.urandom(5000)))
     config = DeskmailConfig(smtp=smtp_server.config())
     settings = {"fetch_batch": 10, "max_attachment_size": 1000, "address": "desk@example.net"}
     settings["send_acknowledgement"] = True
@@ -369,6 +369,33 @@ def test_rows_that_refer_to_a_batch_s_new_tickets_are_written_after_them(
         notes = {(a.ticket_id, a.kind, a.body.splitlines()[0]) for a in s.scalars(select(Activity))}
     assert (scan.id, ActivityKind.SYSTEM, "Not kept:") in notes
     assert (fire.id, ActivityKind.MAIL, "still burning") in notes
+
+
+def test_a_note_in_a_batch_takes_its_id_from_the_batch_s_block(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reply's activity waits as a plain row with an id handed out up front;
+    # the note about a file too big, an ORM row flushed before it, must not take
+    # the same id from SQLite's max(id) + 1.
+    first = _mail("printer on fire")
+    maildir.add(first)
+    run_job(store, job)
+    reply = EmailMessage()
+    reply["From"] = "Alice <alice@example.com>"
+    reply["Subject"] = "Re: printer on fire"
+    reply["In-Reply-To"] = email.message_from_bytes(first)["Message-ID"]
+    reply.set_content("still burning")
+    maildir.add(_mail("toner low"))  # the batch's first ticket: its lookups are cached now
+    maildir.add(reply.as_bytes())
+    maildir.add(_with_file("scan attached", os.urandom(5000)))
+    batch = job.model_copy(update={"fetch_batch": 10, "max_attachment_size": 1000})
+    with caplog.at_level(logging.INFO):
+        summary = run_job(store, batch)
+    assert "rolled back" not in caplog.text
+    assert (summary.created, summary.updated) == (2, 1)
+    with store.session() as s:
+        kinds = sorted(a.kind for a in s.scalars(select(Activity)))
+    assert kinds == [ActivityKind.MAIL, ActivityKind.SYSTEM]
 
 
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(

@@ -26,6 +26,8 @@ from deskmail.store import deferred, migrate
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import SchemaVersionError, Store, create_engine, open_store
 from deskmail.store.models import (
+    Activity,
+    ActivityKind,
     Base,
     IntakeOutcome,
     IntakeRecord,
@@ -349,9 +351,16 @@ def test_deferred_parents_are_written_before_the_orm_flushes(store: Store) -> No
         # the lookup before it writes what is pending.
         deferred.insert(session, tickets, _ticket_row(team.id, 2), parent=True)
         get_or_create(session, Site, "Head Office")
+        # Rows go in the order of the foreign keys, whatever order they were deferred in.
+        record = {"job": "Support", "source_key": "1", "sha256": "0" * 64, "size": 1}
+        record |= {"outcome": IntakeOutcome.UPDATED, "ticket_id": 1002, "activity_id": 7}
+        deferred.insert(session, cast(Table, IntakeRecord.__table__), record)
+        activity = {"id": 7, "ticket_id": 1002, "kind": ActivityKind.MAIL}
+        deferred.insert(session, cast(Table, Activity.__table__), activity)
     with store.session() as session:
         assert session.scalars(select(Ticket.number).order_by(Ticket.number)).all() == [1, 2]
         assert session.scalars(select(OutgoingMail.ticket_id)).one() == 1001
+        assert session.scalars(select(IntakeRecord.activity_id)).one() == 7
 
 
 # --- blobs ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from deskmail.apply.attachment_policy import DroppedAttachment
 from deskmail.parse.message import ParsedAttachment
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter
+from deskmail.store.ids import next_id
 from deskmail.store.models import Activity, ActivityKind, Attachment, Ticket, utcnow
 
 _ATTACHMENTS = cast(Table, Attachment.__table__)
@@ -55,6 +56,8 @@ def note_dropped(session: Session, ticket: Ticket, dropped: Sequence[DroppedAtta
     if lines:
         session.add(
             Activity(
+                # Its id from the batch's block, if any: SQLite's own would be one handed out.
+                id=next_id(session, "activity"),
                 ticket_id=ticket.id,  # not ticket=: a ticket of a batch is not in the session
                 kind=ActivityKind.SYSTEM,
                 body="Not kept:\n" + "\n".join(f"- {line}" for line in lines),

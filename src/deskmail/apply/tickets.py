@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, event, text, update
+from sqlalchemy import Table, bindparam, event, update
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachment_policy import AttachmentSelection
@@ -22,6 +22,7 @@ from deskmail.classify.plan import Action, Plan
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter
+from deskmail.store.ids import next_id
 from deskmail.store.models import (
     Activity,
     ActivityKind,
@@ -86,6 +87,7 @@ def apply_plan(
 # refresh, which cost as much as the UPDATE itself.
 _TEAM = cast(Table, Team.__table__)
 _TICKETS = cast(Table, Ticket.__table__)
+_ACTIVITIES = cast(Table, Activity.__table__)
 _DRAW_NUMBER = (
     update(_TEAM)
     .where(_TEAM.c.id == bindparam("team_id"))
@@ -116,45 +118,6 @@ def _write_back_numbers(session: Session) -> None:
         session.connection().execute(_SET_NUMBER, {"team_id": team_id, "next": following})
 
 
-_IDS = "deskmail_ticket_ids"  # session.info: ticket ids handed out before their INSERT
-_PG_IDS = text("SELECT nextval(pg_get_serial_sequence('ticket', 'id')) FROM generate_series(1, :n)")
-_SQLITE_MAX_ID = text("SELECT coalesce(max(id), 0) FROM ticket")
-_ID_BLOCK = 64  # PostgreSQL: sequence values fetched per round trip (unused ones leave gaps)
-
-
-@dataclass
-class _TicketIds:
-    free: list[int] = field(default_factory=list)  # PostgreSQL: fetched, not yet used
-    last: int | None = None  # SQLite: the last id handed out
-
-
-def assign_ticket_ids(session: Session) -> None:
-    """New tickets of this transaction get their id up front, not from a flush.
-
-    The ticket's rows (message, participants, journal) can then wait and go to
-    the database together with those of the other mails of the batch, in one
-    multi-row INSERT per table, instead of a flush per mail. SQLite: max(id) + 1
-    and on, safe under the write lock held since BEGIN IMMEDIATE; PostgreSQL:
-    the id sequence, a block at a time.
-    """
-    session.info[_IDS] = _TicketIds()
-
-
-def _ticket_id(session: Session) -> int | None:
-    ids: _TicketIds | None = session.info.get(_IDS)
-    if ids is None:
-        return None
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        if not ids.free:
-            ids.free.extend(connection.execute(_PG_IDS, {"n": _ID_BLOCK}).scalars())
-        return ids.free.pop(0)
-    if ids.last is None:
-        ids.last = int(connection.execute(_SQLITE_MAX_ID).scalar_one())
-    ids.last += 1
-    return ids.last
-
-
 def _advance(session: Session, team_id: int, step: int) -> int:
     """The team's next number, once `step` is added to it."""
     drawn = session.connection().execute(_DRAW_NUMBER, {"team_id": team_id, "step": step})
@@ -179,7 +142,7 @@ def _create_ticket(
     team = get_or_create(session, Team, draft.team)
     now = utcnow()
     values = {
-        "id": _ticket_id(session),
+        "id": next_id(session, "ticket"),
         "team_id": team.id,
         "number": next_ticket_number(session, team.id),
         "kind": draft.kind,
@@ -221,21 +184,27 @@ def _add_activity(session: Session, blobs: BlobWriter, ticket: Ticket, content: 
     message = content.message
     author = find_person(session, message.sender)
     now = utcnow()
-    activity = Activity(
-        ticket=ticket,
-        kind=ActivityKind.MAIL,
-        author_id=author.id if author else None,
-        from_address=message.sender.address[:320] if message.sender else None,
-        from_name=message.sender.name[:300] if message.sender else None,
-        subject=message.subject,
-        body=content.text,
-        body_html=message.html_safe,
-        occurred_at=_as_utc(message.date) or now,
-        created_at=now,
-    )
-    session.add(activity)
+    values = {
+        "id": next_id(session, "activity"),
+        "ticket_id": ticket.id,
+        "kind": ActivityKind.MAIL,
+        "author_id": author.id if author else None,
+        "from_address": message.sender.address[:320] if message.sender else None,
+        "from_name": message.sender.name[:300] if message.sender else None,
+        "subject": message.subject,
+        "body": content.text,
+        "body_html": message.html_safe,
+        "occurred_at": _as_utc(message.date) or now,
+        "created_at": now,
+    }
     ticket.updated_at = now
-    session.flush()
+    if values["id"] is None:  # a transaction of its own: the ORM inserts it, for its id
+        activity = Activity(**values)
+        session.add(activity)
+        session.flush()
+    else:  # a batch: with its other rows, as a new ticket is (_create_ticket)
+        deferred.insert(session, _ACTIVITIES, values)
+        activity = Activity(**values)  # never added to the session: its id for the rows below
     _remember(session, ticket, activity, message)
     _store_files(session, blobs, ticket, activity, content)
     return Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)

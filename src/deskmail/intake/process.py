@@ -25,7 +25,6 @@ from deskmail.apply.people import prefetch_people
 from deskmail.apply.tickets import (
     Content,
     apply_plan,
-    assign_ticket_ids,
     draw_numbers_in_block,
 )
 from deskmail.classify.plan import Action
@@ -42,6 +41,7 @@ from deskmail.sources.base import FetchedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobBatch, BlobWriter
 from deskmail.store.engine import Store
+from deskmail.store.ids import assign_ids_up_front
 from deskmail.store.models import IntakeOutcome, IntakeRecord
 
 _JOURNAL = cast(Table, IntakeRecord.__table__)
@@ -138,7 +138,7 @@ def take_in_batch(
         with _transaction(store) as (session, blobs):
             deferred.defer_rows(session)
             draw_numbers_in_block(session)
-            assign_ticket_ids(session)
+            assign_ids_up_front(session)
             # What every message of the batch asks the database, asked once for all.
             seen = journal.find_same_bytes_many(session, context.job, digests)
             prefetch_people(session, senders)

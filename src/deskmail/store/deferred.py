@@ -20,6 +20,7 @@ flush of the ORM, and the other rows after it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +99,16 @@ def _write(session: Session, rows: _Rows) -> None:
     if not rows:
         return
     connection = session.connection()
-    for (table, _columns, unless_exists), values in rows.items():
-        connection.execute(_statement(session, table, unless_exists), values)
+    # Tables in the order of their foreign keys: an activity before the journal rows
+    # that name it, whichever was deferred first.
+    for key in sorted(rows, key=lambda key: _dependency_order(key[0])):
+        table, _columns, unless_exists = key
+        connection.execute(_statement(session, table, unless_exists), rows[key])
+
+
+@functools.cache
+def _dependency_order(table: Table) -> int:
+    return table.metadata.sorted_tables.index(table)
 
 
 def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
