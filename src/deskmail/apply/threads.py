@@ -163,7 +163,6 @@ def record_participants(
     addresses: Iterable[str],
     *,
     exclude: Collection[str],
-    new_ticket: bool = False,
 ) -> list[str]:
     """Let these addresses post to the ticket by mail; returns them as recorded.
 
@@ -172,8 +171,6 @@ def record_participants(
     Existing rows are left alone, also when another instance adds the same
     address concurrently (INSERT ... ON CONFLICT DO NOTHING). The rows are
     written with the transaction's next query or its commit (store/deferred.py).
-    `new_ticket`: created in this transaction (for the caller's symmetry with
-    record_message; a new ticket's rows need nothing else).
     """
     excluded = {address.strip().lower() for address in exclude}
     wanted = dict.fromkeys(

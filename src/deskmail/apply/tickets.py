@@ -171,7 +171,7 @@ def _create_ticket(
         session.flush()
     else:
         # A batch: one multi-row INSERT with the batch's other tickets, before anything
-        # refers to them (store/deferred.py); the unit of work for each was 6% of a run.
+        # refers to them (store/deferred.py): the unit of work for each cost 4% of a run.
         deferred.insert(session, _TICKETS, values, parent=True)
         # Never added to the session: what the automatic mails read (team included).
         ticket = Ticket(**values, team=team)
@@ -218,7 +218,7 @@ def _remember(
     if message.message_id:
         record_message(session, ticket, activity, message.message_id, "in", new_ticket=new_ticket)
     addresses = [a.normalized for a in (message.sender, *message.cc) if a is not None]
-    record_participants(session, ticket, addresses, exclude=set(), new_ticket=new_ticket)
+    record_participants(session, ticket, addresses, exclude=set())
 
 
 def _store_files(
