@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import random
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from deskmail.parse.charsets import decode_text
 from deskmail.parse.encoded_words import decode_header_text
 from deskmail.parse.fields import (
     MAX_REFERENCES,
+    _simple_address,
     message_id,
     message_ids,
     parse_addresses,
@@ -402,6 +404,55 @@ def test_addresses_keep_encoded_specials_inside_the_name() -> None:
 )
 def test_addresses_from_broken_headers(value: str, addresses: list[str]) -> None:
     assert [a.address for a in parse_addresses(value)[0]] == addresses
+
+
+@pytest.mark.parametrize(
+    ("value", "fast"),
+    [
+        ("Alice Smith <alice@example.com>", True),
+        ("  Alice \t Smith<alice@example.com> ", True),
+        ('"Smith, Alice" <alice@example.com>', True),
+        ("J. O'Brien <jo+tag@mail.example.ie>", True),
+        ("alice@example.com", True),
+        ("<alice@example.com>", True),
+        ("Zo\u00eb \u00c5ngstr\u00f6m <zoe@example.se>", True),
+        ("a@example.com, b@example.com", False),  # two addresses
+        ("alice@example.com (Alice)", False),  # a comment names her
+        ('"A \\"q\\" B" <a@example.com>', False),  # quoted pair
+        ("=?utf-8?q?Alice?= <alice@example.com>", False),  # encoded word
+        ("Alice\x0bSmith <alice@example.com>", True),  # \v is no white space to compat32
+        (".Alice <alice@example.com>", False),
+    ],
+)
+def test_one_plain_address_is_read_without_the_compat32_parser(value: str, fast: bool) -> None:
+    assert (_simple_address(value) is not None) is fast
+    expected = [
+        (decode_header_text(name), address)
+        for name, address in email.utils.getaddresses([value])
+        if address
+    ]
+    assert [(a.name, a.address) for a in parse_addresses(value)[0]] == expected
+
+
+def test_the_plain_address_reading_agrees_with_compat32_on_random_headers() -> None:
+    # Names and addresses from white space, specials and atext, shaped like the usual
+    # forms: whatever the short way accepts, the compat32 parser reads the same.
+    rnd = random.Random(20261125)
+    alphabet = "abcAZ09 ._-'\"<>()[]\\,;:@!#$%&*+/=?^`{|}~\t\r\n\u00eb\x00\x0b\x0c\xa0"
+    accepted = 0
+    for _ in range(30_000):
+        name = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8)))
+        local = "".join(rnd.choice("ab.+_-'\"") for _ in range(rnd.randint(1, 4)))
+        domain = rnd.choice(["x.org", "x", "a-b.c.d", "x..y", ".x", "x.", "X.COM"])
+        value = rnd.choice(
+            [f"{name} <{local}@{domain}>", f'"{name}" <{local}@{domain}>', f"{local}@{domain}"]
+        )
+        simple = _simple_address(value)
+        if simple is None:
+            continue
+        accepted += 1
+        assert [simple] == email.utils.getaddresses([value]), value
+    assert accepted > 5_000  # the comparison covered many accepted forms
 
 
 @pytest.mark.parametrize(
