@@ -116,6 +116,26 @@ def test_html_layout_libraries_load_with_the_first_html_only_mail() -> None:
     ]
 
 
+def test_the_tnef_libraries_load_with_the_first_winmail_dat() -> None:
+    # tnefparse and striprtf cost ~3 MiB and 10 ms: a run without winmail.dat never loads them.
+    winmail = Path(__file__).parent / "corpus" / "malformed" / "42-tnef-winmail.eml"
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        import deskmail.cli, deskmail.intake.run
+        from deskmail.parse.parser import parse_message
+
+        parse_message(b"From: bob@example.org\\r\\nSubject: hi\\r\\n\\r\\nhello\\r\\n")
+        print("tnefparse" in sys.modules, "striprtf" in sys.modules)
+        parsed = parse_message(Path({str(winmail)!r}).read_bytes())
+        print([a.filename for a in parsed.attachments], "tnefparse" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["False False", "['notes.txt', 'logo.png'] True"]
+
+
 def test_alternative_prefers_plain_text() -> None:
     msg = _mail(From="bob@example.org", Subject="alt")
     msg.set_content("plain version\n")

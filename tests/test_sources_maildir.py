@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import mailbox
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -153,3 +156,23 @@ def test_moving_into_the_maildir_itself_is_refused(tmp_path: Path) -> None:
         source.acknowledge(source.list_keys())
     assert failure.value.step is Step.FOLDER
     assert _files(root, "new") == ["1.M1P1.h"]
+
+
+def test_a_maildir_job_loads_no_network_protocol_library(tmp_path: Path) -> None:
+    # The adapters are imported with their first job (sources/factory.py).
+    mailbox.Maildir(tmp_path / "box", create=True)
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        import deskmail.cli, deskmail.intake.run
+        from deskmail.config.models import JobConfig
+        from deskmail.sources.factory import open_source
+
+        job = JobConfig(name="Local", protocol="maildir", path={str(tmp_path / "box")!r})
+        with open_source(job, None) as source:
+            print(source.list_keys())
+        print(sorted(name for name in ("imapclient", "imaplib", "poplib") if name in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "[]"]

@@ -1,12 +1,13 @@
-"""Choose the source adapter for a job's protocol."""
+"""Choose the source adapter for a job's protocol.
+
+Each adapter is imported with the first job that needs it: a run that reads
+IMAP never loads poplib or mailbox, nor a Maildir run imapclient.
+"""
 
 from __future__ import annotations
 
 from deskmail.config.models import JobConfig, Protocol
 from deskmail.sources.base import Source
-from deskmail.sources.imap import ImapSource
-from deskmail.sources.maildir import MaildirSource
-from deskmail.sources.pop3 import Pop3Source
 
 
 def open_source(job: JobConfig, password: str | None) -> Source:
@@ -16,7 +17,13 @@ def open_source(job: JobConfig, password: str | None) -> Source:
     deletions at QUIT). The password is ignored for Maildir.
     """
     if job.protocol is Protocol.IMAP:
+        from deskmail.sources.imap import ImapSource
+
         return ImapSource(job, password)
     if job.protocol is Protocol.POP3:
+        from deskmail.sources.pop3 import Pop3Source
+
         return Pop3Source(job, password)
+    from deskmail.sources.maildir import MaildirSource
+
     return MaildirSource(job)
