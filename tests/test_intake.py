@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from deskmail.intake import process
 from deskmail.intake import run as intake_run
 from deskmail.intake.run import run_job
 from deskmail.sources.base import FetchedMessage
+from deskmail.sources.maildir import MaildirSource
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import Store
 from deskmail.store.models import (
@@ -425,6 +426,57 @@ def test_a_batch_is_let_go_before_the_next_one_is_fetched(
         maildir.add(_mail(f"request {n}"))
     assert run_job(store, job.model_copy(update={"fetch_batch": 2})).created == 6
     assert still_held == [False, False, False]
+
+
+def test_acknowledgements_are_grouped_and_follow_their_commits(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One round trip per ACKNOWLEDGE_EVERY messages, the rest at the end of the pass;
+    # each key committed to the journal before the server hears of it.
+    monkeypatch.setattr(intake_run, "ACKNOWLEDGE_EVERY", 4)
+    real = MaildirSource.acknowledge
+    calls: list[tuple[int, int]] = []
+
+    def acknowledge(self: MaildirSource, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        with store.session() as s:
+            recorded = s.scalar(select(func.count()).where(IntakeRecord.source_key.in_(keys)))
+        calls.append((len(keys), recorded or 0))
+        real(self, keys)
+
+    monkeypatch.setattr(MaildirSource, "acknowledge", acknowledge)
+    for n in range(10):
+        maildir.add(_mail(f"request {n}"))
+    summary = run_job(store, job.model_copy(update={"fetch_batch": 2}))
+    assert (summary.created, summary.acknowledged) == (10, 10)
+    assert calls == [(4, 4), (4, 4), (2, 2)]
+    assert len(maildir) == 0
+
+
+def test_a_pass_that_fails_leaves_its_committed_mail_to_the_next_to_acknowledge(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = process.take_in_batch
+    batches = 0
+
+    def failing_third(*args: Any, **kwargs: Any) -> list[process.MessageOutcome]:
+        nonlocal batches
+        batches += 1
+        if batches == 3:
+            raise RuntimeError("database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(intake_run, "take_in_batch", failing_third)
+    for n in range(6):
+        maildir.add(_mail(f"request {n}"))
+    first = run_job(store, job.model_copy(update={"fetch_batch": 2}))
+    assert first.failure is not None and (first.created, first.acknowledged) == (4, 0)
+    assert len(maildir) == 6  # committed, not yet acknowledged: still there
+    monkeypatch.setattr(intake_run, "take_in_batch", real)
+    second = run_job(store, job.model_copy(update={"fetch_batch": 2}))
+    assert (second.created, second.acknowledged) == (2, 6)
+    assert len(maildir) == 0
+    assert len(_tickets(store)) == 6  # none taken in twice
 
 
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(
