@@ -39,6 +39,7 @@ from deskmail.store.models import (
     Team,
     Ticket,
     TicketKind,
+    TicketMessage,
 )
 from tests.support.jobs import maildir_job
 from tests.support.smtp import SmtpServer
@@ -477,6 +478,64 @@ def test_a_pass_that_fails_leaves_its_committed_mail_to_the_next_to_acknowledge(
     assert (second.created, second.acknowledged) == (2, 6)
     assert len(maildir) == 0
     assert len(_tickets(store)) == 6  # none taken in twice
+
+
+def _reply(to: bytes, sender: str, body: str, *, cc: str = "", message_id: str = "") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = "Re: printer on fire"
+    msg["In-Reply-To"] = email.message_from_bytes(to)["Message-ID"]
+    if message_id:
+        msg["Message-ID"] = message_id
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def test_replies_in_a_batch_see_its_waiting_rows_without_writing_them_early(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    # A reply to a ticket of an earlier batch is looked up without writing the batch's
+    # waiting rows (store/deferred.py): each table gets one INSERT, at the commit. What
+    # the waiting rows know still counts: a colleague Cc'd by the first reply may post,
+    # and a Message-ID seen twice is recorded once.
+    first = _mail("printer on fire", sender="alice@example.com")
+    maildir.add(first)
+    run_job(store, job)
+    maildir.add(_mail("toner low"))
+    maildir.add(
+        _reply(
+            first,
+            "alice@example.com",
+            "still burning",
+            cc="bob@example.com",
+            message_id="<same@client.example.com>",
+        )
+    )
+    maildir.add(_mail("screen dark"))
+    maildir.add(
+        _reply(first, "bob@example.com", "I can smell it", message_id="<same@client.example.com>")
+    )
+    inserts: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO ticket "):
+            inserts.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    summary = run_job(store, job.model_copy(update={"fetch_batch": 10}))
+    event.remove(store.engine, "before_cursor_execute", seen)
+    assert (summary.created, summary.updated) == (2, 2)
+    assert len(inserts) == 1  # the batch's two tickets, together, once
+    with store.session() as s:
+        fire = s.scalars(select(Ticket).where(Ticket.subject == "printer on fire")).one()
+        bodies = s.scalars(select(Activity.body).where(Activity.ticket_id == fire.id)).all()
+        same = s.scalars(
+            select(TicketMessage).where(TicketMessage.message_id == "same@client.example.com")
+        ).all()
+    assert sorted(body.strip() for body in bodies) == ["I can smell it", "still burning"]
+    assert len(same) == 1
 
 
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,13 +43,13 @@ def draft_ticket(
 
     requester: Person | None = person
     if requester is None and kind is TicketKind.INCIDENT and context.fallback_person_id:
-        requester = session.get(Person, context.fallback_person_id)
+        requester = _held(session, Person, context.fallback_person_id)
 
     site = settings.site
     if site is None and person is not None and person.site is not None:
         site = person.site.name
     if site is None and context.fallback_site_id is not None:
-        fallback = session.get(Site, context.fallback_site_id)
+        fallback = _held(session, Site, context.fallback_site_id)
         site = fallback.name if fallback else None
 
     assignee_id = None
@@ -75,6 +76,21 @@ def draft_ticket(
         link_to=plan.link_to,
         problems=tuple(problems),
     )
+
+
+_HELD = "deskmail_held_rows"  # session.info: (model, id) -> the row, or None
+Held = TypeVar("Held", Person, Site)
+
+
+def _held(session: Session, model: type[Held], ident: int) -> Held | None:
+    """session.get(), held for the rest of the transaction. The session keeps rows
+    only while something else does: each new ticket of a batch asked the database
+    for the fallback person again, and that query wrote the batch's waiting rows
+    (store/deferred.py) a mail at a time instead of once."""
+    held: dict[tuple[type, int], object] = session.info.setdefault(_HELD, {})
+    if (model, ident) not in held:
+        held[model, ident] = session.get(model, ident)
+    return cast("Held | None", held[model, ident])
 
 
 def next_number_preview(session: Session, team: str) -> int:

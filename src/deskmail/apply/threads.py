@@ -7,10 +7,22 @@ go through store/deferred.py: written with the batch's next query or commit.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from typing import Literal, cast
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any, Literal, cast
 
-from sqlalchemy import BindParameter, Select, Table, bindparam, case, exists, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Executable,
+    Result,
+    Select,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from deskmail.classify.threading import MAX_MESSAGE_ID, TicketRef, normalize_message_id
@@ -28,6 +40,7 @@ from deskmail.store.models import (
 
 Direction = Literal["in", "out"]
 _MESSAGES = cast(Table, TicketMessage.__table__)
+_TICKETS = cast(Table, Ticket.__table__)
 _PARTICIPANTS = cast(Table, TicketParticipant.__table__)
 MAX_ADDRESS = 320  # the width of the address columns
 _PARTICIPANT_KEY = ("ticket_id", "address")  # uq_participant_ticket_address
@@ -35,7 +48,13 @@ _MAX_NUMBER = 2**31 - 1  # ticket.number is a 32-bit INTEGER; PostgreSQL refuses
 
 
 class StoreLookup:
-    """TicketLookup over a session: one query per call."""
+    """TicketLookup over a session: one query per call.
+
+    In a batch, the rows the batch has made wait (store/deferred.py) and a
+    query writes them first. A lookup that no waiting row can answer asks
+    without writing them: a reply to a ticket of an earlier batch then costs
+    no round of writes, and the batch's rows go to the database together.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -43,7 +62,9 @@ class StoreLookup:
     def ticket_for_message_ids(self, message_ids: Sequence[str], team: str) -> TicketRef | None:
         if not message_ids:
             return None
-        rows = self.session.execute(_BY_MESSAGE_IDS, {"ids": list(message_ids)}).all()
+        wanted = set(message_ids)
+        waiting = any(row["message_id"] in wanted for row in _pending(self.session, _MESSAGES))
+        rows = _ask(self.session, waiting, _BY_MESSAGE_IDS, {"ids": list(message_ids)}).all()
         for message_id in message_ids:
             found = [row for row in rows if row.message_id == message_id]
             if found:
@@ -54,16 +75,40 @@ class StoreLookup:
     def ticket_by_number(self, team: str, number: int) -> TicketRef | None:
         if not 0 < number <= _MAX_NUMBER:
             return None
-        row = self.session.execute(
-            _BY_NUMBER, {"number": number, "team": team, "team_lower": team.lower()}
-        ).first()
+        waiting = any(row["number"] == number for row in _pending(self.session, _TICKETS))
+        params = {"number": number, "team": team, "team_lower": team.lower()}
+        row = _ask(self.session, waiting, _BY_NUMBER, params).first()
         return TicketRef(row.id, row.team, row.number, row.token) if row else None
 
     def may_post(self, ticket_id: int, address: str) -> bool:
         address = address.strip().lower()
         if not address:
             return False
-        return bool(self.session.scalar(_MAY_POST, {"ticket_id": ticket_id, "address": address}))
+        wanted = {"ticket_id": ticket_id, "address": address}
+        if any(row == wanted for row in _pending(self.session, _PARTICIPANTS)):
+            return True
+        waiting = is_waiting(self.session, ticket_id)
+        return bool(_ask(self.session, waiting, _MAY_POST, wanted).scalar())
+
+
+def is_waiting(session: Session, ticket_id: int) -> bool:
+    """Whether the ticket is one of this batch's, not in the database yet."""
+    return any(row["id"] == ticket_id for row in _pending(session, _TICKETS))
+
+
+def _pending(session: Session, table: Table) -> Iterator[dict[str, Any]]:
+    return deferred.pending(session, table)
+
+
+def _ask(
+    session: Session, waiting: bool, statement: Executable, params: dict[str, Any]
+) -> Result[Any]:
+    """Run a lookup; on the session (which writes what waits first) only if a waiting
+    row could change the answer, else on its connection, past the session's flushes
+    (SQLAlchemy flushes before every statement the session runs)."""
+    if waiting:
+        return session.execute(statement, params)
+    return session.connection().execute(statement, params)
 
 
 # The lookups run for every reply: built once, with bind parameters. Building a
@@ -141,11 +186,14 @@ def record_message(
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         return None
     deferred.ensure_ids(session, ticket, activity)
-    known = not new_ticket and session.scalar(
-        _KNOWN_MESSAGE, {"ticket_id": ticket.id, "message_id": message_id}
-    )
-    if known:
-        return None
+    if not new_ticket:
+        key = {"ticket_id": ticket.id, "message_id": message_id}
+        waiting = ((row["ticket_id"], row["message_id"]) for row in _pending(session, _MESSAGES))
+        if (ticket.id, message_id) in waiting:
+            return None
+        # The waiting rows were looked at: the database answers for the rest.
+        if _ask(session, False, _KNOWN_MESSAGE, key).scalar():
+            return None
     row = {
         "ticket_id": ticket.id,
         "activity_id": activity.id if activity else None,

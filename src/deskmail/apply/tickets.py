@@ -17,7 +17,7 @@ from deskmail.apply.attachments import note_dropped, store_attachments
 from deskmail.apply.context import JobContext, get_or_create
 from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
-from deskmail.apply.threads import record_message, record_participants
+from deskmail.apply.threads import is_waiting, record_message, record_participants
 from deskmail.classify.plan import Action, Plan
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.store import deferred
@@ -71,7 +71,10 @@ def apply_plan(
 ) -> Applied | None:
     """None for IGNORE and DENY: the journal row alone records those."""
     if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
-        ticket = session.get(Ticket, plan.ticket_id)
+        # A ticket of an earlier batch is read without writing this batch's rows.
+        waiting = is_waiting(session, plan.ticket_id)
+        options = {} if waiting else deferred.WITHOUT_WRITING
+        ticket = session.get(Ticket, plan.ticket_id, execution_options=options)
         if ticket is not None:
             return _add_activity(session, blobs, ticket, content)
     if plan.action in (Action.IGNORE, Action.DENY):

@@ -21,6 +21,7 @@ flush of the ORM, and the other rows after it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,22 @@ def _statement(session: Session, table: Table, unless_exists: tuple[str, ...]) -
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=unless_exists)
+
+
+# Execution options of a query that must not write what waits: its caller has looked
+# at the waiting rows itself (pending()) and found none that could change the answer.
+WITHOUT_WRITING: dict[str, Any] = {"autoflush": False}
+
+
+def pending(session: Session, table: Table) -> Iterator[dict[str, Any]]:
+    """The rows of `table` waiting in this transaction (none outside a batch)."""
+    waiting: _Pending | None = session.info.get(_PENDING)
+    if waiting is None:
+        return
+    for rows in (waiting.parents, waiting.children):
+        for key, values in rows.items():
+            if key[0] is table:
+                yield from values
 
 
 def ensure_ids(session: Session, *rows: object) -> None:
