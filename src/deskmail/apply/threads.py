@@ -7,7 +7,7 @@ go through store/deferred.py: written with the batch's next query or commit.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
@@ -63,7 +63,8 @@ class StoreLookup:
         if not message_ids:
             return None
         wanted = set(message_ids)
-        waiting = any(row["message_id"] in wanted for row in _pending(self.session, _MESSAGES))
+        rows_waiting = deferred.pending(self.session, _MESSAGES)
+        waiting = any(row["message_id"] in wanted for row in rows_waiting)
         rows = _ask(self.session, waiting, _BY_MESSAGE_IDS, {"ids": list(message_ids)}).all()
         for message_id in message_ids:
             found = [row for row in rows if row.message_id == message_id]
@@ -75,7 +76,7 @@ class StoreLookup:
     def ticket_by_number(self, team: str, number: int) -> TicketRef | None:
         if not 0 < number <= _MAX_NUMBER:
             return None
-        waiting = any(row["number"] == number for row in _pending(self.session, _TICKETS))
+        waiting = any(row["number"] == number for row in deferred.pending(self.session, _TICKETS))
         params = {"number": number, "team": team, "team_lower": team.lower()}
         row = _ask(self.session, waiting, _BY_NUMBER, params).first()
         return TicketRef(row.id, row.team, row.number, row.token) if row else None
@@ -85,7 +86,7 @@ class StoreLookup:
         if not address:
             return False
         wanted = {"ticket_id": ticket_id, "address": address}
-        if any(row == wanted for row in _pending(self.session, _PARTICIPANTS)):
+        if any(row == wanted for row in deferred.pending(self.session, _PARTICIPANTS)):
             return True
         waiting = is_waiting(self.session, ticket_id)
         return bool(_ask(self.session, waiting, _MAY_POST, wanted).scalar())
@@ -93,11 +94,7 @@ class StoreLookup:
 
 def is_waiting(session: Session, ticket_id: int) -> bool:
     """Whether the ticket is one of this batch's, not in the database yet."""
-    return any(row["id"] == ticket_id for row in _pending(session, _TICKETS))
-
-
-def _pending(session: Session, table: Table) -> Iterator[dict[str, Any]]:
-    return deferred.pending(session, table)
+    return any(row["id"] == ticket_id for row in deferred.pending(session, _TICKETS))
 
 
 def _ask(
@@ -188,8 +185,8 @@ def record_message(
     deferred.ensure_ids(session, ticket, activity)
     if not new_ticket:
         key = {"ticket_id": ticket.id, "message_id": message_id}
-        waiting = ((row["ticket_id"], row["message_id"]) for row in _pending(session, _MESSAGES))
-        if (ticket.id, message_id) in waiting:
+        rows_waiting = deferred.pending(session, _MESSAGES)
+        if (ticket.id, message_id) in ((r["ticket_id"], r["message_id"]) for r in rows_waiting):
             return None
         # The waiting rows were looked at: the database answers for the rest.
         if _ask(session, False, _KNOWN_MESSAGE, key).scalar():

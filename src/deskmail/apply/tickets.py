@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, event, update
 from sqlalchemy.orm import Session
@@ -89,8 +89,6 @@ def apply_plan(
 # on the session's connection: the ORM would also look for Team objects to
 # refresh, which cost as much as the UPDATE itself.
 _TEAM = cast(Table, Team.__table__)
-_TICKETS = cast(Table, Ticket.__table__)
-_ACTIVITIES = cast(Table, Activity.__table__)
 _DRAW_NUMBER = (
     update(_TEAM)
     .where(_TEAM.c.id == bindparam("team_id"))
@@ -168,16 +166,9 @@ def _create_ticket(
         "created_at": now,
         "updated_at": now,
     }
-    if values["id"] is None:  # a transaction of its own: the ORM inserts it, for its id
-        ticket = Ticket(**values)
-        session.add(ticket)
-        session.flush()
-    else:
-        # A batch: one multi-row INSERT with the batch's other tickets, before anything
-        # refers to them (store/deferred.py): the unit of work for each cost 4% of a run.
-        deferred.insert(session, _TICKETS, values, parent=True)
-        # Never added to the session: what the automatic mails read (team included).
-        ticket = Ticket(**values, team=team)
+    # Parent: automatic mails and notes (ORM rows) may refer to it. The team is set
+    # for the automatic mails, which read its name.
+    ticket = _new_row(session, Ticket, values, parent=True, team=team)
     _remember(session, ticket, None, message)
     _store_files(session, blobs, ticket, None, content)
     return Applied(ticket.id, ticket.number, team.name, None, ticket)
@@ -201,16 +192,34 @@ def _add_activity(session: Session, blobs: BlobWriter, ticket: Ticket, content: 
         "created_at": now,
     }
     ticket.updated_at = now
-    if values["id"] is None:  # a transaction of its own: the ORM inserts it, for its id
-        activity = Activity(**values)
-        session.add(activity)
-        session.flush()
-    else:  # a batch: with its other rows, as a new ticket is (_create_ticket)
-        deferred.insert(session, _ACTIVITIES, values)
-        activity = Activity(**values)  # never added to the session: its id for the rows below
+    activity = _new_row(session, Activity, values)
     _remember(session, ticket, activity, message)
     _store_files(session, blobs, ticket, activity, content)
     return Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
+
+
+NewRow = TypeVar("NewRow", Ticket, Activity)
+
+
+def _new_row(
+    session: Session,
+    model: type[NewRow],
+    values: dict[str, Any],
+    *,
+    parent: bool = False,
+    **related: object,
+) -> NewRow:
+    """A new ticket or activity. In a transaction of its own (no id handed out) the ORM
+    inserts it, for its id. In a batch it waits as plain values with the batch's other
+    rows (store/deferred.py; the unit of work for each ticket cost 4% of a run), and
+    the object, never added to the session, carries its values for what follows."""
+    row = model(**values, **related)
+    if values["id"] is None:
+        session.add(row)
+        session.flush()
+    else:
+        deferred.insert(session, cast(Table, model.__table__), values, parent=parent)
+    return row
 
 
 def _remember(

@@ -41,13 +41,17 @@ class BlobRef:
     size: int
 
 
-def _fsync_dir(path: Path) -> None:
-    # Makes a created or renamed directory entry durable, not just the file's data.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes a created or renamed directory entry durable, not just the file's data.
+    _fsync(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def _make_dirs(path: Path) -> None:
@@ -155,7 +159,7 @@ class BlobStore:
             return ref
         if sync:
             try:
-                _fsync_file(tmp)
+                _fsync(tmp)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -207,14 +211,6 @@ class BlobStore:
             _fsync_dir(final.parent)
         finally:
             tmp.unlink(missing_ok=True)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobBatch:
