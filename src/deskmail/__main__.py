@@ -1,3 +1,3 @@
-from deskmail.cli import main
+from deskmail.entry import run
 
-main()
+run()

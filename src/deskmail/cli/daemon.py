@@ -9,6 +9,7 @@ import click
 
 from deskmail.cli.app import main
 from deskmail.cli.common import config_option, load, store_of
+from deskmail.entry import imported
 
 
 @main.command()
@@ -30,6 +31,7 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     from deskmail.daemon.supervisor import serve as run_daemon
     from deskmail.logs import configure_logging
 
+    imported()
     config = load(config_path, debug=debug)
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
     verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)

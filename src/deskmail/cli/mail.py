@@ -19,6 +19,7 @@ from deskmail.cli.common import (
     store_of,
 )
 from deskmail.config.errors import ConfigError
+from deskmail.entry import imported
 
 
 @main.command("run-once")
@@ -53,6 +54,7 @@ def run_once(
     from deskmail.intake.run import run_job
     from deskmail.report.runs import outcome_line, summary_line
 
+    imported()
     config = load(config_path, debug=debug)
     jobs = jobs_of(config, job_name)
     store = store_of(config)
