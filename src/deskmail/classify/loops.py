@@ -129,7 +129,7 @@ def is_bounce(message: ParsedMessage) -> Bounce | None:
     for the failed recipients and the Message-ID of the returned mail; other
     bounces are recognised by a mailer-daemon sender and a bounce subject.
     """
-    media_type, params = _content_type(message)
+    media_type, params = _report_content_type(message)
     if media_type == "multipart/report" and params.get("report-type", "").lower() in (
         "delivery-status",
         "global-delivery-status",
@@ -260,13 +260,17 @@ def _suppress_tokens(message: ParsedMessage) -> set[str]:
     }
 
 
-def _content_type(message: ParsedMessage) -> tuple[str, dict[str, str]]:
+def _report_content_type(message: ParsedMessage) -> tuple[str, dict[str, str]]:
+    """The Content-Type's media type and parameters if it could name a report, else
+    ("", {}): parsing every mail's parameters (twice) was 1% of the benchmark's run."""
     values = message.header("Content-Type")
-    return parse_params(values[0]) if values else ("", {})
+    if not values or "report" not in values[0].lower():
+        return ("", {})
+    return parse_params(values[0])
 
 
 def _is_report(message: ParsedMessage) -> bool:
-    return _content_type(message)[0] == "multipart/report"
+    return _report_content_type(message)[0] == "multipart/report"
 
 
 def _attachment(message: ParsedMessage, types: frozenset[str]) -> ParsedAttachment | None:

@@ -100,16 +100,38 @@ def _padded_inside(data: bytes, start: int, end: int) -> bool:
 def _chunks(data: bytes, start: int, end: int) -> Iterator[bytes]:
     view = memoryview(data)
     at = start
+    whole_lines = True  # until a run of whole lines fails to decode
     while at < end:
         stop = min(at + CHUNK, end)
+        if stop < end and whole_lines:
+            # Up to the last line end: encoders write lines whose width is a multiple
+            # of four (76), so whole lines are whole four-character groups. pybase64
+            # skips the line ends itself, and refuses a count that is not a multiple
+            # of four. Counting the characters of every chunk instead read the data
+            # twice more: 3% of the benchmark's run.
+            line_end = data.rfind(b"\n", at, stop)
+            if line_end > at:
+                try:
+                    decoded = pybase64.b64decode(view[at : line_end + 1])
+                except binascii.Error:
+                    whole_lines = False  # lines of another width: counted from here on
+                else:
+                    yield decoded
+                    at = line_end + 1
+                    continue
         if stop < end:
-            # Back to a whole number of four-character groups; pybase64 skips line ends itself.
-            characters = stop - at - data.count(b"\n", at, stop) - data.count(b"\r", at, stop)
-            while characters % 4:
-                stop -= 1
-                characters -= data[stop] not in b"\r\n"
+            stop = _whole_groups_end(data, at, stop)
         yield pybase64.b64decode(view[at:stop])
         at = stop
+
+
+def _whole_groups_end(data: bytes, at: int, stop: int) -> int:
+    """stop, moved back until data[at:stop] holds a whole number of four-character groups."""
+    characters = stop - at - data.count(b"\n", at, stop) - data.count(b"\r", at, stop)
+    while characters % 4:
+        stop -= 1
+        characters -= data[stop] not in b"\r\n"
+    return stop
 
 
 def _uudecode(payload: bytes) -> tuple[bytes, str | None]:
