@@ -538,6 +538,39 @@ def test_replies_in_a_batch_see_its_waiting_rows_without_writing_them_early(
     assert len(same) == 1
 
 
+def test_replies_to_a_ticket_of_the_same_batch_wait_with_it(
+    store: Store, job: JobConfig, maildir: mailbox.Maildir
+) -> None:
+    # A reply to a ticket made earlier in the same batch finds it among the waiting
+    # rows: the ticket is neither written early nor loaded back, and its row, written
+    # once at the commit, carries the reply's time as its last update.
+    first = _mail("printer on fire", sender="alice@example.com")
+    maildir.add(first)
+    maildir.add(_reply(first, "alice@example.com", "still burning", cc="bob@example.com"))
+    maildir.add(_reply(first, "bob@example.com", "I can smell it"))
+    maildir.add(_reply(first, "mallory@evil.example", "let me in"))  # may not post
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    summary = run_job(store, job.model_copy(update={"fetch_batch": 10}))
+    event.remove(store.engine, "before_cursor_execute", seen)
+    assert (summary.created, summary.updated) == (2, 2)  # mallory's mail: a ticket of its own
+    assert sum(s.startswith("INSERT INTO ticket ") for s in statements) == 1
+    assert sum(s.startswith("INSERT INTO activity ") for s in statements) == 1
+    assert not any(s.startswith("SELECT ticket.id, ticket.team_id") for s in statements)
+    with store.session() as s:
+        fire = s.scalars(select(Ticket).where(Ticket.subject == "printer on fire")).one()
+        bodies = s.scalars(
+            select(Activity.body).where(Activity.ticket_id == fire.id).order_by(Activity.id)
+        ).all()
+        last = s.scalars(select(func.max(Activity.created_at))).one()
+    assert [body.strip() for body in bodies] == ["still burning", "I can smell it"]
+    assert fire.updated_at == last > fire.created_at
+
+
 def test_a_batch_ends_before_the_mail_that_would_take_it_past_its_bytes(
     store: Store, job: JobConfig, maildir: mailbox.Maildir, monkeypatch: pytest.MonkeyPatch
 ) -> None:

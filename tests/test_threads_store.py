@@ -310,6 +310,105 @@ def test_each_lookup_is_one_statement(store: Store, seeded: Seeded) -> None:
     assert len(statements) == 3, statements
 
 
+def _waiting_ticket(
+    session: Session, id_: int, team: Team, number: int, requester: Person, sender: str
+) -> Ticket:
+    """A ticket made in a batch: plain values waiting for the commit, as apply/tickets.py
+    makes it, and a detached object that carries them."""
+    values = {
+        "id": id_,
+        "team_id": team.id,
+        "number": number,
+        "kind": TicketKind.INCIDENT,
+        "requester_id": requester.id,
+        "user_id": requester.id,
+        "token": f"w{id_}token"[:8],
+        "sender_address": sender,
+    }
+    deferred.insert(session, Ticket.__table__, values, parent=True)  # type: ignore[arg-type]
+    return Ticket(**values)
+
+
+def test_lookups_in_a_batch_answer_from_waiting_rows_as_the_database_would(
+    store: Store, seeded: Seeded
+) -> None:
+    # In a batch the lookups read the rows still waiting themselves instead of writing
+    # them first. Every answer must be the one the same lookup gives once they are
+    # written; and until then, nothing is written.
+    _record(store, seeded.it_1, "<mixed@x>")
+    with store.transaction() as session:
+        deferred.defer_rows(session)
+        people = {p.name: p for p in session.scalars(select(Person))}
+        it, hr = (session.scalars(select(Team).where(Team.name == n)).one() for n in ("IT", "HR"))
+        it_lower = Team(name="it")  # an exact-spelling rival of "IT"
+        erin = _person(session, "Erin", "erin@example.com")
+        session.add(it_lower)
+        session.flush()
+        old = session.get_one(Ticket, seeded.it_1.id)  # before: a query writes what waits
+        it_3 = _waiting_ticket(session, 1001, it, 3, erin, "Erin.Other@Example.com")
+        it_lower_2 = _waiting_ticket(session, 1002, it_lower, 2, people["Dave"], "d@example.com")
+        hr_2 = _waiting_ticket(session, 1003, hr, 2, people["Alice"], "alice@example.com")
+        for ticket, message_id in [
+            (it_3, "<w1@x>"),
+            (it_3, "<both@x>"),
+            (hr_2, "<both@x>"),  # the later one
+            (hr_2, "<mixed@x>"),  # newer than IT-1's, in the database
+            (old, "<on-old@x>"),  # a waiting row naming a ticket in the database
+        ]:
+            assert record_message(session, ticket, None, message_id, "in", new_ticket=True)
+        record_participants(session, it_3, ["frank@example.com"], exclude=())
+        statements: list[str] = []
+        event.listen(
+            session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2])
+        )
+
+        def answers() -> list[object]:
+            lookup = StoreLookup(session)
+            found: list[object] = [
+                lookup.ticket_for_message_ids(ids, team)
+                for ids in (["w1@x"], ["both@x"], ["mixed@x"], ["on-old@x"], ["no@x", "w1@x"])
+                for team in ("IT", "HR", "Ops")
+            ]
+            found += [
+                lookup.ticket_by_number(team, number)
+                for team in ("IT", "it", "HR", "hr", "Ops")
+                for number in (1, 2, 3)
+            ]
+            addresses = [
+                "erin@example.com",
+                "erin.other@example.com",  # it_3's sender
+                "frank@example.com",  # a participant of it_3
+                "carol@desk.example.com",  # an agent
+                "dave@example.com",
+                "alice@example.com",
+                "bob@example.com",
+                "mallory@evil.example",
+            ]
+            tickets = (it_3.id, it_lower_2.id, hr_2.id, seeded.it_1.id)
+            found += [lookup.may_post(t, a) for t in tickets for a in addresses]
+            return found
+
+        tickets_waiting = deferred.pending(session, Ticket.__table__)  # type: ignore[arg-type]
+        assert len(list(tickets_waiting)) == 3
+        waiting = answers()
+        assert not any(s.startswith("INSERT") for s in statements)
+        statements.clear()
+        assert record_message(session, it_3, None, "<w2@x>", "in") == "w2@x"
+        assert record_message(session, it_3, None, "<w1@x>", "in") is None  # waiting already
+        assert statements == []  # a ticket of the batch has no rows in the database yet
+        deferred.write_pending(session)
+        assert not list(deferred.pending(session, Ticket.__table__))  # type: ignore[arg-type]
+        assert waiting == answers()
+        lookup = StoreLookup(session)
+        assert lookup.ticket_for_message_ids(["w1@x"], "HR") == TicketRef(1001, "IT", 3, "w1001tok")
+        assert lookup.ticket_for_message_ids(["mixed@x"], "Ops") == lookup.ticket_by_number("HR", 2)
+        assert lookup.ticket_by_number("it", 2) == TicketRef(1002, "it", 2, "w1002tok")
+        assert lookup.ticket_by_number("IT", 2) == seeded.it_2
+        assert lookup.may_post(it_3.id, "carol@desk.example.com")
+        assert lookup.may_post(it_3.id, "erin.other@example.com")
+        assert not lookup.may_post(it_3.id, "dave@example.com")
+
+
 # --- rows written later (store/deferred.py) --------------------------------------------------
 
 
