@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import pickle
 import random
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -242,6 +244,15 @@ def test_headers_are_listed_decoded_and_readable_by_name() -> None:
     assert parsed.headers[1] == ("Subject", "café")
     assert parsed.header("x-ticket") == ["été", "two"]
     assert parsed.header("Received") == ["from x by y"]
+    # Looked up in an index made on first use: what a caller does with a list it got,
+    # or a copy with other headers, changes no later answer.
+    parsed.header("X-TICKET").append("three")
+    assert parsed.header("X-Ticket") == ["été", "two"]
+    assert parsed.header("X-Missing") == []
+    other = replace(parsed, headers=(("X-Ticket", "new"),))
+    assert other.header("x-ticket") == ["new"]
+    assert other != parsed and replace(other, headers=parsed.headers) == parsed
+    assert pickle.loads(pickle.dumps(parsed)).header("x-ticket") == ["été", "two"]
 
 
 def test_one_megabyte_header_and_ten_thousand_lines_cost_bounded_time() -> None:

@@ -62,8 +62,18 @@ class ParsedMessage:
     headers: tuple[tuple[str, str], ...] = ()
     # Problems the parser worked around (bad charset, broken header, ...), for the log.
     defects: tuple[str, ...] = field(default=())
+    # header()'s index, made on its first call: a mail is asked for about eight headers
+    # (loop and bounce checks, rules), each by a walk over all of them before.
+    _by_name: dict[str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def header(self, name: str) -> list[str]:
         """Every value of a header, case-insensitive name."""
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
+        by_name = self._by_name
+        if by_name is None:
+            by_name = {}
+            for key, value in self.headers:
+                by_name.setdefault(key.lower(), []).append(value)
+            object.__setattr__(self, "_by_name", by_name)  # frozen: set once, as a cache
+        return list(by_name.get(name.lower(), ()))

@@ -54,7 +54,13 @@ def raw_payload(part: Message) -> str | list[Message] | None:
 def raw_header(part: Message, name: str) -> str | None:
     """The first raw value of a header, as parsed; None when absent."""
     wanted = name.lower()
-    return next((value for key, value in raw_items(part) if key.lower() == wanted), None)
+    # Not through raw_items(): a part is asked for several headers, each of which
+    # converted them all.
+    items: list[tuple[str, Any]] = getattr(part, "_headers", [])
+    for key, value in items:
+        if str(key).lower() == wanted:
+            return value if isinstance(value, str) else str(value)
+    return None
 
 
 def read_part(part: Message) -> PartInfo:
