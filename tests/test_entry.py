@@ -20,6 +20,7 @@ _PROBE = """
 import atexit, gc, importlib, json, os, sys
 
 def report():
+    tracked = len(gc.get_objects())  # first: what follows makes objects of its own
     module, _, name = os.environ["PROBE_LATE_IMPORT"].partition(":")
     late = getattr(importlib.import_module(module), name)  # imported by the command itself
     from deskmail.store.models import Ticket  # imported with the commands
@@ -27,6 +28,7 @@ def report():
     print(json.dumps({
         "enabled": gc.isenabled(),
         "frozen": gc.get_freeze_count(),
+        "tracked": tracked,
         "late_import_reachable": id(late) in reachable,
         "ticket_class_reachable": id(Ticket) in reachable,
     }), file=sys.stderr)
@@ -63,6 +65,7 @@ def _assert_frozen_after_imports(state: dict[str, Any]) -> None:
     assert state["frozen"] > 50_000  # SQLAlchemy, pydantic and our modules
     assert state["ticket_class_reachable"] is False
     assert state["late_import_reachable"] is False  # frozen after the command's own imports
+    assert state["tracked"] < 1_000  # what the command made, frozen once it was over
 
 
 def test_run_once_process_freezes_its_imports_and_collects_afterwards(tmp_path: Path) -> None:

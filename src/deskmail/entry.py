@@ -10,7 +10,8 @@ mailbox the collections during the imports cost ~30 ms and the walk at exit
 the collector off; then everything alive is moved out of its reach
 (gc.freeze) and the collector comes back on for whatever the command makes.
 Commands that import more when they start (run-once, serve) call imported()
-once they have, to freeze that too.
+once they have, to freeze that too; and once the command is over, what it
+made is frozen as well, skipping the last walk.
 
 This is done only here, in a process deskmail owns. The CLI imported as a
 library (tests, click's CliRunner) keeps Python's defaults: a freeze there
@@ -31,7 +32,12 @@ def run() -> None:
     from deskmail.cli import main
 
     imported()
-    main()
+    try:
+        main()
+    finally:
+        # The command is over: the collection at exit would walk what the run made
+        # (SQLAlchemy's caches, ...) for nothing; 13 ms of a 1,000-mail run-once.
+        gc.freeze()
 
 
 def imported() -> None:
