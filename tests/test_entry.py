@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ def test_serve_process_freezes_its_imports(tmp_path: Path) -> None:
     late = "deskmail.daemon.supervisor:serve"
     probe = _probe(late, "-v", "serve", "--config", _sample(tmp_path))
     assert probe.stderr is not None
+    watchdog = threading.Timer(60, probe.kill)  # a daemon that never logs fails, not hangs
+    watchdog.start()
     try:
         for line in probe.stderr:  # until the first pass over the sample mailbox
             if "created 9" in line:
@@ -87,6 +90,7 @@ def test_serve_process_freezes_its_imports(tmp_path: Path) -> None:
         probe.send_signal(signal.SIGTERM)
         _stdout, stderr = probe.communicate(timeout=60)
     finally:
+        watchdog.cancel()
         probe.kill()
     assert probe.returncode == 0, stderr
     _assert_frozen_after_imports(_state(stderr))

@@ -87,8 +87,8 @@ class StoreLookup:
             row for row in deferred.pending(self.session, _TICKETS) if row["number"] == number
         ]
         params = {"number": number, "team": team, "team_lower": team.lower()}
-        row = _read(self.session, _BY_NUMBER, params).first()
-        found = [self._waiting_ref(row) for row in waiting] + ([_ref(row)] if row else [])
+        stored = _read(self.session, _BY_NUMBER, params).first()
+        found = [self._waiting_ref(row) for row in waiting] + ([_ref(stored)] if stored else [])
         # As _BY_NUMBER orders them: the team's exact spelling first, then any casing.
         exact = [ref for ref in found if ref.team == team]
         return next(iter(exact + [ref for ref in found if ref.team.lower() == team.lower()]), None)

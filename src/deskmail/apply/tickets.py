@@ -84,9 +84,10 @@ _MADE = "deskmail_tickets_made"  # session.info: ticket id -> the object _create
 
 
 def _ticket_to_update(session: Session, ticket_id: int) -> Ticket | None:
-    """A ticket of an earlier batch, read without writing this batch's rows; one of
-    this batch whose row still waits, the object made with it. (Loading it would
-    write every waiting row first: 30 rounds of writes in the benchmark's run.)"""
+    """The ticket a reply goes to. One of an earlier batch is read without writing
+    this batch's rows; for one made in this batch, whose row still waits, the
+    object made with it (loading it would write every waiting row first: 30
+    rounds of writes in the benchmark's run)."""
     if waiting_ticket(session, ticket_id) is not None:
         made: dict[int, Ticket] = session.info[_MADE]
         return made[ticket_id]
