@@ -305,6 +305,9 @@ def _waits_for_a_lock(store: Store) -> bool:
         while time.monotonic() < deadline:
             if watcher.scalar(query):
                 return True
+            # pg_stat_activity is read once per transaction: each look needs a new one,
+            # or a B that connects after the first look is never seen.
+            watcher.rollback()
             time.sleep(0.02)
     return False
 
