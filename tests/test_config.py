@@ -730,14 +730,21 @@ def test_mail_settings_with_smtp_load(tmp_path: Path, where: str) -> None:
     assert job.send_acknowledgement and job.notify_group_address == "it@example.com"
 
 
-def test_create_new_requests_false_without_smtp_is_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    text = MAILDIR_JOB + "create_new_requests = false\n"
-    assert _warnings(caplog, tmp_path, text) == [
-        'job "Support": create_new_requests = false without [smtp] settings'
-        " (or smtp on the job): the automatic reply for denied requests will not be sent"
+def test_create_new_requests_false_without_smtp_is_refused(tmp_path: Path) -> None:
+    exc = error(tmp_path, MAILDIR_JOB + "create_new_requests = false\n")
+    assert lines(exc) == [
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").create_new_requests: false denies new'
+        " requests, and each denied sender is owed an automatic reply: it needs [smtp]"
+        " settings (or smtp on the job) to send it"
     ]
+
+
+@pytest.mark.parametrize("where", ["global", "job"])
+def test_create_new_requests_false_with_smtp_loads(tmp_path: Path, where: str) -> None:
+    job_smtp = 'smtp = { server = "smtp.example.com", from_address = "a@example.com" }\n'
+    text = (SMTP if where == "global" else "") + MAILDIR_JOB + "create_new_requests = false\n"
+    (job,) = load(tmp_path, text + (job_smtp if where == "job" else ""))
+    assert job.create_new_requests is False
 
 
 def test_maildir_needs_no_password(tmp_path: Path) -> None:

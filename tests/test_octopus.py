@@ -25,7 +25,13 @@ from deskmail.cli.octopus import OctopusArgs, parse_octopus_args
 from deskmail.config import ConfigError, JobConfig, load_config
 from deskmail.config.loader import DATABASE_URL_ENV
 from deskmail.config.models import Processor, Protocol, Security
-from deskmail.config.octopus import password_variable, read_octopus_xml, to_job
+from deskmail.config.octopus import (
+    password_variable,
+    read_octopus_xml,
+    smtp_password_variable,
+    to_config,
+    to_job,
+)
 from deskmail.config.secrets import resolve_password
 from deskmail.store.engine import Store
 from deskmail.store.migrate import upgrade
@@ -191,6 +197,81 @@ def test_tags_in_any_case_values_trimmed_every_tag_read(tmp_path: Path) -> None:
     assert (job.processor, job.group, job.assignee) == (Processor.EVENT, "Monitoring", None)
     assert job.ignored_attachments == "logo.png, banner*.gif"
     assert job.create_new_requests is False and job.include_raw_message is True
+
+
+DENYING = POP3_INCIDENT.replace(
+    "<ignoredAttachments>", "<CreateNewRequests>False</CreateNewRequests>\n  <ignoredAttachments>"
+)
+SMTP_TAGS = """
+  <smtpServer>smtp.example.com</smtpServer>
+  <smtpPort>2525</smtpPort>
+  <smtpSecurity>none</smtpSecurity>
+  <smtpUserName>desk</smtpUserName>
+  <smtpPassword>SMTP-CLEAR-TEXT</smtpPassword>
+  <smtpFromAddress>support@example.com</smtpFromAddress>
+"""
+
+
+def _with_smtp(text: str, tags: str = SMTP_TAGS) -> str:
+    return text.replace("</mailIntegration>", tags.lstrip("\n") + "</mailIntegration>")
+
+
+def test_a_job_that_can_deny_requests_needs_an_smtp_server(tmp_path: Path) -> None:
+    xml = _write(tmp_path, DENYING)
+    expected = (
+        f"{xml}:16: <CreateNewRequests>: False denies new requests, and each denied sender is"
+        " owed an automatic reply: add <smtpServer> and <smtpFromAddress> (deskmail's tags for"
+        " the SMTP server that Octopus keeps in its options) to send it"
+    )
+    run = CliRunner().invoke(main, ["octopus", "/Login:a", "/Password:b", f"/ConfigFilePath:{xml}"])
+    assert run.exit_code == EXIT_CONFIG
+    said = [line for line in run.output.splitlines() if "CreateNewRequests" in line]
+    assert said == [f"deskmail: {expected}"]  # once, before any connection
+    check = CliRunner().invoke(main, ["check", "--config", str(xml)])
+    assert check.exit_code == EXIT_CONFIG
+    assert [line for line in check.output.splitlines() if "CreateNewRequests" in line] == said
+
+
+def test_the_smtp_tags_give_the_job_its_smtp_server(tmp_path: Path) -> None:
+    config = to_config(read_octopus_xml(_write(tmp_path, _with_smtp(DENYING))), "1")
+    (job,) = config.jobs
+    assert job.create_new_requests is False
+    assert job.smtp is not None
+    assert (job.smtp.server, job.smtp.port, job.smtp.security) == ("smtp.example.com", 2525, "none")
+    assert (job.smtp.user, job.smtp.password) == ("desk", "SMTP-CLEAR-TEXT")
+    assert job.smtp.from_address == "support@example.com"
+
+
+def test_smtp_tags_without_a_server_or_a_from_address_are_refused(tmp_path: Path) -> None:
+    exc = _error(tmp_path, _with_smtp(POP3_INCIDENT, "  <smtpPort>25</smtpPort>\n"))
+    assert [(issue.key, issue.problem) for issue in exc.issues] == [
+        ("<smtpServer>", "is required when other <smtp...> tags are given"),
+        ("<smtpFromAddress>", "is required when other <smtp...> tags are given"),
+    ]
+    exc = _error(tmp_path, _with_smtp(POP3_INCIDENT, SMTP_TAGS.replace(">none<", ">tls<")))
+    assert exc.issues[0].key == "<smtpSecurity>" and exc.issues[0].line == 19
+    assert exc.issues[0].problem == "must be one of 'none', 'starttls' or 'ssl' (got 'tls')"
+
+
+def test_import_turns_the_smtp_tags_into_the_jobs_smtp_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xml = _write(tmp_path, _with_smtp(DENYING))
+    octopus = read_octopus_xml(xml)
+    result = _cli("config", "import-octopus", str(xml))
+    assert result.exit_code == 0, result.output
+    assert "SMTP-CLEAR-TEXT" not in result.output
+    toml = tmp_path / "deskmail.toml"
+    toml.write_text(result.stdout, encoding="utf-8")
+    monkeypatch.setenv(password_variable(octopus), "PASSWORD-CLEAR-TEXT")
+    (imported,) = load_config(toml).jobs
+    assert imported.smtp is not None
+    assert imported.smtp.password_env == smtp_password_variable(octopus)
+    (direct,) = to_config(octopus, "1").jobs
+    assert direct.smtp is not None
+    secrets = {"password", "password_env"}
+    assert imported.smtp.model_dump(exclude=secrets) == direct.smtp.model_dump(exclude=secrets)
+    assert imported.create_new_requests is False
 
 
 @pytest.mark.parametrize(

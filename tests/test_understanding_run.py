@@ -27,6 +27,7 @@ from deskmail.store.models import (
     TicketKind,
 )
 from tests.support.dovecot import Dovecot
+from tests.support.smtp import SmtpServer
 from tests.support.toml_config import job_table, write_config
 
 PNG = bytes.fromhex(
@@ -194,7 +195,7 @@ def test_threading_by_in_reply_to_and_stranger_protection(
 
 
 def test_processing_rules_events_ignore_and_denied_requests(
-    dovecot: Dovecot, tmp_path: Path, database_url: str
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
 ) -> None:
     rules = [
         {
@@ -210,7 +211,9 @@ def test_processing_rules_events_ignore_and_denied_requests(
             "action": "ignore",
         },
     ]
-    desk = Desk(dovecot, tmp_path, database_url, rules=rules, create_new_requests=False)
+    # A job that can deny requests needs a way to send the denial.
+    smtp = smtp_server.config().model_dump(mode="json", exclude_none=True)
+    desk = Desk(dovecot, tmp_path, database_url, rules=rules, create_new_requests=False, smtp=smtp)
     desk.deliver(_mail("Disk full on db01", sender="Zabbix <zabbix@monitoring.example.com>"))
     desk.deliver(_mail("Weekly digest", List_Id="<news.example.com>"))
     desk.deliver(_mail("Please create an account"))
@@ -224,6 +227,8 @@ def test_processing_rules_events_ignore_and_denied_requests(
     assert outcomes[IntakeOutcome.DENIED].auto_reply_due
     assert outcomes[IntakeOutcome.IGNORED].rules == "Newsletters"
     assert dovecot.count(desk.user) == 0  # all three were taken care of and acknowledged
+    (denial,) = smtp_server.received
+    assert denial.rcpt_tos == ("alice@example.com",)
 
 
 def test_explain_says_what_would_happen_and_changes_nothing(

@@ -67,6 +67,7 @@ def configure_logging(config: DeskmailConfig | None, verbose: int = 0, debug: bo
         old.close()
     redactor = Redactor(secret_values(config) if config is not None else ())
     console = _StderrHandler()
+    console.addFilter(_not_files_only)
     console.setFormatter(logging.Formatter(TEXT_FORMAT))
     console.setLevel(logging.DEBUG if debug else _VERBOSITY[min(max(verbose, 0), 2)])
     handlers: list[logging.Handler] = [console]
@@ -114,6 +115,14 @@ def _rotating(path: Path, settings: LoggingConfig, level: int) -> logging.Handle
     )
     handler.setLevel(level)
     return handler
+
+
+# extra= for a record the command has already shown on the terminal in its own words.
+FILES_ONLY = {"files_only": True}
+
+
+def _not_files_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, "files_only", False)
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from deskmail.config.errors import ConfigError
-from deskmail.config.loader import load_config
+from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.logs import configure_logging
 from deskmail.store.engine import Store, open_store
@@ -33,7 +33,8 @@ config_option = click.option(
     envvar="DESKMAIL_CONFIG",
     default="deskmail.toml",
     show_default=True,
-    help="Configuration file (also $DESKMAIL_CONFIG).",
+    help="Configuration file: deskmail TOML, or an Octopus MailIntegration XML file run as"
+    " `deskmail octopus` runs it, team 1 (also $DESKMAIL_CONFIG).",
 )
 job_option = click.option("--job", "job_name", help="Only this job (by name).")
 
@@ -41,7 +42,7 @@ job_option = click.option("--job", "job_name", help="Only this job (by name).")
 def load(config_path: Path, *, debug: bool = False) -> DeskmailConfig:
     """Load the configuration and start its log files (secrets it names are hidden)."""
     try:
-        config = load_config(config_path)
+        config = load_configuration(config_path)
     except ConfigError as exc:
         click.echo(f"deskmail: {exc}", err=True)
         sys.exit(EXIT_CONFIG)

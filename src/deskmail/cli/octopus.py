@@ -19,6 +19,7 @@ import click
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, exit_code, store_of
 from deskmail.config.errors import ConfigError
+from deskmail.config.files import DEFAULT_TEAM
 from deskmail.config.models import DeskmailConfig
 
 log = logging.getLogger("deskmail.octopus")
@@ -30,7 +31,6 @@ _OPTIONS = {
 }
 _FLAGS = frozenset({"debug"})
 _REQUIRED = ("login", "password", "configfilepath")
-DEFAULT_TEAM = "1"  # "By default, the IT team is 1"; Octopus before 3.8 had no /Team
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ def octopus(database_url: str | None, args: tuple[str, ...]) -> None:
         click.echo(click.get_current_context().get_help())
         return
     from deskmail.config.octopus import base_config, read_octopus_xml, to_config
-    from deskmail.logs import configure_logging
+    from deskmail.logs import FILES_ONLY, configure_logging
 
     parsed = parse_octopus_args(args)
     _check_log_file(parsed.log_file)
@@ -153,7 +153,8 @@ def octopus(database_url: str | None, args: tuple[str, ...]) -> None:
             read_octopus_xml(parsed.config_file), parsed.team, database_url, parsed.log_file
         )
     except ConfigError as exc:
-        log.error("%s", exc)
+        # One line on the terminal; the log file (/LogFilePath) gets it too.
+        log.error("%s", exc, extra=FILES_ONLY)
         click.echo(f"deskmail: {exc}", err=True)
         _report_broken_file(base, parsed, exc)
         sys.exit(EXIT_CONFIG)

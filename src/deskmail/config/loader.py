@@ -52,6 +52,12 @@ _ALIASES = {
     "usessl": "security",
     "use_ssl": "security",
 }
+# A denied sender is owed an automatic reply (Octopus "Automatic reply for denied
+# request creation"); without a way to send it the mail would vanish unanswered.
+DENIAL_NEEDS_SMTP = (
+    "false denies new requests, and each denied sender is owed an automatic reply:"
+    " it needs [smtp] settings (or smtp on the job) to send it"
+)
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _SQLITE_FILE = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?:///)(?P<file>[^?]*)(?P<query>\?.*)?", re.S)
@@ -285,19 +291,16 @@ def _check_outgoing_mail(config: DeskmailConfig, path: Path) -> None:
             Issue(job.key(key), "needs [smtp] settings (or smtp on the job) to send mail")
             for key in wanted
         ]
+        if not job.create_new_requests:
+            issues.append(Issue(job.key("create_new_requests"), DENIAL_NEEDS_SMTP))
     if issues:
         raise ConfigError.many(path, issues)
 
 
 def _mail_warnings(config: DeskmailConfig, job: JobConfig, path: Path) -> list[str]:
-    """The job's outgoing mail: its own smtp table, or a denied request with nothing to send."""
+    """The job's own smtp table: settings that work but expose the password or the mail."""
     if job.smtp is not None:
         return [f"smtp.{warning}" for warning in _smtp_warnings(job.smtp, path)]
-    if config.smtp is None and not job.create_new_requests:
-        return [
-            "create_new_requests = false without [smtp] settings (or smtp on the job):"
-            " the automatic reply for denied requests will not be sent"
-        ]
     return []
 
 

@@ -250,6 +250,12 @@ class JobConfig(Strict):
     error_group: Line | None = Field(
         default=None, description="group of error and infrastructure events (default: group)"
     )
+    failure_note_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="while the mailbox keeps failing, a note on its event at most this often;"
+        " 0: on every failed run, as Octopus",
+    )
     auto_reply_limit_per_day: int = Field(default=10, ge=0, description="per recipient")
     new_tickets_per_sender_per_hour: int = Field(
         default=30, ge=1, description="past it, mail is grouped on the sender's last ticket"
@@ -261,7 +267,7 @@ class JobConfig(Strict):
     _file: Path | None = PrivateAttr(default=None)
     _index: int | None = PrivateAttr(default=None)
 
-    def set_origin(self, file: Path, index: int) -> None:
+    def set_origin(self, file: Path, index: int | None) -> None:
         self._file = file
         self._index = index
 

@@ -43,6 +43,18 @@ log = logging.getLogger("deskmail.config")
 
 ROOT_TAG = "MailIntegration"
 SERVER_TAG = "server"
+# deskmail's own tags, optional: what Octopus keeps in its Tools > Options (the SMTP
+# server that sends the automatic reply to a denied request) and what it does not have.
+_SMTP_TAGS = (
+    ("smtpServer", "server"),
+    ("smtpPort", "port"),
+    ("smtpSecurity", "security"),
+    ("smtpUserName", "user"),
+    ("smtpPassword", "password"),
+    ("smtpFromAddress", "from_address"),
+    ("smtpFromName", "from_name"),
+)
+_EXTENSION_TAGS = (*_SMTP_TAGS, ("failureNoteMinutes", "failure_note_minutes"))
 # Every documented tag, as the document spells it, by its lower-case name.
 _ROOT_TAGS = {
     name.lower(): name
@@ -58,6 +70,7 @@ _ROOT_TAGS = {
         "IncludeRawMessageAsAttachment",
         "group",
         "assignee",
+        *(tag for tag, _key in _EXTENSION_TAGS),
     )
 }
 _SERVER_TAGS = {
@@ -106,6 +119,9 @@ class OctopusConfig:
     ignored_attachments: str | None = None
     create_new_requests: bool | None = None
     include_raw_message: bool | None = None
+    # The <smtp...> extension tags by SmtpConfig field (values as written); empty: none.
+    smtp: Mapping[str, str] = field(default_factory=dict, repr=False)
+    failure_note_minutes: int | None = None
     # JobConfig field -> (tag, line), so that a value refused later points at its line.
     origins: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
@@ -154,6 +170,8 @@ def to_job(octopus: OctopusConfig, team: str) -> JobConfig:
         "create_new_requests": octopus.create_new_requests,
         "ignored_attachments": octopus.ignored_attachments,
         "include_raw_message": octopus.include_raw_message,
+        "smtp": dict(octopus.smtp) or None,
+        "failure_note_minutes": octopus.failure_note_minutes,
     }
     try:
         # Only what the file says is passed, so model_dump(exclude_unset=True) is the file.
@@ -161,7 +179,7 @@ def to_job(octopus: OctopusConfig, team: str) -> JobConfig:
     except ValidationError as exc:
         issues = []
         for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else ""
+            name = ".".join(str(part) for part in error["loc"][:2])
             tag, line = octopus.origins.get(name, (name, None))
             issues.append(Issue(f"<{tag}>" if line else tag, _plain(error), line))
         raise ConfigError.many(octopus.file, issues) from None
@@ -204,7 +222,19 @@ def to_config(
 ) -> DeskmailConfig:
     """A whole configuration running the file's one job (see base_config for the rest)."""
     base = base_config(octopus.file, database_url, log_file)
-    return base.model_copy(update={"jobs": [to_job(octopus, team)]})
+    job = to_job(octopus, team)
+    if not job.create_new_requests and job.smtp is None:
+        tag, line = octopus.origins.get("create_new_requests", ("CreateNewRequests", None))
+        raise ConfigError(
+            octopus.file,
+            f"<{tag}>",
+            "False denies new requests, and each denied sender is owed an automatic reply:"
+            " add <smtpServer> and <smtpFromAddress> (deskmail's tags for the SMTP server"
+            " that Octopus keeps in its options) to send it",
+            line=line,
+        )
+    job.set_origin(octopus.file.absolute(), None)
+    return base.model_copy(update={"jobs": [job]})
 
 
 def password_variable(octopus: OctopusConfig) -> str:
@@ -231,6 +261,9 @@ def to_toml(octopus: OctopusConfig, team: str) -> str:
                 f"password_env = {_toml_value(variable)}",
             ]
             continue
+        if key == "smtp":
+            lines += _smtp_toml(value, octopus)
+            continue
         if key == "security" and value == Security.NONE:
             lines.append(
                 '# useSsl was false: the password crosses the network in clear text; prefer "ssl".'
@@ -239,8 +272,27 @@ def to_toml(octopus: OctopusConfig, team: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def smtp_password_variable(octopus: OctopusConfig) -> str:
+    """The environment variable suggested for <smtpPassword>."""
+    return password_variable(octopus).replace("_PASSWORD", "_SMTP_PASSWORD")
+
+
+def _smtp_toml(smtp: dict[str, object], octopus: OctopusConfig) -> list[str]:
+    """The <smtp...> tags as the job's smtp table, the password read from a variable."""
+    lines = []
+    if "password" in smtp:
+        variable = smtp_password_variable(octopus)
+        lines.append(f"# Set {variable} to the value of <smtpPassword> before running the job.")
+        smtp = {**smtp, "password": None, "password_env": variable}
+    shown = {key: value for key, value in smtp.items() if value is not None}
+    pairs = ", ".join(f"{key} = {_toml_value(value)}" for key, value in shown.items())
+    return [*lines, f"smtp = {{ {pairs} }}"]
+
+
 def _plain(error: ErrorDetails) -> str:
     """A validator's own sentence when it has one (e.g. "must be a host name ...")."""
+    if error["type"] == "enum":
+        return f"must be one of {error.get('ctx', {}).get('expected')} (got {error['input']!r})"
     return str(error.get("ctx", {}).get("error", error["msg"]))
 
 
@@ -507,6 +559,8 @@ class _Reader:
         use_ssl = self._boolean(values.get("usessl"))
         create = self._boolean(values.get("createnewrequests"))
         include_raw = self._boolean(values.get("includerawmessageasattachment"))
+        smtp = self._smtp(values, root_line)
+        note_minutes = self._whole_number(values.get("failurenoteminutes"))
         if processor is None or self.issues:
             return None
         group_tag = "incidentgroup" if processor is Processor.INCIDENT else "group"
@@ -521,6 +575,9 @@ class _Reader:
             "source": "incidentsource",
             "assignee": "assignee",
             "ignored_attachments": "ignoredattachments",
+            "create_new_requests": "createnewrequests",
+            "failure_note_minutes": "failurenoteminutes",
+            **{f"smtp.{key}": tag.lower() for tag, key in _SMTP_TAGS},
         }
         return OctopusConfig(
             file=self.path,
@@ -539,12 +596,28 @@ class _Reader:
             ignored_attachments=text("ignoredattachments"),
             create_new_requests=create,
             include_raw_message=include_raw,
+            smtp=smtp,
+            failure_note_minutes=note_minutes,
             origins={
                 key: (values[tag].tag, values[tag].line)
                 for key, tag in fields.items()
                 if tag in values
             },
         )
+
+    def _smtp(self, values: dict[str, _Value], root_line: int) -> dict[str, str]:
+        """The SMTP settings of the extension tags, by SmtpConfig field; {} when none is given."""
+        smtp = {
+            key: values[tag.lower()].text
+            for tag, key in _SMTP_TAGS
+            if tag.lower() in values and values[tag.lower()].text
+        }
+        if smtp:
+            for tag, key in _SMTP_TAGS:
+                if key in ("server", "from_address") and key not in smtp:
+                    line = values[tag.lower()].line if tag.lower() in values else root_line
+                    self.problem(tag, "is required when other <smtp...> tags are given", line)
+        return smtp
 
     def _warn_unused_group(
         self, values: dict[str, _Value], processor: Processor, group_tag: str
@@ -600,6 +673,14 @@ class _Reader:
         self.problem(
             value.tag, f"must be a port number from 1 to 65535 (got {value.text!r})", value.line
         )
+        return None
+
+    def _whole_number(self, value: _Value | None) -> int | None:
+        if value is None or not value.text:
+            return None
+        if value.text.isdigit():
+            return int(value.text)
+        self.problem(value.tag, f"must be a whole number (got {value.text!r})", value.line)
         return None
 
     def _boolean(self, value: _Value | None) -> bool | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deskmail.config.errors import ConfigError
-from deskmail.config.loader import load_config
+from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.worker import JobWorker, runner_for
@@ -62,7 +62,7 @@ def serve(
     Returns the exit code: 0 after a clean stop.
     """
     if config is None:
-        config = load_config(config_path)
+        config = load_configuration(config_path)
     if store is None:
         store = open_store(config)
         store.require_current_schema()
@@ -155,7 +155,7 @@ class Supervisor:
         """SIGHUP: apply the configuration file again, unless it is refused."""
         log.info("SIGHUP: reloading %s", self._path)
         try:
-            config = load_config(self._path)
+            config = load_configuration(self._path)
         except ConfigError as exc:
             log.error("reload refused, still running the previous configuration:\n%s", exc)
             return
