@@ -41,14 +41,14 @@ class Desk:
         self.dovecot, self.smtp = dovecot, smtp
         self.user = dovecot.user("ops")
         smtp_table = smtp.config().model_dump(mode="json", exclude_none=True)
+        settings: dict[str, Any] = {"address": "support@example.com", **job}
         table = job_table(
             dovecot.job(self.user),
             name="Support",
             password_env="OPS_PW",
             after_processing="delete",
-            address="support@example.com",
             smtp=smtp_table,
-            **job,
+            **settings,
         )
         self.config = write_config(tmp_path / "deskmail.toml", database_url, [table])
         self.store = Store(database_url, tmp_path / "blobs")
@@ -166,13 +166,46 @@ def test_denied_request_gets_the_denial_reply(
     dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
 ) -> None:
     desk = Desk(dovecot, smtp_server, tmp_path, database_url, create_new_requests=False)
-    desk.deliver(_mail("Please open a ticket"))
+    mail = _mail("Please open a ticket")
+    desk.deliver(mail)
     out = desk.run().output
     assert "denied 1" in out
     (sent,) = smtp_server.received
     assert sent.rcpt_tos == ("alice@example.com",)
     with desk.store.session() as s:
         assert s.scalars(select(Ticket)).first() is None
+    assert dovecot.count(desk.user) == 0  # acknowledged once its reply was queued
+    # Kept as received, and listed with its reply.
+    listed = _cli("denied", "list", "--config", str(desk.config))
+    assert listed.exit_code == 0, listed.output
+    (row,) = listed.output.splitlines()[1:]
+    record_id = row.split()[0]
+    assert "Alice <alice@example.com>" in row and "Please open a ticket" in row
+    assert " sent 20" in row
+    shown = _cli("denied", "show", record_id, "--config", str(desk.config))
+    assert "Subject:    Please open a ticket" in shown.output
+    assert "Hello, my printer" not in shown.output  # headers only, never the text
+    raw = _cli("denied", "show", record_id, "--raw", "--config", str(desk.config))
+    assert raw.stdout_bytes.replace(b"\r\n", b"\n") == mail  # as the server gave it (CRLF)
+
+
+def test_a_denial_that_cannot_be_queued_keeps_the_mail_in_the_mailbox(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    # An address without a domain: no Message-ID can be made for the reply.
+    desk = Desk(
+        dovecot, smtp_server, tmp_path, database_url, create_new_requests=False, address="desk"
+    )
+    desk.deliver(_mail("Please open a ticket"))
+    result = CliRunner().invoke(main, ["run-once", "--config", str(desk.config)], env=ENV)
+    assert result.exit_code == 3, result.output  # quarantined, not denied and deleted
+    assert "denied" not in result.output.split("\n")[-2]
+    assert dovecot.count(desk.user) == 1
+    assert smtp_server.received == []
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=ENV, catch_exceptions=False)
 
 
 def test_bounce_of_our_mail_lands_on_its_ticket_and_opens_nothing(

@@ -3,7 +3,7 @@
 One module per family of commands; importing them registers them on `main`.
 """
 
-from deskmail.cli import daemon, mail, octopus, operations, records
+from deskmail.cli import daemon, denied, mail, octopus, operations, records
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
 
@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_JOB_FAILED",
     "EXIT_QUARANTINED",
     "daemon",
+    "denied",
     "mail",
     "main",
     "octopus",

@@ -225,6 +225,10 @@ def _write(
             record.outcome = (
                 IntakeOutcome.DENIED if plan.action is Action.DENY else IntakeOutcome.IGNORED
             )
+            if record.outcome is IntakeOutcome.DENIED:
+                # No ticket holds it: kept as received, for `deskmail denied show --raw`.
+                blobs.put(fetched.raw, sha256)
+                record.raw_sha256 = sha256
         else:
             record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
             record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id

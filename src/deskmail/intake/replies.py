@@ -16,6 +16,10 @@ from deskmail.parse.message import ParsedMessage
 from deskmail.store.models import Ticket
 
 
+class DenialNotQueued(RuntimeError):
+    """A denied request whose automatic reply has no way to be sent (see the log)."""
+
+
 def queue_replies(
     session: Session,
     config: DeskmailConfig,
@@ -29,7 +33,11 @@ def queue_replies(
     if applied is not None:
         ticket = applied.ticket or session.get(Ticket, applied.ticket_id)
     if plan.action is Action.DENY and sender:
-        queue(session, config, job, MailKind.DENIED, None, sender, answering=message)
+        denial = queue(session, config, job, MailKind.DENIED, None, sender, answering=message)
+        if denial is None:
+            # Acknowledged, the mail would leave the server with its sender never answered:
+            # it is quarantined instead (kept, and left in the mailbox).
+            raise DenialNotQueued(f"the automatic reply to {sender} could not be queued")
     elif applied is not None and applied.created and job.send_acknowledgement and sender:
         queue(session, config, job, MailKind.ACKNOWLEDGEMENT, ticket, sender, answering=message)
     elif applied is not None and not applied.created and job.notify_group_address:
