@@ -7,9 +7,9 @@ event while it lasts, one note an hour at most, closed when it works again.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -216,11 +216,18 @@ def test_unreachable_mailbox_one_event_hourly_notes_closed_on_recovery(
     assert 'job "Support"' in event.subject and "authentication" in event.subject
     assert "deskmail check" in event.description
     (attached,) = event.attachments
+    assert (attached.filename, attached.media_type) == (
+        "Support configuration.toml",
+        "application/toml",
+    )
     data = _blob(store, attached.sha256)
     assert b"wrong-pw-1" not in data and b"smtp-pw-9" not in data
-    settings = json.loads(data)
+    (settings,) = tomllib.loads(data.decode())["jobs"]  # the job's own format: a [[jobs]] table
     assert settings["password"] == "***" and settings["smtp"]["password"] == "***"
-    assert settings["user"] == user
+    assert settings["user"] == user and settings["name"] == "Support"
+    assert JobConfig.model_validate(settings).model_dump(exclude={"password", "smtp"}) == (
+        wrong.model_dump(exclude={"password", "smtp"})
+    )
 
     # Within the hour: nothing added, never a second event.
     monkeypatch.setattr(run, "utcnow", lambda: now + timedelta(minutes=30))
@@ -250,6 +257,20 @@ def test_unreachable_mailbox_one_event_hourly_notes_closed_on_recovery(
     # A new outage is a new event.
     run_job(store, wrong)
     assert [e.status for e in _events(store)] == [TicketStatus.CLOSED, TicketStatus.NEW]
+
+
+def test_failure_note_minutes_0_notes_every_failed_run_as_octopus(
+    store: Store, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = dovecot.user("ev")
+    wrong = _job(dovecot, user, password="wrong-pw-1", failure_note_minutes=0)
+    now = utcnow()
+    for minutes in (0, 1, 2):
+        monkeypatch.setattr(run, "utcnow", lambda m=minutes: now + timedelta(minutes=m))
+        assert not run_job(store, wrong).ok
+    (event,) = _events(store)
+    assert len(event.activities) == 2  # the second and third runs, a minute apart
+    assert "on every failed run" in event.description
 
 
 def test_stopped_server_raises_one_connect_event(store: Store, dovecot: Dovecot) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from deskmail.config.octopus import (
     to_job,
 )
 from deskmail.config.secrets import resolve_password
+from deskmail.config.shown import redact_octopus_xml
 from deskmail.store.engine import Store
 from deskmail.store.migrate import upgrade
 from deskmail.store.models import Ticket, TicketKind
@@ -479,7 +481,9 @@ def test_a_broken_file_stops_with_the_line_and_opens_an_event(tmp_path: Path) ->
     result = CliRunner().invoke(main, args)
     assert result.exit_code == EXIT_CONFIG, result.output
     expected = f"{xml}:7:14: invalid XML: </prot> does not close <port> opened on line 7"
-    assert expected in result.output and "Traceback" not in result.output
+    assert "Traceback" not in result.output
+    said = [line for line in result.output.splitlines() if expected in line]
+    assert said == [f"deskmail: {expected} (a '/' or '<' missing?)"]  # once
     assert expected in log.read_text("utf-8")
     # Nothing was given but the XML file: the database is the default one next to it.
     store = Store(f"sqlite:///{tmp_path / 'deskmail.db'}", tmp_path / "attachments")
@@ -488,8 +492,25 @@ def test_a_broken_file_stops_with_the_line_and_opens_an_event(tmp_path: Path) ->
             event = session.scalars(select(Ticket)).one()
             assert event.kind is TicketKind.EVENT and event.team.name == "1"
             assert "email-integration" in event.subject and expected in event.description
+            # The broken file itself, its password hidden.
+            (attached,) = event.attachments
+            assert (attached.filename, attached.media_type) == (xml.name, "application/xml")
+            with store.blobs.open(attached.sha256) as file:
+                shown = file.read().decode()
+            assert shown == xml.read_text("utf-8").replace("PASSWORD-CLEAR-TEXT", "***")
     finally:
         store.dispose()
+
+
+def test_passwords_are_hidden_in_a_shown_xml_file_even_when_it_is_broken() -> None:
+    text = (
+        "<password>a</password> <SMTPPASSWORD>b<c</smtppassword>\n"
+        "<password><![CDATA[d]]></password> <password></password>\n<Password>e f\n</x>"
+    )
+    assert redact_octopus_xml(text) == (
+        "<password>***</password> <SMTPPASSWORD>***</smtppassword>\n"
+        "<password>***</password> <password></password>\n<Password>***\n</x>"
+    )
 
 
 # --- config import-octopus ------------------------------------------------------------
@@ -624,3 +645,84 @@ def test_the_event_example_makes_events(
             assert event.assignee is not None and event.assignee.logon == "ASSIGNEE"
     finally:
         store.dispose()
+
+
+# --- what deskmail octopus made, looked at with the other commands --------------------
+
+
+def _advised_check(description: str) -> list[str]:
+    (line,) = [line for line in description.splitlines() if "deskmail check" in line]
+    words = shlex.split(line.partition(": ")[2])
+    assert words[:2] == ["deskmail", "check"]
+    return words[1:]
+
+
+@pytest.mark.slow
+def test_an_infrastructure_event_of_an_xml_job_gives_advice_that_works(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    user = dovecot.user("octopus")
+    folder = tmp_path / "Program Files" / "Octopus"
+    folder.mkdir(parents=True)
+    right = _pointed_at(POP3_INCIDENT, dovecot, user, dovecot.pop3_port)
+    xml = _write(folder, right.replace(dovecot.password, "wrong-password-7"))
+    result = _octopus("/Login:a", "/Password:b", f"/ConfigFilePath:{xml}")
+    assert result.returncode == 1, result.stdout + result.stderr
+
+    # The other commands read the XML file too, and find what the octopus command made.
+    listed = _cli("tickets", "list", "--config", str(xml))
+    assert listed.exit_code == 0 and 'job "email-integration" cannot be used' in listed.output
+    store = Store(f"sqlite:///{folder / 'deskmail.db'}", folder / "attachments")
+    try:
+        with store.session() as session:
+            event = session.scalars(select(Ticket)).one()
+            advice = _advised_check(event.description)
+            assert "Check <userName> and <password>" in event.description
+            (attached,) = event.attachments
+            assert (attached.filename, attached.media_type) == (xml.name, "application/xml")
+            with store.blobs.open(attached.sha256) as file:
+                shown = file.read().decode()
+    finally:
+        store.dispose()
+    assert shown == xml.read_text("utf-8").replace("wrong-password-7", "***")
+    assert advice == ["check", "--job", "email-integration", "--config", str(xml.absolute())]
+
+    # The advised command works for this job: it fails as the run did, then passes once fixed.
+    failed = _cli(*advice)
+    assert failed.exit_code == 1
+    assert "email-integration: FAILED at authentication" in failed.output
+    assert "hint: Check <userName> and <password>" in failed.output
+    xml.write_text(right, encoding="utf-8")
+    assert _cli(*advice).exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_certificate_advice_of_an_xml_job_names_a_tag_it_can_set(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    user = dovecot.user("octopus")
+    xml = _write(tmp_path, _pointed_at(POP3_SSL, dovecot, user, dovecot.pop3s_port))
+    env = {key: value for key, value in os.environ.items() if key != "SSL_CERT_FILE"}
+    result = subprocess.run(
+        [*DESKMAIL, "octopus", "/Login:a", "/Password:b", f"/ConfigFilePath:{xml}"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    store = Store(f"sqlite:///{tmp_path / 'deskmail.db'}", tmp_path / "attachments")
+    try:
+        with store.session() as session:
+            description = session.scalars(select(Ticket)).one().description
+    finally:
+        store.dispose()
+    assert "certificate" in description and "<caFile>" in description
+    assert "ca_file" not in description and "reject_invalid_certificates" not in description
+    # Doing what it says: the CA named in <caFile>, next to the XML file.
+    (tmp_path / "ca.pem").write_bytes(dovecot.ca_file.read_bytes())
+    xml.write_text(
+        xml.read_text("utf-8").replace(
+            "</mailIntegration>", "<caFile>ca.pem</caFile>\n</mailIntegration>"
+        ),
+        encoding="utf-8",
+    )
+    check = _cli(*_advised_check(description))
+    assert check.exit_code == 0, check.output

@@ -14,7 +14,7 @@ Everything here runs inside the caller's transaction: it flushes, never commits.
 
 from __future__ import annotations
 
-import json
+import shlex
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,10 +26,11 @@ from deskmail.apply.attachments import store_attachments
 from deskmail.apply.context import get_or_create, insert_once
 from deskmail.apply.tickets import next_ticket_number
 from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig
-from deskmail.config.secrets import redact
+from deskmail.config.shown import ShownFile, redacted_octopus_file, shown_configuration
 from deskmail.parse.attachments import eml_attachment, make_attachment
 from deskmail.parse.filenames import eml_name, safe_display_name
 from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.hints import OCTOPUS_HINTS
 from deskmail.store.blobs import BlobStore
 from deskmail.store.models import (
     Activity,
@@ -44,7 +45,9 @@ from deskmail.store.models import (
     utcnow,
 )
 
-REPORT_EVERY = timedelta(hours=1)  # while a mailbox keeps failing, one note an hour at most
+# While a mailbox keeps failing, one note an hour at most (a job's failure_note_minutes;
+# Octopus adds one on every failed run).
+REPORT_EVERY = timedelta(hours=1)
 QUARANTINED_NAME = "quarantined-message.eml"
 CONFIGURATION_STEP = "configuration"
 
@@ -176,14 +179,11 @@ def mailbox_failed(
             _mailbox_description(job, error, now),
             now,
         )
-        settings = json.dumps(redact(job), indent=2, ensure_ascii=False)
-        name = safe_display_name(f"{job.name} configuration.json", "configuration.json")
-        store_attachments(
-            session, blobs, [make_attachment(name, "application/json", settings.encode())], event
-        )
+        _attach(session, blobs, event, shown_configuration(job))
         return event
 
-    event, reported = _report_failure(session, job.name, step, detail, now, open_event)
+    every = timedelta(minutes=job.failure_note_minutes)
+    event, reported = _report_failure(session, job.name, step, detail, now, open_event, every)
     return event if reported else None
 
 
@@ -196,17 +196,19 @@ def config_error_event(
     team: str = "IT",
     group: str | None = None,
     now: datetime | None = None,
+    blobs: BlobStore | None = None,
 ) -> Ticket:
     """Report a configuration file that cannot be used (the Octopus XML command line).
 
     Like a mailbox failure, one event while the problem lasts; the job's next
-    good run (mailbox_recovered with the same job name) closes it.
+    good run (mailbox_recovered with the same job name) closes it. With `blobs`,
+    the file is attached as it is, its passwords shown as ***.
     """
     now = now or utcnow()
     detail = f"{file}: {problem}"
 
     def open_event() -> Ticket:
-        return _new_event(
+        event = _new_event(
             session,
             team,
             group,
@@ -214,9 +216,13 @@ def config_error_event(
             f'The job "{job_name}" stopped before reading any mail: its configuration'
             f" cannot be used.\n\nFile: {file}\nProblem: {problem}\nSince: {_when(now)}\n\n"
             "What to do: correct the file (the problem names the line); the next run"
-            " that works closes this event.",
+            " that works closes this event. The file is attached, its passwords shown as ***.",
             now,
         )
+        shown = redacted_octopus_file(Path(file)) if blobs is not None else None
+        if blobs is not None and shown is not None:
+            _attach(session, blobs, event, shown)
+        return event
 
     event, _reported = _report_failure(
         session, job_name, CONFIGURATION_STEP, detail, now, open_event
@@ -245,17 +251,35 @@ def mailbox_recovered(session: Session, job: JobConfig, now: datetime) -> Ticket
     return event
 
 
+def _attach(session: Session, blobs: BlobStore, event: Ticket, shown: ShownFile) -> None:
+    name = safe_display_name(shown.name, "configuration")
+    store_attachments(session, blobs, [make_attachment(name, shown.media_type, shown.data)], event)
+
+
+def check_command(job: JobConfig) -> str:
+    """The `deskmail check` command line for this job, as written for its own file."""
+    words = ["deskmail", "check", "--job", job.name]
+    if job.origin_file is not None:
+        words += ["--config", str(job.origin_file)]
+    return shlex.join(words)
+
+
 def _mailbox_description(job: JobConfig, error: SourceError | str, now: datetime) -> str:
     step = error.step if isinstance(error, SourceError) else None
-    hint = _HINTS.get(step, "See the problem above.") if step else "See the problem above."
+    hints = OCTOPUS_HINTS if job.from_octopus_xml else _HINTS
+    hint = hints.get(step, "See the problem above.") if step else "See the problem above."
+    every = job.failure_note_minutes
+    notes = (
+        f"at most every {_duration(timedelta(minutes=every))}" if every else "on every failed run"
+    )
     return (
         f'deskmail could not use the mailbox of job "{job.name}" ({_where(job)}).\n\n'
         f"Failed step: {step.value if step else 'unknown'}\n"
         f"Problem: {error}\n"
         f"Since: {_when(now)}\n\n"
         f"What to do: {hint}\n"
-        f'Then test the connection with: deskmail check --job "{job.name}"\n\n'
-        "While the problem lasts, deskmail adds a note here at most once an hour"
+        f"Then test the connection with: {check_command(job)}\n\n"
+        f"While the problem lasts, deskmail adds a note here {notes}"
         " instead of opening new events, and closes this event when the mailbox works"
         " again. The job's settings are attached, with every secret shown as ***."
     )
@@ -277,6 +301,7 @@ def _report_failure(
     detail: str,
     now: datetime,
     open_event: Callable[[], Ticket],
+    every: timedelta = REPORT_EVERY,
 ) -> tuple[Ticket, bool]:
     """The job's one open event, and whether this failure was written to it."""
     health = _health(session, job_name)
@@ -289,7 +314,7 @@ def _report_failure(
         health.event_ticket_id, health.last_reported_at = event.id, now
         return event, True
     last = health.last_reported_at or health.failing_since
-    if last is not None and now - last < REPORT_EVERY:
+    if last is not None and now - last < every:
         return event, False
     since = health.failing_since
     assert since is not None  # set on the first failure
@@ -377,6 +402,7 @@ def _duration(span: timedelta) -> str:
 
 __all__ = [
     "REPORT_EVERY",
+    "check_command",
     "config_error_event",
     "discarded",
     "mailbox_failed",

@@ -87,7 +87,7 @@ def check(config_path: Path, job_name: str | None) -> None:
             info = check_connection(job, resolve_password(job))
         except SourceError as exc:
             failed = True
-            click.echo(f"{job.name}: {describe_failure(exc)}")
+            click.echo(f"{job.name}: {describe_failure(exc, job)}")
             continue
         except ConfigError as exc:
             failed = True

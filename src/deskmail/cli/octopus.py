@@ -179,6 +179,7 @@ def _report_broken_file(base: DeskmailConfig, parsed: OctopusArgs, error: Config
                     parsed.config_file,
                     str(error),
                     team=parsed.team,
+                    blobs=store.blobs,
                 )
                 log.warning("reported in event %s-%d", parsed.team, event.number)
         finally:

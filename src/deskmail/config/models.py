@@ -267,9 +267,17 @@ class JobConfig(Strict):
     _file: Path | None = PrivateAttr(default=None)
     _index: int | None = PrivateAttr(default=None)
 
-    def set_origin(self, file: Path, index: int | None) -> None:
+    _octopus_xml: bool = PrivateAttr(default=False)
+
+    def set_origin(self, file: Path, index: int | None, *, octopus_xml: bool = False) -> None:
         self._file = file
         self._index = index
+        self._octopus_xml = octopus_xml
+
+    @property
+    def from_octopus_xml(self) -> bool:
+        """Written in an Octopus MailIntegration XML file: advice names its tags, not keys."""
+        return self._octopus_xml
 
     @property
     def origin_file(self) -> Path | None:

@@ -54,7 +54,11 @@ _SMTP_TAGS = (
     ("smtpFromAddress", "from_address"),
     ("smtpFromName", "from_name"),
 )
-_EXTENSION_TAGS = (*_SMTP_TAGS, ("failureNoteMinutes", "failure_note_minutes"))
+_EXTENSION_TAGS = (
+    *_SMTP_TAGS,
+    ("caFile", "ca_file"),  # Octopus relies on the machine's store; a PEM file next to it
+    ("failureNoteMinutes", "failure_note_minutes"),
+)
 # Every documented tag, as the document spells it, by its lower-case name.
 _ROOT_TAGS = {
     name.lower(): name
@@ -121,6 +125,7 @@ class OctopusConfig:
     include_raw_message: bool | None = None
     # The <smtp...> extension tags by SmtpConfig field (values as written); empty: none.
     smtp: Mapping[str, str] = field(default_factory=dict, repr=False)
+    ca_file: Path | None = None  # relative to the XML file's folder
     failure_note_minutes: int | None = None
     # JobConfig field -> (tag, line), so that a value refused later points at its line.
     origins: Mapping[str, tuple[str, int]] = field(default_factory=dict)
@@ -171,6 +176,7 @@ def to_job(octopus: OctopusConfig, team: str) -> JobConfig:
         "ignored_attachments": octopus.ignored_attachments,
         "include_raw_message": octopus.include_raw_message,
         "smtp": dict(octopus.smtp) or None,
+        "ca_file": octopus.file.absolute().parent / octopus.ca_file if octopus.ca_file else None,
         "failure_note_minutes": octopus.failure_note_minutes,
     }
     try:
@@ -233,7 +239,7 @@ def to_config(
             " that Octopus keeps in its options) to send it",
             line=line,
         )
-    job.set_origin(octopus.file.absolute(), None)
+    job.set_origin(octopus.file.absolute(), None, octopus_xml=True)
     return base.model_copy(update={"jobs": [job]})
 
 
@@ -306,6 +312,11 @@ def _toml_value(value: object) -> str:
 
 
 # --- bytes to text ------------------------------------------------------------------
+
+
+def read_xml_text(path: Path) -> str:
+    """The file's text, decoded as read_octopus_xml decodes it; raises ConfigError."""
+    return _decode(_read_bytes(path), path)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -577,6 +588,7 @@ class _Reader:
             "ignored_attachments": "ignoredattachments",
             "create_new_requests": "createnewrequests",
             "failure_note_minutes": "failurenoteminutes",
+            "ca_file": "cafile",
             **{f"smtp.{key}": tag.lower() for tag, key in _SMTP_TAGS},
         }
         return OctopusConfig(
@@ -598,6 +610,7 @@ class _Reader:
             include_raw_message=include_raw,
             smtp=smtp,
             failure_note_minutes=note_minutes,
+            ca_file=Path(ca_file) if (ca_file := text("cafile")) else None,
             origins={
                 key: (values[tag].tag, values[tag].line)
                 for key, tag in fields.items()

@@ -6,6 +6,7 @@ from deskmail.config.models import JobConfig
 from deskmail.sources.base import MailboxInfo
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
+from deskmail.sources.hints import OCTOPUS_HINTS
 
 _HINTS: dict[Step, str] = {
     Step.DNS: "check the server name: it does not resolve from this machine",
@@ -36,10 +37,12 @@ def check_connection(job: JobConfig, password: str | None) -> MailboxInfo:
         return source.info()
 
 
-def describe_failure(err: SourceError) -> str:
-    """One line saying where and why it failed, then a hint on the next line."""
+def describe_failure(err: SourceError, job: JobConfig | None = None) -> str:
+    """One line saying where and why it failed, then a hint on the next line, in the
+    settings of the job's own file (TOML keys, or an Octopus XML file's tags)."""
     where = f" ({err.server})" if err.server else ""
-    hint = _HINTS[err.step]
+    hints = OCTOPUS_HINTS if job is not None and job.from_octopus_xml else _HINTS
+    hint = hints[err.step]
     if err.step is Step.CERTIFICATE and "mismatch" in err.detail:  # "Hostname/IP address mismatch"
         hint = _HOSTNAME_HINT
     return f"FAILED at {err.step.value}{where}: {err.detail}\n  hint: {hint}"
