@@ -108,6 +108,7 @@ def test_quarantined_message_gets_one_event_and_a_retry_closes_it(
 ) -> None:
     user = dovecot.user("ev")
     job = _job(dovecot, user)
+    job.set_origin(tmp_path / "my desk.toml", 0)  # as the loader does
     bad = _quarantine_one(store, dovecot, job, user)
 
     (event,) = _events(store)
@@ -118,7 +119,9 @@ def test_quarantined_message_gets_one_event_and_a_retry_closes_it(
     assert event.status is TicketStatus.NEW
     assert "BOOM: the disk is full" in event.subject
     assert "simulated failure in apply" in event.description
-    assert f"deskmail quarantine retry {record.id}" in event.description
+    # Commands that work wherever they are run: with the job's own file.
+    config = f"--config '{tmp_path}/my desk.toml'"
+    assert f"deskmail quarantine retry {record.id} {config}" in event.description
     (eml,) = event.attachments
     assert eml.filename.endswith(".eml") and eml.media_type == "message/rfc822"
     assert _blob(store, eml.sha256) == bad

@@ -24,6 +24,7 @@ from deskmail.apply.people import add_person
 from deskmail.cli import EXIT_CONFIG, main
 from deskmail.cli.octopus import OctopusArgs, parse_octopus_args
 from deskmail.config import ConfigError, JobConfig, load_config
+from deskmail.config.files import load_configuration
 from deskmail.config.loader import DATABASE_URL_ENV
 from deskmail.config.models import Processor, Protocol, Security
 from deskmail.config.octopus import (
@@ -726,3 +727,19 @@ def test_the_certificate_advice_of_an_xml_job_names_a_tag_it_can_set(
     )
     check = _cli(*_advised_check(description))
     assert check.exit_code == 0, check.output
+
+
+def test_any_config_option_takes_an_xml_file_by_its_name_or_its_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_content = _write(tmp_path, "\ufeff" + POP3_INCIDENT, "mailintegration.config")
+    for path in (_write(tmp_path, POP3_INCIDENT), by_content):
+        config = load_configuration(path)
+        (job,) = config.jobs
+        assert job.name == path.stem and job.team == "1" and job.from_octopus_xml
+        # The octopus command's database: next to the file.
+        assert config.database.url == f"sqlite:///{tmp_path / 'deskmail.db'}"
+    monkeypatch.chdir(tmp_path)
+    result = _cli("history", "--config", str(by_content.name))
+    assert result.exit_code == 0, result.output
+    assert "invalid TOML" not in result.output

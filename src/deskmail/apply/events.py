@@ -124,11 +124,12 @@ def _quarantine_description(job: JobConfig, record: IntakeRecord) -> str:
         f"Message-ID: {record.message_id or '-'}\n"
         f"Size: {record.size:,} bytes\n\n"
         "What to do:\n"
-        f"  deskmail quarantine show {record.id}     the reason and the message's headers\n"
-        f"  deskmail quarantine retry {record.id}    once the cause is fixed; this event"
-        " then closes itself\n"
-        f"  deskmail quarantine discard {record.id}  to give up on it (the bytes stay kept"
-        " for audit)"
+        f"  {_command(job, 'quarantine', 'show', str(record.id))}\n"
+        "      the reason and the message's headers\n"
+        f"  {_command(job, 'quarantine', 'retry', str(record.id))}\n"
+        "      once the cause is fixed; this event then closes itself\n"
+        f"  {_command(job, 'quarantine', 'discard', str(record.id))}\n"
+        "      to give up on it (the bytes stay kept for audit)"
     )
 
 
@@ -258,10 +259,14 @@ def _attach(session: Session, blobs: BlobStore, event: Ticket, shown: ShownFile)
 
 def check_command(job: JobConfig) -> str:
     """The `deskmail check` command line for this job, as written for its own file."""
-    words = ["deskmail", "check", "--job", job.name]
-    if job.origin_file is not None:
-        words += ["--config", str(job.origin_file)]
-    return shlex.join(words)
+    return _command(job, "check", "--job", job.name)
+
+
+def _command(job: JobConfig, *words: str) -> str:
+    """A deskmail command line that works wherever it is run: with the job's own file
+    (TOML or Octopus XML) as --config."""
+    config = ["--config", str(job.origin_file)] if job.origin_file is not None else []
+    return shlex.join(["deskmail", *words, *config])
 
 
 def _mailbox_description(job: JobConfig, error: SourceError | str, now: datetime) -> str:
