@@ -40,6 +40,7 @@ from deskmail.store.engine import Store
 from deskmail.store.migrate import upgrade
 from deskmail.store.models import Ticket, TicketKind
 from tests.support.dovecot import Dovecot, make_mail
+from tests.support.smtp import SmtpServer
 
 DESKMAIL = [sys.executable, "-m", "deskmail"]
 
@@ -743,3 +744,32 @@ def test_any_config_option_takes_an_xml_file_by_its_name_or_its_content(
     result = _cli("history", "--config", str(by_content.name))
     assert result.exit_code == 0, result.output
     assert "invalid TOML" not in result.output
+
+
+@pytest.mark.slow
+def test_a_denied_request_is_answered_kept_and_listed(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    user = dovecot.user("octopus")
+    mail = make_mail("Please open a ticket")
+    dovecot.append(user, mail)
+    smtp = smtp_server.config()
+    tags = (
+        f"  <smtpServer>{smtp.server}</smtpServer>\n  <smtpPort>{smtp.port}</smtpPort>\n"
+        "  <smtpSecurity>none</smtpSecurity>\n"
+        "  <smtpFromAddress>support@example.com</smtpFromAddress>\n"
+    )
+    xml = _write(tmp_path, _with_smtp(_pointed_at(DENYING, dovecot, user, dovecot.pop3_port), tags))
+    result = _octopus("/Login:a", "/Password:b", f"/ConfigFilePath:{xml}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "denied 1" in result.stdout
+    (reply,) = smtp_server.received  # the automatic reply the Octopus document promises
+    assert reply.rcpt_tos == ("alice@example.com",)
+    assert dovecot.count(user) == 0  # POP3: deleted once its reply was queued
+
+    listed = _cli("denied", "list", "--config", str(xml))
+    assert listed.exit_code == 0, listed.output
+    (row,) = [line for line in listed.output.splitlines() if "Please open a ticket" in line]
+    assert "email-integration" in row and " sent " in row
+    raw = _cli("denied", "show", row.split()[0], "--raw", "--config", str(xml))
+    assert raw.stdout_bytes.replace(b"\r\n", b"\n") == mail.replace(b"\r\n", b"\n")
