@@ -124,8 +124,16 @@ def octopus(database_url: str | None, args: tuple[str, ...]) -> None:
     XML file.
 
     With useSsl true the server's certificate must be trusted: by the system,
-    or by a file of CA certificates named in SSL_CERT_FILE. The summary line
-    and exit codes are those of run-once.
+    by a file of CA certificates named in SSL_CERT_FILE, or by deskmail's
+    <caFile> tag. The summary line and exit codes are those of run-once.
+
+    deskmail's own optional tags, inside <MailIntegration>: <smtpServer>,
+    <smtpPort>, <smtpSecurity> (none, starttls, ssl), <smtpUserName>,
+    <smtpPassword>, <smtpFromAddress>, <smtpFromName>: the SMTP server Octopus
+    keeps in its options, needed with <CreateNewRequests>False to answer the
+    denied senders; <failureNoteMinutes>: how often a failing mailbox adds a
+    note to its event (default 60; 0 on every run, as Octopus). Every other
+    command takes the XML file as --config.
     """
     if any(arg.casefold() in ("/?", "/help") for arg in args):
         click.echo(click.get_current_context().get_help())
