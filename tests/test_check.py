@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from deskmail.cli import main
 from deskmail.config.models import JobConfig, Timeouts
 from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
 from tests.support.dovecot import PASSWORD, Dovecot, make_mail
+from tests.support.toml_config import job_table, write_config
 
 
 def _failure(job: JobConfig, password: str | None = PASSWORD) -> SourceError:
@@ -57,6 +60,52 @@ def test_check_a_maildir(tmp_path: Path) -> None:
     box.add(b"Subject: x\n\nbody\n")
     info = check_connection(JobConfig(protocol="maildir", path=tmp_path / "Maildir"), None)
     assert (info.protocol, info.message_count, info.tls) == ("maildir", 1, None)
+    assert info.read_only == ()
+
+
+def _check_output(config: Path, env: dict[str, str] | None = None) -> str:
+    result = CliRunner().invoke(main, ["check", "--config", str(config)], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_check_says_what_a_maildir_holds_against_the_journal(
+    tmp_path: Path, database_url: str
+) -> None:
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    for subject in ("one", "two"):
+        box.add(f"From: a@example.com\nSubject: {subject}\n\nbody\n".encode())
+    job = job_table(JobConfig(name="Box", protocol="maildir", path=tmp_path / "Maildir"))
+    config = write_config(tmp_path / "d.toml", database_url, [job])
+    sqlite_file = tmp_path / "deskmail.db"
+
+    before = _check_output(config)
+    # No TLS and no folder: neither means anything for a local Maildir.
+    assert before == (
+        f"Box: OK - Maildir {tmp_path / 'Maildir'}, readable and writable: 2 messages (2 new)\n"
+    )
+    if database_url.startswith("sqlite"):
+        assert not sqlite_file.exists()  # a check creates no database
+
+    assert CliRunner().invoke(main, ["run-once", "--config", str(config)]).exit_code == 0
+    # Kept (mark_seen moves them to cur/), so still there: but nothing is left to take in.
+    assert _check_output(config).endswith(": 2 messages (none new, 2 already taken in)\n")
+
+    box.add(b"From: a@example.com\nSubject: three\n\nbody\n")
+    assert _check_output(config).endswith(": 3 messages (1 new, 2 already taken in)\n")
+
+
+def test_check_of_pop3_names_no_folder_and_counts_in_the_singular(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    user = dovecot.user()
+    dovecot.append(user, make_mail())
+    job = job_table(dovecot.job(user, "pop3", "ssl"), name="Pop", password_env="CHECK_PW")
+    config = write_config(tmp_path / "d.toml", database_url, [job])
+    output = _check_output(config, env={"CHECK_PW": PASSWORD})
+    assert output.startswith(f"Pop: OK - pop3 127.0.0.1:{dovecot.pop3s_port}, TLSv1.")
+    assert output.endswith(": 1 message (1 new)\n")
+    assert "folder" not in output
 
 
 @pytest.mark.parametrize("protocol", ["imap", "pop3"])

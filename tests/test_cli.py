@@ -142,7 +142,7 @@ def test_check_names_the_failed_step(dovecot: Dovecot, tmp_path: Path, database_
     result = _cli("check", "--config", config, env={"CLI_PW": "secret"})
     assert result.exit_code == EXIT_JOB_FAILED
     assert "Ok: OK - imap 127.0.0.1:" in result.output
-    assert "folder 'INBOX': 1 messages" in result.output
+    assert "folder 'INBOX': 1 message (1 new)\n" in result.output
     assert "Missing: FAILED at folder" in result.output
     assert "'INBOX/Nope' does not exist" in result.output
     only = _cli("check", "--config", config, "--job", "Ok", env={"CLI_PW": "secret"})

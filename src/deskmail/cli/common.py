@@ -84,6 +84,20 @@ def store_of(config: DeskmailConfig) -> Store:
     return store
 
 
+def existing_store(config: DeskmailConfig) -> Store | None:
+    """The store for reading, or None while there is no database yet (nothing is created)."""
+    from deskmail.store import migrate
+    from deskmail.store.engine import database_missing
+
+    if database_missing(config):
+        return None
+    store = open_store(config)
+    if migrate.current_revision(store.url) is None:  # an empty server database
+        store.dispose()
+        return None
+    return store
+
+
 def exit_code(summaries: Sequence[RunSummary]) -> int:
     """run-once's exit code: a failed job wins over a quarantined message."""
     if not all(summary.ok for summary in summaries):

@@ -11,6 +11,7 @@ from deskmail.cli.app import main
 from deskmail.cli.common import (
     EXIT_JOB_FAILED,
     config_option,
+    existing_store,
     exit_code,
     job_option,
     jobs_of,
@@ -77,10 +78,12 @@ def run_once(
 def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
     from deskmail.config.secrets import resolve_password
+    from deskmail.report.check import mailbox_line, waiting
     from deskmail.sources.check import check_connection, describe_failure
     from deskmail.sources.errors import SourceError
 
     config = load(config_path)
+    store = existing_store(config)
     failed = False
     for job in jobs_of(config, job_name):
         try:
@@ -93,11 +96,14 @@ def check(config_path: Path, job_name: str | None) -> None:
             failed = True
             click.echo(f"{job.name}: FAILED at password: {exc}")
             continue
-        security = f", {info.tls}" if info.tls else ", no TLS"
-        click.echo(
-            f"{job.name}: OK - {info.protocol} {info.server}{security}, "
-            f"folder {info.folder!r}: {info.message_count} messages"
-        )
+        if store is None:
+            counts = waiting(None, job, info.keys)
+        else:
+            with store.session() as session:
+                counts = waiting(session, job, info.keys)
+        click.echo(mailbox_line(job, info, counts))
+    if store is not None:
+        store.dispose()
     if failed:
         sys.exit(EXIT_JOB_FAILED)
 

@@ -36,7 +36,10 @@ def init_sample(target: Path) -> tuple[Path, bool]:
     target.mkdir(parents=True, exist_ok=True)
     package = resources.files("deskmail.sample")
     shutil.copyfile(str(package / "deskmail.toml"), config_file)
+    # An Octopus file beside it, for `deskmail config import-octopus` and `deskmail octopus`.
+    shutil.copyfile(str(package / "email-integration.xml"), target / "email-integration.xml")
     _seed_maildir(target / "mailbox", package / "mails")
+    _copy_mails(target / "mails", package / "mails")
 
     config = load_config(config_file)
     store = open_store(config)
@@ -47,6 +50,14 @@ def init_sample(target: Path) -> tuple[Path, bool]:
             add_person(session, name, addresses, logon=logon, site_id=site_id)
     store.dispose()
     return config_file, True
+
+
+def _copy_mails(path: Path, mails: resources.abc.Traversable) -> None:
+    """The same mails under their own names, to try `deskmail explain` and `preprocess` on."""
+    path.mkdir(parents=True, exist_ok=True)
+    for mail in mails.iterdir():
+        if mail.name.endswith(".eml"):
+            (path / mail.name).write_bytes(mail.read_bytes())
 
 
 def _seed_maildir(path: Path, mails: resources.abc.Traversable) -> None:

@@ -20,9 +20,15 @@ class MailboxInfo:
     protocol: str
     server: str  # "host:port", or the Maildir path
     folder: str  # the folder as the server names it (delimiter applied)
-    message_count: int
+    keys: tuple[str, ...]  # the messages waiting, as list_keys() names them
     tls: str | None = None  # e.g. "TLSv1.3", None when the connection is in clear
     identity: str = ""  # IMAP: the UIDVALIDITY; empty elsewhere
+    # Maildir: the sub-folders a run renames and deletes in, where this user cannot write.
+    read_only: tuple[str, ...] = ()
+
+    @property
+    def message_count(self) -> int:
+        return len(self.keys)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deskmail.config.models import JobConfig
+from deskmail.config.models import AfterProcessing, JobConfig
 from deskmail.sources.base import MailboxInfo
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
@@ -34,7 +34,15 @@ _HOSTNAME_HINT = (
 def check_connection(job: JobConfig, password: str | None) -> MailboxInfo:
     """Every step a real run takes before reading mail; raises SourceError naming the step."""
     with open_source(job, password) as source:
-        return source.info()
+        info = source.info()
+    if info.read_only and job.effective_after_processing is not AfterProcessing.KEEP:
+        raise SourceError(
+            Step.FOLDER,
+            f"{', '.join(info.read_only)} not writable by this user, and after_processing ="
+            f" {job.effective_after_processing.value} renames or deletes the files there",
+            server=info.server,
+        )
+    return info
 
 
 def describe_failure(err: SourceError, job: JobConfig | None = None) -> str:

@@ -101,7 +101,7 @@ class ImapSource(ClosingSource):
             protocol="imap",
             server=self._server,
             folder=self.folder,
-            message_count=len(self._waiting_uids()),
+            keys=tuple(self.list_keys()),
             tls=tls_version(self._open().socket()),
             identity=str(self.uidvalidity),
         )

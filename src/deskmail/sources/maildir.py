@@ -73,8 +73,11 @@ class MaildirSource(ClosingSource):
         return MailboxInfo(
             protocol="maildir",
             server=self._server,
-            folder="INBOX",
-            message_count=len(self.list_keys()),
+            folder="",  # a Maildir has no folders to choose: the path is the mailbox
+            keys=tuple(self.list_keys()),
+            read_only=tuple(
+                sub for sub in ("new", "cur", "tmp") if not os.access(self._root / sub, os.W_OK)
+            ),
         )
 
     def list_keys(self) -> list[str]:

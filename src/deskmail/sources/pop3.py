@@ -76,7 +76,7 @@ class Pop3Source(ClosingSource):
             protocol="pop3",
             server=self._server,
             folder="INBOX",
-            message_count=len(self.list_keys()),
+            keys=tuple(self.list_keys()),
             tls=tls_version(self._open().sock),
         )
 

@@ -162,6 +162,12 @@ def resolve_database_url(config: DeskmailConfig) -> str:
     return os.environ.get(DATABASE_URL_ENV) or config.database.url
 
 
+def database_missing(config: DeskmailConfig) -> bool:
+    """True when the configured SQLite file does not exist yet (a server database is assumed)."""
+    sqlite_file = _sqlite_file(_normalize_url(resolve_database_url(config)))
+    return sqlite_file is not None and not sqlite_file.exists()
+
+
 def open_store(config: DeskmailConfig) -> Store:
     """Open the store of a loaded configuration.
 
@@ -179,6 +185,7 @@ __all__ = [
     "SchemaVersionError",
     "Store",
     "create_engine",
+    "database_missing",
     "open_store",
     "resolve_database_url",
 ]

@@ -1,0 +1,59 @@
+"""`deskmail check`'s line for a mailbox that opened: what it holds, said per protocol.
+
+The messages waiting are set against the intake journal, so that a Maildir
+or a mailbox whose mail is kept (mark_seen, keep) does not look like a
+backlog: "14 messages (none new, 14 already taken in)".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from deskmail.config.models import JobConfig
+from deskmail.intake.journal import lookup
+from deskmail.report.text import count
+from deskmail.sources.base import MailboxInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """The mailbox's messages, by what the journal knows of them."""
+
+    new: int  # never seen: the next run takes them in
+    taken_in: int  # already made a ticket, an activity, or were ignored or denied
+    quarantined: int  # seen and failed: they stay until retried or discarded
+
+
+def waiting(session: Session | None, job: JobConfig, keys: Sequence[str]) -> Waiting:
+    """Count the keys by the journal; without a database (none yet), every one is new."""
+    known = lookup(session, job.name, keys) if session is not None else {}
+    taken_in = sum(1 for entry in known.values() if entry.done)
+    return Waiting(len(keys) - len(known), taken_in, len(known) - taken_in)
+
+
+def mailbox_line(job: JobConfig, info: MailboxInfo, counts: Waiting) -> str:
+    """'Support: OK - imap host:993, TLSv1.3, folder 'INBOX': 3 messages (1 new, ...)'."""
+    if info.protocol == "maildir":
+        # No connection, no TLS, no folder to choose: the path and its permissions matter.
+        where = f"Maildir {info.server}, readable and " + (
+            "writable" if not info.read_only else f"read-only ({', '.join(info.read_only)})"
+        )
+    else:
+        security = info.tls or "no TLS"
+        folder = f", folder {info.folder!r}" if info.protocol == "imap" else ""
+        where = f"{info.protocol} {info.server}, {security}{folder}"
+    return f"{job.name}: OK - {where}: {_contents(info.message_count, counts)}"
+
+
+def _contents(total: int, counts: Waiting) -> str:
+    if total == 0:
+        return "no messages"
+    parts = [f"{counts.new} new" if counts.new else "none new"]
+    if counts.taken_in:
+        parts.append(f"{counts.taken_in} already taken in")
+    if counts.quarantined:
+        parts.append(f"{counts.quarantined} quarantined")
+    return f"{count(total, 'message')} ({', '.join(parts)})"
