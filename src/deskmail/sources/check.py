@@ -47,7 +47,7 @@ def check_connection(job: JobConfig, password: str | None) -> MailboxInfo:
 def describe_failure(err: SourceError) -> str:
     """One line saying where and why it failed, then a hint on the next line."""
     where = f" ({err.server})" if err.server else ""
-    hint = _HINTS[err.step]
+    hint = err.hint or _HINTS[err.step]
     if err.step is Step.CERTIFICATE and "mismatch" in err.detail:  # "Hostname/IP address mismatch"
         hint = _HOSTNAME_HINT
     return f"FAILED at {err.step.value}{where}: {err.detail}\n  hint: {hint}"
