@@ -41,7 +41,7 @@ def choose_mechanism(
     which could send the password in clear where the job asked for NTLM or CRAM-MD5.
     auto keeps the plain login over TLS, where it works with every password store;
     without TLS it prefers CRAM-MD5 when offered, so no password crosses the network
-    readable. NTLM is never chosen alone: it needs the server's Windows domain set up.
+    readable. auto never picks NTLM: it works only once the server's Windows domain does.
     """
     if wanted is AuthMechanism.AUTO:
         if not encrypted and sasl_name(AuthMechanism.CRAM_MD5) in offered():
@@ -49,7 +49,7 @@ def choose_mechanism(
         return None
     names = offered()
     if sasl_name(wanted) not in names:
-        offers = f"it offers {', '.join(sorted(names))}" if names else "it names none"
+        offers = f"it offers {', '.join(sorted(names))}" if names else "it announces none"
         raise SourceError(
             Step.AUTHENTICATION,
             f"the server does not offer {sasl_name(wanted)} ({offers})",
