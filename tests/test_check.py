@@ -15,7 +15,7 @@ from deskmail.cli import main
 from deskmail.config.models import JobConfig, Timeouts
 from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
-from tests.support.dovecot import PASSWORD, Dovecot, make_mail
+from tests.support.dovecot import NTLM_USER, PASSWORD, Dovecot, make_mail
 from tests.support.toml_config import job_table, write_config
 
 
@@ -172,6 +172,35 @@ def test_wrong_password_and_missing_folder(dovecot: Dovecot) -> None:
     err = _failure(dovecot.job(user, "imap", "ssl", folder="INBOX/Tickets"))
     assert err.step is Step.FOLDER
     assert "'INBOX/Tickets'" in describe_failure(err)
+
+
+def test_check_names_a_mechanism_the_server_does_not_offer_and_logs_in_with_ntlm(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    spa = dovecot.spa
+    refused = job_table(
+        dovecot.job(dovecot.user(), "imap", "ssl", auth_mechanism="ntlm"),
+        name="Exchange",
+        password_env="CHECK_PW",
+    )
+    accepted = job_table(
+        spa.job(NTLM_USER, "pop3", "none", auth_mechanism="ntlm", after_processing="keep"),
+        name="SPA",
+        password_env="CHECK_PW",
+    )
+    config = write_config(tmp_path / "d.toml", database_url, [refused, accepted])
+    result = CliRunner().invoke(
+        main, ["check", "--config", str(config)], env={"CHECK_PW": PASSWORD}
+    )
+    assert result.exit_code != 0
+    lines = result.output.splitlines()
+    assert lines[:2] == [
+        f"Exchange: FAILED at authentication (127.0.0.1:{dovecot.imaps_port}):"
+        " the server does not offer NTLM (it offers LOGIN, PLAIN)",
+        '  hint: set auth_mechanism to one the server offers, or to "auto" (it is "ntlm")',
+    ]
+    assert lines[2].startswith(f"SPA: OK - pop3 127.0.0.1:{spa.pop3_port}")
+    assert PASSWORD not in result.output
 
 
 @pytest.mark.parametrize("step", list(Step))

@@ -23,7 +23,7 @@ import deskmail
 from deskmail.config import ConfigError, JobConfig, load_config
 from deskmail.config.errors import Issue
 from deskmail.config.loader import DATABASE_URL_ENV
-from deskmail.config.models import AfterProcessing, Protocol
+from deskmail.config.models import AfterProcessing, AuthMechanism, Protocol
 from deskmail.config.secrets import REDACTED, redact, resolve_password
 
 SAMPLE = Path(deskmail.__file__).parent / "sample"
@@ -322,6 +322,25 @@ def test_maildir_needs_a_path(tmp_path: Path) -> None:
     assert (exc.key, exc.problem) == (
         'jobs[0] ("Mail Connector").path',
         "is required for protocol maildir",
+    )
+
+
+def test_auth_mechanism_is_auto_unless_told_and_lists_the_choices(tmp_path: Path) -> None:
+    assert load(tmp_path, IMAP_JOB)[0].auth_mechanism is AuthMechanism.AUTO
+    job = load(tmp_path, IMAP_JOB + 'auth_mechanism = "ntlm"\n')[0]
+    assert job.auth_mechanism is AuthMechanism.NTLM
+    exc = error(tmp_path, IMAP_JOB + 'auth_mechanism = "spa"\n')
+    assert str(exc) == (
+        f'{tmp_path}/deskmail.toml: jobs[0] ("Support").auth_mechanism:'
+        " must be one of auto, plain, login, cram-md5, ntlm (got 'spa')"
+    )
+
+
+def test_auth_mechanism_is_refused_for_a_maildir(tmp_path: Path) -> None:
+    exc = error(tmp_path, '[[jobs]]\nprotocol = "maildir"\npath = "m"\nauth_mechanism = "ntlm"\n')
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Mail Connector").auth_mechanism',
+        "is only used with imap and pop3: a Maildir is read from disk, without logging in",
     )
 
 

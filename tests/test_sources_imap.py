@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
+from deskmail.sources import imap
+from deskmail.sources.check import describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.imap import ImapKey, ImapSource
 from tests.support.dovecot import (
     BASIC_CAPABILITIES,
+    NTLM_DOMAIN,
+    NTLM_USER,
     PASSWORD,
     UNICODE_PASSWORD,
     UNICODE_USER,
     Dovecot,
     make_mail,
 )
+from tests.support.sasl import AnswerRecorder, leaked_answers
 
 
 def _sent_commands(caplog: pytest.LogCaptureFixture) -> str:
@@ -150,6 +156,126 @@ def test_missing_or_multiline_password_is_refused_before_connecting(
     with pytest.raises(SourceError) as failure:
         ImapSource(dovecot.job(dovecot.user(), "imap", "ssl"), password)
     assert failure.value.step is Step.SECRET
+
+
+# ---- authentication mechanisms (auth_mechanism; NTLM is SPA) -------------------------
+
+
+def _logged_in_with(server: Dovecot, offset: int, user: str) -> str:
+    """The SASL method Dovecot logged for this user's login since offset."""
+    text = server.wait_for_log(offset, f"Login: user=<{user}>, method=")
+    found = re.search(rf"Login: user=<{re.escape(user)}>, method=([\w-]+)", text)
+    assert found, text[-2000:]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login", "cram-md5", "ntlm"])
+def test_every_mechanism_logs_in_with_the_right_password(dovecot: Dovecot, mechanism: str) -> None:
+    spa = dovecot.spa
+    user = NTLM_USER if mechanism == "ntlm" else spa.user()
+    offset = spa.log_offset()
+    job = spa.job(user, "imap", "none", auth_mechanism=mechanism)
+    with ImapSource(job, PASSWORD) as source:
+        assert source.info().folder == "INBOX"
+    assert _logged_in_with(spa, offset, user) == mechanism.upper()
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login", "cram-md5", "ntlm"])
+def test_every_mechanism_fails_at_authentication_with_a_wrong_password(
+    dovecot: Dovecot, mechanism: str
+) -> None:
+    spa = dovecot.spa
+    user = NTLM_USER if mechanism == "ntlm" else spa.user()
+    with pytest.raises(SourceError) as failure:
+        ImapSource(spa.job(user, "imap", "none", auth_mechanism=mechanism), "wrong")
+    assert failure.value.step is Step.AUTHENTICATION
+    assert "Authentication failed" in failure.value.detail
+    assert "hint: check user and the password" in describe_failure(failure.value)
+
+
+def test_ntlm_with_a_domain_and_cram_md5_with_a_non_ascii_password_over_tls(
+    dovecot: Dovecot,
+) -> None:
+    spa = dovecot.spa_tls
+    offset = spa.log_offset()
+    job = spa.job(f"{NTLM_DOMAIN}\\{NTLM_USER}", "imap", "starttls", auth_mechanism="ntlm")
+    with ImapSource(job, PASSWORD) as source:
+        assert source.info().tls is not None
+    # Dovecot writes the helper's "DOMAIN\user" as user@domain.
+    assert _logged_in_with(spa, offset, f"{NTLM_USER}@{NTLM_DOMAIN.lower()}") == "NTLM"
+    job = spa.job(UNICODE_USER, "imap", "ssl", auth_mechanism="cram-md5")
+    with ImapSource(job, UNICODE_PASSWORD) as source:  # the HMAC key is the UTF-8 password
+        assert source.folder == "INBOX"
+
+
+@pytest.mark.parametrize("mechanism", ["cram-md5", "ntlm"])
+def test_a_mechanism_the_server_does_not_offer_is_named_before_any_attempt(
+    dovecot: Dovecot, mechanism: str
+) -> None:
+    user = dovecot.user()
+    offset = dovecot.log_offset()
+    with pytest.raises(SourceError) as failure:
+        ImapSource(dovecot.job(user, "imap", "ssl", auth_mechanism=mechanism), PASSWORD)
+    name = mechanism.upper()
+    assert failure.value.step is Step.AUTHENTICATION
+    assert failure.value.detail == f"the server does not offer {name} (it offers LOGIN, PLAIN)"
+    assert describe_failure(failure.value) == (
+        f"FAILED at authentication (127.0.0.1:{dovecot.imaps_port}):"
+        f" the server does not offer {name} (it offers LOGIN, PLAIN)\n"
+        f'  hint: set auth_mechanism to one the server offers, or to "auto" (it is "{mechanism}")'
+    )
+    assert "no auth attempts" in dovecot.wait_for_log(offset, "no auth attempts")
+
+
+def test_auto_uses_cram_md5_without_tls_when_offered(dovecot: Dovecot) -> None:
+    spa = dovecot.spa
+    user = spa.user()
+    offset = spa.log_offset()
+    with ImapSource(spa.job(user, "imap", "none"), PASSWORD):
+        pass
+    assert _logged_in_with(spa, offset, user) == "CRAM-MD5"
+    # Refused, the hint says auto chose CRAM-MD5 and what to do if the password is right.
+    with pytest.raises(SourceError) as failure:
+        ImapSource(spa.job(user, "imap", "none"), "wrong")
+    assert failure.value.step is Step.AUTHENTICATION
+    assert 'auth_mechanism = "auto" used CRAM-MD5' in describe_failure(failure.value)
+
+
+def test_auto_keeps_the_login_command_over_tls(
+    dovecot: Dovecot, caplog: pytest.LogCaptureFixture
+) -> None:
+    spa = dovecot.spa_tls
+    with caplog.at_level(logging.DEBUG, "imapclient"):
+        with ImapSource(spa.job(spa.user(), "imap", "starttls"), PASSWORD):
+            pass
+        with ImapSource(dovecot.no_tls.job(dovecot.user(), "imap", "none"), PASSWORD):
+            pass  # in clear too, when the server offers no challenge-response mechanism
+    sent = _sent_commands(caplog)
+    assert sent.count("LOGIN **REDACTED**") == 2
+    assert "AUTHENTICATE" not in sent
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login", "cram-md5", "ntlm"])
+def test_no_answer_reaches_a_log_even_at_debug_level(
+    dovecot: Dovecot,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    mechanism: str,
+) -> None:
+    spa = dovecot.spa
+    user = NTLM_USER if mechanism == "ntlm" else spa.user()
+    recorder = AnswerRecorder()
+    monkeypatch.setattr(imap, "sasl_client", recorder.wrap(imap.sasl_client))
+    job = spa.job(user, "imap", "none", auth_mechanism=mechanism)
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, "imapclient"):
+        with ImapSource(job, PASSWORD):
+            pass
+        with pytest.raises(SourceError):
+            ImapSource(job, "wrong-password")
+    assert "AUTHENTICATE" in _sent_commands(caplog)  # the trace was on
+    assert len(recorder.answers) >= 2
+    assert leaked_answers(recorder, caplog.text) == []
+    assert "wrong-password" not in caplog.text
 
 
 def test_missing_folder_fails_at_folder_and_names_it(dovecot: Dovecot) -> None:

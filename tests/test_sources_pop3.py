@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
+from deskmail.sources import pop3
+from deskmail.sources.check import describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.pop3 import Pop3Source
-from tests.support.dovecot import PASSWORD, UNICODE_PASSWORD, UNICODE_USER, Dovecot, make_mail
+from tests.support.dovecot import (
+    NTLM_DOMAIN,
+    NTLM_USER,
+    PASSWORD,
+    UNICODE_PASSWORD,
+    UNICODE_USER,
+    Dovecot,
+    make_mail,
+)
+from tests.support.sasl import AnswerRecorder, leaked_answers
 
 
 @pytest.mark.parametrize(
@@ -84,6 +96,113 @@ def test_wrong_password_fails_at_authentication(dovecot: Dovecot) -> None:
 def test_non_ascii_password_logs_in(dovecot: Dovecot) -> None:
     with Pop3Source(dovecot.job(UNICODE_USER, "pop3", "ssl"), UNICODE_PASSWORD) as source:
         assert source.info().folder == "INBOX"
+
+
+# ---- authentication mechanisms (auth_mechanism; NTLM is SPA) -------------------------
+
+
+def _logged_in_with(server: Dovecot, offset: int, user: str) -> str:
+    """The SASL method Dovecot logged for this user's login since offset (USER/PASS: PLAIN)."""
+    text = server.wait_for_log(offset, f"Login: user=<{user}>, method=")
+    found = re.search(rf"pop3-login: Info: Login: user=<{re.escape(user)}>, method=([\w-]+)", text)
+    assert found, text[-2000:]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login", "cram-md5", "ntlm"])
+def test_every_mechanism_logs_in_with_the_right_password(dovecot: Dovecot, mechanism: str) -> None:
+    spa = dovecot.spa
+    user = NTLM_USER if mechanism == "ntlm" else spa.user()
+    if mechanism != "ntlm":
+        spa.append(user, make_mail())
+    offset = spa.log_offset()
+    job = spa.job(user, "pop3", "none", auth_mechanism=mechanism, after_processing="keep")
+    with Pop3Source(job, PASSWORD) as source:
+        keys = source.list_keys()
+    assert mechanism == "ntlm" or len(keys) == 1
+    assert _logged_in_with(spa, offset, user) == mechanism.upper()
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login", "cram-md5", "ntlm"])
+def test_every_mechanism_fails_at_authentication_with_a_wrong_password(
+    dovecot: Dovecot, mechanism: str
+) -> None:
+    spa = dovecot.spa
+    user = NTLM_USER if mechanism == "ntlm" else spa.user()
+    with pytest.raises(SourceError) as failure:
+        Pop3Source(spa.job(user, "pop3", "none", auth_mechanism=mechanism), "wrong")
+    assert failure.value.step is Step.AUTHENTICATION
+    assert "Authentication failed" in failure.value.detail
+    assert "hint: check user and the password" in describe_failure(failure.value)
+
+
+def test_mechanisms_are_read_again_after_stls(dovecot: Dovecot) -> None:
+    spa = dovecot.spa_tls
+    offset = spa.log_offset()
+    job = spa.job(f"{NTLM_DOMAIN}\\{NTLM_USER}", "pop3", "starttls", auth_mechanism="ntlm")
+    with Pop3Source(job, PASSWORD) as source:
+        assert source.info().tls is not None
+    assert _logged_in_with(spa, offset, f"{NTLM_USER}@{NTLM_DOMAIN.lower()}") == "NTLM"
+    job = spa.job(UNICODE_USER, "pop3", "starttls", auth_mechanism="cram-md5")
+    with Pop3Source(job, UNICODE_PASSWORD) as source:  # the HMAC key is the UTF-8 password
+        assert source.info().tls is not None
+
+
+@pytest.mark.parametrize("mechanism", ["cram-md5", "ntlm"])
+def test_a_mechanism_the_server_does_not_offer_is_named_before_any_attempt(
+    dovecot: Dovecot, mechanism: str
+) -> None:
+    user = dovecot.user()
+    offset = dovecot.log_offset()
+    with pytest.raises(SourceError) as failure:
+        Pop3Source(dovecot.job(user, "pop3", "ssl", auth_mechanism=mechanism), PASSWORD)
+    name = mechanism.upper()
+    assert failure.value.step is Step.AUTHENTICATION
+    assert failure.value.detail == f"the server does not offer {name} (it offers LOGIN, PLAIN)"
+    assert describe_failure(failure.value).endswith(
+        f'  hint: set auth_mechanism to one the server offers, or to "auto" (it is "{mechanism}")'
+    )
+    log = dovecot.wait_for_log(offset, "no auth attempts")
+    assert "pop3-login" in log and "no auth attempts" in log
+    assert user not in log  # neither USER nor AUTH was sent
+
+
+def test_auto_uses_cram_md5_without_tls_and_user_pass_over_tls(dovecot: Dovecot) -> None:
+    spa = dovecot.spa_tls
+    user = spa.user()
+    for security, method in (("none", "CRAM-MD5"), ("starttls", "PLAIN"), ("ssl", "PLAIN")):
+        offset = spa.log_offset()
+        with Pop3Source(spa.job(user, "pop3", security), PASSWORD):
+            pass
+        assert _logged_in_with(spa, offset, user) == method, security
+    with pytest.raises(SourceError) as failure:
+        Pop3Source(spa.job(user, "pop3", "none"), "wrong")
+    assert 'auth_mechanism = "auto" used CRAM-MD5' in describe_failure(failure.value)
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login", "cram-md5", "ntlm"])
+def test_no_answer_reaches_a_log_even_at_debug_level(
+    dovecot: Dovecot,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mechanism: str,
+) -> None:
+    spa = dovecot.spa
+    user = NTLM_USER if mechanism == "ntlm" else spa.user()
+    recorder = AnswerRecorder()
+    monkeypatch.setattr(pop3, "sasl_client", recorder.wrap(pop3.sasl_client))
+    job = spa.job(user, "pop3", "none", auth_mechanism=mechanism)
+    with caplog.at_level(logging.DEBUG):
+        with Pop3Source(job, PASSWORD):
+            pass
+        with pytest.raises(SourceError):
+            Pop3Source(job, "wrong-password")
+    assert len(recorder.answers) >= 2
+    printed = capsys.readouterr()
+    for text in (caplog.text, printed.out, printed.err):
+        assert leaked_answers(recorder, text) == []
+        assert "wrong-password" not in text
 
 
 def test_keys_are_uidls_stable_across_sessions(dovecot: Dovecot) -> None:

@@ -48,6 +48,16 @@ class Security(StrEnum):
     SSL = "ssl"
 
 
+class AuthMechanism(StrEnum):
+    """How an IMAP or POP3 job proves its password: a SASL mechanism, by its lower-case name."""
+
+    AUTO = "auto"  # over TLS: IMAP LOGIN / POP3 USER+PASS; in clear: CRAM-MD5 when offered
+    PLAIN = "plain"
+    LOGIN = "login"
+    CRAM_MD5 = "cram-md5"
+    NTLM = "ntlm"  # Microsoft's "Secure Password Authentication" (SPA)
+
+
 class Processor(StrEnum):
     INCIDENT = "incident"  # Octopus EndUserIncidentMailMessageProcessor
     EVENT = "event"  # Octopus EventMailMessageProcessor
@@ -181,6 +191,10 @@ class JobConfig(Strict):
     # every field hidden from repr as a secret.
     password: str | None = Field(
         default=None, repr=False, description="accepted with a warning; prefer password_env"
+    )
+    auth_mechanism: AuthMechanism = Field(
+        default=AuthMechanism.AUTO,
+        description='"ntlm" is SPA; auto: the plain login over TLS, CRAM-MD5 in clear if offered',
     )
     folder: NonEmptyLine = Field(
         default="INBOX", description='IMAP folder: "INBOX/Support" or "INBOX.Support"'
@@ -340,6 +354,15 @@ class JobConfig(Strict):
         else:
             if self.path is None:
                 problems.append(("path", f"is required for protocol {protocol}"))
+            # "auto", the default, passes: a dumped and reloaded Maildir job must still load.
+            if self.auth_mechanism is not AuthMechanism.AUTO:
+                problems.append(
+                    (
+                        "auth_mechanism",
+                        "is only used with imap and pop3: a Maildir is read from disk,"
+                        " without logging in",
+                    )
+                )
             given = []
         if len(given) > 1:
             both = "both" if len(given) == 2 else "all"

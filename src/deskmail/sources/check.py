@@ -50,7 +50,7 @@ def describe_failure(err: SourceError, job: JobConfig | None = None) -> str:
     settings of the job's own file (TOML keys, or an Octopus XML file's tags)."""
     where = f" ({err.server})" if err.server else ""
     hints = OCTOPUS_HINTS if job is not None and job.from_octopus_xml else _HINTS
-    hint = hints[err.step]
+    hint = err.hint or hints[err.step]
     if err.step is Step.CERTIFICATE and "mismatch" in err.detail:  # "Hostname/IP address mismatch"
         hint = _HOSTNAME_HINT
     return f"FAILED at {err.step.value}{where}: {err.detail}\n  hint: {hint}"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from deskmail.config.models import AuthMechanism
 from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.sasl import sasl_name
 from deskmail.sources.tls import classify, explain
 
 _BYTES_REPR = re.compile(r"""\bb(['"])(.*?)\1""")
@@ -27,6 +29,50 @@ def require_password(password: str | None, server: str) -> str:
             Step.SECRET, "the password contains control characters (line breaks?)", server=server
         )
     return password
+
+
+def choose_mechanism(
+    wanted: AuthMechanism, offered: Callable[[], frozenset[str]], encrypted: bool, server: str
+) -> AuthMechanism | None:
+    """The SASL mechanism to log in with; None for the protocol's own LOGIN or USER/PASS.
+
+    `offered` gives the mechanism names the server announces (asked only when needed).
+    A mechanism the job names must be offered: no silent fall-back to another one,
+    which could send the password in clear where the job asked for NTLM or CRAM-MD5.
+    auto keeps the plain login over TLS, where it works with every password store;
+    without TLS it prefers CRAM-MD5 when offered, so no password crosses the network
+    readable. auto never picks NTLM: it works only once the server's Windows domain does.
+    """
+    if wanted is AuthMechanism.AUTO:
+        if not encrypted and sasl_name(AuthMechanism.CRAM_MD5) in offered():
+            return AuthMechanism.CRAM_MD5
+        return None
+    names = offered()
+    if sasl_name(wanted) not in names:
+        offers = f"it offers {', '.join(sorted(names))}" if names else "it announces none"
+        raise SourceError(
+            Step.AUTHENTICATION,
+            f"the server does not offer {sasl_name(wanted)} ({offers})",
+            server=server,
+            hint=f'set auth_mechanism to one the server offers, or to "auto" (it is "{wanted}")',
+        )
+    return wanted
+
+
+@contextmanager
+def auto_chose(wanted: AuthMechanism, mechanism: AuthMechanism) -> Iterator[None]:
+    """A refusal of the mechanism auto picked says so: the password may be right all the same."""
+    try:
+        yield
+    except SourceError as exc:
+        if wanted is AuthMechanism.AUTO and exc.step is Step.AUTHENTICATION and not exc.hint:
+            exc.hint = (
+                f'auth_mechanism = "auto" used {sasl_name(mechanism)}, offered on this connection'
+                " without TLS; if the password is right, the server may not keep it in a form"
+                f" {sasl_name(mechanism)} can use: set security to ssl or starttls,"
+                ' or auth_mechanism = "login" (the password then crosses the network readable)'
+            )
+        raise
 
 
 def protocol_detail(exc: BaseException) -> str:

@@ -21,9 +21,10 @@ class Step(StrEnum):
 class SourceError(Exception):
     """A mailbox could not be used; `step` says where it stopped."""
 
-    def __init__(self, step: Step, detail: str, *, server: str = "") -> None:
+    def __init__(self, step: Step, detail: str, *, server: str = "", hint: str = "") -> None:
         self.step = step
         self.detail = detail
         self.server = server
+        self.hint = hint  # what to do, when the step's usual hint would mislead
         where = f" ({server})" if server else ""
         super().__init__(f"{step.value} failed{where}: {detail}")

@@ -25,8 +25,14 @@ from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 
 from deskmail.config.models import AfterProcessing, JobConfig, Security
 from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
-from deskmail.sources.connection import require_password, translating
+from deskmail.sources.connection import (
+    auto_chose,
+    choose_mechanism,
+    require_password,
+    translating,
+)
 from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.sasl import SaslClient, SaslError, sasl_client
 from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tls_version
 
 log = logging.getLogger("deskmail.sources.imap")
@@ -225,6 +231,44 @@ class ImapSource(ClosingSource):
     def _login(self, secret: str) -> None:
         client, user = self._open(), self._job.user
         with self._translating(Step.AUTHENTICATION):
+            mechanism = choose_mechanism(
+                self._job.auth_mechanism,
+                lambda: _sasl_offered(client),
+                encrypted=tls_version(client.socket()) is not None,
+                server=self._server,
+            )
+        if mechanism is not None:
+            with (
+                auto_chose(self._job.auth_mechanism, mechanism),
+                self._translating(Step.AUTHENTICATION),
+            ):
+                self._authenticate(client, sasl_client(mechanism, user, secret))
+        else:
+            self._plain_login(client, user, secret)
+        log.debug("logged in to %s as %s", self._server, user)
+
+    def _authenticate(self, client: IMAPClient, sasl: SaslClient) -> None:
+        """AUTHENTICATE: imaplib base64s each answer and logs only its size."""
+        given_up: list[SaslError] = []
+
+        def answer(challenge: bytes) -> bytes | None:
+            try:
+                return sasl.respond(challenge)
+            except SaslError as exc:
+                given_up.append(exc)
+                return None  # imaplib sends "*": the server ends the exchange
+
+        try:
+            client.sasl_login(sasl.name, answer)
+        except imaplib.IMAP4.error:
+            if given_up:
+                raise SourceError(
+                    Step.AUTHENTICATION, str(given_up[0]), server=self._server
+                ) from None
+            raise
+
+    def _plain_login(self, client: IMAPClient, user: str, secret: str) -> None:
+        with self._translating(Step.AUTHENTICATION):
             if user.isascii() and secret.isascii() and not _NOT_IN_LOGIN.search(user):
                 client.login(user, secret)
             elif client.has_capability("AUTH=PLAIN"):
@@ -237,7 +281,6 @@ class ImapSource(ClosingSource):
                     " and the server does not offer AUTH=PLAIN",
                     server=self._server,
                 )
-        log.debug("logged in to %s as %s", self._server, user)
 
     # ---- folders ----------------------------------------------------------
 
@@ -370,6 +413,15 @@ class ImapSource(ClosingSource):
         else:
             client.copy(uids, target)
             self._delete(uids)
+
+
+def _sasl_offered(client: IMAPClient) -> frozenset[str]:
+    """The SASL mechanisms in the capability list (AUTH=NTLM -> "NTLM"), read after STARTTLS."""
+    return frozenset(
+        bytes(capability[len(b"AUTH=") :]).decode("ascii", "replace").upper()
+        for capability in client.capabilities()
+        if capability.upper().startswith(b"AUTH=")
+    )
 
 
 def _forget_expunges(client: IMAPClient) -> None:

@@ -9,6 +9,8 @@ next run acknowledges them again from the intake journal: nothing is lost.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import poplib
 from collections.abc import Iterable, Iterator
@@ -17,8 +19,14 @@ from types import TracebackType
 
 from deskmail.config.models import AfterProcessing, JobConfig, Security
 from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
-from deskmail.sources.connection import require_password, translating
+from deskmail.sources.connection import (
+    auto_chose,
+    choose_mechanism,
+    require_password,
+    translating,
+)
 from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.sasl import SaslClient, SaslError, sasl_client
 from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tls_version
 
 log = logging.getLogger("deskmail.sources.pop3")
@@ -42,6 +50,7 @@ class Pop3Source(ClosingSource):
         self._server = endpoint(job)
         secret = require_password(password, self._server)
         self._pop: poplib.POP3 | None = None
+        self._capa: dict[str, list[str]] | None = None  # as read before login, None after STLS
         self._deleted: set[int] = set()
         self._connect()
         try:
@@ -170,9 +179,11 @@ class Pop3Source(ClosingSource):
         self._pop = pop
         try:
             pop.sock.settimeout(job.timeouts.read)  # the connect timeout was for the greeting
+            self._capa = self._capabilities(pop)
             with self._translating(Step.TLS):
-                if starttls_wanted(job, "STLS" in self._capabilities(pop), log):
+                if starttls_wanted(job, "STLS" in self._capa, log):
                     pop.stls(context)
+                    self._capa = None  # RFC 2595: what was said in clear may have been forged
         except BaseException:
             self._abandon()
             raise
@@ -184,12 +195,47 @@ class Pop3Source(ClosingSource):
         except poplib.error_proto:  # a server without CAPA offers no STLS either
             return {}
 
+    def _sasl_offered(self) -> frozenset[str]:
+        """The mechanisms on CAPA's SASL line, asked again after STLS."""
+        if self._capa is None:
+            self._capa = self._capabilities(self._open())
+        return frozenset(name.upper() for name in self._capa.get("SASL", []))
+
     def _login(self, secret: str) -> None:
-        pop = self._open()
+        pop, user = self._open(), self._job.user
         with self._translating(Step.AUTHENTICATION):
-            pop.user(self._job.user)
-            pop.pass_(secret)
-        log.debug("logged in to %s as %s", self._server, self._job.user)
+            mechanism = choose_mechanism(
+                self._job.auth_mechanism,
+                self._sasl_offered,
+                encrypted=tls_version(pop.sock) is not None,
+                server=self._server,
+            )
+        if mechanism is None:
+            with self._translating(Step.AUTHENTICATION):
+                pop.user(user)
+                pop.pass_(secret)
+        else:
+            with (
+                auto_chose(self._job.auth_mechanism, mechanism),
+                self._translating(Step.AUTHENTICATION),
+            ):
+                self._authenticate(pop, sasl_client(mechanism, user, secret))
+        log.debug("logged in to %s as %s", self._server, user)
+
+    def _authenticate(self, pop: poplib.POP3, sasl: SaslClient) -> None:
+        """RFC 5034 AUTH: "+ challenge" lines answered in base64 until +OK or -ERR.
+
+        poplib has no AUTH: the exchange goes through its one-line command helper.
+        """
+        reply = _command(pop, f"AUTH {sasl.name}")
+        while reply == b"+" or reply.startswith(b"+ "):
+            try:
+                answer = sasl.respond(_challenge(sasl, reply))
+            except SaslError as exc:
+                with suppress(poplib.error_proto):
+                    _command(pop, "*")  # cancels the exchange: the server answers -ERR
+                raise SourceError(Step.AUTHENTICATION, str(exc), server=self._server) from None
+            reply = _command(pop, base64.b64encode(answer).decode("ascii"))
 
     def _read_uidl(self) -> dict[str, int]:
         pop = self._open()
@@ -217,3 +263,21 @@ class Pop3Source(ClosingSource):
             return None
         number = self._numbers.get(key[len(_PREFIX) :])
         return None if number is None or number in self._deleted else number
+
+
+def _challenge(sasl: SaslClient, reply: bytes) -> bytes:
+    """The decoded challenge of a "+ base64" continuation line."""
+    try:
+        return base64.b64decode(reply[1:].strip(), validate=True)
+    except binascii.Error:
+        raise SaslError(f"{sasl.name}: the server's challenge is not base64") from None
+
+
+def _command(pop: poplib.POP3, line: str) -> bytes:
+    """One line and its one-line reply, by poplib's own helper: error_proto on -ERR.
+
+    poplib prints what it sends only when debugging is on, which deskmail never
+    switches on: these lines carry the password's proofs.
+    """
+    reply: bytes = pop._shortcmd(line)  # type: ignore[attr-defined]
+    return reply
