@@ -137,6 +137,7 @@ class JobLocks:
             self._engine = sa.create_engine(
                 store.engine.url,
                 poolclass=NullPool,
+                hide_parameters=True,
                 connect_args={**_KEEPALIVE, "application_name": "deskmail job lock"},
             )
 

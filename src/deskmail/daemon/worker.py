@@ -26,6 +26,7 @@ from deskmail.daemon.schedule import parse_schedule, seconds_until_next
 from deskmail.intake.run import RunSummary, run_job
 from deskmail.logs import job_logging
 from deskmail.store.engine import Store
+from deskmail.store.errors import describe_error
 
 log = logging.getLogger("deskmail.daemon.worker")
 
@@ -183,8 +184,9 @@ class JobWorker:
         except (
             Exception
         ) as exc:  # run_job reports mailbox problems itself; this is e.g. the database
-            log.exception("job %s: the pass failed", self.name)
-            summary = RunSummary(job=self.name, failure=f"{type(exc).__name__}: {exc}")
+            summary = RunSummary(job=self.name, failure=describe_error(exc))
+            log.error("job %s: the pass failed: %s", self.name, summary.failure)
+            log.debug("job %s: the pass's traceback", self.name, exc_info=exc)
         return self.delay_after(summary, started)
 
     def delay_after(self, summary: RunSummary, started: datetime) -> float:

@@ -36,6 +36,7 @@ from deskmail.sources.base import FetchedMessage, Source
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
+from deskmail.store.errors import describe_error
 from deskmail.store.models import Run, utcnow
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,9 @@ def run_job(
             failed = SourceError(Step.SECRET, str(exc))
             log.error("job %s: %s", job.name, exc)
         except Exception as exc:  # e.g. the database went away; other jobs still run
-            summary.failure = f"{type(exc).__name__}: {exc}"
-            log.exception("job %s failed", job.name)
+            summary.failure = describe_error(exc)
+            log.error("job %s failed: %s", job.name, summary.failure)
+            log.debug("job %s: the failure's traceback", job.name, exc_info=exc)
         if failed is not None:
             summary.failure = str(failed)
             _report_health(store, job, failed)
@@ -157,8 +159,11 @@ def _deliver(store: Store, config: DeskmailConfig, job: JobConfig, summary: RunS
     """Send the automatic mails this pass queued; an SMTP problem never fails the intake."""
     try:
         report = deliver_pending(store, config, job)
-    except Exception:
-        log.exception("job %s: outgoing mail not sent; it stays queued", job.name)
+    except Exception as exc:
+        log.error(
+            "job %s: outgoing mail not sent; it stays queued (%s)", job.name, describe_error(exc)
+        )
+        log.debug("job %s: the outgoing mail's traceback", job.name, exc_info=exc)
         return
     summary.sent = report.sent
     for error in report.errors:
@@ -185,8 +190,11 @@ def _report_health(store: Store, job: JobConfig, failure: SourceError | None) ->
                 verb = "reported in"
             if event is not None:
                 log.warning("job %s: %s event %s-%d", job.name, verb, event.team.name, event.number)
-    except Exception:  # the run's own outcome must still be recorded
-        log.exception("job %s: could not record the mailbox's state", job.name)
+    except Exception as exc:  # the run's own outcome must still be recorded
+        log.error(
+            "job %s: could not record the mailbox's state (%s)", job.name, describe_error(exc)
+        )
+        log.debug("job %s: the mailbox state's traceback", job.name, exc_info=exc)
 
 
 def _pass(
@@ -372,5 +380,6 @@ def _finish_run(store: Store, run_id: int, summary: RunSummary) -> None:
                 "acknowledged",
             ):
                 setattr(run, name, getattr(summary, name))
-    except Exception:
-        log.exception("job %s: could not record the run", summary.job)
+    except Exception as exc:
+        log.error("job %s: could not record the run (%s)", summary.job, describe_error(exc))
+        log.debug("job %s: the run record's traceback", summary.job, exc_info=exc)
