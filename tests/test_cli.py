@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mailbox
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,27 @@ def test_unknown_job_name_is_a_usage_error(tmp_path: Path, database_url: str) ->
     result = _cli("run-once", "--config", str(config), "--job", "Nope")
     assert result.exit_code == EXIT_CONFIG
     assert "no job named 'Nope'" in result.output
+
+
+@pytest.mark.parametrize("command", ["run-once", "check"])
+def test_no_enabled_job_is_said_and_is_a_usage_error(
+    tmp_path: Path, database_url: str, command: str
+) -> None:
+    box = mailbox.Maildir(tmp_path / "box", create=True)
+    idle = {"name": "Idle", "protocol": "maildir", "path": box._path, "enabled": False}
+    none_enabled = write_config(tmp_path / "off.toml", database_url, [idle])
+    result = _cli(command, "--config", str(none_enabled))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{none_enabled}: no enabled job (1 configured, all with enabled = false)" in (
+        result.output
+    )
+    empty = write_config(tmp_path / "empty.toml", database_url, [])
+    result = _cli(command, "--config", str(empty))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{empty}: no job is configured; add a [[jobs]] table" in result.output
+    # Naming the disabled job still runs it (or checks it): that is what --job is for.
+    named = _cli(command, "--config", str(none_enabled), "--job", "Idle")
+    assert named.exit_code == 0 and "Idle" in named.output, named.output
 
 
 def test_run_once_parses_ahead_in_a_worker_when_asked(

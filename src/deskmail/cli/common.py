@@ -51,13 +51,28 @@ def load(config_path: Path, *, debug: bool = False) -> DeskmailConfig:
 
 
 def jobs_of(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:
+    """The named job, or every enabled one; none at all is a usage error (exit 2), not a
+    silent success."""
     if job_name is None:
-        return [job for job in config.jobs if job.enabled]
+        enabled = [job for job in config.jobs if job.enabled]
+        if not enabled:
+            click.echo(f"deskmail: {config.source_file}: {_no_enabled_job(config)}", err=True)
+            sys.exit(EXIT_CONFIG)
+        return enabled
     try:
         return [config.job(job_name)]
     except KeyError as exc:
         click.echo(f"deskmail: {config.source_file}: {exc.args[0]}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def _no_enabled_job(config: DeskmailConfig) -> str:
+    if not config.jobs:
+        return "no job is configured; add a [[jobs]] table"
+    return (
+        f"no enabled job ({len(config.jobs)} configured, all with enabled = false);"
+        " enable one, or name one with --job"
+    )
 
 
 def one_job(config: DeskmailConfig, job_name: str | None, config_path: Path) -> JobConfig:
