@@ -74,13 +74,13 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = 20.0) -> T:
 class Daemon:
     """One `deskmail -v serve` subprocess, its output in a file."""
 
-    def __init__(self, config: Path, *extra: str) -> None:
+    def __init__(self, config: Path, *extra: str, verbose: bool = True) -> None:
         self.output = config.with_suffix(".log")
         env = {**os.environ, PASSWORD_ENV: Dovecot.password}
         env.pop("DESKMAIL_DATABASE_URL", None)
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(
-                [*DESKMAIL, "-v", "serve", "--config", str(config), *extra],
+                [*DESKMAIL, *(["-v"] if verbose else []), "serve", "--config", str(config), *extra],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -109,8 +109,8 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def serving(config: Path, *extra: str) -> Iterator[Daemon]:
-    daemon = Daemon(config, *extra)
+def serving(config: Path, *extra: str, verbose: bool = True) -> Iterator[Daemon]:
+    daemon = Daemon(config, *extra, verbose=verbose)
     try:
         yield daemon
     finally:
@@ -205,6 +205,26 @@ def test_serve_debug_keeps_each_fetched_message(
         assert daemon.process.wait(30) == 0
     (kept,) = (tmp_path / "raw").rglob("*.eml")
     assert kept.read_bytes() == raw
+
+
+@sqlite_only
+def test_serve_says_when_it_starts_and_stops_at_the_default_level(
+    database_url: str, tmp_path: Path
+) -> None:
+    jobs = [
+        maildir_job(maildir(tmp_path, "a"), "Drop box"),
+        maildir_job(maildir(tmp_path, "b"), "Nightly", schedule="0 2 * * *", idle=False),
+    ]
+    config = write_config(tmp_path / "deskmail.toml", database_url, jobs)
+    with serving(config, verbose=False) as daemon:
+        daemon.wait_for_log("deskmail serve: started")
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+    assert daemon.log().splitlines() == [
+        "deskmail serve: started, 2 job(s): Drop box (every 1h, Maildir file events);"
+        " Nightly (cron '0 2 * * *', no push)",
+        "deskmail serve: stopped",
+    ]
 
 
 # ---- end to end: signals and reload ---------------------------------------------------

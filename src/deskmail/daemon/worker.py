@@ -65,6 +65,15 @@ class Watcher(Protocol):
     def join(self, timeout: float | None = None) -> bool: ...
 
 
+def push_of(job: JobConfig) -> str | None:
+    """What wakes the job between its scheduled runs (as watcher_for decides), for people."""
+    if not job.idle:
+        return None
+    return {MailProtocol.IMAP: "IMAP IDLE", MailProtocol.MAILDIR: "Maildir file events"}.get(
+        job.protocol
+    )
+
+
 def watcher_for(job: JobConfig, wake: Callable[[], None]) -> Watcher | None:
     """The push watcher of a job with idle = true, if its protocol has one (POP3 has none)."""
     if not job.idle:
