@@ -490,9 +490,66 @@ def test_one_instance_owns_a_job_the_other_takes_over(
             store.dispose()
 
 
-@sqlite_only
-def test_sqlite_needs_no_lock(store: Store) -> None:
-    assert isinstance(JobLocks(store).for_job("Support"), LocalLock)
+def test_run_once_leaves_alone_a_job_that_serve_works(
+    dovecot: Dovecot, database_url: str, store: Store, tmp_path: Path
+) -> None:
+    """Two real processes, one database: run-once takes the lock serve holds, or stands aside."""
+    user = dovecot.user("owned")
+    dovecot.append(user, make_mail("Before the run"))
+    job = imap_job(dovecot, user, "Support", schedule="1h", idle=False, after_processing="delete")
+    config = write_config(tmp_path / "deskmail.toml", database_url, [job])
+    env = {**os.environ, PASSWORD_ENV: Dovecot.password}
+    env.pop("DESKMAIL_DATABASE_URL", None)
+
+    def run_once() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*DESKMAIL, "run-once", "--config", str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    with serving(config) as daemon:
+        wait_for(lambda: finished_runs(store, "Support"), "serve's first run")
+        assert dovecot.count(user) == 0
+        for n in range(3):
+            dovecot.append(user, make_mail(f"While served {n}"))
+        skipped = run_once()
+        assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+        assert skipped.stdout == (
+            "Support: skipped, the job is being worked by another run (lock held)\n"
+        )
+        assert dovecot.count(user) == 3, "the mailbox was not touched"
+        assert len(finished_runs(store, "Support")) == 1 and subjects(store) == ["Before the run"]
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+
+    # serve let go of the job: the next run works it.
+    after = run_once()
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "Support: fetched 3, created 3" in after.stdout
+    assert dovecot.count(user) == 0
+
+
+def test_a_job_lock_is_one_per_job_and_freed_on_release(store: Store) -> None:
+    one, two = JobLocks(store), JobLocks(store)  # as two processes would
+    try:
+        support = one.for_job("Support")
+        assert not isinstance(support, LocalLock)
+        assert support.acquire() and support.held()
+        assert not two.for_job("Support").acquire()
+        other = two.for_job("Other")
+        assert other.acquire(), "one lock per job"
+        other.release()
+        support.release()
+        again = two.for_job("Support")
+        assert again.acquire()
+        again.release()
+    finally:
+        one.dispose()
+        two.dispose()
 
 
 # ---- in process: backoff -------------------------------------------------------------------

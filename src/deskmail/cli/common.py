@@ -7,7 +7,7 @@ configuration or usage; 3 every job ran but some messages were quarantined.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,6 +96,32 @@ def store_of(config: DeskmailConfig) -> Store:
         click.echo(f"deskmail: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     return store
+
+
+def run_owned(
+    store: Store, jobs: Sequence[JobConfig], run: Callable[[JobConfig], RunSummary]
+) -> list[RunSummary]:
+    """`run` each job while holding its job lock, the one `deskmail serve` takes: a job
+    another run or daemon works is left alone, said in one line (not a failure)."""
+    from deskmail.daemon.locks import JobLocks
+
+    locks = JobLocks(store)
+    summaries = []
+    try:
+        for job in jobs:
+            lock = locks.for_job(job.name)
+            if not lock.acquire():
+                click.echo(
+                    f"{job.name}: skipped, the job is being worked by another run (lock held)"
+                )
+                continue
+            try:
+                summaries.append(run(job))
+            finally:
+                lock.release()
+    finally:
+        locks.dispose()
+    return summaries
 
 
 def exit_code(summaries: Sequence[RunSummary]) -> int:

@@ -16,6 +16,7 @@ from deskmail.cli.common import (
     jobs_of,
     load,
     one_job,
+    run_owned,
     store_of,
 )
 from deskmail.config.errors import ConfigError
@@ -60,11 +61,14 @@ def run_once(
     store = store_of(config)
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
-    summaries = [
-        # One job at a time: each may start its own parsing worker (--parse-worker).
-        run_job(store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=parse_worker)
-        for job in jobs
-    ]
+    # One job at a time: each may start its own parsing worker (--parse-worker).
+    summaries = run_owned(
+        store,
+        jobs,
+        lambda job: run_job(
+            store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=parse_worker
+        ),
+    )
     store.dispose()
     for summary in summaries:
         click.echo(summary_line(summary))

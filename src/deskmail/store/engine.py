@@ -36,7 +36,8 @@ def _normalize_url(url: str) -> URL:
     return parsed
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite database URL; None for another database, memory or a URI."""
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
@@ -61,9 +62,9 @@ def create_engine(url: str, *, foreign_keys: bool = True) -> Engine:
             parsed, isolation_level="READ COMMITTED", pool_pre_ping=True, hide_parameters=True
         )
 
-    sqlite_file = _sqlite_file(parsed)
-    if sqlite_file is not None:
-        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    database_file = sqlite_file(parsed)
+    if database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
@@ -186,4 +187,5 @@ __all__ = [
     "create_engine",
     "open_store",
     "resolve_database_url",
+    "sqlite_file",
 ]
