@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import mailbox_failed, mailbox_recovered
@@ -42,6 +43,19 @@ from deskmail.store.models import Run, utcnow
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[MessageOutcome], None]
+
+
+class Progress(Protocol):
+    """Told how far a pass has got (run-once's bar on a terminal); told per batch, not
+    per message, and not at all when None."""
+
+    def found(self, count: int) -> None:
+        """`count` new messages are to be taken in."""
+
+    def taken(self, count: int) -> None:
+        """`count` more of them are taken in (or quarantined)."""
+
+
 # A transaction batch holds at most job.fetch_batch messages and this many bytes of
 # mail (a bigger message alone): the batch's raw bytes are held until its commit.
 BATCH_BYTES = 4 * 1024 * 1024
@@ -99,6 +113,7 @@ def run_job(
     debug_dir: Path | None = None,
     config: DeskmailConfig | None = None,
     parse_worker: bool = False,
+    progress: Progress | None = None,
 ) -> RunSummary:
     """Never raises for a mailbox or message problem: the summary says what failed.
 
@@ -106,7 +121,8 @@ def run_job(
     keep every fetched message's raw bytes there (--debug); `config`: the whole
     configuration, for outgoing mail ([smtp], templates); None sends nothing.
     `parse_worker`: parse in a second process, up to PARSE_AHEAD_BATCHES ahead of
-    the writes (run-once --parse-worker; intake/parse_ahead.py).
+    the writes (run-once --parse-worker; intake/parse_ahead.py). `progress`: told
+    how many new messages there are and how many are taken in.
     """
     with job_logging(job.name):
         summary = RunSummary(job=job.name)
@@ -128,6 +144,7 @@ def run_job(
                 debug_dir=debug_dir,
                 config=config,
                 parse_worker=parse_worker,
+                progress=progress,
             )
             with store.transaction() as session:
                 journal.mark_acknowledged(session, job.name, acknowledged)
@@ -209,6 +226,7 @@ def _pass(
     debug_dir: Path | None = None,
     config: DeskmailConfig | None = None,
     parse_worker: bool = False,
+    progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
     with open_source(job, password) as source:
@@ -222,6 +240,8 @@ def _pass(
         acknowledged += _acknowledge(source, sorted(again))
 
         new = [key for key in keys if key not in known]
+        if progress is not None:
+            progress.found(len(new))
         # A worker process parses the next batch while this one is written (parse_ahead.py).
         ahead = ParseAhead(
             enabled=parse_worker and len(new) > job.fetch_batch,
@@ -236,6 +256,8 @@ def _pass(
             waiting.extend(
                 _take_in(store, job, context, ahead, batch, parsing, summary, on_message, config)
             )
+            if progress is not None:
+                progress.taken(len(batch))
             if len(waiting) < ACKNOWLEDGE_EVERY:
                 return []
             done = _acknowledge(source, waiting)
