@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import mailbox
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,6 +170,27 @@ def test_unknown_job_name_is_a_usage_error(tmp_path: Path, database_url: str) ->
     assert "no job named 'Nope'" in result.output
 
 
+@pytest.mark.parametrize("command", ["run-once", "check"])
+def test_no_enabled_job_is_said_and_is_a_usage_error(
+    tmp_path: Path, database_url: str, command: str
+) -> None:
+    box = mailbox.Maildir(tmp_path / "box", create=True)
+    idle = {"name": "Idle", "protocol": "maildir", "path": box._path, "enabled": False}
+    none_enabled = write_config(tmp_path / "off.toml", database_url, [idle])
+    result = _cli(command, "--config", str(none_enabled))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{none_enabled}: no enabled job (1 configured, all with enabled = false)" in (
+        result.output
+    )
+    empty = write_config(tmp_path / "empty.toml", database_url, [])
+    result = _cli(command, "--config", str(empty))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{empty}: no job is configured; add a [[jobs]] table" in result.output
+    # Naming the disabled job still runs it (or checks it): that is what --job is for.
+    named = _cli(command, "--config", str(none_enabled), "--job", "Idle")
+    assert named.exit_code == 0 and "Idle" in named.output, named.output
+
+
 def test_run_once_parses_ahead_in_a_worker_when_asked(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,3 +219,58 @@ def test_run_once_parses_ahead_in_a_worker_when_asked(
     second = _cli("run-once", "--config", str(config), "--parse-worker")
     assert "fetched 1, created 1" in second.output, second.output
     assert seen == [True, False]  # 14 mails in batches of 2 are worth a worker; 1 is not
+
+
+def _run_once_on_a_terminal(config: Path) -> str:
+    """`deskmail run-once` with its standard output on a pseudo-terminal; what it drew there."""
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deskmail", "run-once", "--config", str(config)],
+            stdout=terminal,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(terminal)
+    drawn = b""
+    try:
+        while chunk := os.read(controller, 65536):
+            drawn += chunk
+    except OSError:  # EIO: the process closed its end
+        pass
+    finally:
+        os.close(controller)
+    assert process.wait(120) == 0, drawn
+    return drawn.decode()
+
+
+def test_run_once_shows_progress_on_a_terminal_only(tmp_path: Path, database_url: str) -> None:
+    box = mailbox.Maildir(tmp_path / "box", create=True)
+    job = {"name": "Support", "protocol": "maildir", "path": box._path, "fetch_batch": 10}
+    config = write_config(tmp_path / "d.toml", database_url, [job])
+    with config.open("a") as toml:
+        toml.write('\n[logging]\nfile = "all.log"\nlevel = "debug"\n')
+    for n in range(40):
+        box.add(_mail(f"Backlog {n}"))
+
+    drawn = _run_once_on_a_terminal(config)
+    # click's bar: the job, taken in of found, the rate; redrawn in place.
+    assert "Support  [" in drawn and "\r" in drawn
+    assert "10/40" in drawn and "40/40" in drawn and "mails/s" in drawn
+    assert "Support: fetched 40," in drawn
+
+    for n in range(40):
+        box.add(_mail(f"Piped {n}"))
+    piped = subprocess.run(
+        [sys.executable, "-m", "deskmail", "run-once", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith("Support: fetched 40,")
+    assert len(piped.stdout.splitlines()) == 1
+    logged = (tmp_path / "all.log").read_text("utf-8")
+    for text in (piped.stdout, piped.stderr, logged):
+        assert "mails/s" not in text and "/40" not in text and "\r" not in text

@@ -74,13 +74,13 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = 20.0) -> T:
 class Daemon:
     """One `deskmail -v serve` subprocess, its output in a file."""
 
-    def __init__(self, config: Path, *extra: str) -> None:
+    def __init__(self, config: Path, *extra: str, verbose: bool = True) -> None:
         self.output = config.with_suffix(".log")
         env = {**os.environ, PASSWORD_ENV: Dovecot.password}
         env.pop("DESKMAIL_DATABASE_URL", None)
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(
-                [*DESKMAIL, "-v", "serve", "--config", str(config), *extra],
+                [*DESKMAIL, *(["-v"] if verbose else []), "serve", "--config", str(config), *extra],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -109,8 +109,8 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def serving(config: Path, *extra: str) -> Iterator[Daemon]:
-    daemon = Daemon(config, *extra)
+def serving(config: Path, *extra: str, verbose: bool = True) -> Iterator[Daemon]:
+    daemon = Daemon(config, *extra, verbose=verbose)
     try:
         yield daemon
     finally:
@@ -205,6 +205,26 @@ def test_serve_debug_keeps_each_fetched_message(
         assert daemon.process.wait(30) == 0
     (kept,) = (tmp_path / "raw").rglob("*.eml")
     assert kept.read_bytes() == raw
+
+
+@sqlite_only
+def test_serve_says_when_it_starts_and_stops_at_the_default_level(
+    database_url: str, tmp_path: Path
+) -> None:
+    jobs = [
+        maildir_job(maildir(tmp_path, "a"), "Drop box"),
+        maildir_job(maildir(tmp_path, "b"), "Nightly", schedule="0 2 * * *", idle=False),
+    ]
+    config = write_config(tmp_path / "deskmail.toml", database_url, jobs)
+    with serving(config, verbose=False) as daemon:
+        daemon.wait_for_log("deskmail serve: started")
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+    assert daemon.log().splitlines() == [
+        "deskmail serve: started, 2 job(s): Drop box (every 1h, Maildir file events);"
+        " Nightly (cron '0 2 * * *', no push)",
+        "deskmail serve: stopped",
+    ]
 
 
 # ---- end to end: signals and reload ---------------------------------------------------
@@ -470,9 +490,66 @@ def test_one_instance_owns_a_job_the_other_takes_over(
             store.dispose()
 
 
-@sqlite_only
-def test_sqlite_needs_no_lock(store: Store) -> None:
-    assert isinstance(JobLocks(store).for_job("Support"), LocalLock)
+def test_run_once_leaves_alone_a_job_that_serve_works(
+    dovecot: Dovecot, database_url: str, store: Store, tmp_path: Path
+) -> None:
+    """Two real processes, one database: run-once takes the lock serve holds, or stands aside."""
+    user = dovecot.user("owned")
+    dovecot.append(user, make_mail("Before the run"))
+    job = imap_job(dovecot, user, "Support", schedule="1h", idle=False, after_processing="delete")
+    config = write_config(tmp_path / "deskmail.toml", database_url, [job])
+    env = {**os.environ, PASSWORD_ENV: Dovecot.password}
+    env.pop("DESKMAIL_DATABASE_URL", None)
+
+    def run_once() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*DESKMAIL, "run-once", "--config", str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    with serving(config) as daemon:
+        wait_for(lambda: finished_runs(store, "Support"), "serve's first run")
+        assert dovecot.count(user) == 0
+        for n in range(3):
+            dovecot.append(user, make_mail(f"While served {n}"))
+        skipped = run_once()
+        assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+        assert skipped.stdout == (
+            "Support: skipped, the job is being worked by another run (lock held)\n"
+        )
+        assert dovecot.count(user) == 3, "the mailbox was not touched"
+        assert len(finished_runs(store, "Support")) == 1 and subjects(store) == ["Before the run"]
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+
+    # serve let go of the job: the next run works it.
+    after = run_once()
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "Support: fetched 3, created 3" in after.stdout
+    assert dovecot.count(user) == 0
+
+
+def test_a_job_lock_is_one_per_job_and_freed_on_release(store: Store) -> None:
+    one, two = JobLocks(store), JobLocks(store)  # as two processes would
+    try:
+        support = one.for_job("Support")
+        assert not isinstance(support, LocalLock)
+        assert support.acquire() and support.held()
+        assert not two.for_job("Support").acquire()
+        other = two.for_job("Other")
+        assert other.acquire(), "one lock per job"
+        other.release()
+        support.release()
+        again = two.for_job("Support")
+        assert again.acquire()
+        again.release()
+    finally:
+        one.dispose()
+        two.dispose()
 
 
 # ---- in process: backoff -------------------------------------------------------------------

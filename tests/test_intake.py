@@ -641,3 +641,78 @@ def test_run_is_recorded_with_counts(
         )
         assert run.finished_at is not None
         assert s.scalar(select(func.count(Person.id))) == 1  # the fallback user
+
+
+_REFUSE_TICKET = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
+        " WHEN NEW.subject = 'Refused by a trigger'"
+        " BEGIN SELECT RAISE(ABORT, 'trigger says no'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_ticket() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN IF NEW.subject = 'Refused by a trigger' THEN"
+        " RAISE EXCEPTION 'trigger says no'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_ticket()",
+    ],
+}
+
+
+def test_a_database_error_never_puts_the_mail_in_a_log_reason_or_event(
+    store: Store,
+    maildir: mailbox.Maildir,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from deskmail.config.models import LoggingConfig
+    from deskmail.logs import configure_logging
+
+    marker = f"private-{os.urandom(8).hex()}"
+    with store.engine.begin() as connection:
+        for statement in _REFUSE_TICKET[store.engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+    job = maildir_job(Path(maildir._path), log_file=tmp_path / "logs" / "support.log")
+    config = DeskmailConfig(
+        source_file=tmp_path / "deskmail.toml",
+        logging=LoggingConfig(file=tmp_path / "logs" / "all.log", level="debug"),
+        jobs=[job],
+    )
+    maildir.add(_mail("fine"))
+    raw = _mail("Refused by a trigger", body=f"The secret is {marker}, do not log it.\n")
+    maildir.add(raw)
+    configure_logging(config, verbose=1)  # stderr at info, the files at debug
+    try:
+        summary = run_job(store, job)
+    finally:
+        configure_logging(None)  # closes the files
+    assert (summary.created, summary.quarantined) == (1, 1)
+
+    logs = {path.name: path.read_text("utf-8") for path in (tmp_path / "logs").iterdir()}
+    assert set(logs) == {"all.log", "support.log"}
+    stderr = capsys.readouterr().err
+    with store.session() as s:
+        record = s.scalars(
+            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+        ).one()
+        event = s.get(Ticket, record.event_ticket_id)
+        assert event is not None
+        texts = [record.error or "", event.subject, event.description, event.description_html]
+        texts += [a.body for a in event.activities] + [a.body_html for a in event.activities]
+        files = [
+            store.blobs.path(a.sha256).read_bytes()
+            for a in event.attachments
+            if a.sha256 != hashlib.sha256(raw).hexdigest()  # the original .eml, kept on purpose
+        ]
+    for where, text in [*logs.items(), ("stderr", stderr), *enumerate(texts)]:
+        assert marker not in (text or ""), where
+    for file in files:
+        assert marker.encode() not in file
+    # Still useful: the stage, the error class and the database's own message.
+    assert record.error is not None
+    assert record.error.split(": ")[0] in ("store", "apply")
+    assert "trigger says no" in record.error
+    assert f"Reason: {record.error}" in event.description
+    assert f"({record.error})" in stderr  # the ERROR line, at the default level too
+    # The traceback is for debugging only: in the debug-level file, not on an info stderr.
+    assert "Traceback" in logs["all.log"] and "Traceback" not in stderr

@@ -148,7 +148,8 @@ def test_sigkill_at_random_instants(dovecot: Dovecot, database_url: str, tmp_pat
 def test_two_instances_on_one_mailbox_make_no_duplicate(
     dovecot: Dovecot, database_url: str, tmp_path: Path, protocol: str
 ) -> None:
-    """Two hosts running the same job at once: the journal's unique key decides."""
+    """Two hosts starting the same job at once: the job lock lets one work it (the other
+    says so), and the journal's unique key would catch any overlap."""
     user, config, corpus = _prepare(dovecot, tmp_path, database_url, protocol)
     env = {**os.environ, "DESKMAIL_TEST_PASSWORD": Dovecot.password}
     procs = [

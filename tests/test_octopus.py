@@ -773,3 +773,36 @@ def test_a_denied_request_is_answered_kept_and_listed(
     assert "email-integration" in row and " sent " in row
     raw = _cli("denied", "show", row.split()[0], "--raw", "--config", str(xml))
     assert raw.stdout_bytes.replace(b"\r\n", b"\n") == mail.replace(b"\r\n", b"\n")
+
+
+@pytest.mark.slow
+def test_a_job_worked_elsewhere_is_left_alone(
+    dovecot: Dovecot, tmp_path: Path, database_url: str
+) -> None:
+    from deskmail.config.octopus import job_name_of
+    from deskmail.daemon.locks import JobLocks
+
+    user = dovecot.user("octopus")
+    dovecot.append(user, make_mail("Printer on fire"))
+    xml = _write(tmp_path, _pointed_at(POP3_INCIDENT, dovecot, user, dovecot.pop3_port))
+    args = ("/Login:system", "/Password:octo", "/Team:1", f"/ConfigFilePath:{xml}")
+    upgrade(database_url)
+    store = Store(database_url, tmp_path / "attachments")
+    locks = JobLocks(store)
+    try:
+        # This test's process works the job, as a deskmail serve or another run would.
+        lock = locks.for_job(job_name_of(xml))
+        assert lock.acquire()
+        skipped = _octopus(*args, **{DATABASE_URL_ENV: database_url})
+        assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+        assert skipped.stdout == (
+            "email-integration: skipped, the job is being worked by another run (lock held)\n"
+        )
+        assert dovecot.count(user) == 1
+        lock.release()
+        done = _octopus(*args, **{DATABASE_URL_ENV: database_url})
+        assert "email-integration: fetched 1, created 1" in done.stdout, done.stderr
+        assert dovecot.count(user) == 0
+    finally:
+        locks.dispose()
+        store.dispose()

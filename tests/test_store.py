@@ -504,3 +504,20 @@ def test_a_batch_reports_a_failure_at_wait_and_leaves_nothing_running(
     # Leaving the block waited for every write, though it was left by an error.
     assert len(finished) == 7
     assert not any((tmp_path / "blobs" / "tmp").iterdir())
+
+
+def test_a_database_error_is_told_without_the_values_of_the_row(store: Store) -> None:
+    from deskmail.store.errors import describe_error
+
+    value = f"private-{os.urandom(6).hex()}"
+    with store.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE guarded (v VARCHAR(100) UNIQUE)"))
+        connection.execute(text("INSERT INTO guarded (v) VALUES (:v)"), {"v": value})
+    with pytest.raises(IntegrityError) as caught, store.engine.begin() as connection:
+        connection.execute(text("INSERT INTO guarded (v) VALUES (:v)"), {"v": value})
+    # hide_parameters: SQLAlchemy's own text of the error leaves the statement's values out.
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
+    # PostgreSQL's DETAIL line quotes the key's value: only the driver's first line is kept.
+    told = describe_error(caught.value)
+    assert told.startswith("IntegrityError: ") and "\n" not in told
+    assert "unique" in told.lower() and value not in told

@@ -7,7 +7,7 @@ configuration or usage; 3 every job ran but some messages were quarantined.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,13 +52,28 @@ def load(config_path: Path, *, debug: bool = False) -> DeskmailConfig:
 
 
 def jobs_of(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:
+    """The named job, or every enabled one; none at all is a usage error (exit 2), not a
+    silent success."""
     if job_name is None:
-        return [job for job in config.jobs if job.enabled]
+        enabled = [job for job in config.jobs if job.enabled]
+        if not enabled:
+            click.echo(f"deskmail: {config.source_file}: {_no_enabled_job(config)}", err=True)
+            sys.exit(EXIT_CONFIG)
+        return enabled
     try:
         return [config.job(job_name)]
     except KeyError as exc:
         click.echo(f"deskmail: {config.source_file}: {exc.args[0]}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def _no_enabled_job(config: DeskmailConfig) -> str:
+    if not config.jobs:
+        return "no job is configured; add a [[jobs]] table"
+    return (
+        f"no enabled job ({len(config.jobs)} configured, all with enabled = false);"
+        " enable one, or name one with --job"
+    )
 
 
 def one_job(config: DeskmailConfig, job_name: str | None, config_path: Path) -> JobConfig:
@@ -96,6 +111,32 @@ def existing_store(config: DeskmailConfig) -> Store | None:
         store.dispose()
         return None
     return store
+
+
+def run_owned(
+    store: Store, jobs: Sequence[JobConfig], run: Callable[[JobConfig], RunSummary]
+) -> list[RunSummary]:
+    """`run` each job while holding its job lock, the one `deskmail serve` takes: a job
+    another run or daemon works is left alone, said in one line (not a failure)."""
+    from deskmail.daemon.locks import JobLocks
+
+    locks = JobLocks(store)
+    summaries = []
+    try:
+        for job in jobs:
+            lock = locks.for_job(job.name)
+            if not lock.acquire():
+                click.echo(
+                    f"{job.name}: skipped, the job is being worked by another run (lock held)"
+                )
+                continue
+            try:
+                summaries.append(run(job))
+            finally:
+                lock.release()
+    finally:
+        locks.dispose()
+    return summaries
 
 
 def exit_code(summaries: Sequence[RunSummary]) -> int:

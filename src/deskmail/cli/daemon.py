@@ -9,6 +9,7 @@ import click
 
 from deskmail.cli.app import main
 from deskmail.cli.common import config_option, load, store_of
+from deskmail.config.models import DeskmailConfig
 from deskmail.entry import imported
 
 
@@ -42,5 +43,22 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
         # Log files named in the new configuration take over from the old ones.
         on_reload=lambda new: configure_logging(new, verbose, debug),
         debug_dir=raw_dir,
+        # Said whatever the log level: a daemon that prints nothing looks hung.
+        on_started=lambda: click.echo(_started_line(config_path, config)),
     )
+    click.echo("deskmail serve: stopped")
     sys.exit(code)
+
+
+def _started_line(config_path: Path, config: DeskmailConfig) -> str:
+    """One line: each enabled job with its schedule and what wakes it early."""
+    from deskmail.daemon.schedule import parse_schedule
+    from deskmail.daemon.worker import push_of
+
+    jobs = [job for job in config.jobs if job.enabled]
+    if not jobs:
+        return f"deskmail serve: {config_path}: no enabled job; waiting for a reload (SIGHUP)"
+    described = "; ".join(
+        f"{job.name} ({parse_schedule(job.schedule)}, {push_of(job) or 'no push'})" for job in jobs
+    )
+    return f"deskmail serve: started, {len(jobs)} job(s): {described}"

@@ -17,9 +17,11 @@ from deskmail.cli.common import (
     jobs_of,
     load,
     one_job,
+    run_owned,
     store_of,
 )
 from deskmail.config.errors import ConfigError
+from deskmail.config.models import JobConfig
 from deskmail.entry import imported
 
 
@@ -52,7 +54,8 @@ def run_once(
     parse_worker: bool,
 ) -> None:
     """Process every job's mailbox once and exit (for cron or a task scheduler)."""
-    from deskmail.intake.run import run_job
+    from deskmail.cli.progress import progress_for
+    from deskmail.intake.run import RunSummary, run_job
     from deskmail.report.runs import outcome_line, summary_line
 
     imported()
@@ -61,11 +64,26 @@ def run_once(
     store = store_of(config)
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
-    summaries = [
-        # One job at a time: each may start its own parsing worker (--parse-worker).
-        run_job(store, job, on_message, debug_dir=raw_dir, config=config, parse_worker=parse_worker)
-        for job in jobs
-    ]
+
+    def run(job: JobConfig) -> RunSummary:
+        # On a terminal a bar shows a long backlog moving; --show's lines already do.
+        progress = progress_for(job.name, wanted=not show)
+        try:
+            return run_job(
+                store,
+                job,
+                on_message,
+                debug_dir=raw_dir,
+                config=config,
+                parse_worker=parse_worker,
+                progress=progress,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+
+    # One job at a time: each may start its own parsing worker (--parse-worker).
+    summaries = run_owned(store, jobs, run)
     store.dispose()
     for summary in summaries:
         click.echo(summary_line(summary))

@@ -198,16 +198,22 @@ def _report_broken_file(base: DeskmailConfig, parsed: OctopusArgs, error: Config
 
 def _run(config: DeskmailConfig, debug_dir: Path | None) -> int:
     """run-once for the file's one job: its summary line, and its exit code."""
+    from deskmail.cli.common import run_owned
     from deskmail.intake.run import run_job
     from deskmail.report.runs import summary_line
 
     store = store_of(config)
     try:
-        summary = run_job(store, config.jobs[0], debug_dir=debug_dir, config=config)
+        summaries = run_owned(
+            store,
+            config.jobs[:1],
+            lambda job: run_job(store, job, debug_dir=debug_dir, config=config),
+        )
     finally:
         store.dispose()
-    click.echo(summary_line(summary))
-    return exit_code([summary])
+    for summary in summaries:
+        click.echo(summary_line(summary))
+    return exit_code(summaries)
 
 
 def _check_log_file(path: Path | None) -> None:

@@ -4,22 +4,30 @@ Running a job twice at once is already safe (the intake journal's unique key
 decides), but it doubles the IMAP sessions and the work. A session-level
 advisory lock per job, held on a connection of its own for as long as the
 worker owns the job, makes the other instances wait; if the owner dies, its
-connection closes and PostgreSQL frees the lock. SQLite is one host, one
-process: no lock is needed.
+connection closes and PostgreSQL frees the lock. SQLite is one host: an
+exclusive lock on a file beside the database does the same between the
+processes of that host (serve, run-once from cron); the kernel frees it when
+its owner dies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from deskmail.store.engine import Store
+from deskmail.store.engine import Store, sqlite_file
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite jobs go unlocked, as before
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("deskmail.daemon.locks")
 
@@ -46,7 +54,7 @@ class JobLock(Protocol):
 
 
 class LocalLock:
-    """SQLite: a single host, so the job is always ours."""
+    """No file to lock beside (an in-memory SQLite database): the job is always ours."""
 
     def acquire(self) -> bool:
         return True
@@ -62,6 +70,39 @@ def lock_key(job_name: str) -> int:
     """A stable signed 64-bit key for the job (advisory locks take a bigint)."""
     digest = hashlib.blake2b(f"deskmail job {job_name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+class FileLock:
+    """SQLite: flock on a file of the job's own, held open while the job is owned."""
+
+    def __init__(self, path: Path, job_name: str) -> None:
+        self._path = path
+        self._job = job_name
+        self._file: BinaryIO | None = None
+
+    def acquire(self) -> bool:
+        if self._file is not None:
+            return True
+        try:
+            file = open(self._path, "ab")  # noqa: SIM115 - held open while the job is owned
+        except OSError as exc:
+            log.warning("job %s: cannot open the job lock %s: %s", self._job, self._path, exc)
+            return False
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another process (or worker) owns the job
+            file.close()
+            return False
+        self._file = file
+        return True
+
+    def held(self) -> bool:
+        return self._file is not None
+
+    def release(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()  # closing lets go of the lock
 
 
 class AdvisoryLock:
@@ -131,19 +172,27 @@ class JobLocks:
 
     def __init__(self, store: Store) -> None:
         self._engine: Engine | None = None
+        database = sqlite_file(store.engine.url)
+        self._lock_files = database.parent if database is not None and fcntl else None
+        self._lock_prefix = database.name if database is not None else ""
         if store.is_postgresql:
             # NullPool: each owned job holds one real connection, never shared,
             # and never taken from (or starving) the store's own pool.
             self._engine = sa.create_engine(
                 store.engine.url,
                 poolclass=NullPool,
+                hide_parameters=True,
                 connect_args={**_KEEPALIVE, "application_name": "deskmail job lock"},
             )
 
     def for_job(self, job_name: str) -> JobLock:
-        if self._engine is None:
-            return LocalLock()
-        return AdvisoryLock(self._engine, job_name)
+        if self._engine is not None:
+            return AdvisoryLock(self._engine, job_name)
+        if self._lock_files is not None:
+            # Named by the key: any job name makes a safe file name.
+            name = f"{self._lock_prefix}.job-{lock_key(job_name) & (2**64 - 1):016x}.lock"
+            return FileLock(self._lock_files / name, job_name)
+        return LocalLock()
 
     def dispose(self) -> None:
         if self._engine is not None:

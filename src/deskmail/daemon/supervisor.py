@@ -48,6 +48,7 @@ def serve(
     store: Store | None = None,
     on_reload: Callable[[DeskmailConfig], None] | None = None,
     debug_dir: Path | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> int:
     """Run every enabled job until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
 
@@ -58,7 +59,8 @@ def serve(
     own way). Otherwise raises ConfigError for a bad file and
     SchemaVersionError for a database that needs `deskmail db upgrade`.
     `on_reload` is called with each accepted new configuration before the
-    jobs change (the command line re-opens its log files there).
+    jobs change (the command line re-opens its log files there); `on_started`
+    once the workers are started (the command line says so).
     Returns the exit code: 0 after a clean stop.
     """
     if config is None:
@@ -71,6 +73,8 @@ def serve(
     supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
     try:
         supervisor.apply(config)
+        if on_started is not None:
+            on_started()
         while True:
             received = signal.sigwait(_SIGNALS)
             if received in _STOP_SIGNALS:

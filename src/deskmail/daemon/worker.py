@@ -26,6 +26,7 @@ from deskmail.daemon.schedule import parse_schedule, seconds_until_next
 from deskmail.intake.run import RunSummary, run_job
 from deskmail.logs import job_logging
 from deskmail.store.engine import Store
+from deskmail.store.errors import describe_error
 
 log = logging.getLogger("deskmail.daemon.worker")
 
@@ -62,6 +63,15 @@ class Watcher(Protocol):
     def stop(self) -> None: ...
 
     def join(self, timeout: float | None = None) -> bool: ...
+
+
+def push_of(job: JobConfig) -> str | None:
+    """What wakes the job between its scheduled runs (as watcher_for decides), for people."""
+    if not job.idle:
+        return None
+    return {MailProtocol.IMAP: "IMAP IDLE", MailProtocol.MAILDIR: "Maildir file events"}.get(
+        job.protocol
+    )
 
 
 def watcher_for(job: JobConfig, wake: Callable[[], None]) -> Watcher | None:
@@ -183,8 +193,9 @@ class JobWorker:
         except (
             Exception
         ) as exc:  # run_job reports mailbox problems itself; this is e.g. the database
-            log.exception("job %s: the pass failed", self.name)
-            summary = RunSummary(job=self.name, failure=f"{type(exc).__name__}: {exc}")
+            summary = RunSummary(job=self.name, failure=describe_error(exc))
+            log.error("job %s: the pass failed: %s", self.name, summary.failure)
+            log.debug("job %s: the pass's traceback", self.name, exc_info=exc)
         return self.delay_after(summary, started)
 
     def delay_after(self, summary: RunSummary, started: datetime) -> float:

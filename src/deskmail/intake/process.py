@@ -41,6 +41,7 @@ from deskmail.sources.base import FetchedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobBatch, BlobWriter
 from deskmail.store.engine import Store
+from deskmail.store.errors import describe_error
 from deskmail.store.ids import assign_ids_up_front
 from deskmail.store.models import IntakeOutcome, IntakeRecord
 
@@ -149,11 +150,10 @@ def take_in_batch(
                 outcomes.append(_write(session, *args, seen=seen))
     except Exception as exc:
         log.info(
-            "job %s: batch of %d rolled back (%s: %s); taking its messages in one by one",
+            "job %s: batch of %d rolled back (%s); taking its messages in one by one",
             context.job,
             len(batch),
-            type(exc).__name__,
-            exc,
+            describe_error(exc),
         )
         return [
             take_in(store, job, context, fetched, config=config, prepared=one)
@@ -316,8 +316,10 @@ def _quarantine(
     retrying: IntakeRecord | None = None,
 ) -> MessageOutcome:
     """Keep the raw bytes and the reason, and report it; the message stays on the server."""
-    reason = f"{stage}: {type(exc).__name__}: {exc}"[:4000]
-    log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason, exc_info=exc)
+    # Kept, logged and put in the event: the stage and the error, never the row's values.
+    reason = f"{stage}: {describe_error(exc)}"[:4000]
+    log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason)
+    log.debug("job %s: message %s: the error's traceback", context.job, fetched.key, exc_info=exc)
     store.blobs.put(fetched.raw, sha256)
     subject = message.subject if message else ""
     try:
@@ -351,5 +353,11 @@ def _report(
     try:
         with session.begin_nested():
             quarantine_event(session, store.blobs, job, record, raw, subject=subject)
-    except Exception:
-        log.exception("job %s: no event for quarantined message %s", job.name, record.source_key)
+    except Exception as exc:
+        log.error(
+            "job %s: no event for quarantined message %s (%s)",
+            job.name,
+            record.source_key,
+            describe_error(exc),
+        )
+        log.debug("job %s: the event's traceback", job.name, exc_info=exc)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import mailbox_failed, mailbox_recovered
@@ -36,11 +37,25 @@ from deskmail.sources.base import FetchedMessage, Source
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
+from deskmail.store.errors import describe_error
 from deskmail.store.models import Run, utcnow
 
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[MessageOutcome], None]
+
+
+class Progress(Protocol):
+    """Told how far a pass has got (run-once's bar on a terminal); told per batch, not
+    per message, and not at all when None."""
+
+    def found(self, count: int) -> None:
+        """`count` new messages are to be taken in."""
+
+    def taken(self, count: int) -> None:
+        """`count` more of them are taken in (or quarantined)."""
+
+
 # A transaction batch holds at most job.fetch_batch messages and this many bytes of
 # mail (a bigger message alone): the batch's raw bytes are held until its commit.
 BATCH_BYTES = 4 * 1024 * 1024
@@ -98,6 +113,7 @@ def run_job(
     debug_dir: Path | None = None,
     config: DeskmailConfig | None = None,
     parse_worker: bool = False,
+    progress: Progress | None = None,
 ) -> RunSummary:
     """Never raises for a mailbox or message problem: the summary says what failed.
 
@@ -105,7 +121,8 @@ def run_job(
     keep every fetched message's raw bytes there (--debug); `config`: the whole
     configuration, for outgoing mail ([smtp], templates); None sends nothing.
     `parse_worker`: parse in a second process, up to PARSE_AHEAD_BATCHES ahead of
-    the writes (run-once --parse-worker; intake/parse_ahead.py).
+    the writes (run-once --parse-worker; intake/parse_ahead.py). `progress`: told
+    how many new messages there are and how many are taken in.
     """
     with job_logging(job.name):
         summary = RunSummary(job=job.name)
@@ -127,6 +144,7 @@ def run_job(
                 debug_dir=debug_dir,
                 config=config,
                 parse_worker=parse_worker,
+                progress=progress,
             )
             with store.transaction() as session:
                 journal.mark_acknowledged(session, job.name, acknowledged)
@@ -140,8 +158,9 @@ def run_job(
             failed = SourceError(Step.SECRET, str(exc))
             log.error("job %s: %s", job.name, exc)
         except Exception as exc:  # e.g. the database went away; other jobs still run
-            summary.failure = f"{type(exc).__name__}: {exc}"
-            log.exception("job %s failed", job.name)
+            summary.failure = describe_error(exc)
+            log.error("job %s failed: %s", job.name, summary.failure)
+            log.debug("job %s: the failure's traceback", job.name, exc_info=exc)
         if failed is not None:
             summary.failure = str(failed)
             _report_health(store, job, failed)
@@ -157,8 +176,11 @@ def _deliver(store: Store, config: DeskmailConfig, job: JobConfig, summary: RunS
     """Send the automatic mails this pass queued; an SMTP problem never fails the intake."""
     try:
         report = deliver_pending(store, config, job)
-    except Exception:
-        log.exception("job %s: outgoing mail not sent; it stays queued", job.name)
+    except Exception as exc:
+        log.error(
+            "job %s: outgoing mail not sent; it stays queued (%s)", job.name, describe_error(exc)
+        )
+        log.debug("job %s: the outgoing mail's traceback", job.name, exc_info=exc)
         return
     summary.sent = report.sent
     for error in report.errors:
@@ -185,8 +207,11 @@ def _report_health(store: Store, job: JobConfig, failure: SourceError | None) ->
                 verb = "reported in"
             if event is not None:
                 log.warning("job %s: %s event %s-%d", job.name, verb, event.team.name, event.number)
-    except Exception:  # the run's own outcome must still be recorded
-        log.exception("job %s: could not record the mailbox's state", job.name)
+    except Exception as exc:  # the run's own outcome must still be recorded
+        log.error(
+            "job %s: could not record the mailbox's state (%s)", job.name, describe_error(exc)
+        )
+        log.debug("job %s: the mailbox state's traceback", job.name, exc_info=exc)
 
 
 def _pass(
@@ -201,6 +226,7 @@ def _pass(
     debug_dir: Path | None = None,
     config: DeskmailConfig | None = None,
     parse_worker: bool = False,
+    progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
     with open_source(job, password) as source:
@@ -214,6 +240,8 @@ def _pass(
         acknowledged += _acknowledge(source, sorted(again))
 
         new = [key for key in keys if key not in known]
+        if progress is not None:
+            progress.found(len(new))
         # A worker process parses the next batch while this one is written (parse_ahead.py).
         ahead = ParseAhead(
             enabled=parse_worker and len(new) > job.fetch_batch,
@@ -228,6 +256,8 @@ def _pass(
             waiting.extend(
                 _take_in(store, job, context, ahead, batch, parsing, summary, on_message, config)
             )
+            if progress is not None:
+                progress.taken(len(batch))
             if len(waiting) < ACKNOWLEDGE_EVERY:
                 return []
             done = _acknowledge(source, waiting)
@@ -372,5 +402,6 @@ def _finish_run(store: Store, run_id: int, summary: RunSummary) -> None:
                 "acknowledged",
             ):
                 setattr(run, name, getattr(summary, name))
-    except Exception:
-        log.exception("job %s: could not record the run", summary.job)
+    except Exception as exc:
+        log.error("job %s: could not record the run (%s)", summary.job, describe_error(exc))
+        log.debug("job %s: the run record's traceback", summary.job, exc_info=exc)

@@ -46,7 +46,13 @@ def parse_message(raw: bytes, spool: Spool | None = None) -> ParsedMessage:
     try:
         return _parse(raw, spool)
     except Exception as exc:  # a bug of ours must not cost a mail its ticket
-        log.exception("parser failed on a %d-byte message; keeping it as raw text", len(raw))
+        # The class only: a parser error's text may quote the mail; the traceback at debug.
+        log.error(
+            "parser failed on a %d-byte message (%s); keeping it as raw text",
+            len(raw),
+            type(exc).__name__,
+        )
+        log.debug("the parser's traceback", exc_info=exc)
         return _minimal(raw, exc)
 
 

@@ -36,7 +36,8 @@ def _normalize_url(url: str) -> URL:
     return parsed
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite database URL; None for another database, memory or a URI."""
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
@@ -48,18 +49,23 @@ def _sqlite_file(url: URL) -> Path | None:
 def create_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     """An engine with deskmail's connection settings; shared by Store and migrations.
 
+    hide_parameters: an error's text then never carries a statement's values
+    (a mail's body, its addresses), wherever it is logged or kept.
+
     `foreign_keys=False` is only for migrations: SQLite's batch mode copies
     and drops tables, which enforced foreign keys would refuse or cascade.
     """
     parsed = _normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
         # Explicit so a changed server default cannot silently alter our locking assumptions.
-        return sa.create_engine(parsed, isolation_level="READ COMMITTED", pool_pre_ping=True)
+        return sa.create_engine(
+            parsed, isolation_level="READ COMMITTED", pool_pre_ping=True, hide_parameters=True
+        )
 
-    sqlite_file = _sqlite_file(parsed)
-    if sqlite_file is not None:
-        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed)
+    database_file = sqlite_file(parsed)
+    if database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -188,4 +194,5 @@ __all__ = [
     "database_missing",
     "open_store",
     "resolve_database_url",
+    "sqlite_file",
 ]
