@@ -8,7 +8,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from deskmail.cli import EXIT_CONFIG, main
-from tests.support.toml_config import write_config
+from tests.support.jobs import drop_mail, maildir_config
 
 
 def _cli(*args: str) -> Result:
@@ -16,27 +16,8 @@ def _cli(*args: str) -> Result:
 
 
 def _maildir_config(tmp_path: Path, database_url: str, **job: Any) -> tuple[str, Path]:
-    """A config with one Maildir job "Support" (team IT, fallback user helpdesk)."""
-    mailbox = tmp_path / "mailbox"
-    for sub in ("new", "cur", "tmp"):
-        (mailbox / sub).mkdir(parents=True, exist_ok=True)
-    table = {
-        "name": "Support",
-        "protocol": "maildir",
-        "path": str(mailbox),
-        "after_processing": "delete",
-        "fallback_user": "helpdesk",
-        **job,
-    }
-    return str(write_config(tmp_path / "deskmail.toml", database_url, [table])), mailbox
-
-
-def _drop(mailbox: Path, name: str, sender: str, subject: str, body: str = "body") -> None:
-    raw = (
-        f"From: {sender}\r\nTo: support@example.com\r\nSubject: {subject}\r\n"
-        f"Message-ID: <{name}@client.example.com>\r\n\r\n{body}\r\n"
-    )
-    (mailbox / "new" / f"{name}.eml").write_bytes(raw.encode())
+    config, mailbox = maildir_config(tmp_path, database_url, **job)
+    return str(config), mailbox
 
 
 def test_tickets_show_gives_every_field_and_links_both_ways(
@@ -55,10 +36,10 @@ def test_tickets_show_gives_every_field_and_links_both_ways(
         "--logon", "bob", "--agent",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
-    _drop(mailbox, "m1", "Alice Martin <alice@example.com>", "Printer jams")
+    drop_mail(mailbox, "m1", "Alice Martin <alice@example.com>", "Printer jams")
     assert _cli("run-once", "--config", config).exit_code == 0
     # A stranger answers with the bare number: a new ticket, linked to the first.
-    _drop(mailbox, "m2", "mallory@example.net", "RE: [Incident] [IT] 1 Printer jams", "me too")
+    drop_mail(mailbox, "m2", "mallory@example.net", "RE: [Incident] [IT] 1 Printer jams", "me too")
     assert _cli("run-once", "--config", config).exit_code == 0
 
     first = _cli("tickets", "show", "1", "--config", config)
@@ -116,7 +97,7 @@ def test_people_remove_keeps_tickets_and_detaches_only_when_asked(
     config, mailbox = _maildir_config(tmp_path, database_url)
     _add(config, "Alice Martin", "alice@example.com", "a.martin@example.com")
     _add(config, "Bob Chen", "bob@example.com")
-    _drop(mailbox, "m1", "Alice Martin <alice@example.com>", "Printer jams")
+    drop_mail(mailbox, "m1", "Alice Martin <alice@example.com>", "Printer jams")
     assert _cli("run-once", "--config", config).exit_code == 0
 
     unknown = _cli("people", "remove", "--config", config, "carol@example.com")

@@ -9,6 +9,7 @@ import click
 
 from deskmail.cli.app import main
 from deskmail.cli.common import (
+    EXIT_CONFIG,
     EXIT_JOB_FAILED,
     config_option,
     existing_store,
@@ -138,9 +139,15 @@ def explain_command(message: Path, config_path: Path, job_name: str | None) -> N
     enabled job.
     """
     from deskmail.report.explain import explain
+    from deskmail.store.engine import SchemaVersionError
+    from deskmail.store.readonly import read_only
 
     config = load(config_path)
     job = one_job(config, job_name, config_path)
-    store = store_of(config)
-    with store.session() as session:
-        click.echo(explain(session, job, message.read_bytes()))
+    try:
+        with read_only(config) as reading:  # creates no database; opens one read-only
+            text = explain(reading.session, job, message.read_bytes(), no_database=reading.stand_in)
+    except SchemaVersionError as exc:
+        click.echo(f"deskmail: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(text)

@@ -18,12 +18,16 @@ from deskmail.store.models import Ticket
 _WIDTH = 76
 
 
-def explain(session: Session, job: JobConfig, raw: bytes) -> str:
+def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool = False) -> str:
+    """`no_database`: the session is an empty stand-in for a database not created yet."""
     message = parse_message(raw)
+    # What the run resolves at its start (resolve_context), without creating anything.
     context = peek_context(session, job)
     understood = understand(session, job, message)
     plan = understood.plan
     out = [f"Job {job.name!r}"]
+    if no_database:
+        out.append("No database yet: what the first run would do, on an empty store.")
 
     out += _section("Message")
     out.append(f"  From:       {message.sender or '(none)'}")
@@ -32,7 +36,7 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
         site = f", site {person.site.name}" if person.site else ""
         out.append(f"              known person: {person.name} (logon {person.logon or '-'}{site})")
     else:
-        out.append(f"              unknown sender: fallback user {job.fallback_user or '(none)'}")
+        out.append("              unknown sender: no person has this address")
     out.append(f"  Subject:    {message.subject}")
     out.append(f"  Message-ID: {message.message_id or '(none)'}")
     if message.defects:
@@ -99,8 +103,9 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
 def _requester(draft: TicketDraft) -> str:
     if draft.matched_person:
         return draft.requester
-    if draft.requester_id is not None:
-        return f"{draft.requester} (fallback user)"
+    if draft.fallback_requester:
+        created = "" if draft.requester_id is not None else ", a person the run creates"
+        return f"{draft.requester} (fallback user{created})"
     return f"none (unknown sender {draft.requester})"
 
 
