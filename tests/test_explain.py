@@ -67,6 +67,7 @@ def test_explain_without_a_database_creates_none_and_says_what_the_run_does(
         "source": "Email",
         "priority": "high",
     }
+    assert "    ! group 'Service Desk' matches no group; the run creates it" in explained.output
     assert explained.output.endswith("Nothing was changed.\n")
     if no_database.startswith("sqlite"):
         assert not (tmp_path / "var").exists()

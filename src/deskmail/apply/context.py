@@ -30,7 +30,10 @@ class JobContext:
     fallback_person_name: str | None
 
 
-def get_or_create(session: Session, model: type[Named], name: str) -> Named:
+def get_or_create(
+    session: Session, model: type[Named], name: str, created: list[str] | None = None
+) -> Named:
+    """`created`: the name is added to it when no row had it (said on a ticket)."""
     # Remembered for the session (one transaction, possibly a batch of messages):
     # a team or source is looked up once per batch, not once per message.
     known: dict[tuple[type[Named], str], Named] = session.info.setdefault("deskmail_named", {})
@@ -39,6 +42,8 @@ def get_or_create(session: Session, model: type[Named], name: str) -> Named:
         row = find_named(session, model, name)
         if row is None:
             row = insert_once(session, model(name=name), lambda: find_named(session, model, name))
+            if created is not None:
+                created.append(name)
         known[(model, name)] = row
     return row
 

@@ -53,6 +53,7 @@ def run_once(
     parse_worker: bool,
 ) -> None:
     """Process every job's mailbox once and exit (for cron or a task scheduler)."""
+    from deskmail.apply.names import log_unmatched_names
     from deskmail.intake.run import run_job
     from deskmail.report.runs import outcome_line, summary_line
 
@@ -60,6 +61,7 @@ def run_once(
     config = load(config_path, debug=debug)
     jobs = jobs_of(config, job_name)
     store = store_of(config)
+    log_unmatched_names(store, jobs)  # a misspelt assignee, group or site
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
     summaries = [
@@ -80,6 +82,7 @@ def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
     from deskmail.config.secrets import resolve_password
     from deskmail.report.check import mailbox_line, waiting
+    from deskmail.report.names import unmatched_name_lines
     from deskmail.sources.check import check_connection, describe_failure
     from deskmail.sources.errors import SourceError
 
@@ -103,6 +106,8 @@ def check(config_path: Path, job_name: str | None) -> None:
             with store.session() as session:
                 counts = waiting(session, job, info.keys)
         click.echo(mailbox_line(job, info, counts))
+    for line in unmatched_name_lines(config, jobs_of(config, job_name)):
+        click.echo(line)
     if store is not None:
         store.dispose()
     if failed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from deskmail.apply.context import peek_context
+from deskmail.apply.context import find_named, peek_context
 from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
 from deskmail.apply.people import find_person
 from deskmail.classify.plan import Action
@@ -13,7 +13,7 @@ from deskmail.intake.understand import understand
 from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.message import ParsedAttachment
 from deskmail.parse.parser import parse_message
-from deskmail.store.models import Ticket
+from deskmail.store.models import Group, Site, Ticket
 
 _WIDTH = 76
 
@@ -87,6 +87,11 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
         }
         out += [f"    {name + ':':<11}{value}" for name, value in fields.items() if value]
         out += [f"    ! {problem}" for problem in draft.problems]
+        # The run creates them (at its start for the job's, noted on the ticket for a rule's).
+        if draft.group and find_named(session, Group, draft.group) is None:
+            out.append(f"    ! group {draft.group!r} matches no group; the run creates it")
+        if draft.site and find_named(session, Site, draft.site) is None:
+            out.append(f"    ! site {draft.site!r} matches no site; the run creates it")
 
     out += _section("Attachments")
     selection = understood.attachments
