@@ -45,11 +45,6 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def sqlite_file_of(url: str) -> Path | None:
-    """The file of a SQLite URL; None for PostgreSQL, in-memory databases and URI filenames."""
-    return _sqlite_file(_normalize_url(url))
-
-
 def create_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     """An engine with deskmail's connection settings; shared by Store and migrations.
 
@@ -193,5 +188,4 @@ __all__ = [
     "database_missing",
     "open_store",
     "resolve_database_url",
-    "sqlite_file_of",
 ]

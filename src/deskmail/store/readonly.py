@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from deskmail.config.models import DeskmailConfig
-from deskmail.store.engine import Store, create_engine, resolve_database_url, sqlite_file_of
+from deskmail.store.engine import Store, create_engine, database_missing, resolve_database_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +27,11 @@ def read_only(config: DeskmailConfig) -> Iterator[Reading]:
     """SchemaVersionError for a database at another revision (`deskmail db upgrade`)."""
     from deskmail.store import migrate
 
-    url = resolve_database_url(config)
-    sqlite_file = sqlite_file_of(url)
-    if sqlite_file is not None and not sqlite_file.exists():
+    if database_missing(config):
         with _empty() as session:  # opening the file would create it (and its folder)
             yield Reading(session, stand_in=True)
         return
-    store = Store(url, config.storage.attachments_dir)
+    store = Store(resolve_database_url(config), config.storage.attachments_dir)
     try:
         with store.session() as session:
             revision = migrate.revision_of(session.connection())
