@@ -82,6 +82,8 @@ def test_a_run_warns_at_its_start_and_notes_on_the_ticket_what_matched_nobody(
         " no person's logon; the rule's tickets are left unassigned"
     ) in run.output
     assert "job settings for IT-1: assignee 'carol' matches no person's logon" in run.output
+    shown = _cli("tickets", "show", "1", "--config", str(config)).output
+    assert "\n-- system, " in shown and "    Settings that matched nothing:" in shown
 
     store = Store(database_url, tmp_path / "blobs")
     try:

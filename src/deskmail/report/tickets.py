@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from deskmail.parse.filenames import safe_display_name
 from deskmail.report.text import cut
-from deskmail.store.models import Activity, Attachment, Person, Team, Ticket
+from deskmail.store.models import Activity, ActivityKind, Attachment, Person, Team, Ticket
 
 
 def _who(person: Person | None, address: str | None) -> str:
@@ -91,9 +91,11 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
     lines += _attachment_lines(own)
     for activity in ticket.activities:
         author = _who(activity.author, activity.from_address)
+        # deskmail's own notes (files not kept, names that matched nothing) have no author.
+        by = "" if activity.kind is ActivityKind.SYSTEM else f" from {author}"
         lines += [
             "",
-            f"-- {activity.kind.value} from {author}, {activity.occurred_at:%Y-%m-%d %H:%M} UTC",
+            f"-- {activity.kind.value}{by}, {activity.occurred_at:%Y-%m-%d %H:%M} UTC",
             _indent(activity.body),
         ]
         lines += _attachment_lines(activity.attachments)
