@@ -22,11 +22,18 @@ class JobContext:
     job: str
     team_name: str
     source_name: str
-    fallback_site_id: int | None
+    fallback_site: str | None  # a name: apply finds or creates the site by it
+    fallback_user: str | None  # the logon
+    # The fallback user's person. Only peek_context (explain) leaves the id None for
+    # a person the run would create: named by its logon, as resolve_context names it.
     fallback_person_id: int | None
+    fallback_person_name: str | None
 
 
-def get_or_create(session: Session, model: type[Named], name: str) -> Named:
+def get_or_create(
+    session: Session, model: type[Named], name: str, created: list[str] | None = None
+) -> Named:
+    """`created`: the name is added to it when no row had it (said on a ticket)."""
     # Remembered for the session (one transaction, possibly a batch of messages):
     # a team or source is looked up once per batch, not once per message.
     known: dict[tuple[type[Named], str], Named] = session.info.setdefault("deskmail_named", {})
@@ -35,6 +42,8 @@ def get_or_create(session: Session, model: type[Named], name: str) -> Named:
         row = find_named(session, model, name)
         if row is None:
             row = insert_once(session, model(name=name), lambda: find_named(session, model, name))
+            if created is not None:
+                created.append(name)
         known[(model, name)] = row
     return row
 
@@ -79,13 +88,13 @@ def resolve_context(session: Session, job: JobConfig) -> JobContext:
     if job.fallback_user and person is None:
         new = Person(name=job.fallback_user, logon=job.fallback_user, site=site)
         person = insert_once(session, new, lambda: _fallback_person(session, job))
-    return _context(job, site, person)
+    return _context(job, person)
 
 
 def peek_context(session: Session, job: JobConfig) -> JobContext:
-    """The same, read-only, for `deskmail explain`: what is missing stays None."""
-    site = find_named(session, Site, job.fallback_site) if job.fallback_site else None
-    return _context(job, site, _fallback_person(session, job))
+    """What resolve_context would give, without writing (`deskmail explain`): the same
+    names; a fallback person it would create has no id yet."""
+    return _context(job, _fallback_person(session, job))
 
 
 def _fallback_person(session: Session, job: JobConfig) -> Person | None:
@@ -94,11 +103,13 @@ def _fallback_person(session: Session, job: JobConfig) -> Person | None:
     return session.scalars(select(Person).where(Person.logon == job.fallback_user)).first()
 
 
-def _context(job: JobConfig, site: Site | None, person: Person | None) -> JobContext:
+def _context(job: JobConfig, person: Person | None) -> JobContext:
     return JobContext(
         job=job.name,
         team_name=job.team,
         source_name=job.source,
-        fallback_site_id=site.id if site else None,
+        fallback_site=job.fallback_site,
+        fallback_user=job.fallback_user,
         fallback_person_id=person.id if person else None,
+        fallback_person_name=person.name if person else job.fallback_user,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,16 +11,17 @@ from deskmail.apply.context import JobContext
 from deskmail.apply.people import find_person
 from deskmail.classify.plan import Action, Plan
 from deskmail.parse.message import ParsedMessage
-from deskmail.store.models import Person, Site, Team, TicketKind
+from deskmail.store.models import Person, Team, TicketKind
 
 
 @dataclass(frozen=True, slots=True)
 class TicketDraft:
     kind: TicketKind
     team: str
-    requester_id: int | None
+    requester_id: int | None  # None also for a fallback person explain finds not created yet
     requester: str  # a name for display
-    matched_person: bool  # the sender is a known person (else the fallback user)
+    matched_person: bool  # the sender is a known person
+    fallback_requester: bool  # the requester is the job's fallback user
     site: str | None
     group: str | None
     assignee_id: int | None
@@ -36,61 +36,55 @@ class TicketDraft:
 def draft_ticket(
     session: Session, context: JobContext, message: ParsedMessage, plan: Plan
 ) -> TicketDraft:
+    """Every name the new ticket gets. The fallback user and site come from the
+    context as names and ids, never from the database: explain's context (peek_context)
+    names the ones a run creates at its start, so both draw the same ticket."""
     settings = plan.settings
     kind = TicketKind.EVENT if plan.action is Action.CREATE_EVENT else TicketKind.INCIDENT
     person = find_person(session, message.sender)
     problems: list[str] = []
 
-    requester: Person | None = person
-    if requester is None and kind is TicketKind.INCIDENT and context.fallback_person_id:
-        requester = _held(session, Person, context.fallback_person_id)
+    fallback = person is None and kind is TicketKind.INCIDENT and bool(context.fallback_user)
+    requester_id = person.id if person else None
+    requester = person.name if person else (str(message.sender or "") or "-")
+    if fallback:
+        requester_id = context.fallback_person_id
+        requester = context.fallback_person_name or requester
 
     site = settings.site
     if site is None and person is not None and person.site is not None:
         site = person.site.name
-    if site is None and context.fallback_site_id is not None:
-        fallback = _held(session, Site, context.fallback_site_id)
-        site = fallback.name if fallback else None
+    if site is None:
+        site = context.fallback_site
 
     assignee_id = None
+    assignee = None
     if settings.assignee:
         found = session.scalars(select(Person).where(Person.logon == settings.assignee)).first()
-        if found is None:
-            problems.append(f"assignee {settings.assignee!r} matches no person's logon; unassigned")
+        if found is not None:
+            assignee_id, assignee = found.id, settings.assignee
+        elif settings.assignee == context.fallback_user:  # the run creates it at its start
+            assignee_id, assignee = context.fallback_person_id, settings.assignee
         else:
-            assignee_id = found.id
+            problems.append(f"assignee {settings.assignee!r} matches no person's logon; unassigned")
 
     return TicketDraft(
         kind=kind,
         team=settings.team or context.team_name,
-        requester_id=requester.id if requester else None,
-        requester=requester.name if requester else (str(message.sender or "") or "-"),
+        requester_id=requester_id,
+        requester=requester,
         matched_person=person is not None,
+        fallback_requester=fallback,
         site=site,
         group=settings.group,
         assignee_id=assignee_id,
-        assignee=settings.assignee if assignee_id else None,
+        assignee=assignee,
         source=settings.source or context.source_name,
         priority=settings.priority,
         category=settings.category,
         link_to=plan.link_to,
         problems=tuple(problems),
     )
-
-
-_HELD = "deskmail_held_rows"  # session.info: (model, id) -> the row, or None
-Held = TypeVar("Held", Person, Site)
-
-
-def _held(session: Session, model: type[Held], ident: int) -> Held | None:
-    """session.get(), held for the rest of the transaction. The session keeps rows
-    only while something else does: each new ticket of a batch asked the database
-    for the fallback person again, and that query wrote the batch's waiting rows
-    (store/deferred.py) a mail at a time instead of once."""
-    held: dict[tuple[type, int], object] = session.info.setdefault(_HELD, {})
-    if (model, ident) not in held:
-        held[model, ident] = session.get(model, ident)
-    return cast("Held | None", held[model, ident])
 
 
 def next_number_preview(session: Session, team: str) -> int:

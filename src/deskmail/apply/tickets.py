@@ -5,6 +5,7 @@ Everything here runs inside the intake transaction: it flushes, never commits.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -35,6 +36,8 @@ from deskmail.store.models import (
     new_token,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,8 @@ def _create_ticket(
 ) -> Applied:
     message = content.message
     team = get_or_create(session, Team, draft.team)
+    new_groups: list[str] = []
+    new_sites: list[str] = []
     now = utcnow()
     values = {
         "id": next_id(session, "ticket"),
@@ -165,8 +170,10 @@ def _create_ticket(
         "requester_id": draft.requester_id,
         "user_id": draft.requester_id,
         "assignee_id": draft.assignee_id,
-        "group_id": get_or_create(session, Group, draft.group).id if draft.group else None,
-        "site_id": get_or_create(session, Site, draft.site).id if draft.site else None,
+        "group_id": (
+            get_or_create(session, Group, draft.group, new_groups).id if draft.group else None
+        ),
+        "site_id": get_or_create(session, Site, draft.site, new_sites).id if draft.site else None,
         "source_id": get_or_create(session, Source, draft.source).id,
         "priority": draft.priority,
         "category": draft.category,
@@ -183,7 +190,32 @@ def _create_ticket(
     session.info.setdefault(_MADE, {})[ticket.id] = ticket
     _remember(session, ticket, None, message)
     _store_files(session, blobs, ticket, None, content)
+    notes = [
+        *draft.problems,
+        *(f"group {name!r} matched no group; it was created" for name in new_groups),
+        *(f"site {name!r} matched no site; it was created" for name in new_sites),
+    ]
+    if notes:
+        _note_names(session, ticket, notes)
     return Applied(ticket.id, ticket.number, team.name, None, ticket)
+
+
+def _note_names(session: Session, ticket: Ticket, notes: list[str]) -> None:
+    """Names of the configuration that matched nobody, said on the ticket they concern
+    (and in the log): else an assignee that matches nobody is dropped unseen."""
+    label = f"{ticket.team.name}-{ticket.number}"
+    for note in notes:
+        log.warning("job settings for %s: %s", label, note)
+    session.add(
+        Activity(
+            id=next_id(session, "activity"),  # the batch's block, as note_dropped
+            ticket_id=ticket.id,  # not ticket=: a ticket of a batch is not in the session
+            kind=ActivityKind.SYSTEM,
+            body="Settings that matched nothing:\n" + "\n".join(f"- {n}" for n in notes),
+            occurred_at=utcnow(),
+            created_at=utcnow(),
+        )
+    )
 
 
 def _add_activity(session: Session, blobs: BlobWriter, ticket: Ticket, content: Content) -> Applied:

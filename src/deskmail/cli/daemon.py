@@ -29,6 +29,7 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     exit. SIGHUP: reload the configuration file (a bad file is refused and
     the running configuration stays).
     """
+    from deskmail.apply.names import log_unmatched_names
     from deskmail.daemon.supervisor import serve as run_daemon
     from deskmail.logs import configure_logging
 
@@ -36,10 +37,12 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     config = load(config_path, debug=debug)
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
     verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
+    store = store_of(config)
+    log_unmatched_names(store, [job for job in config.jobs if job.enabled])
     code = run_daemon(
         config_path,
         config=config,
-        store=store_of(config),
+        store=store,
         # Log files named in the new configuration take over from the old ones.
         on_reload=lambda new: configure_logging(new, verbose, debug),
         debug_dir=raw_dir,

@@ -9,6 +9,7 @@ import click
 
 from deskmail.cli.app import main
 from deskmail.cli.common import (
+    EXIT_CONFIG,
     EXIT_JOB_FAILED,
     config_option,
     existing_store,
@@ -54,6 +55,7 @@ def run_once(
     parse_worker: bool,
 ) -> None:
     """Process every job's mailbox once and exit (for cron or a task scheduler)."""
+    from deskmail.apply.names import log_unmatched_names
     from deskmail.cli.progress import progress_for
     from deskmail.intake.run import RunSummary, run_job
     from deskmail.report.runs import outcome_line, summary_line
@@ -62,6 +64,7 @@ def run_once(
     config = load(config_path, debug=debug)
     jobs = jobs_of(config, job_name)
     store = store_of(config)
+    log_unmatched_names(store, jobs)  # a misspelt assignee, group or site
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
 
@@ -97,6 +100,7 @@ def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
     from deskmail.config.secrets import resolve_password
     from deskmail.report.check import mailbox_line, waiting
+    from deskmail.report.names import unmatched_name_lines
     from deskmail.sources.check import check_connection, describe_failure
     from deskmail.sources.errors import SourceError
 
@@ -120,6 +124,8 @@ def check(config_path: Path, job_name: str | None) -> None:
             with store.session() as session:
                 counts = waiting(session, job, info.keys)
         click.echo(mailbox_line(job, info, counts))
+    for line in unmatched_name_lines(config, jobs_of(config, job_name)):
+        click.echo(line)
     if store is not None:
         store.dispose()
     if failed:
@@ -156,9 +162,15 @@ def explain_command(message: Path, config_path: Path, job_name: str | None) -> N
     enabled job.
     """
     from deskmail.report.explain import explain
+    from deskmail.store.engine import SchemaVersionError
+    from deskmail.store.readonly import read_only
 
     config = load(config_path)
     job = one_job(config, job_name, config_path)
-    store = store_of(config)
-    with store.session() as session:
-        click.echo(explain(session, job, message.read_bytes()))
+    try:
+        with read_only(config) as reading:  # creates no database; opens one read-only
+            text = explain(reading.session, job, message.read_bytes(), no_database=reading.stand_in)
+    except SchemaVersionError as exc:
+        click.echo(f"deskmail: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(text)

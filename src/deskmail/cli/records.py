@@ -9,6 +9,7 @@ import click
 
 from deskmail.cli.app import main
 from deskmail.cli.common import (
+    EXIT_CONFIG,
     config_option,
     load,
     store_of,
@@ -94,16 +95,98 @@ def people_add(
 ) -> None:
     """Add a person with one or more e-mail addresses."""
     from deskmail.apply.context import get_or_create
-    from deskmail.apply.people import add_person
+    from deskmail.apply.people import PeopleError, add_person
     from deskmail.store.models import Site
 
     store = store_of(load(config_path))
-    with store.transaction() as session:
-        site_id = get_or_create(session, Site, site).id if site else None
-        person = add_person(
-            session, name, list(emails), logon=logon, site_id=site_id, is_agent=agent
-        )
-        click.echo(f"added person {person.id}: {name} <{', '.join(emails)}>")
+    try:
+        with store.transaction() as session:
+            site_id = get_or_create(session, Site, site).id if site else None
+            person = add_person(
+                session, name, list(emails), logon=logon, site_id=site_id, is_agent=agent
+            )
+    except PeopleError as exc:
+        click.echo(f"deskmail: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"added person {person.id}: {name} <{', '.join(emails)}>")
+
+
+@people.command("list")
+@config_option
+def people_list(config_path: Path) -> None:
+    """List the people: id, name, logon, site, addresses."""
+    from deskmail.report.people import list_people
+
+    store = store_of(load(config_path))
+    with store.session() as session:
+        click.echo(list_people(session))
+
+
+@people.command("remove")
+@config_option
+@click.argument("who")
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Also when tickets name them: the tickets are kept, without the person.",
+)
+def people_remove(config_path: Path, who: str, detach: bool) -> None:
+    """Remove the person with id or address WHO, and all their addresses.
+
+    Tickets are never removed. A person that tickets or activities name is
+    kept unless --detach: then those tickets and activities stay, no longer
+    naming them (the sender's address stays on each).
+    """
+    from deskmail.apply.people import PeopleError, describe, person_by_id_or_address, remove_person
+
+    store = store_of(load(config_path))
+    try:
+        with store.transaction() as session:
+            person = person_by_id_or_address(session, who)
+            if person is None:
+                click.echo(f"deskmail: no person with id or address {who!r}", err=True)
+                sys.exit(1)
+            removed = describe(person)
+            refs = remove_person(session, person, detach=detach)
+    except PeopleError as exc:
+        click.echo(f"deskmail: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"removed {removed}" + (f"; kept without them: {refs}" if refs else ""))
+
+
+@people.command("import")
+@config_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def people_import(config_path: Path, file: Path) -> None:
+    """Add the people of FILE.csv, a directory export: a header row with the columns
+    name, addresses (several separated by ; or spaces), logon, site.
+
+    Every row is checked first; if any is bad, each bad row is said with its
+    line number and nothing is imported (exit 2).
+    """
+    from deskmail.apply.directory import (
+        DirectoryError,
+        import_people,
+        read_directory,
+        taken_in_store,
+    )
+
+    store = store_of(load(config_path))
+    try:
+        directory = read_directory(file)
+    except DirectoryError as exc:
+        click.echo(f"deskmail: {file}: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    with store.transaction() as session:  # one transaction: all the rows or none
+        problems = [*directory.problems, *taken_in_store(session, directory.people)]
+        if not problems:
+            count = import_people(session, directory.people)
+    if problems:
+        for problem in sorted(problems, key=lambda problem: problem.line):
+            click.echo(f"deskmail: {file}: {problem}", err=True)
+        click.echo(f"deskmail: {file}: nothing imported ({len(problems)} problem(s))", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"imported {count} people from {file}")
 
 
 @main.group()

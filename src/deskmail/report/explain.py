@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from deskmail.apply.context import peek_context
+from deskmail.apply.context import find_named, peek_context
 from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
 from deskmail.apply.people import find_person
 from deskmail.classify.plan import Action
@@ -13,17 +13,21 @@ from deskmail.intake.understand import understand
 from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.message import ParsedAttachment
 from deskmail.parse.parser import parse_message
-from deskmail.store.models import Ticket
+from deskmail.store.models import Group, Site, Ticket
 
 _WIDTH = 76
 
 
-def explain(session: Session, job: JobConfig, raw: bytes) -> str:
+def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool = False) -> str:
+    """`no_database`: the session is an empty stand-in for a database not created yet."""
     message = parse_message(raw)
+    # What the run resolves at its start (resolve_context), without creating anything.
     context = peek_context(session, job)
     understood = understand(session, job, message)
     plan = understood.plan
     out = [f"Job {job.name!r}"]
+    if no_database:
+        out.append("No database yet: what the first run would do, on an empty store.")
 
     out += _section("Message")
     out.append(f"  From:       {message.sender or '(none)'}")
@@ -32,7 +36,7 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
         site = f", site {person.site.name}" if person.site else ""
         out.append(f"              known person: {person.name} (logon {person.logon or '-'}{site})")
     else:
-        out.append(f"              unknown sender: fallback user {job.fallback_user or '(none)'}")
+        out.append("              unknown sender: no person has this address")
     out.append(f"  Subject:    {message.subject}")
     out.append(f"  Message-ID: {message.message_id or '(none)'}")
     if message.defects:
@@ -83,6 +87,11 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
         }
         out += [f"    {name + ':':<11}{value}" for name, value in fields.items() if value]
         out += [f"    ! {problem}" for problem in draft.problems]
+        # The run creates them (at its start for the job's, noted on the ticket for a rule's).
+        if draft.group and find_named(session, Group, draft.group) is None:
+            out.append(f"    ! group {draft.group!r} matches no group; the run creates it")
+        if draft.site and find_named(session, Site, draft.site) is None:
+            out.append(f"    ! site {draft.site!r} matches no site; the run creates it")
 
     out += _section("Attachments")
     selection = understood.attachments
@@ -99,8 +108,9 @@ def explain(session: Session, job: JobConfig, raw: bytes) -> str:
 def _requester(draft: TicketDraft) -> str:
     if draft.matched_person:
         return draft.requester
-    if draft.requester_id is not None:
-        return f"{draft.requester} (fallback user)"
+    if draft.fallback_requester:
+        created = "" if draft.requester_id is not None else ", a person the run creates"
+        return f"{draft.requester} (fallback user{created})"
     return f"none (unknown sender {draft.requester})"
 
 

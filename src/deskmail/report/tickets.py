@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from deskmail.parse.filenames import safe_display_name
 from deskmail.report.text import cut
-from deskmail.store.models import Activity, Attachment, Person, Team, Ticket
+from deskmail.store.models import Activity, ActivityKind, Attachment, Person, Team, Ticket
 
 
 def _who(person: Person | None, address: str | None) -> str:
@@ -62,29 +62,54 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
     sender = ticket.sender_address or "-"
     if ticket.sender_name:
         sender = f"{ticket.sender_name} <{sender}>"
-    lines = [
-        f"{ticket.team.name}-{ticket.number}  [{ticket.kind.value}] {ticket.subject}",
-        f"  status:    {ticket.status.value}",
-        f"  from:      {sender}",
-        f"  requester: {_who(ticket.requester, None)}",
-        f"  site:      {ticket.site.name if ticket.site else '-'}",
-        f"  group:     {ticket.group.name if ticket.group else '-'}",
-        f"  source:    {ticket.source.name if ticket.source else '-'}",
-        f"  created:   {ticket.created_at:%Y-%m-%d %H:%M:%S} UTC",
-        "",
-        _indent(ticket.description),
+    fields = [
+        # The reference without the ticket's token: the token lets anyone post to it.
+        ("reference", f"[{ticket.kind.value.capitalize()}] [{ticket.team.name}] {ticket.number}"),
+        ("status", ticket.status.value),
+        ("from", sender),
+        ("requester", _who(ticket.requester, None)),
     ]
+    if ticket.user_id != ticket.requester_id:  # apply sets both alike; shown when they differ
+        fields.append(("user", _who(ticket.user, None)))
+    fields += [
+        ("assignee", _who(ticket.assignee, None)),
+        ("group", ticket.group.name if ticket.group else "-"),
+        ("site", ticket.site.name if ticket.site else "-"),
+        ("priority", ticket.priority or "-"),
+        ("category", ticket.category or "-"),
+        ("source", ticket.source.name if ticket.source else "-"),
+        ("created", f"{ticket.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("updated", f"{ticket.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
+    ]
+    if ticket.linked_ticket is not None:
+        fields.append(("linked to", _line(ticket.linked_ticket)))
+    fields += [("linked from", _line(other)) for other in _linked_from(session, ticket)]
+    lines = [f"{ticket.team.name}-{ticket.number}  [{ticket.kind.value}] {ticket.subject}"]
+    lines += [f"  {name + ':':<13}{value}" for name, value in fields]
+    lines += ["", _indent(ticket.description)]
     own = [a for a in ticket.attachments if a.activity_id is None]
     lines += _attachment_lines(own)
     for activity in ticket.activities:
         author = _who(activity.author, activity.from_address)
+        # deskmail's own notes (files not kept, names that matched nothing) have no author.
+        by = "" if activity.kind is ActivityKind.SYSTEM else f" from {author}"
         lines += [
             "",
-            f"-- {activity.kind.value} from {author}, {activity.occurred_at:%Y-%m-%d %H:%M} UTC",
+            f"-- {activity.kind.value}{by}, {activity.occurred_at:%Y-%m-%d %H:%M} UTC",
             _indent(activity.body),
         ]
         lines += _attachment_lines(activity.attachments)
     return "\n".join(lines)
+
+
+def _linked_from(session: Session, ticket: Ticket) -> list[Ticket]:
+    """The tickets that point at this one (a stranger's reply opens one linked to it)."""
+    query = select(Ticket).where(Ticket.linked_ticket_id == ticket.id).order_by(Ticket.id)
+    return list(session.scalars(query.options(selectinload(Ticket.team))))
+
+
+def _line(ticket: Ticket) -> str:
+    return f"{ticket.team.name}-{ticket.number}  [{ticket.kind.value}] {cut(ticket.subject, 60)}"
 
 
 def _attachment_lines(attachments: list[Attachment]) -> list[str]:

@@ -16,7 +16,7 @@ from deskmail.apply.people import add_person
 from deskmail.config.loader import load_config
 from deskmail.store import migrate
 from deskmail.store.engine import open_store
-from deskmail.store.models import Site
+from deskmail.store.models import Group, Site
 
 # A small directory of known people, so the sample shows sender matching:
 # mail from anyone else falls back to the job's fallback user and site.
@@ -25,7 +25,10 @@ SAMPLE_PEOPLE = [
     ("Bob Chen", ["bob.chen@example.com", "b.chen@example.org"], "bchen", "Head Office"),
     ("Carol Jones", ["carol.jones@example.com"], "cjones", "Lyon"),
     ("Hélène Lefèvre", ["helene.lefevre@example.com"], "hlefevre", "Lyon"),
+    ("Help Desk", [], "helpdesk", "Head Office"),  # the job's fallback_user
 ]
+# The groups the sample's job and rule name: `deskmail check` has none to warn of.
+SAMPLE_GROUPS = ["Service Desk", "Operations"]
 
 
 def init_sample(target: Path) -> tuple[Path, bool]:
@@ -48,6 +51,8 @@ def init_sample(target: Path) -> tuple[Path, bool]:
         for name, addresses, logon, site in SAMPLE_PEOPLE:
             site_id = get_or_create(session, Site, site).id
             add_person(session, name, addresses, logon=logon, site_id=site_id)
+        for group in SAMPLE_GROUPS:
+            get_or_create(session, Group, group)
     store.dispose()
     return config_file, True
 

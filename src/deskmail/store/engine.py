@@ -170,8 +170,8 @@ def resolve_database_url(config: DeskmailConfig) -> str:
 
 def database_missing(config: DeskmailConfig) -> bool:
     """True when the configured SQLite file does not exist yet (a server database is assumed)."""
-    sqlite_file = _sqlite_file(_normalize_url(resolve_database_url(config)))
-    return sqlite_file is not None and not sqlite_file.exists()
+    database = sqlite_file(_normalize_url(resolve_database_url(config)))
+    return database is not None and not database.exists()
 
 
 def open_store(config: DeskmailConfig) -> Store:

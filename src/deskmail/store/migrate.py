@@ -120,6 +120,13 @@ def upgrade(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+def create_schema(connection: Connection) -> None:
+    """Every table of the head revision, from the models (no alembic_version table)."""
+    from deskmail.store.models import Base
+
+    Base.metadata.create_all(connection)
+
+
 def create_fresh(url: str) -> bool:
     """Create every table of an empty database and stamp it HEAD; False if it was not empty.
 
@@ -127,8 +134,6 @@ def create_fresh(url: str) -> bool:
     in one transaction: SQLite's BEGIN IMMEDIATE or PostgreSQL's advisory lock
     makes a second instance starting at the same moment wait, then find it done.
     """
-    from deskmail.store.models import Base
-
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
@@ -140,7 +145,7 @@ def create_fresh(url: str) -> bool:
                 return False
             if inspect(connection).get_table_names():
                 return False  # tables without a version: let Alembic say what is wrong
-            Base.metadata.create_all(connection)
+            create_schema(connection)
             connection.execute(
                 text(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
@@ -161,6 +166,7 @@ __all__ = [
     "alembic_config",
     "check_revision",
     "create_fresh",
+    "create_schema",
     "current_revision",
     "head_revision",
     "revision_of",
