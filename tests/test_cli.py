@@ -5,6 +5,8 @@ from __future__ import annotations
 import mailbox
 import os
 import pty
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ from click.testing import CliRunner, Result
 from deskmail.cli import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED, main
 from deskmail.intake import process
 from deskmail.parse.spool import Spool
-from deskmail.store.migrate import head_revision
+from deskmail.store.migrate import head_revision, upgrade
 from tests.support.dovecot import Dovecot
 from tests.support.toml_config import job_table, write_config
 
@@ -134,6 +136,34 @@ def test_quarantine_sets_exit_3_and_keeps_the_mail(
     assert result.exit_code == EXIT_QUARANTINED
     assert "QUARANTINED apply: ValueError: simulated" in result.output
     assert dovecot.count(user) == 1
+
+    # What `quarantine show` advises runs as printed, from any folder: it names the file.
+    shown = _cli("quarantine", "show", "1", "--config", config)
+    advice = [  # each line: the command, then what it is for after four spaces
+        shlex.split(line.split("    ")[0].split(" > ")[0])
+        for line in shown.output.splitlines()
+        if line.startswith("deskmail ")
+    ]
+    assert len(advice) == 3
+    assert all(words[-2:] == ["--config", config] for words in advice), advice
+    monkeypatch.undo()  # the cause is fixed
+    (retry,) = [words for words in advice if words[1:3] == ["quarantine", "retry"]]
+    retried = _cli(*retry[1:])
+    assert retried.exit_code == 0, retried.output
+    assert "created" in retried.output
+
+
+def test_an_old_database_is_refused_with_an_upgrade_command_that_works(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = str(write_config(tmp_path / "d.toml", database_url, []))
+    upgrade(database_url, "0004")
+    refused = _cli("tickets", "list", "--config", config)
+    assert refused.exit_code == EXIT_CONFIG
+    (advice,) = re.findall(r"run `([^`]*)`", refused.output)
+    assert shlex.split(advice) == ["deskmail", "db", "upgrade", "--config", config]
+    assert _cli(*shlex.split(advice)[1:]).exit_code == 0
+    assert _cli("tickets", "list", "--config", config).exit_code == 0
 
 
 def test_check_names_the_failed_step(dovecot: Dovecot, tmp_path: Path, database_url: str) -> None:

@@ -184,6 +184,9 @@ def test_denied_request_gets_the_denial_reply(
     assert " sent 20" in row
     shown = _cli("denied", "show", record_id, "--config", str(desk.config))
     assert "Subject:    Please open a ticket" in shown.output
+    # Its advice names the file, so that it runs as printed from any folder.
+    (again,) = [line for line in shown.output.splitlines() if line.startswith("deskmail ")]
+    assert again.startswith(f"deskmail denied show {record_id} --raw --config {desk.config} >")
     assert "Hello, my printer" not in shown.output  # headers only, never the text
     raw = _cli("denied", "show", record_id, "--raw", "--config", str(desk.config))
     assert raw.stdout_bytes.replace(b"\r\n", b"\n") == mail  # as the server gave it (CRLF)

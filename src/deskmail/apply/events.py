@@ -14,7 +14,6 @@ Everything here runs inside the caller's transaction: it flushes, never commits.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from deskmail.apply.attachments import store_attachments
 from deskmail.apply.context import get_or_create, insert_once
 from deskmail.apply.tickets import next_ticket_number
+from deskmail.config.files import command_line
 from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig
 from deskmail.config.shown import ShownFile, redacted_octopus_file, shown_configuration
 from deskmail.parse.attachments import eml_attachment, make_attachment
@@ -124,11 +124,11 @@ def _quarantine_description(job: JobConfig, record: IntakeRecord) -> str:
         f"Message-ID: {record.message_id or '-'}\n"
         f"Size: {record.size:,} bytes\n\n"
         "What to do:\n"
-        f"  {_command(job, 'quarantine', 'show', str(record.id))}\n"
+        f"  {command_line(job.origin_file, 'quarantine', 'show', str(record.id))}\n"
         "      the reason and the message's headers\n"
-        f"  {_command(job, 'quarantine', 'retry', str(record.id))}\n"
+        f"  {command_line(job.origin_file, 'quarantine', 'retry', str(record.id))}\n"
         "      once the cause is fixed; this event then closes itself\n"
-        f"  {_command(job, 'quarantine', 'discard', str(record.id))}\n"
+        f"  {command_line(job.origin_file, 'quarantine', 'discard', str(record.id))}\n"
         "      to give up on it (the bytes stay kept for audit)"
     )
 
@@ -259,14 +259,7 @@ def _attach(session: Session, blobs: BlobStore, event: Ticket, shown: ShownFile)
 
 def check_command(job: JobConfig) -> str:
     """The `deskmail check` command line for this job, as written for its own file."""
-    return _command(job, "check", "--job", job.name)
-
-
-def _command(job: JobConfig, *words: str) -> str:
-    """A deskmail command line that works wherever it is run: with the job's own file
-    (TOML or Octopus XML) as --config."""
-    config = ["--config", str(job.origin_file)] if job.origin_file is not None else []
-    return shlex.join(["deskmail", *words, *config])
+    return command_line(job.origin_file, "check", "--job", job.name)
 
 
 def _mailbox_description(job: JobConfig, error: SourceError | str, now: datetime) -> str:

@@ -76,12 +76,9 @@ def _no_enabled_job(config: DeskmailConfig) -> str:
     )
 
 
-def one_job(config: DeskmailConfig, job_name: str | None, config_path: Path) -> JobConfig:
-    jobs = jobs_of(config, job_name)
-    if not jobs:
-        click.echo(f"deskmail: {config_path}: no enabled job; name one with --job", err=True)
-        sys.exit(EXIT_CONFIG)
-    return jobs[0]
+def one_job(config: DeskmailConfig, job_name: str | None) -> JobConfig:
+    """The named job, or the first enabled one (jobs_of says when there is none)."""
+    return jobs_of(config, job_name)[0]
 
 
 def store_of(config: DeskmailConfig) -> Store:
@@ -96,20 +93,6 @@ def store_of(config: DeskmailConfig) -> Store:
     except RuntimeError as exc:
         click.echo(f"deskmail: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
-    return store
-
-
-def existing_store(config: DeskmailConfig) -> Store | None:
-    """The store for reading, or None while there is no database yet (nothing is created)."""
-    from deskmail.store import migrate
-    from deskmail.store.engine import database_missing
-
-    if database_missing(config):
-        return None
-    store = open_store(config)
-    if migrate.current_revision(store.url) is None:  # an empty server database
-        store.dispose()
-        return None
     return store
 
 

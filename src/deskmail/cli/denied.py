@@ -41,7 +41,8 @@ def denied_show(config_path: Path, record_id: int, raw: bool) -> None:
     from deskmail.report.denied import read_raw, show
     from deskmail.store.models import IntakeRecord
 
-    store = store_of(load(config_path))
+    config = load(config_path)
+    store = store_of(config)
     try:
         with store.session() as session:
             if raw:
@@ -51,7 +52,7 @@ def denied_show(config_path: Path, record_id: int, raw: bool) -> None:
                     _fail(f"no denied mail {record_id} with its raw bytes kept")
                 click.echo(data, nl=False)  # bytes go to the binary stream, unchanged
                 return
-            text = show(session, store.blobs, record_id)
+            text = show(session, store.blobs, record_id, config.source_file)
     finally:
         store.dispose()
     if text is None:

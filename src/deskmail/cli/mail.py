@@ -12,7 +12,6 @@ from deskmail.cli.common import (
     EXIT_CONFIG,
     EXIT_JOB_FAILED,
     config_option,
-    existing_store,
     exit_code,
     job_option,
     jobs_of,
@@ -105,9 +104,9 @@ def check(config_path: Path, job_name: str | None) -> None:
     from deskmail.sources.errors import SourceError
 
     config = load(config_path)
-    store = existing_store(config)
+    jobs = jobs_of(config, job_name)
     failed = False
-    for job in jobs_of(config, job_name):
+    for job in jobs:
         try:
             info = check_connection(job, resolve_password(job))
         except SourceError as exc:
@@ -118,16 +117,9 @@ def check(config_path: Path, job_name: str | None) -> None:
             failed = True
             click.echo(f"{job.name}: FAILED at password: {exc}")
             continue
-        if store is None:
-            counts = waiting(None, job, info.keys)
-        else:
-            with store.session() as session:
-                counts = waiting(session, job, info.keys)
-        click.echo(mailbox_line(job, info, counts))
-    for line in unmatched_name_lines(config, jobs_of(config, job_name)):
+        click.echo(mailbox_line(job, info, waiting(config, job, info.keys)))
+    for line in unmatched_name_lines(config, jobs):
         click.echo(line)
-    if store is not None:
-        store.dispose()
     if failed:
         sys.exit(EXIT_JOB_FAILED)
 
@@ -146,7 +138,7 @@ def preprocess_command(
     """
     from deskmail.report.preprocess import preview
 
-    job = one_job(load(config_path), job_name, config_path)
+    job = one_job(load(config_path), job_name)
     click.echo(preview(message.read_bytes(), job, text_only=text_only))
 
 
@@ -166,7 +158,7 @@ def explain_command(message: Path, config_path: Path, job_name: str | None) -> N
     from deskmail.store.readonly import read_only
 
     config = load(config_path)
-    job = one_job(config, job_name, config_path)
+    job = one_job(config, job_name)
     try:
         with read_only(config) as reading:  # creates no database; opens one read-only
             text = explain(reading.session, job, message.read_bytes(), no_database=reading.stand_in)

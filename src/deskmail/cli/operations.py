@@ -45,7 +45,8 @@ def quarantine_show(config_path: Path, record_id: int, raw: bool) -> None:
     from deskmail.intake.quarantine import read_raw, show
     from deskmail.store.models import IntakeRecord
 
-    store = store_of(load(config_path))
+    config = load(config_path)
+    store = store_of(config)
     with store.session() as session:
         if raw:
             record = session.get(IntakeRecord, record_id)
@@ -57,7 +58,7 @@ def quarantine_show(config_path: Path, record_id: int, raw: bool) -> None:
                 _fail(f"no raw message kept for {record_id}")
             click.echo(data, nl=False)  # bytes go to the binary stream, unchanged
             return
-        text = show(session, store.blobs, record_id)
+        text = show(session, store.blobs, record_id, config.source_file)
     if text is None:
         _fail(f"no quarantined message {record_id}")
     click.echo(text)

@@ -8,6 +8,7 @@ that every command looks at what that command made.
 from __future__ import annotations
 
 import codecs
+import shlex
 from pathlib import Path
 
 from deskmail.config.loader import load_config
@@ -27,6 +28,13 @@ def load_configuration(path: Path | str) -> DeskmailConfig:
     from deskmail.config.octopus import read_octopus_xml, to_config
 
     return to_config(read_octopus_xml(path), DEFAULT_TEAM)
+
+
+def command_line(config_file: Path | None, *words: str) -> str:
+    """A deskmail command line that works wherever it is run: the configuration it is
+    for (TOML or Octopus XML) named with --config, quoted for a POSIX shell."""
+    config = ["--config", str(config_file.absolute())] if config_file is not None else []
+    return shlex.join(["deskmail", *words, *config])
 
 
 def is_octopus_file(path: Path) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import discarded
+from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig
 from deskmail.intake.process import MessageOutcome, Result, take_in
 from deskmail.logs import job_logging
@@ -69,7 +71,9 @@ def render_list(records: list[IntakeRecord]) -> str:
     return "\n".join(lines)
 
 
-def show(session: Session, blobs: BlobStore, record_id: int) -> str | None:
+def show(
+    session: Session, blobs: BlobStore, record_id: int, config_file: Path | None = None
+) -> str | None:
     """The reason, the event and the message's headers (never its body); None if unknown."""
     record = session.get(IntakeRecord, record_id)
     if record is None or record.raw_sha256 is None:  # never quarantined
@@ -93,9 +97,12 @@ def show(session: Session, blobs: BlobStore, record_id: int) -> str | None:
     if record.outcome is IntakeOutcome.QUARANTINED:
         lines += [
             "",
-            f"deskmail quarantine retry {record.id}    once the cause is fixed",
-            f"deskmail quarantine show {record.id} --raw > message.eml    the message as received",
-            f"deskmail quarantine discard {record.id}    to give up on it",
+            f"{command_line(config_file, 'quarantine', 'retry', str(record.id))}"
+            "    once the cause is fixed",
+            f"{command_line(config_file, 'quarantine', 'show', str(record.id), '--raw')}"
+            " > message.eml    the message as received",
+            f"{command_line(config_file, 'quarantine', 'discard', str(record.id))}"
+            "    to give up on it",
         ]
     return "\n".join(lines)
 

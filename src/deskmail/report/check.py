@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from deskmail.config.models import JobConfig
+from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake.journal import lookup
 from deskmail.report.text import count
 from deskmail.sources.base import MailboxInfo
+from deskmail.store.engine import SchemaVersionError
+from deskmail.store.readonly import read_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +29,23 @@ class Waiting:
     quarantined: int  # seen and failed: they stay until retried or discarded
 
 
-def waiting(session: Session | None, job: JobConfig, keys: Sequence[str]) -> Waiting:
-    """Count the keys by the journal; without a database (none yet), every one is new."""
-    known = lookup(session, job.name, keys) if session is not None else {}
+def waiting(config: DeskmailConfig, job: JobConfig, keys: Sequence[str]) -> Waiting | None:
+    """Count the keys by the journal, changing nothing on disk: without a database yet,
+    every one is new. None for a database this deskmail cannot read (another schema)."""
+    try:
+        with read_only(config) as reading:
+            return _count(reading.session, job, keys)
+    except SchemaVersionError:  # said once by the names check that follows
+        return None
+
+
+def _count(session: Session, job: JobConfig, keys: Sequence[str]) -> Waiting:
+    known = lookup(session, job.name, keys)
     taken_in = sum(1 for entry in known.values() if entry.done)
     return Waiting(len(keys) - len(known), taken_in, len(known) - taken_in)
 
 
-def mailbox_line(job: JobConfig, info: MailboxInfo, counts: Waiting) -> str:
+def mailbox_line(job: JobConfig, info: MailboxInfo, counts: Waiting | None) -> str:
     """'Support: OK - imap host:993, TLSv1.3, folder 'INBOX': 3 messages (1 new, ...)'."""
     if info.protocol == "maildir":
         # No connection, no TLS, no folder to choose: the path and its permissions matter.
@@ -48,9 +59,11 @@ def mailbox_line(job: JobConfig, info: MailboxInfo, counts: Waiting) -> str:
     return f"{job.name}: OK - {where}: {_contents(info.message_count, counts)}"
 
 
-def _contents(total: int, counts: Waiting) -> str:
+def _contents(total: int, counts: Waiting | None) -> str:
     if total == 0:
         return "no messages"
+    if counts is None:
+        return count(total, "message")
     parts = [f"{counts.new} new" if counts.new else "none new"]
     if counts.taken_in:
         parts.append(f"{counts.taken_in} already taken in")

@@ -11,10 +11,12 @@ import email.parser
 import email.policy
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deskmail.config.files import command_line
 from deskmail.outbound.compose import clean_message_id
 from deskmail.outbound.outbox import MailKind
 from deskmail.report.text import cut
@@ -58,7 +60,9 @@ def render_list(mails: list[DeniedMail]) -> str:
     return "\n".join(lines)
 
 
-def show(session: Session, blobs: BlobStore, record_id: int) -> str | None:
+def show(
+    session: Session, blobs: BlobStore, record_id: int, config_file: Path | None = None
+) -> str | None:
     """The denied mail's headers (never its body) and its reply; None if not a denied mail."""
     record = session.get(IntakeRecord, record_id)
     if record is None or record.outcome is not IntakeOutcome.DENIED:
@@ -77,7 +81,8 @@ def show(session: Session, blobs: BlobStore, record_id: int) -> str | None:
         lines.append("  (its raw bytes were not kept: denied before deskmail kept them)")
     else:
         lines += [f"  {name + ':':<11} {value}" for name, value in _headers(raw)]
-        lines += ["", f"deskmail denied show {record.id} --raw > message.eml    as received"]
+        again = command_line(config_file, "denied", "show", str(record.id), "--raw")
+        lines += ["", f"{again} > message.eml    as received"]
     return "\n".join(lines)
 
 

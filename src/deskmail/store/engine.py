@@ -108,8 +108,9 @@ class Store:
     block (expire_on_commit=False), e.g. a new ticket's id.
     """
 
-    def __init__(self, url: str, attachments_dir: Path) -> None:
+    def __init__(self, url: str, attachments_dir: Path, config_file: Path | None = None) -> None:
         self.url = url  # as given, password included: for migrate.upgrade(store.url) etc.
+        self.config_file = config_file  # the configuration it was opened for, for advice
         self.engine: Engine = create_engine(url)
         self.blobs = BlobStore(attachments_dir)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
@@ -156,7 +157,7 @@ class Store:
 
         with self.session() as session:  # read-only: no SQLite write lock for a check
             current = migrate.revision_of(session.connection())
-        migrate.check_revision(current)
+        migrate.check_revision(current, self.config_file)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -182,7 +183,7 @@ def open_store(config: DeskmailConfig) -> Store:
     config file). Relative paths must already be resolved by the loader.
     The schema version is not checked here: call Store.require_current_schema().
     """
-    return Store(resolve_database_url(config), config.storage.attachments_dir)
+    return Store(resolve_database_url(config), config.storage.attachments_dir, config.source_file)
 
 
 __all__ = [

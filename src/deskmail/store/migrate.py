@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, inspect, text
 
+from deskmail.config.files import command_line
 from deskmail.store.engine import SchemaVersionError, create_engine
 
 if TYPE_CHECKING:
@@ -80,8 +81,9 @@ def _is_known(revision: str) -> bool:
         return False
 
 
-def check_revision(current: str | None) -> None:
-    """Raise SchemaVersionError unless `current` is this deskmail's head revision."""
+def check_revision(current: str | None, config_file: Path | None = None) -> None:
+    """Raise SchemaVersionError unless `current` is this deskmail's head revision; the
+    advice names the configuration file the database was opened for."""
     if current == HEAD:
         return
     head = head_revision()
@@ -92,7 +94,7 @@ def check_revision(current: str | None) -> None:
         )
     raise SchemaVersionError(
         f"database at revision {current or 'none (empty)'}, this deskmail needs {head}: "
-        "run `deskmail db upgrade`"
+        f"run `{command_line(config_file, 'db', 'upgrade')}`"
     )
 
 

@@ -36,7 +36,7 @@ def read_only(config: DeskmailConfig) -> Iterator[Reading]:
         with store.session() as session:
             revision = migrate.revision_of(session.connection())
             if revision is not None:
-                migrate.check_revision(revision)
+                migrate.check_revision(revision, config.source_file)
                 yield Reading(session, stand_in=False)
                 return
         with _empty() as session:  # a database without deskmail's tables yet
