@@ -30,6 +30,7 @@ from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import ParseAhead, Prepared
 from deskmail.intake.process import MessageOutcome, Result, take_in_batch
+from deskmail.intake.sync_state import StoredSyncState
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
 from deskmail.parse.spool import Spool, discard
@@ -229,7 +230,7 @@ def _pass(
     progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
-    with open_source(job, password) as source:
+    with open_source(job, password, StoredSyncState(store, job.name)) as source:
         keys = source.list_keys()
         with store.transaction() as session:
             known = journal.lookup(session, job.name, keys)
@@ -264,6 +265,7 @@ def _pass(
             waiting.clear()
             return done
 
+        complete = True  # every listed message taken in: the source may save its place
         try:
             # Batches being parsed by the worker, oldest first; taken in in order
             # (a reply may follow its request).
@@ -282,6 +284,7 @@ def _pass(
                     log.info(
                         "job %s: stopping after %d message(s), as asked", job.name, summary.fetched
                     )
+                    complete = False
                     break
                 # Let go of this batch's mail before the next FETCH, not after it: the
                 # two together made the peak memory of a 1,000-mail run (2 MiB more).
@@ -289,6 +292,8 @@ def _pass(
             while ahead_of_writes:
                 acknowledged += take_in(*ahead_of_writes.popleft())
             acknowledged += _acknowledge(source, waiting)
+            if complete:
+                source.checkpoint()
         finally:
             ahead.close()
     return acknowledged

@@ -78,8 +78,32 @@ class Source(Protocol):
         """
         ...
 
+    def checkpoint(self) -> None:
+        """Every message list_keys() gave is committed (taken in or quarantined).
+
+        A source that reads changes (Graph delta, EWS SyncFolderItems) saves
+        its place now, through the SyncState it was opened with, so the next
+        pass starts from there; one that lists the whole mailbox each pass
+        (IMAP, POP3, Maildir) has nothing to keep. Not called after a pass cut
+        short: the next one reads the same changes again, and the journal
+        acknowledges what it already took in.
+        """
+        ...
+
     def close(self) -> None:
         """Finish the session (POP3 QUIT commits deletions; IMAP LOGOUT)."""
+        ...
+
+
+class SyncState(Protocol):
+    """A job's saved places in its mailbox, by scope (a folder's id): intake implements it."""
+
+    def load(self, scope: str) -> str | None:
+        """The value saved for `scope`, or None before the first checkpoint."""
+        ...
+
+    def save(self, scope: str, value: str) -> None:
+        """Keep `value` for `scope`, durably, replacing the previous one."""
         ...
 
 
@@ -96,6 +120,9 @@ class ClosingSource:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def checkpoint(self) -> None:
+        """Nothing to keep: the whole mailbox is listed at every pass."""
 
     def close(self) -> None:
         raise NotImplementedError

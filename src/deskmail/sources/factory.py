@@ -7,14 +7,16 @@ IMAP never loads poplib or mailbox, nor a Maildir run imapclient.
 from __future__ import annotations
 
 from deskmail.config.models import JobConfig, Protocol
-from deskmail.sources.base import Source
+from deskmail.sources.base import Source, SyncState
 
 
-def open_source(job: JobConfig, password: str | None) -> Source:
+def open_source(job: JobConfig, password: str | None, state: SyncState | None = None) -> Source:
     """A connected, logged-in source with its folder open; raises SourceError naming the step.
 
     Use it as a context manager so the session always ends (POP3 commits its
-    deletions at QUIT). The password is ignored for Maildir.
+    deletions at QUIT). The password is ignored for Maildir. `state` is where
+    a source that reads changes keeps its place (a check passes none: it
+    saves nothing).
     """
     if job.protocol is Protocol.IMAP:
         from deskmail.sources.imap import ImapSource

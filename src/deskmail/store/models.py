@@ -354,6 +354,22 @@ class OutgoingMail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SourceState(Base):
+    """Where a source that reads changes keeps its place between passes.
+
+    A Graph folder's deltaLink or an EWS folder's SyncState, saved only once
+    every message read up to it is committed (sources.base.SyncState): a crash
+    before the save replays the changes, and the journal acknowledges them
+    again without taking them in twice.
+    """
+
+    __tablename__ = "source_state"
+    job: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(500), primary_key=True)  # e.g. the folder's id
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class JobHealth(Base):
     """Whether a job's mailbox works, and the open infrastructure event while it does not."""
 
