@@ -95,6 +95,23 @@ class Source(Protocol):
         ...
 
 
+class BearerTokens(Protocol):
+    """OAuth2 access tokens for one job's mailbox: auth/ makes them from the job's
+    oauth2 settings; XOAUTH2 logins and the Graph source spend them."""
+
+    def token(self) -> str:
+        """A valid access token: the cached one, or a new one from the identity provider.
+
+        Raises SourceError naming the step (identity provider unreachable, client
+        rejected, consent missing, sign-in needed again) when none can be had.
+        """
+        ...
+
+    def refused(self, token: str) -> str:
+        """The server refused `token` before its expiry (401): a new one, or SourceError."""
+        ...
+
+
 class SyncState(Protocol):
     """A job's saved places in its mailbox, by scope (a folder's id): intake implements it."""
 
