@@ -25,7 +25,7 @@ from deskmail.apply.attachments import store_attachments
 from deskmail.apply.context import get_or_create, insert_once
 from deskmail.apply.tickets import next_ticket_number
 from deskmail.config.files import command_line
-from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig
+from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig, Protocol
 from deskmail.config.shown import ShownFile, redacted_octopus_file, shown_configuration
 from deskmail.parse.attachments import eml_attachment, make_attachment
 from deskmail.parse.filenames import eml_name, safe_display_name
@@ -284,6 +284,9 @@ def _mailbox_description(job: JobConfig, error: SourceError | str, now: datetime
 
 
 def _where(job: JobConfig) -> str:
+    if job.protocol is Protocol.EWS:
+        url = job.service_url or job.server or "autodiscover"
+        return f"ews {job.user} at {url}, folder {job.folder}"
     if job.protocol in NETWORK_PROTOCOLS:
         return (
             f"{job.protocol.value} {job.user} at {job.server}:{job.effective_port},"

@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 
 from deskmail.config.errors import ConfigError, Issue, job_label
 from deskmail.config.models import (
-    NETWORK_PROTOCOLS,
+    PASSWORD_PROTOCOLS,
     DatabaseConfig,
     DeskmailConfig,
     JobConfig,
@@ -254,7 +254,7 @@ def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:
 
 def _warnings(job: JobConfig, path: Path) -> list[str]:
     """Settings that work but expose the password or the mail."""
-    if job.protocol not in NETWORK_PROTOCOLS:
+    if job.protocol not in PASSWORD_PROTOCOLS:
         return []
     warnings = []
     if job.password is not None:

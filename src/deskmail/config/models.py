@@ -39,6 +39,7 @@ class Protocol(StrEnum):
     IMAP = "imap"
     POP3 = "pop3"
     MAILDIR = "maildir"
+    EWS = "ews"  # Exchange Web Services: Exchange Server on premises
 
 
 class Security(StrEnum):
@@ -56,6 +57,20 @@ class AuthMechanism(StrEnum):
     LOGIN = "login"
     CRAM_MD5 = "cram-md5"
     NTLM = "ntlm"  # Microsoft's "Secure Password Authentication" (SPA)
+
+
+class ExchangeVersion(StrEnum):
+    """The Exchange Server an EWS job talks to: detected from the server's answer, or pinned."""
+
+    AUTO = "auto"
+    EXCHANGE_2010_SP2 = "2010_sp2"
+    EXCHANGE_2013 = "2013"
+    EXCHANGE_2016 = "2016"
+    EXCHANGE_2019 = "2019"  # also Exchange Server Subscription Edition
+
+
+# What EWS accepts of AuthMechanism: HTTP NTLM, HTTP Basic ("plain"), or asked of the server.
+EWS_AUTH_MECHANISMS = frozenset({AuthMechanism.AUTO, AuthMechanism.NTLM, AuthMechanism.PLAIN})
 
 
 class Processor(StrEnum):
@@ -82,9 +97,12 @@ DEFAULT_PORTS: dict[tuple[Protocol, bool], int] = {
     (Protocol.IMAP, True): 993,
     (Protocol.POP3, False): 110,
     (Protocol.POP3, True): 995,
+    (Protocol.EWS, True): 443,
 }
 
 NETWORK_PROTOCOLS = frozenset({Protocol.IMAP, Protocol.POP3})
+# Jobs that log in with a password of their own (password_env, password_file, password).
+PASSWORD_PROTOCOLS = NETWORK_PROTOCOLS | {Protocol.EWS}
 SECRET_KEYS = ("password_env", "password_file", "password")
 
 
@@ -200,6 +218,18 @@ class JobConfig(Strict):
         default="INBOX", description='IMAP folder: "INBOX/Support" or "INBOX.Support"'
     )
     path: Path | None = Field(default=None, description='Maildir folder for protocol "maildir"')
+    service_url: Line | None = Field(
+        default=None,
+        description="EWS: https://mail.example.com/EWS/Exchange.asmx; default: from server,"
+        " or autodiscover from user",
+    )
+    mailbox: Line | None = Field(
+        default=None,
+        description="EWS: the mailbox's e-mail address when user is a logon name (DOMAIN\\name)",
+    )
+    exchange_version: ExchangeVersion = Field(
+        default=ExchangeVersion.AUTO, description="EWS: detected, or pinned (2013, 2016, 2019)"
+    )
     after_processing: AfterProcessing | None = Field(
         default=None, description="default: delete for POP3, mark_seen otherwise"
     )
@@ -337,7 +367,12 @@ class JobConfig(Strict):
         """(key, problem) pairs; an empty key is about the job as a whole."""
         problems: list[tuple[str, str]] = []
         protocol = self.protocol.value
-        if self.protocol in NETWORK_PROTOCOLS:
+        if self.protocol is not Protocol.EWS:
+            problems += self._ews_keys_unused()
+        if self.protocol is Protocol.EWS:
+            problems += self._ews_problems()
+            given = [key for key in SECRET_KEYS if getattr(self, key) is not None]
+        elif self.protocol in NETWORK_PROTOCOLS:
             if not self.server:
                 problems.append(("server", f"is required for protocol {protocol}"))
             if not self.user:
@@ -386,6 +421,46 @@ class JobConfig(Strict):
                 ("move_to", f"is only used with after_processing = 'move' (it is '{after.value}')")
             )
         return problems
+
+    def _ews_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if not self.user:
+            problems.append(("user", "is required for protocol ews"))
+        if self.server and self.service_url:
+            problems.append(("service_url", "and server are both set; keep only one"))
+        elif not self.server and not self.service_url and "@" not in self.user:
+            problems.append(
+                (
+                    "",
+                    "needs service_url, server, or a user that is an e-mail address"
+                    " to find the service by autodiscover",
+                )
+            )
+        if self.service_url and not self.service_url.lower().startswith(("https://", "http://")):
+            problems.append(
+                ("service_url", "must be a URL such as https://mail.example.com/EWS/Exchange.asmx")
+            )
+        if not any(getattr(self, key) is not None for key in SECRET_KEYS):
+            problems.append(
+                ("", "needs a password: set password_env (recommended), password_file or password")
+            )
+        if self.auth_mechanism not in EWS_AUTH_MECHANISMS:
+            problems.append(
+                (
+                    "auth_mechanism",
+                    f"'{self.auth_mechanism.value}' is not possible with EWS;"
+                    " use 'ntlm', 'plain' (HTTP Basic) or 'auto'",
+                )
+            )
+        if self.security is not Security.SSL:
+            problems.append(("security", "EWS is always read over HTTPS; leave security unset"))
+        return problems
+
+    def _ews_keys_unused(self) -> list[tuple[str, str]]:
+        unused = [key for key in ("service_url", "mailbox") if getattr(self, key) is not None]
+        if self.exchange_version is not ExchangeVersion.AUTO:
+            unused.append("exchange_version")
+        return [(key, "is only used with protocol ews") for key in unused]
 
 
 class DatabaseConfig(Strict):

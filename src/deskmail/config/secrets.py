@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig, SmtpConfig
+from deskmail.config.models import PASSWORD_PROTOCOLS, JobConfig, SmtpConfig
 
 REDACTED = "***"
 _MAX_LINE = 64 * 1024  # a password file pointed at a large file must not be read whole
@@ -25,7 +25,7 @@ def resolve_password(job: JobConfig) -> str | None:
     Read at each use rather than at load time, so a rotated secret is picked
     up by the next run without a restart.
     """
-    if job.protocol not in NETWORK_PROTOCOLS:
+    if job.protocol not in PASSWORD_PROTOCOLS:
         return None
     return _resolve(
         job, lambda setting, problem: ConfigError(job.origin_file, job.key(setting), problem)

@@ -25,6 +25,13 @@ _HINTS: dict[Step, str] = {
     Step.FOLDER: 'check folder (IMAP: "INBOX/Support" and "INBOX.Support" both work) or path',
     Step.PROTOCOL: "the server's answer was not understood: check protocol and port",
     Step.SECRET: "check password_env / password_file: the password could not be read",
+    Step.AUTODISCOVER: (
+        "autodiscover found nothing for this address: set service_url"
+        " (https://SERVER/EWS/Exchange.asmx) or server"
+    ),
+    Step.VERSION: 'set exchange_version to the server\'s (2013, 2016, 2019) or to "auto"',
+    Step.MAILBOX: "check mailbox (or user): the address must exist, and this login must have"
+    " full access to it",
 }
 _HOSTNAME_HINT = (
     "the certificate is not issued for this server name: use the name it was issued for"

@@ -16,6 +16,9 @@ class Step(StrEnum):
     FOLDER = "folder"
     PROTOCOL = "protocol"  # the server said something we could not understand
     SECRET = "password"  # the configured password source could not be read
+    AUTODISCOVER = "autodiscover"  # EWS: no service found for the address
+    VERSION = "Exchange version"  # EWS: the server refused the version asked for
+    MAILBOX = "mailbox"  # not found, or this login may not open it
 
 
 class SourceError(Exception):

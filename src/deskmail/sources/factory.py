@@ -26,6 +26,10 @@ def open_source(job: JobConfig, password: str | None, state: SyncState | None = 
         from deskmail.sources.pop3 import Pop3Source
 
         return Pop3Source(job, password)
+    if job.protocol is Protocol.EWS:
+        from deskmail.sources.ews.source import EwsSource
+
+        return EwsSource(job, password, state)
     from deskmail.sources.maildir import MaildirSource
 
     return MaildirSource(job)
