@@ -1,0 +1,576 @@
+"""A fake Exchange Server EWS endpoint, for exchangelib on its real path.
+
+It answers, over HTTPS (tests/support/https.py), the operations exchangelib
+sends for a deskmail EWS job, in the wire format of Exchange 2016: the
+unauthenticated probe (401 with WWW-Authenticate), ConvertId for the version,
+GetFolder, FindFolder, SyncFolderItems, GetItem with MimeContent, UpdateItem,
+MoveItem and DeleteItem. Every answer carries the ServerVersionInfo header.
+Logins are checked with NTLM (pyspnego as the acceptor, bound to the
+connection as IIS does) or HTTP Basic.
+
+The mailbox keeps a change journal per folder: a SyncState is an offset into
+it, pages hold at most MaxChangesReturned changes and say
+IncludesLastItemInRange; ItemIds change when an item moves. Switches:
+`invalidate_sync_states()` (ErrorInvalidSyncStateData for every older state),
+`busy` (ErrorServerBusy with BackOffMilliseconds for that many requests),
+`hard_deletes` records any DeleteItem with DeleteType HardDelete.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
+
+import spnego
+from spnego.exceptions import SpnegoError
+
+from tests.support.https import HttpsServer
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+M = "http://schemas.microsoft.com/exchange/services/2006/messages"
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+NS = {"s": SOAP, "m": M, "t": T}
+
+PATH = "/EWS/Exchange.asmx"
+DOMAIN = "EXAMPLE"
+USER = "support"
+PASSWORD = "Ews-Passw0rd"
+ADDRESS = "support@example.com"
+
+_HEADER = (
+    '<s:Header><h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507"'
+    ' MinorBuildNumber="6" Version="V2017_07_11"'
+    f' xmlns:h="{T}" xmlns="{T}"/></s:Header>'
+)
+_WELL_KNOWN = {"root": "Top of Information Store", "msgfolderroot": "Top of Information Store"}
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@dataclass
+class Item:
+    id: str
+    folder: str
+    mime: bytes
+    is_read: bool = False
+    change: int = 1
+
+
+@dataclass
+class Folder:
+    id: str
+    name: str
+    parent: str | None
+    distinguished: str | None = None
+    # The change journal: (kind, item id) with kind create | delete | read.
+    journal: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Mailbox:
+    """One mailbox's folders and items; the handler's state, shared by all connections."""
+
+    def __init__(self, address: str = ADDRESS) -> None:
+        self.address = address
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.folders: dict[str, Folder] = {}
+        self.items: dict[str, Item] = {}
+        self.generation = 1
+        self.busy = 0  # the next N requests answer ErrorServerBusy
+        self.busy_answers = 0
+        self.hard_deletes: list[str] = []
+        self.requests: list[str] = []  # operation names, in order
+        self.authenticated_users: set[str] = set()
+        root = self._add_folder("Top of Information Store", None, "msgfolderroot")
+        self.inbox = self._add_folder("Inbox", root.id, "inbox")
+        self.deleted = self._add_folder("Deleted Items", root.id, "deleteditems")
+
+    def _add_folder(self, name: str, parent: str | None, distinguished: str | None) -> Folder:
+        folder = Folder(id=_b64(f"folder:{next(self._ids)}:{name}"), name=name, parent=parent)
+        folder.distinguished = distinguished
+        self.folders[folder.id] = folder
+        return folder
+
+    def add_folder(self, path: str) -> Folder:
+        """A folder by path from the inbox: "Inbox/Support"."""
+        parent = self.inbox
+        for name in path.split("/")[1:]:
+            found = [f for f in self.folders.values() if f.parent == parent.id and f.name == name]
+            parent = found[0] if found else self._add_folder(name, parent.id, None)
+        return parent
+
+    def folder(self, path: str) -> Folder:
+        parent = self.inbox
+        for name in path.split("/")[1:]:
+            parent = next(
+                f for f in self.folders.values() if f.parent == parent.id and f.name == name
+            )
+        return parent
+
+    def deliver(self, mime: bytes, path: str = "Inbox") -> str:
+        with self.lock:
+            return self._place(mime, self.folder(path), is_read=False)
+
+    def _place(self, mime: bytes, folder: Folder, *, is_read: bool) -> str:
+        item = Item(id=_b64(f"item:{next(self._ids)}:{folder.id}"), folder=folder.id, mime=mime)
+        item.is_read = is_read
+        self.items[item.id] = item
+        folder.journal.append(("create", item.id))
+        return item.id
+
+    def _remove(self, item: Item) -> None:
+        del self.items[item.id]
+        self.folders[item.folder].journal.append(("delete", item.id))
+
+    def in_folder(self, path: str) -> list[Item]:
+        folder = self.folder(path)
+        return [item for item in self.items.values() if item.folder == folder.id]
+
+    def invalidate_sync_states(self) -> None:
+        """Every SyncState handed out so far is refused (ErrorInvalidSyncStateData)."""
+        with self.lock:
+            self.generation += 1
+
+    # ---- the operations -------------------------------------------------------------
+
+    def operation(self, name: str, body: ET.Element) -> str:
+        handler = getattr(self, f"_op_{name}", None)
+        if handler is None:
+            raise ValueError(f"the EWS fake does not answer {name}")
+        with self.lock:
+            return str(handler(body))
+
+    def _resolve_folder(self, elem: ET.Element) -> Folder | None:
+        if elem.tag == f"{{{T}}}DistinguishedFolderId":
+            wanted = elem.get("Id", "")
+            if wanted == "root":
+                wanted = "msgfolderroot"
+            return next((f for f in self.folders.values() if f.distinguished == wanted), None)
+        return self.folders.get(elem.get("Id", ""))
+
+    def _folder_xml(self, folder: Folder) -> str:
+        parent = f'<t:ParentFolderId Id="{folder.parent}" ChangeKey="AQ"/>' if folder.parent else ""
+        children = sum(1 for f in self.folders.values() if f.parent == folder.id)
+        items = [i for i in self.items.values() if i.folder == folder.id]
+        unread = sum(1 for i in items if not i.is_read)
+        folder_class = "" if folder.distinguished == "msgfolderroot" else "IPF.Note"
+        return (
+            f'<t:Folder><t:FolderId Id="{folder.id}" ChangeKey="AQ"/>{parent}'
+            + (f"<t:FolderClass>{folder_class}</t:FolderClass>" if folder_class else "")
+            + f"<t:DisplayName>{escape(folder.name)}</t:DisplayName>"
+            f"<t:TotalCount>{len(items)}</t:TotalCount>"
+            f"<t:ChildFolderCount>{children}</t:ChildFolderCount>"
+            f"<t:UnreadCount>{unread}</t:UnreadCount></t:Folder>"
+        )
+
+    def _op_ConvertId(self, body: ET.Element) -> str:
+        messages = "".join(
+            _error("ConvertId", "ErrorInvalidIdMalformed", "Id is malformed.")
+            for _ in body.iter(f"{{{T}}}AlternateId")
+        )
+        return _response("ConvertId", messages)
+
+    def _op_GetFolder(self, body: ET.Element) -> str:
+        ids = body.find("m:FolderIds", NS)
+        messages = []
+        for elem in list(ids) if ids is not None else []:
+            folder = self._resolve_folder(elem)
+            if folder is None:
+                messages.append(
+                    _error(
+                        "GetFolder",
+                        "ErrorFolderNotFound",
+                        "The specified folder could not be found in the store.",
+                        "<m:Folders/>",
+                    )
+                )
+            else:
+                messages.append(
+                    _success("GetFolder", f"<m:Folders>{self._folder_xml(folder)}</m:Folders>")
+                )
+        return _response("GetFolder", "".join(messages))
+
+    def _op_FindFolder(self, body: ET.Element) -> str:
+        parents = body.find("m:ParentFolderIds", NS)
+        constant = body.find(".//m:Restriction//t:Constant", NS)
+        name = constant.get("Value") if constant is not None else None
+        messages = []
+        for elem in list(parents) if parents is not None else []:
+            parent = self._resolve_folder(elem)
+            if parent is None:
+                messages.append(
+                    _error(
+                        "FindFolder",
+                        "ErrorFolderNotFound",
+                        "The specified folder could not be found in the store.",
+                    )
+                )
+                continue
+            found = [
+                f
+                for f in self.folders.values()
+                if f.parent == parent.id and (name is None or f.name.lower() == name.lower())
+            ]
+            folders = "".join(self._folder_xml(f) for f in found)
+            messages.append(
+                _success(
+                    "FindFolder",
+                    f'<m:RootFolder IndexedPagingOffset="{len(found)}" TotalItemsInView="{len(found)}"'
+                    f' IncludesLastItemInRange="true"><t:Folders>{folders}</t:Folders></m:RootFolder>',
+                )
+            )
+        return _response("FindFolder", "".join(messages))
+
+    def _op_SyncFolderItems(self, body: ET.Element) -> str:
+        folder_elem = body.find("m:SyncFolderId", NS)
+        folder = self._resolve_folder(folder_elem[0]) if folder_elem is not None else None
+        if folder is None:
+            return _response(
+                "SyncFolderItems",
+                _error(
+                    "SyncFolderItems",
+                    "ErrorFolderNotFound",
+                    "The specified folder could not be found in the store.",
+                ),
+            )
+        state_elem = body.find("m:SyncState", NS)
+        start = 0
+        if state_elem is not None and state_elem.text:
+            try:
+                generation, folder_id, offset = (
+                    base64.b64decode(state_elem.text).decode().split("|")
+                )
+                valid = int(generation) == self.generation and folder_id == folder.id
+                start = int(offset)
+            except ValueError:
+                valid = False
+            if not valid:
+                return _response(
+                    "SyncFolderItems",
+                    _error(
+                        "SyncFolderItems",
+                        "ErrorInvalidSyncStateData",
+                        "Synchronization state data is corrupt or otherwise invalid.",
+                    ),
+                )
+        limit_elem = body.find("m:MaxChangesReturned", NS)
+        limit = int(limit_elem.text or "100") if limit_elem is not None else 100
+        known_before = {item_id for kind, item_id in folder.journal[:start] if kind == "create"}
+        changes: list[str] = []
+        position = start
+        while position < len(folder.journal) and len(changes) < limit:
+            kind, item_id = folder.journal[position]
+            position += 1
+            item = self.items.get(item_id)
+            if kind == "create" and item is not None and item.folder == folder.id:
+                changes.append(
+                    f'<t:Create><t:Message><t:ItemId Id="{item_id}" ChangeKey="CK{item.change}"/>'
+                    "</t:Message></t:Create>"
+                )
+            elif kind == "delete" and item_id in known_before:
+                changes.append(f'<t:Delete><t:ItemId Id="{item_id}" ChangeKey="CK0"/></t:Delete>')
+        last = position >= len(folder.journal)
+        state = _b64(f"{self.generation}|{folder.id}|{position}")
+        return _response(
+            "SyncFolderItems",
+            _success(
+                "SyncFolderItems",
+                f"<m:SyncState>{state}</m:SyncState>"
+                f"<m:IncludesLastItemInRange>{str(last).lower()}</m:IncludesLastItemInRange>"
+                f"<m:Changes>{''.join(changes)}</m:Changes>",
+            ),
+        )
+
+    def _item_ids(self, body: ET.Element, container: str = "m:ItemIds") -> list[str]:
+        ids = body.find(container, NS)
+        return [elem.get("Id", "") for elem in ids] if ids is not None else []
+
+    def _op_GetItem(self, body: ET.Element) -> str:
+        fields = {elem.get("FieldURI") for elem in body.iter(f"{{{T}}}FieldURI")}
+        messages = []
+        for item_id in self._item_ids(body):
+            item = self.items.get(item_id)
+            if item is None:
+                messages.append(_not_found("GetItem", "<m:Items/>"))
+                continue
+            parts = []
+            if "item:MimeContent" in fields:
+                mime = base64.b64encode(item.mime).decode()
+                parts.append(f'<t:MimeContent CharacterSet="UTF-8">{mime}</t:MimeContent>')
+            parts.append(f'<t:ItemId Id="{item.id}" ChangeKey="CK{item.change}"/>')
+            parts.append(f'<t:ParentFolderId Id="{item.folder}" ChangeKey="AQ"/>')
+            if "message:IsRead" in fields:
+                parts.append(f"<t:IsRead>{str(item.is_read).lower()}</t:IsRead>")
+            messages.append(
+                _success("GetItem", f"<m:Items><t:Message>{''.join(parts)}</t:Message></m:Items>")
+            )
+        return _response("GetItem", "".join(messages))
+
+    def _op_UpdateItem(self, body: ET.Element) -> str:
+        messages = []
+        for change in body.iterfind(".//t:ItemChange", NS):
+            id_elem = change.find("t:ItemId", NS)
+            item = self.items.get(id_elem.get("Id", "") if id_elem is not None else "")
+            if item is None:
+                messages.append(_not_found("UpdateItem", "<m:Items/>"))
+                continue
+            value = change.find(".//t:SetItemField/t:Message/t:IsRead", NS)
+            if value is not None:
+                item.is_read = value.text in ("true", "1")
+                item.change += 1
+                self.folders[item.folder].journal.append(("read", item.id))
+            messages.append(
+                _success(
+                    "UpdateItem",
+                    f'<m:Items><t:Message><t:ItemId Id="{item.id}" ChangeKey="CK{item.change}"/>'
+                    "</t:Message></m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>",
+                )
+            )
+        return _response("UpdateItem", "".join(messages))
+
+    def _move(self, item: Item, target: Folder) -> str:
+        self._remove(item)
+        return self._place(item.mime, target, is_read=item.is_read)
+
+    def _op_MoveItem(self, body: ET.Element) -> str:
+        to = body.find("m:ToFolderId", NS)
+        target = self._resolve_folder(to[0]) if to is not None else None
+        messages = []
+        for item_id in self._item_ids(body):
+            item = self.items.get(item_id)
+            if item is None or target is None:
+                messages.append(_not_found("MoveItem", "<m:Items/>"))
+                continue
+            new_id = self._move(item, target)
+            messages.append(
+                _success(
+                    "MoveItem",
+                    f'<m:Items><t:Message><t:ItemId Id="{new_id}" ChangeKey="CK1"/></t:Message></m:Items>',
+                )
+            )
+        return _response("MoveItem", "".join(messages))
+
+    def _op_DeleteItem(self, body: ET.Element) -> str:
+        delete_type = body.get("DeleteType", "")
+        messages = []
+        for item_id in self._item_ids(body):
+            item = self.items.get(item_id)
+            if item is None:
+                messages.append(_not_found("DeleteItem"))
+                continue
+            if delete_type == "HardDelete":
+                self.hard_deletes.append(item_id)
+                self._remove(item)
+            elif delete_type == "MoveToDeletedItems":
+                self._move(item, self.deleted)
+            else:  # SoftDelete: into the recoverable items, out of the folder
+                self._remove(item)
+            messages.append(_success("DeleteItem", ""))
+        return _response("DeleteItem", "".join(messages))
+
+
+def _response(operation: str, messages: str) -> str:
+    return (
+        f'<m:{operation}Response xmlns:m="{M}" xmlns:t="{T}">'
+        f"<m:ResponseMessages>{messages}</m:ResponseMessages></m:{operation}Response>"
+    )
+
+
+def _success(operation: str, content: str) -> str:
+    return (
+        f'<m:{operation}ResponseMessage ResponseClass="Success">'
+        f"<m:ResponseCode>NoError</m:ResponseCode>{content}</m:{operation}ResponseMessage>"
+    )
+
+
+def _error(operation: str, code: str, text: str, content: str = "") -> str:
+    return (
+        f'<m:{operation}ResponseMessage ResponseClass="Error">'
+        f"<m:MessageText>{escape(text)}</m:MessageText><m:ResponseCode>{code}</m:ResponseCode>"
+        f"<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{content}</m:{operation}ResponseMessage>"
+    )
+
+
+def _not_found(operation: str, content: str = "") -> str:
+    return _error(
+        operation, "ErrorItemNotFound", "The specified object was not found in the store.", content
+    )
+
+
+def _envelope(body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<s:Envelope xmlns:s="{SOAP}">{_HEADER}<s:Body>{body}</s:Body></s:Envelope>'
+    ).encode()
+
+
+_BUSY_FAULT = (
+    "<s:Fault>"
+    f'<faultcode xmlns:a="{T}">a:ErrorServerBusy</faultcode>'
+    '<faultstring xml:lang="en-US">The server cannot service this request right now.'
+    " Try again later.</faultstring><detail>"
+    '<e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">'
+    "ErrorServerBusy</e:ResponseCode>"
+    '<e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">'
+    "The server cannot service this request right now. Try again later.</e:Message>"
+    f'<t:MessageXml xmlns:t="{T}"><t:Value Name="BackOffMilliseconds">{{ms}}</t:Value>'
+    "</t:MessageXml></detail></s:Fault>"
+)
+
+
+class EwsHandler(BaseHTTPRequestHandler):
+    """One connection; NTLM authenticates the connection, as IIS does."""
+
+    protocol_version = "HTTP/1.1"
+    mailbox: Mailbox
+    auth: str = "ntlm"  # "ntlm" | "basic"
+    backoff_ms = 50
+
+    def setup(self) -> None:
+        super().setup()
+        self._ntlm: Any = None
+        self._user: str | None = None
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if body:
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _challenge(self, token: str | None = None) -> None:
+        if self.auth == "basic":
+            header = 'Basic realm="localhost"'
+        else:
+            header = f"NTLM {token}" if token else "NTLM"
+        self._send(401, b"", {"WWW-Authenticate": header})
+
+    def _authenticated(self) -> bool:
+        """Whether this request may go on; answers the 401 itself when not."""
+        if self._user is not None:
+            return True
+        header = self.headers.get("Authorization", "")
+        scheme, _, blob = header.partition(" ")
+        if self.auth == "basic":
+            if scheme.lower() == "basic":
+                user, _, password = base64.b64decode(blob).decode().partition(":")
+                if user.split("\\")[-1].lower() in (USER, ADDRESS) and password == PASSWORD:
+                    self._user = user
+                    self.mailbox.authenticated_users.add(user)
+                    return True
+            self._challenge()
+            return False
+        if scheme.upper() != "NTLM" or not blob:
+            self._ntlm = None
+            self._challenge()
+            return False
+        token = base64.b64decode(blob)
+        if self._ntlm is None:
+            self._ntlm = spnego.server(protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm)
+        try:
+            answer = self._ntlm.step(token)
+        except SpnegoError:
+            self._ntlm = None
+            self._challenge()
+            return False
+        if not self._ntlm.complete:
+            self._challenge(base64.b64encode(answer or b"").decode())
+            return False
+        self._user = str(self._ntlm.client_principal)
+        self.mailbox.authenticated_users.add(self._user)
+        return True
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        length = int(self.headers.get("Content-Length", "0"))
+        data = self.rfile.read(length)
+        if self.path.split("?")[0].lower() != PATH.lower():
+            self._send(404)
+            return
+        if not self._authenticated():
+            return
+        envelope = ET.fromstring(data)
+        body = envelope.find("s:Body", NS)
+        if body is None or not len(body):
+            self._send(400)
+            return
+        operation = body[0].tag.rpartition("}")[2]
+        self.mailbox.requests.append(operation)
+        with self.mailbox.lock:
+            busy = self.mailbox.busy > 0
+            if busy:
+                self.mailbox.busy -= 1
+                self.mailbox.busy_answers += 1
+        if busy:
+            self._send(500, _envelope(_BUSY_FAULT.replace("{ms}", str(self.backoff_ms))))
+            return
+        self._send(200, _envelope(self.mailbox.operation(operation, body[0])))
+
+
+@dataclass
+class EwsFake:
+    """The running fake: its mailbox, URL and CA file."""
+
+    server: HttpsServer
+    mailbox: Mailbox
+
+    @property
+    def service_url(self) -> str:
+        return f"{self.server.url}{PATH}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.server.ca_file
+
+
+def _user_file(directory: Path) -> Path:
+    path = directory / "ews-ntlm-users"
+    path.write_text(f"{DOMAIN}:{USER}:{PASSWORD}\n")
+    return path
+
+
+@contextmanager
+def ews_fake(directory: Path, auth: str = "ntlm") -> Iterator[EwsFake]:
+    """An EWS fake on https://localhost:PORT/EWS/Exchange.asmx with one mailbox."""
+    directory.mkdir(parents=True, exist_ok=True)
+    # pyspnego's NTLM acceptor reads its accounts from the file this variable names.
+    os.environ["NTLM_USER_FILE"] = str(_user_file(directory))
+    mailbox = Mailbox()
+    handler = type("Handler", (EwsHandler,), {"mailbox": mailbox, "auth": auth})
+    server = HttpsServer(handler, directory).start()
+    try:
+        yield EwsFake(server, mailbox)
+    finally:
+        server.stop()
+
+
+def ews_job(fake: EwsFake, **settings: Any) -> dict[str, Any]:
+    """A job table for the fake (NTLM with the domain login), as a TOML file writes it."""
+    table: dict[str, Any] = {
+        "protocol": "ews",
+        "service_url": fake.service_url,
+        "user": f"{DOMAIN}\\{USER}",
+        "mailbox": ADDRESS,
+        "password_env": "DESKMAIL_EWS_PASSWORD",
+        "ca_file": str(fake.ca_file),
+        "auth_mechanism": "ntlm",
+    }
+    table.update(settings)
+    return table
