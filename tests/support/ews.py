@@ -52,7 +52,8 @@ _HEADER = (
     ' MinorBuildNumber="6" Version="V2017_07_11"'
     f' xmlns:h="{T}" xmlns="{T}"/></s:Header>'
 )
-_WELL_KNOWN = {"root": "Top of Information Store", "msgfolderroot": "Top of Information Store"}
+# Exchange ends a failed SyncFolderItems message with an empty state, as exchangelib reads it.
+_SYNC_ERROR_TAIL = "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
 
 
 def _b64(text: str) -> str:
@@ -227,8 +228,9 @@ class Mailbox:
             messages.append(
                 _success(
                     "FindFolder",
-                    f'<m:RootFolder IndexedPagingOffset="{len(found)}" TotalItemsInView="{len(found)}"'
-                    f' IncludesLastItemInRange="true"><t:Folders>{folders}</t:Folders></m:RootFolder>',
+                    f'<m:RootFolder IndexedPagingOffset="{len(found)}"'
+                    f' TotalItemsInView="{len(found)}" IncludesLastItemInRange="true">'
+                    f"<t:Folders>{folders}</t:Folders></m:RootFolder>",
                 )
             )
         return _response("FindFolder", "".join(messages))
@@ -243,6 +245,7 @@ class Mailbox:
                     "SyncFolderItems",
                     "ErrorFolderNotFound",
                     "The specified folder could not be found in the store.",
+                    _SYNC_ERROR_TAIL,
                 ),
             )
         state_elem = body.find("m:SyncState", NS)
@@ -263,6 +266,7 @@ class Mailbox:
                         "SyncFolderItems",
                         "ErrorInvalidSyncStateData",
                         "Synchronization state data is corrupt or otherwise invalid.",
+                        _SYNC_ERROR_TAIL,
                     ),
                 )
         limit_elem = body.find("m:MaxChangesReturned", NS)
@@ -357,7 +361,8 @@ class Mailbox:
             messages.append(
                 _success(
                     "MoveItem",
-                    f'<m:Items><t:Message><t:ItemId Id="{new_id}" ChangeKey="CK1"/></t:Message></m:Items>',
+                    f'<m:Items><t:Message><t:ItemId Id="{new_id}" ChangeKey="CK1"/>'
+                    "</t:Message></m:Items>",
                 )
             )
         return _response("MoveItem", "".join(messages))
@@ -443,7 +448,7 @@ class EwsHandler(BaseHTTPRequestHandler):
         self._ntlm: Any = None
         self._user: str | None = None
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -498,7 +503,7 @@ class EwsHandler(BaseHTTPRequestHandler):
         self.mailbox.authenticated_users.add(self._user)
         return True
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length)
         if self.path.split("?")[0].lower() != PATH.lower():

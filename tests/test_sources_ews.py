@@ -1,0 +1,252 @@
+"""The EWS source against the EWS fake, with exchangelib on its real path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deskmail.config.models import JobConfig
+from deskmail.sources.check import describe_failure
+from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.ews.connection import open_account, suggested_url
+from deskmail.sources.ews.folders import resolve_folder
+from deskmail.sources.ews.sync import read_changes
+from deskmail.sources.factory import open_source
+from tests.support.ews import PASSWORD, EwsFake, ews_fake, ews_job
+
+
+class MemoryState:
+    """sources.base.SyncState in a dict, as intake's table keeps it."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, str] = {}
+
+    def load(self, scope: str) -> str | None:
+        return self.saved.get(scope)
+
+    def save(self, scope: str, value: str) -> None:
+        self.saved[scope] = value
+
+
+def _mail(n: int) -> bytes:
+    return f"Subject: mail {n}\r\nMessage-ID: <m{n}@example.com>\r\n\r\nbody {n}\r\n".encode()
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[EwsFake]:
+    with ews_fake(tmp_path / "ews") as running:
+        running.mailbox.add_folder("Inbox/Support")
+        yield running
+
+
+def _job(fake: EwsFake, **settings: Any) -> JobConfig:
+    return JobConfig.model_validate(ews_job(fake, **{"folder": "Inbox/Support", **settings}))
+
+
+def test_a_pass_lists_fetches_marks_read_and_the_next_starts_after_the_checkpoint(
+    fake: EwsFake,
+) -> None:
+    for n in range(5):
+        fake.mailbox.deliver(_mail(n), "Inbox/Support")
+    fake.mailbox.deliver(_mail(99), "Inbox")  # not in the job's folder
+    state = MemoryState()
+    job = _job(fake)
+    with open_source(job, PASSWORD, state) as source:
+        keys = source.list_keys()
+        assert len(keys) == 5
+        assert all(key.startswith("ews:support@example.com:") for key in keys)
+        raws = [message.raw for message in source.fetch(keys)]
+        assert raws == [_mail(n) for n in range(5)]
+        source.acknowledge(keys[:3])
+        assert state.saved == {}, "nothing is saved before the checkpoint"
+        source.checkpoint()
+    assert [item.is_read for item in fake.mailbox.in_folder("Inbox/Support")] == [True] * 3 + [
+        False
+    ] * 2
+    assert fake.mailbox.hard_deletes == []
+    fake.mailbox.deliver(_mail(5), "Inbox/Support")
+    with open_source(job, PASSWORD, state) as source:
+        again = source.list_keys()
+    assert len(again) == 1
+    with open_source(job, PASSWORD, state) as source:
+        assert [m.raw for m in source.fetch(again)] == [_mail(5)]
+
+
+def test_a_pass_cut_short_before_its_checkpoint_lists_the_same_mail_again(fake: EwsFake) -> None:
+    for n in range(3):
+        fake.mailbox.deliver(_mail(n), "Inbox/Support")
+    state = MemoryState()
+    job = _job(fake)
+    with open_source(job, PASSWORD, state) as source:
+        first = source.list_keys()
+    with open_source(job, PASSWORD, state) as source:
+        assert source.list_keys() == first
+
+
+def test_changes_are_read_page_by_page_to_the_last(fake: EwsFake) -> None:
+    for n in range(7):
+        fake.mailbox.deliver(_mail(n), "Inbox/Support")
+    account, url = open_account(_job(fake), PASSWORD)
+    folder = resolve_folder(account, "Inbox/Support", url)
+    fake.mailbox.requests.clear()
+    changes = read_changes(account, folder, None, page_size=3)
+    assert len(changes.created) == 7
+    assert changes.pages == 3
+    assert fake.mailbox.requests == ["SyncFolderItems"] * 3
+    assert read_changes(account, folder, changes.sync_state, page_size=3).created == ()
+
+
+def test_move_takes_the_mail_to_the_folder_path(fake: EwsFake) -> None:
+    fake.mailbox.add_folder("Inbox/Support/Done")
+    for n in range(2):
+        fake.mailbox.deliver(_mail(n), "Inbox/Support")
+    job = _job(fake, after_processing="move", move_to="Inbox/Support/Done")
+    with open_source(job, PASSWORD, MemoryState()) as source:
+        source.acknowledge(source.list_keys())
+    assert fake.mailbox.in_folder("Inbox/Support") == []
+    assert [item.mime for item in fake.mailbox.in_folder("Inbox/Support/Done")] == [
+        _mail(0),
+        _mail(1),
+    ]
+
+
+def test_delete_moves_to_deleted_items_never_a_hard_delete(fake: EwsFake) -> None:
+    fake.mailbox.deliver(_mail(1), "Inbox/Support")
+    job = _job(fake, after_processing="delete")
+    with open_source(job, PASSWORD, MemoryState()) as source:
+        keys = source.list_keys()
+        source.acknowledge(keys)
+        source.acknowledge(keys)  # already gone: ErrorItemNotFound is done, not an error
+    assert fake.mailbox.in_folder("Inbox/Support") == []
+    assert [item.folder for item in fake.mailbox.items.values()] == [fake.mailbox.deleted.id]
+    assert fake.mailbox.hard_deletes == []
+
+
+def test_a_mail_gone_before_its_fetch_is_skipped(fake: EwsFake) -> None:
+    ids = [fake.mailbox.deliver(_mail(n), "Inbox/Support") for n in range(2)]
+    with open_source(_job(fake), PASSWORD, MemoryState()) as source:
+        keys = source.list_keys()
+        del fake.mailbox.items[ids[0]]
+        assert [m.raw for m in source.fetch(keys)] == [_mail(1)]
+
+
+def test_a_sync_state_the_server_refuses_reads_the_folder_again(fake: EwsFake) -> None:
+    for n in range(2):
+        fake.mailbox.deliver(_mail(n), "Inbox/Support")
+    state = MemoryState()
+    job = _job(fake)
+    with open_source(job, PASSWORD, state) as source:
+        first = source.list_keys()
+        source.checkpoint()
+    fake.mailbox.invalidate_sync_states()
+    fake.mailbox.deliver(_mail(2), "Inbox/Support")
+    with open_source(job, PASSWORD, state) as source:
+        again = source.list_keys()
+    # The same keys for the same items: the journal recognizes them; one new mail.
+    assert again[:2] == first
+    assert len(again) == 3
+
+
+def test_a_busy_server_is_waited_out_as_it_asks(fake: EwsFake) -> None:
+    for n in range(2):
+        fake.mailbox.deliver(_mail(n), "Inbox/Support")
+    with open_source(_job(fake), PASSWORD, MemoryState()) as source:
+        fake.mailbox.busy = 2
+        keys = source.list_keys()
+        assert [m.raw for m in source.fetch(keys)] == [_mail(0), _mail(1)]
+    assert fake.mailbox.busy_answers == 2
+
+
+def test_basic_authentication(tmp_path: Path) -> None:
+    with ews_fake(tmp_path / "ews", auth="basic") as basic:
+        basic.mailbox.deliver(_mail(1))
+        job = JobConfig.model_validate(ews_job(basic, auth_mechanism="plain"))
+        with open_source(job, PASSWORD, MemoryState()) as source:
+            assert len(source.list_keys()) == 1
+        with pytest.raises(SourceError) as failure:
+            open_source(job, "wrong", MemoryState())
+    assert failure.value.step is Step.AUTHENTICATION
+
+
+@pytest.mark.parametrize("mechanism", ["ntlm", "auto"])
+def test_a_wrong_password_fails_at_authentication(fake: EwsFake, mechanism: str) -> None:
+    with pytest.raises(SourceError) as failure:
+        open_source(_job(fake, auth_mechanism=mechanism), "wrong", MemoryState())
+    assert failure.value.step is Step.AUTHENTICATION
+    assert "wrong" not in describe_failure(failure.value)
+
+
+def test_a_missing_folder_is_named(fake: EwsFake) -> None:
+    with pytest.raises(SourceError) as failure:
+        open_source(_job(fake, folder="Inbox/Nope"), PASSWORD, MemoryState())
+    assert failure.value.step is Step.FOLDER
+    assert "no folder 'Nope' in Inbox" in failure.value.detail
+
+
+def test_two_jobs_with_two_private_cas_both_work_in_one_process(tmp_path: Path) -> None:
+    with ews_fake(tmp_path / "a") as first, ews_fake(tmp_path / "b") as second:
+        assert first.ca_file.read_bytes() != second.ca_file.read_bytes()
+        first.mailbox.deliver(_mail(1))
+        second.mailbox.deliver(_mail(2))
+        job_a = JobConfig.model_validate(ews_job(first))
+        job_b = JobConfig.model_validate(ews_job(second))
+        for job, mail in ((job_a, _mail(1)), (job_b, _mail(2)), (job_a, _mail(1))):
+            with open_source(job, PASSWORD, MemoryState()) as source:
+                assert [m.raw for m in source.fetch(source.list_keys())] == [mail]
+        # Each CA trusts its own server only: a's CA for b's server is refused.
+        crossed = JobConfig.model_validate(ews_job(second, ca_file=str(first.ca_file)))
+        with pytest.raises(SourceError) as failure:
+            open_source(crossed, PASSWORD, MemoryState())
+        assert failure.value.step is Step.CERTIFICATE
+        unverified = JobConfig.model_validate(
+            ews_job(second, ca_file=None, reject_invalid_certificates=False)
+        )
+        with open_source(unverified, PASSWORD, MemoryState()) as source:
+            assert len(source.list_keys()) == 1
+
+
+def test_no_server_listening_fails_at_connect(fake: EwsFake) -> None:
+    url = fake.service_url.replace(str(fake.server.port), "1")
+    with pytest.raises(SourceError) as failure:
+        open_source(_job(fake, service_url=url), PASSWORD, MemoryState())
+    assert failure.value.step is Step.CONNECT
+
+
+def test_autodiscover_that_finds_nothing_is_named(fake: EwsFake) -> None:
+    job = _job(fake, service_url=None, user="support@example.invalid", mailbox=None)
+    with pytest.raises(SourceError) as failure:
+        open_source(job, PASSWORD, MemoryState())
+    assert failure.value.step is Step.AUTODISCOVER
+
+
+def test_a_server_name_suggests_the_ews_url_as_alloy_does() -> None:
+    assert suggested_url("mail.example.com") == "https://mail.example.com/EWS/Exchange.asmx"
+    assert suggested_url("localhost", 8443) == "https://localhost:8443/EWS/Exchange.asmx"
+
+
+def test_a_pinned_version_skips_the_version_probe(fake: EwsFake) -> None:
+    fake.mailbox.deliver(_mail(1), "Inbox/Support")
+    with open_source(_job(fake, exchange_version="2016"), PASSWORD, MemoryState()) as source:
+        assert len(source.list_keys()) == 1
+    assert "ConvertId" not in fake.mailbox.requests
+
+
+def test_only_an_ews_job_imports_exchangelib() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        import deskmail.cli, deskmail.intake.run, deskmail.sources.factory
+        import deskmail.sources.imap, deskmail.sources.pop3, deskmail.sources.check
+        print("exchangelib" in sys.modules)
+        import deskmail.sources.ews.source
+        print("exchangelib" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
