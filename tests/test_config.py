@@ -103,6 +103,7 @@ def test_sample_examples_are_valid_and_show_every_key(
     assert [(job.name, job.protocol) for job in jobs] == [
         ("Support", Protocol.IMAP),
         ("Facilities", Protocol.POP3),
+        ("Exchange", Protocol.EWS),
     ]
     assert jobs[0].folder == "INBOX/Support"
     assert jobs[1].password_file == tmp_path / "secrets" / "facilities.txt"
@@ -215,7 +216,7 @@ def test_missing_protocol_lists_the_choices(tmp_path: Path) -> None:
     exc = error(tmp_path, '[[jobs]]\nname = "Support"\n')
     assert (exc.key, exc.problem) == (
         'jobs[0] ("Support").protocol',
-        "is required (one of imap, pop3, maildir)",
+        "is required (one of imap, pop3, maildir, ews)",
     )
 
 
@@ -906,3 +907,71 @@ def test_sample_mails_keep_backslashes_accents_and_attachments() -> None:
     assert "<table" in html_only.get_content() and "<ul" in html_only.get_content()
     assert mails["02-vpn-disconnects.eml"].get_content_type() == "multipart/alternative"
     assert mails["10-zabbix-disk-space-alert.eml"]["Auto-Submitted"] == "auto-generated"
+
+
+# --- EWS jobs (Exchange Server on premises) -------------------------------------------
+
+EWS_JOB = """
+[[jobs]]
+name = "Exchange"
+protocol = "ews"
+user = 'EXAMPLE\\support'
+mailbox = "support@example.com"
+password_env = "DESKMAIL_EWS_PASSWORD"
+"""
+
+
+def test_an_ews_job_with_a_server_name_or_a_service_url_loads(tmp_path: Path) -> None:
+    job = load(tmp_path, EWS_JOB + 'server = "mail.example.com"\nexchange_version = "2016"\n')[0]
+    assert job.protocol is Protocol.EWS
+    assert job.effective_after_processing is AfterProcessing.MARK_SEEN
+    url = 'service_url = "https://mail.example.com/EWS/Exchange.asmx"\nauth_mechanism = "ntlm"\n'
+    assert load(tmp_path, EWS_JOB + url)[0].service_url == (
+        "https://mail.example.com/EWS/Exchange.asmx"
+    )
+
+
+def test_an_ews_job_needs_where_to_find_the_service(tmp_path: Path) -> None:
+    exc = error(tmp_path, EWS_JOB)
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Exchange")',
+        "needs service_url, server, or a user that is an e-mail address"
+        " to find the service by autodiscover",
+    )
+    # An e-mail address as the user is enough: autodiscover finds the URL.
+    auto = EWS_JOB.replace("'EXAMPLE\\support'", '"support@example.com"')
+    assert load(tmp_path, auto)[0].service_url is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "key", "problem"),
+    [
+        (
+            'auth_mechanism = "cram-md5"',
+            "auth_mechanism",
+            "'cram-md5' is not possible with EWS; use 'ntlm', 'plain' (HTTP Basic) or 'auto'",
+        ),
+        ('service_url = "mail.example.com"', "service_url", "must be a URL such as"),
+        ('exchange_version = "2007"', "exchange_version", "must be one of auto, 2010_sp2, 2013"),
+        ('security = "starttls"', "security", "EWS is always read over HTTPS"),
+    ],
+)
+def test_ews_settings_are_checked(tmp_path: Path, setting: str, key: str, problem: str) -> None:
+    text = EWS_JOB + ("" if "service_url" in setting else 'server = "mail.example.com"\n')
+    exc = error(tmp_path, text + setting + "\n")
+    assert exc.key == f'jobs[0] ("Exchange").{key}'
+    assert exc.problem.startswith(problem)
+
+
+def test_ews_settings_are_refused_on_other_protocols(tmp_path: Path) -> None:
+    exc = error(tmp_path, IMAP_JOB + 'exchange_version = "2016"\n')
+    assert (exc.key, exc.problem) == (
+        'jobs[0] ("Support").exchange_version',
+        "is only used with protocol ews",
+    )
+
+
+def test_an_ews_job_reads_its_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESKMAIL_EWS_PASSWORD", "secret")
+    job = load(tmp_path, EWS_JOB + 'server = "mail.example.com"\n')[0]
+    assert resolve_password(job) == "secret"
