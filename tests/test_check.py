@@ -207,3 +207,42 @@ def test_check_names_a_mechanism_the_server_does_not_offer_and_logs_in_with_ntlm
 def test_every_step_has_a_hint(step: Step) -> None:
     text = describe_failure(SourceError(step, "detail"))
     assert text.startswith(f"FAILED at {step.value}: detail\n  hint: ")
+
+
+def test_check_of_ews_jobs_names_each_failed_step_in_one_line(tmp_path: Path) -> None:
+    from tests.support.ews import PASSWORD as EWS_PASSWORD
+    from tests.support.ews import ews_fake, ews_job
+
+    with ews_fake(tmp_path / "ews") as fake:
+        fake.mailbox.add_folder("Inbox/Support")
+        fake.mailbox.deliver(make_mail(), "Inbox/Support")
+        jobs = [
+            ews_job(fake, name="Exchange", folder="Inbox/Support"),
+            ews_job(fake, name="No folder", folder="Inbox/Nope"),
+            ews_job(fake, name="Wrong password", password_env="DESKMAIL_EWS_WRONG"),
+            ews_job(fake, name="No mailbox", mailbox="nobody@example.com"),
+            ews_job(fake, name="Untrusted", ca_file=None),
+            ews_job(fake, name="Nothing found", service_url=None, mailbox="a@example.invalid"),
+        ]
+        config = write_config(tmp_path / "deskmail.toml", f"sqlite:///{tmp_path}/d.db", jobs)
+        env = {"DESKMAIL_EWS_PASSWORD": EWS_PASSWORD, "DESKMAIL_EWS_WRONG": "wrong"}
+        result = CliRunner().invoke(main, ["check", "--config", str(config)], env=env)
+    url = fake.service_url
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        f"Exchange: OK - ews {url}, HTTPS, folder 'Inbox/Support': 1 message (1 new)"
+    )
+    failed = [line for line in lines[1:] if not line.startswith("  hint: ")]
+    assert failed == [
+        f"No folder: FAILED at folder ({url}): no folder 'Nope' in Inbox (folder 'Inbox/Nope')",
+        f"Wrong password: FAILED at authentication ({url}): Invalid credentials for {url}",
+        f"No mailbox: FAILED at mailbox ({url}): ErrorNonExistentMailbox:"
+        " The SMTP address has no mailbox associated with it.",
+        f"Untrusted: FAILED at certificate ({url}): certificate verify failed:"
+        " self-signed certificate",
+        "Nothing found: FAILED at autodiscover (autodiscover for a@example.invalid):"
+        " no EWS service found (the domain's autodiscover URLs and its DNS SRV record"
+        " were tried)",
+    ]
+    assert result.exit_code != 0
+    assert EWS_PASSWORD not in result.output

@@ -932,15 +932,17 @@ def test_an_ews_job_with_a_server_name_or_a_service_url_loads(tmp_path: Path) ->
 
 
 def test_an_ews_job_needs_where_to_find_the_service(tmp_path: Path) -> None:
-    exc = error(tmp_path, EWS_JOB)
+    without_address = EWS_JOB.replace('mailbox = "support@example.com"\n', "")
+    exc = error(tmp_path, without_address)
     assert (exc.key, exc.problem) == (
         'jobs[0] ("Exchange")',
-        "needs service_url, server, or a user that is an e-mail address"
+        "needs service_url, server, or an e-mail address (mailbox, or user)"
         " to find the service by autodiscover",
     )
-    # An e-mail address as the user is enough: autodiscover finds the URL.
-    auto = EWS_JOB.replace("'EXAMPLE\\support'", '"support@example.com"')
+    # An e-mail address is enough: autodiscover finds the URL.
+    auto = without_address.replace("'EXAMPLE\\support'", '"support@example.com"')
     assert load(tmp_path, auto)[0].service_url is None
+    assert load(tmp_path, EWS_JOB)[0].mailbox == "support@example.com"
 
 
 @pytest.mark.parametrize(

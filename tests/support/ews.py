@@ -161,6 +161,11 @@ class Mailbox:
             return next((f for f in self.folders.values() if f.distinguished == wanted), None)
         return self.folders.get(elem.get("Id", ""))
 
+    def _this_mailbox(self, elem: ET.Element) -> bool:
+        """Whether a DistinguishedFolderId names this mailbox (or none, the login's own)."""
+        address = elem.find("t:Mailbox/t:EmailAddress", NS)
+        return address is None or (address.text or "").lower() == self.address
+
     def _folder_xml(self, folder: Folder) -> str:
         parent = f'<t:ParentFolderId Id="{folder.parent}" ChangeKey="AQ"/>' if folder.parent else ""
         children = sum(1 for f in self.folders.values() if f.parent == folder.id)
@@ -188,7 +193,16 @@ class Mailbox:
         messages = []
         for elem in list(ids) if ids is not None else []:
             folder = self._resolve_folder(elem)
-            if folder is None:
+            if not self._this_mailbox(elem):
+                messages.append(
+                    _error(
+                        "GetFolder",
+                        "ErrorNonExistentMailbox",
+                        "The SMTP address has no mailbox associated with it.",
+                        "<m:Folders/>",
+                    )
+                )
+            elif folder is None:
                 messages.append(
                     _error(
                         "GetFolder",

@@ -428,11 +428,11 @@ class JobConfig(Strict):
             problems.append(("user", "is required for protocol ews"))
         if self.server and self.service_url:
             problems.append(("service_url", "and server are both set; keep only one"))
-        elif not self.server and not self.service_url and "@" not in self.user:
+        elif not self.server and not self.service_url and "@" not in f"{self.user}{self.mailbox}":
             problems.append(
                 (
                     "",
-                    "needs service_url, server, or a user that is an e-mail address"
+                    "needs service_url, server, or an e-mail address (mailbox, or user)"
                     " to find the service by autodiscover",
                 )
             )

@@ -70,9 +70,9 @@ def job_tls(job: JobConfig, server: str) -> tls.JobTls:
 def open_account(job: JobConfig, password: str | None) -> tuple[Account, str]:
     """A logged-in Account and the service URL it talks to; raises SourceError naming the step."""
     url = service_url(job)
-    where = url or AUTODISCOVER
-    secret = require_password(password, where)
     address = mailbox_address(job)
+    where = url or f"{AUTODISCOVER} for {address}"
+    secret = require_password(password, where)
     tls.install()
     rules = job_tls(job, where)
     if url is not None:
@@ -192,7 +192,8 @@ def describe(exc: Exception, server: str) -> SourceError:
     if isinstance(exc, errors.AutoDiscoverFailed):
         return SourceError(
             Step.AUTODISCOVER,
-            f"autodiscover found no EWS service for this address ({exc})",
+            "no EWS service found (the domain's autodiscover URLs and its DNS SRV record"
+            " were tried)",
             server=server,
         )
     if isinstance(exc, errors.UnauthorizedError):
