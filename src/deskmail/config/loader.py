@@ -219,6 +219,7 @@ def _place_oauth2(oauth2: OAuth2Config | None, base: Path) -> OAuth2Config | Non
         update={
             "client_secret_file": _absolute(oauth2.client_secret_file, base),
             "certificate_file": _absolute(oauth2.certificate_file, base),
+            "ca_file": _absolute(oauth2.ca_file, base),
         }
     )
 

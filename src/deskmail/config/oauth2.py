@@ -99,6 +99,9 @@ class OAuth2Config(BaseModel):
     authorization_endpoint: HttpsUrl | None = Field(
         default=None, description="google: the sign-in page, for deskmail auth login"
     )
+    ca_file: Path | None = Field(
+        default=None, description="extra trust anchor (PEM) for the identity provider"
+    )
     scopes: list[Scope] | None = Field(
         default=None, description="default: by provider, flow and protocol"
     )
