@@ -23,6 +23,7 @@ from typing import Protocol
 
 from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import mailbox_failed, mailbox_recovered
+from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.config.secrets import resolve_password
@@ -230,7 +231,8 @@ def _pass(
     progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
-    with open_source(job, password, StoredSyncState(store, job.name)) as source:
+    tokens = job_tokens(job, store)  # None unless the job signs in with OAuth2
+    with open_source(job, password, StoredSyncState(store, job.name), tokens) as source:
         keys = source.list_keys()
         with store.transaction() as session:
             known = journal.lookup(session, job.name, keys)

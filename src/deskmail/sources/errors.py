@@ -19,6 +19,10 @@ class Step(StrEnum):
     AUTODISCOVER = "autodiscover"  # EWS: no service found for the address
     VERSION = "Exchange version"  # EWS: the server refused the version asked for
     MAILBOX = "mailbox"  # not found, or this login may not open it
+    IDENTITY = "identity provider"  # OAuth2: its endpoint unreachable, or the tenant unknown
+    CLIENT = "client credentials"  # OAuth2: client id, secret or certificate rejected
+    CONSENT = "consent or permission"  # OAuth2: scope not granted, admin consent missing
+    SIGN_IN = "sign-in"  # OAuth2: nobody signed in, or the refresh token expired or was revoked
 
 
 class SourceError(Exception):

@@ -10,12 +10,15 @@ ErrorServerBusy as long as the server asks, up to the job's read timeout.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from deskmail.config.models import AuthMechanism, ExchangeVersion, JobConfig
+from deskmail.config.oauth2 import OAuth2Flow
+from deskmail.sources.base import BearerTokens
 from deskmail.sources.connection import require_password
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.ews import tls
@@ -67,12 +70,19 @@ def job_tls(job: JobConfig, server: str) -> tls.JobTls:
     return tls.JobTls(context=context, verify=job.reject_invalid_certificates)
 
 
-def open_account(job: JobConfig, password: str | None) -> tuple[Account, str]:
-    """A logged-in Account and the service URL it talks to; raises SourceError naming the step."""
+def open_account(
+    job: JobConfig, password: str | None, tokens: BearerTokens | None = None
+) -> tuple[Account, str]:
+    """A logged-in Account and the service URL it talks to; raises SourceError naming the step.
+
+    With `tokens` (a job with an oauth2 table) it signs in with OAuth2 access
+    tokens, renewed once when the server refuses one; else with the password.
+    """
     url = service_url(job)
     address = mailbox_address(job)
     where = url or f"{AUTODISCOVER} for {address}"
-    secret = require_password(password, where)
+    secret = require_password(password, where) if tokens is None else ""
+    quiet_exchangelib()
     tls.install()
     rules = job_tls(job, where)
     if url is not None:
@@ -82,10 +92,13 @@ def open_account(job: JobConfig, password: str | None) -> tuple[Account, str]:
         for host in (domain, f"autodiscover.{domain}"):
             tls.register(f"https://{host}/", rules)
     with translating(where):
-        from exchangelib import DELEGATE, Account, Build, Configuration, Credentials, Version
+        from exchangelib import Account, Build, Configuration, Credentials, Version
+        from exchangelib.errors import UnauthorizedError
         from exchangelib.protocol import FailFast
 
-        credentials = Credentials(job.user, secret)
+        credentials: Any = (
+            Credentials(job.user, secret) if tokens is None else bearer_credentials(tokens)
+        )
         build = _BUILDS.get(job.exchange_version)
         version = Version(build=Build(*build)) if build is not None else None
         if url is None:
@@ -96,14 +109,67 @@ def open_account(job: JobConfig, password: str | None) -> tuple[Account, str]:
             config = Configuration(
                 service_endpoint=url,
                 credentials=credentials,
-                auth_type=_auth_type(job.auth_mechanism),
+                auth_type=_auth_type(job.auth_mechanism) if tokens is None else None,
                 version=version,
                 retry_policy=FailFast(),
                 max_connections=1,
             )
-            account = Account(address, config=config, autodiscover=False, access_type=DELEGATE)
-        _ = account.version  # detects the version now, while failures still name the step
+            account = Account(
+                address, config=config, autodiscover=False, access_type=_access_type(job)
+            )
+        if tokens is not None:
+            # exchangelib keeps one Protocol per URL and credentials: give it this pass's token.
+            account.protocol.credentials = credentials
+        try:
+            _ = account.version  # detects the version now, while failures still name the step
+        except UnauthorizedError:
+            if tokens is None:
+                raise
+            credentials.renew()  # refused before its expiry: a new one, once
+            account.protocol.credentials = credentials
+            _ = account.version
     return account, url
+
+
+def quiet_exchangelib() -> None:
+    """exchangelib's debug log holds the request and answer XML (mail text) and the
+    request headers (a Basic password, a token): it never goes below WARNING."""
+    logging.getLogger("exchangelib").setLevel(logging.WARNING)
+
+
+def _access_type(job: JobConfig) -> str:
+    """An app-only token acts for the mailbox by impersonation; a person's by delegation."""
+    from exchangelib import DELEGATE, IMPERSONATION
+
+    if job.oauth2 is not None and job.oauth2.flow is OAuth2Flow.APP:
+        return str(IMPERSONATION)
+    return str(DELEGATE)
+
+
+def bearer_credentials(tokens: BearerTokens) -> Any:
+    """exchangelib OAuth2 credentials that spend the job's tokens (auth/ gets and renews them)."""
+    from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
+    from oauthlib.oauth2 import OAuth2Token
+
+    def wrap(token: str) -> Any:
+        return OAuth2Token({"access_token": token, "token_type": "Bearer"})
+
+    # Kept out of the credentials' attributes, which exchangelib hashes into its cache key.
+    current = tokens.token()
+
+    class BearerCredentials(OAuth2AuthorizationCodeCredentials):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(access_token=wrap(current))
+
+        def renew(self) -> None:
+            nonlocal current
+            current = tokens.refused(current)
+            self.access_token = wrap(current)
+
+        def refresh(self, session: Any) -> None:
+            self.renew()
+
+    return BearerCredentials()
 
 
 def wait_out_busy_server(account: Account, job: JobConfig) -> None:
@@ -112,7 +178,7 @@ def wait_out_busy_server(account: Account, job: JobConfig) -> None:
 
 
 def _autodiscover(job: JobConfig, address: str, credentials: Any, version: Any) -> Account:
-    from exchangelib import DELEGATE, Account, Configuration
+    from exchangelib import Account, Configuration
     from exchangelib.protocol import FailFast
 
     config = Configuration(
@@ -122,7 +188,7 @@ def _autodiscover(job: JobConfig, address: str, credentials: Any, version: Any) 
         retry_policy=FailFast(),
         max_connections=1,
     )
-    return Account(address, config=config, autodiscover=True, access_type=DELEGATE)
+    return Account(address, config=config, autodiscover=True, access_type=_access_type(job))
 
 
 def _auth_type(mechanism: AuthMechanism) -> str | None:

@@ -12,7 +12,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from deskmail.config.models import AfterProcessing, JobConfig
-from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo, SyncState
+from deskmail.sources.base import (
+    BearerTokens,
+    ClosingSource,
+    FetchedMessage,
+    MailboxInfo,
+    SyncState,
+)
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.ews.connection import open_account, translating, wait_out_busy_server
 from deskmail.sources.ews.folders import resolve_folder
@@ -36,10 +42,16 @@ def item_id_of(key: str) -> str:
 
 
 class EwsSource(ClosingSource):
-    def __init__(self, job: JobConfig, password: str | None, state: SyncState | None) -> None:
+    def __init__(
+        self,
+        job: JobConfig,
+        password: str | None,
+        state: SyncState | None,
+        tokens: BearerTokens | None = None,
+    ) -> None:
         self._job = job
         self._state = state
-        self._account, self._url = open_account(job, password)
+        self._account, self._url = open_account(job, password, tokens)
         self._mailbox = str(self._account.primary_smtp_address).lower()
         with translating(self._url):
             self._folder = resolve_folder(self._account, job.folder, self._url)
