@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 import subprocess
 import sys
 import textwrap
@@ -12,13 +14,14 @@ from typing import Any
 import pytest
 
 from deskmail.config.models import JobConfig
+from deskmail.config.secrets import resolve_password
 from deskmail.sources.check import describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.ews.connection import open_account, suggested_url
 from deskmail.sources.ews.folders import resolve_folder
 from deskmail.sources.ews.sync import read_changes
 from deskmail.sources.factory import open_source
-from tests.support.ews import PASSWORD, EwsFake, ews_fake, ews_job
+from tests.support.ews import ADDRESS, PASSWORD, EwsFake, ews_fake, ews_job
 
 
 class MemoryState:
@@ -250,3 +253,87 @@ def test_only_an_ews_job_imports_exchangelib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+# ---- OAuth2: the job's tokens (auth/) spent on EWS ----------------------------------------
+
+
+def _oauth2_job(fake: EwsFake, platform: Any, client_id: str, flow: str = "app") -> JobConfig:
+    from deskmail.config.oauth2 import OAuth2Config
+
+    oauth2 = OAuth2Config.model_validate(
+        {
+            "tenant": platform.tenant,
+            "client_id": client_id,
+            "authority": platform.url,
+            "ca_file": platform.ca_file,
+            "client_secret_env": "DESKMAIL_CLIENT_SECRET",
+            "flow": flow,
+        }
+    )
+    table = ews_job(fake, user=ADDRESS, mailbox=None, password_env=None, auth_mechanism="auto")
+    return JobConfig.model_validate({**table, "oauth2": oauth2})
+
+
+@pytest.fixture
+def bearer_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EwsFake, Any]]:
+    from cryptography.fernet import Fernet
+
+    from deskmail.auth.keys import SECRET_KEY_ENV
+    from tests.support.identity import identity_platform
+
+    monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
+    monkeypatch.setenv("DESKMAIL_CLIENT_SECRET", "app-secret")
+    (tmp_path / "identity").mkdir()
+    with identity_platform(tmp_path / "identity") as platform:
+        with ews_fake(tmp_path / "ews", auth="bearer") as fake:
+            fake.mailbox.bearer_key = platform.key
+            yield fake, platform
+
+
+def test_an_app_only_token_reads_the_mailbox_it_was_granted_by_impersonation(
+    bearer_fake: tuple[EwsFake, Any], store: Any
+) -> None:
+    from deskmail.auth.tokens import job_tokens
+
+    fake, platform = bearer_fake
+    fake.mailbox.deliver(_mail(1))
+    app = platform.register(secret="app-secret")
+    platform.grant_mailbox(app.client_id, ADDRESS)
+    job = _oauth2_job(fake, platform, app.client_id)
+    assert resolve_password(job) is None
+    with open_source(job, None, MemoryState(), job_tokens(job, store)) as source:
+        assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+    # A token refused before its expiry is renewed once, and the pass goes on.
+    fake.mailbox.refuse_tokens = 1
+    with open_source(job, None, MemoryState(), job_tokens(job, store)) as source:
+        assert len(source.list_keys()) == 1
+    assert len(fake.mailbox.refused_tokens) == 1
+
+
+def test_an_app_that_exchange_was_not_told_about_fails_at_the_mailbox(
+    bearer_fake: tuple[EwsFake, Any], store: Any
+) -> None:
+    from deskmail.auth.tokens import job_tokens
+
+    fake, platform = bearer_fake
+    app = platform.register(secret="app-secret")  # no mailbox granted
+    job = _oauth2_job(fake, platform, app.client_id)
+    with pytest.raises(SourceError) as failure:
+        open_source(job, None, MemoryState(), job_tokens(job, store))
+    assert failure.value.step is Step.MAILBOX
+    assert "ErrorImpersonateUserDenied" in failure.value.detail
+    assert all(token not in describe_failure(failure.value) for token in platform.issued)
+
+
+def test_no_mail_text_nor_password_reaches_the_log_even_at_debug(
+    fake: EwsFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.mailbox.deliver(_mail(7), "Inbox/Support")
+    with caplog.at_level(logging.DEBUG):
+        with open_source(_job(fake, auth_mechanism="auto"), PASSWORD, MemoryState()) as source:
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(7)]
+    encoded = base64.b64encode(_mail(7)).decode()
+    assert "body 7" not in caplog.text
+    assert encoded not in caplog.text
+    assert PASSWORD not in caplog.text

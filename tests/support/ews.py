@@ -6,7 +6,8 @@ unauthenticated probe (401 with WWW-Authenticate), ConvertId for the version,
 GetFolder, FindFolder, SyncFolderItems, GetItem with MimeContent, UpdateItem,
 MoveItem and DeleteItem. Every answer carries the ServerVersionInfo header.
 Logins are checked with NTLM (pyspnego as the acceptor, bound to the
-connection as IIS does) or HTTP Basic.
+connection as IIS does), HTTP Basic, or OAuth2 bearer tokens of the identity
+fake (an app-only token must impersonate the mailbox it was granted).
 
 The mailbox keeps a change journal per folder: a SyncState is an offset into
 it, pages hold at most MaxChangesReturned changes and say
@@ -19,9 +20,13 @@ IncludesLastItemInRange; ItemIds change when an item moves. Switches:
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
+import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +59,10 @@ _HEADER = (
 )
 # Exchange ends a failed SyncFolderItems message with an empty state, as exchangelib reads it.
 _SYNC_ERROR_TAIL = "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _b64(text: str) -> str:
@@ -94,6 +103,11 @@ class Mailbox:
         self.hard_deletes: list[str] = []
         self.requests: list[str] = []  # operation names, in order
         self.authenticated_users: set[str] = set()
+        # Bearer mode: tokens of the identity fake (tests/support/identity.py) for this audience.
+        self.bearer_key = b""
+        self.bearer_audience = "https://outlook.office365.com"
+        self.refuse_tokens = 0
+        self.refused_tokens: list[str] = []
         root = self._add_folder("Top of Information Store", None, "msgfolderroot")
         self.inbox = self._add_folder("Inbox", root.id, "inbox")
         self.deleted = self._add_folder("Deleted Items", root.id, "deleteditems")
@@ -138,6 +152,27 @@ class Mailbox:
     def in_folder(self, path: str) -> list[Item]:
         folder = self.folder(path)
         return [item for item in self.items.values() if item.folder == folder.id]
+
+    def bearer_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a valid access token (HS256 with `bearer_key`, unexpired, for
+        `bearer_audience`), or None; `refuse_tokens` refuses that many valid ones first."""
+        try:
+            head, payload, signature = token.split(".")
+            claims: dict[str, Any] = json.loads(_b64url_decode(payload))
+        except ValueError:
+            return None
+        expected = hmac.new(self.bearer_key, f"{head}.{payload}".encode(), hashlib.sha256)
+        if not hmac.compare_digest(_b64url_decode(signature), expected.digest()):
+            return None
+        if claims.get("exp", 0) < time.time() or claims.get("aud") != self.bearer_audience:
+            return None
+        with self.lock:
+            if self.refuse_tokens > 0:
+                self.refuse_tokens -= 1
+                self.refused_tokens.append(token)
+                return None
+        self.authenticated_users.add(str(claims.get("sub")))
+        return claims
 
     def invalidate_sync_states(self) -> None:
         """Every SyncState handed out so far is refused (ErrorInvalidSyncStateData)."""
@@ -449,18 +484,33 @@ _BUSY_FAULT = (
 )
 
 
+_DENIED = "The account does not have permission to impersonate the requested user."
+
+
+def _fault(code: str, text: str) -> str:
+    return (
+        f'<s:Fault><faultcode xmlns:a="{T}">a:{code}</faultcode>'
+        f'<faultstring xml:lang="en-US">{escape(text)}</faultstring><detail>'
+        '<e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">'
+        f"{code}</e:ResponseCode>"
+        '<e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">'
+        f"{escape(text)}</e:Message></detail></s:Fault>"
+    )
+
+
 class EwsHandler(BaseHTTPRequestHandler):
     """One connection; NTLM authenticates the connection, as IIS does."""
 
     protocol_version = "HTTP/1.1"
     mailbox: Mailbox
-    auth: str = "ntlm"  # "ntlm" | "basic"
+    auth: str = "ntlm"  # "ntlm" | "basic" | "bearer"
     backoff_ms = 50
 
     def setup(self) -> None:
         super().setup()
         self._ntlm: Any = None
         self._user: str | None = None
+        self._claims: dict[str, Any] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -484,10 +534,16 @@ class EwsHandler(BaseHTTPRequestHandler):
 
     def _authenticated(self) -> bool:
         """Whether this request may go on; answers the 401 itself when not."""
-        if self._user is not None:
-            return True
         header = self.headers.get("Authorization", "")
         scheme, _, blob = header.partition(" ")
+        if self.auth == "bearer":  # per request, never per connection
+            self._claims = self.mailbox.bearer_claims(blob if scheme == "Bearer" else "")
+            if self._claims is None:
+                self._send(401, b"", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                return False
+            return True
+        if self._user is not None:
+            return True
         if self.auth == "basic":
             if scheme.lower() == "basic":
                 user, _, password = base64.b64decode(blob).decode().partition(":")
@@ -517,6 +573,18 @@ class EwsHandler(BaseHTTPRequestHandler):
         self.mailbox.authenticated_users.add(self._user)
         return True
 
+    def _may_act(self, envelope: ET.Element) -> bool:
+        """An app-only token acts for a mailbox by impersonation, if Exchange was told so."""
+        claims = self._claims or {}
+        if "appid" not in claims:
+            return True  # a person's token: their own mailbox, or one delegated to them
+        named = envelope.find("s:Header/t:ExchangeImpersonation/t:ConnectingSID/*", NS)
+        wanted = (named.text or "").lower() if named is not None else None
+        if wanted is not None and wanted == str(claims.get("email", "")).lower():
+            return True
+        self._send(500, _envelope(_fault("ErrorImpersonateUserDenied", _DENIED)))
+        return False
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length)
@@ -532,6 +600,9 @@ class EwsHandler(BaseHTTPRequestHandler):
             return
         operation = body[0].tag.rpartition("}")[2]
         self.mailbox.requests.append(operation)
+        # ConvertId, exchangelib's version probe, names no mailbox.
+        if self.auth == "bearer" and operation != "ConvertId" and not self._may_act(envelope):
+            return
         with self.mailbox.lock:
             busy = self.mailbox.busy > 0
             if busy:
