@@ -285,10 +285,12 @@ def bearer_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
     monkeypatch.setenv("DESKMAIL_CLIENT_SECRET", "app-secret")
     (tmp_path / "identity").mkdir()
-    with identity_platform(tmp_path / "identity") as platform:
-        with ews_fake(tmp_path / "ews", auth="bearer") as fake:
-            fake.mailbox.bearer_key = platform.key
-            yield fake, platform
+    with (
+        identity_platform(tmp_path / "identity") as platform,
+        ews_fake(tmp_path / "ews", auth="bearer") as fake,
+    ):
+        fake.mailbox.bearer_key = platform.key
+        yield fake, platform
 
 
 def test_an_app_only_token_reads_the_mailbox_it_was_granted_by_impersonation(
@@ -330,9 +332,9 @@ def test_no_mail_text_nor_password_reaches_the_log_even_at_debug(
     fake: EwsFake, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.mailbox.deliver(_mail(7), "Inbox/Support")
-    with caplog.at_level(logging.DEBUG):
-        with open_source(_job(fake, auth_mechanism="auto"), PASSWORD, MemoryState()) as source:
-            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(7)]
+    job = _job(fake, auth_mechanism="auto")
+    with caplog.at_level(logging.DEBUG), open_source(job, PASSWORD, MemoryState()) as source:
+        assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(7)]
     encoded = base64.b64encode(_mail(7)).decode()
     assert "body 7" not in caplog.text
     assert encoded not in caplog.text
