@@ -240,6 +240,16 @@ def test_a_pinned_version_skips_the_version_probe(fake: EwsFake) -> None:
     assert "ConvertId" not in fake.mailbox.requests
 
 
+def test_a_server_that_refuses_every_version_fails_at_the_exchange_version(
+    fake: EwsFake,
+) -> None:
+    fake.mailbox.refuse_versions = True
+    with pytest.raises(SourceError) as failure:
+        open_source(_job(fake, exchange_version="2019"), PASSWORD, MemoryState())
+    assert failure.value.step is Step.VERSION
+    assert "exchange_version" in describe_failure(failure.value)
+
+
 def test_only_an_ews_job_imports_exchangelib() -> None:
     probe = textwrap.dedent(
         """

@@ -99,6 +99,7 @@ class Mailbox:
         self.items: dict[str, Item] = {}
         self.generation = 1
         self.busy = 0  # the next N requests answer ErrorServerBusy
+        self.refuse_versions = False  # every request: ErrorInvalidServerVersion
         self.busy_answers = 0
         self.hard_deletes: list[str] = []
         self.requests: list[str] = []  # operation names, in order
@@ -602,6 +603,10 @@ class EwsHandler(BaseHTTPRequestHandler):
         self.mailbox.requests.append(operation)
         # ConvertId, exchangelib's version probe, names no mailbox.
         if self.auth == "bearer" and operation != "ConvertId" and not self._may_act(envelope):
+            return
+        if self.mailbox.refuse_versions:  # an older Exchange than any version asked for
+            fault = _fault("ErrorInvalidServerVersion", "The specified server version is invalid.")
+            self._send(500, _envelope(fault))
             return
         with self.mailbox.lock:
             busy = self.mailbox.busy > 0
