@@ -221,7 +221,7 @@ def test_serve_says_when_it_starts_and_stops_at_the_default_level(
         daemon.send(signal.SIGTERM)
         assert daemon.exit_code() == 0, daemon.log()
     assert daemon.log().splitlines() == [
-        "deskmail serve: started, 2 job(s): Drop box (every 1h, Maildir file events);"
+        "deskmail serve: started, 2 jobs: Drop box (every 1h, Maildir file events);"
         " Nightly (cron '0 2 * * *', no push)",
         "deskmail serve: stopped",
     ]
