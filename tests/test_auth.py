@@ -130,8 +130,9 @@ def test_a_wrong_secret_and_an_unknown_client_are_client_failures(
     assert caught.value.step is Step.CLIENT
     assert caught.value.detail.startswith("invalid_client: AADSTS7000215: Invalid client secret")
     assert "not-the-secret" not in str(caught.value)
-    unknown = oauth2_job(platform, "00000000-0000-0000-0000-000000000000",
-                         client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    unknown = oauth2_job(
+        platform, "00000000-0000-0000-0000-000000000000", client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with pytest.raises(SourceError) as caught:
         tokens(unknown.model_copy(update={"name": "Unknown"}), store).token()
     assert caught.value.step is Step.CLIENT and "AADSTS700016" in caught.value.detail
@@ -141,13 +142,21 @@ def test_an_unknown_tenant_and_an_unreachable_authority_are_identity_failures(
     platform: IdentityPlatform, store: Store
 ) -> None:
     app = platform.register(secret=SECRET)
-    job = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET",
-                     tenant="fabrikam.example")  # fmt: skip
+    job = oauth2_job(
+        platform,
+        app.client_id,
+        client_secret_env="DESKMAIL_CLIENT_SECRET",
+        tenant="fabrikam.example",
+    )
     with pytest.raises(SourceError) as caught:
         tokens(job, store).token()
     assert caught.value.step is Step.IDENTITY and "fabrikam.example" in caught.value.detail
-    gone = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET",
-                      authority="https://127.0.0.1:9")  # fmt: skip
+    gone = oauth2_job(
+        platform,
+        app.client_id,
+        client_secret_env="DESKMAIL_CLIENT_SECRET",
+        authority="https://127.0.0.1:9",
+    )
     with pytest.raises(SourceError) as caught:
         tokens(gone, store).token()
     assert caught.value.step is Step.IDENTITY
@@ -245,8 +254,14 @@ def test_without_a_key_variable_a_0600_key_file_is_made_once(
 # --- XOAUTH2 end to end: the fake's tokens against Dovecot and an SMTP sink ---------
 
 
-def mail_job(platform: IdentityPlatform, server: Dovecot, user: str, protocol: str,
-             client_id: str, **oauth2: object) -> JobConfig:  # fmt: skip
+def mail_job(
+    platform: IdentityPlatform,
+    server: Dovecot,
+    user: str,
+    protocol: str,
+    client_id: str,
+    **oauth2: object,
+) -> JobConfig:
     table = {
         "tenant": platform.tenant,
         "client_id": client_id,
@@ -254,8 +269,15 @@ def mail_job(platform: IdentityPlatform, server: Dovecot, user: str, protocol: s
         "ca_file": platform.ca_file,
         **oauth2,
     }
-    job = server.job(user, protocol, "ssl", name="Support", auth_mechanism="xoauth2",
-                     oauth2=OAuth2Config.model_validate(table), password=None)  # fmt: skip
+    job = server.job(
+        user,
+        protocol,
+        "ssl",
+        name="Support",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(table),
+        password=None,
+    )
     return job
 
 
@@ -270,8 +292,9 @@ def test_one_app_token_opens_imap_pop3_and_smtp(
     app = platform.register(secret=SECRET)
     platform.grant_mailbox(app.client_id, mailbox)
     offset = server.log_offset()
-    imap_job = mail_job(platform, server, mailbox, "imap", app.client_id,
-                        client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    imap_job = mail_job(
+        platform, server, mailbox, "imap", app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with open_source(imap_job, None, tokens=job_tokens(imap_job, store)) as source:
         assert len(source.list_keys()) == 1
     pop_job = imap_job.model_copy(update={"protocol": Protocol.POP3, "port": server.pop3s_port})
@@ -281,9 +304,17 @@ def test_one_app_token_opens_imap_pop3_and_smtp(
     assert log.count("method=XOAUTH2") == 2
     sink = smtp_server.variant("starttls", auth=True, oauth2_key=server.oauth2_key)
     smtp = sink.config(user=mailbox, password=None, oauth2=imap_job.oauth2)
-    smtp_tokens = tokens_for(smtp.oauth2, store, cache_name="Support", use="smtp",  # type: ignore[arg-type]
-                             file=None, key="smtp.oauth2", ca_file=platform.ca_file,
-                             timeout=5, hint="")  # fmt: skip
+    smtp_tokens = tokens_for(
+        smtp.oauth2,
+        store,
+        cache_name="Support",
+        use="smtp",  # type: ignore[arg-type]
+        file=None,
+        key="smtp.oauth2",
+        ca_file=platform.ca_file,
+        timeout=5,
+        hint="",
+    )
     with SmtpSession(smtp, None, smtp_tokens) as session:
         session.send(make_message(mailbox), ["alice@example.com"])
     assert sink.received[0].user == mailbox
@@ -300,8 +331,9 @@ def test_a_valid_token_for_a_mailbox_exchange_was_not_told_about_names_the_missi
     platform.key = server.oauth2_key
     mailbox = f"{dovecot.user('o')}@contoso.example"
     app = platform.register(secret=SECRET)  # no grant_mailbox: no Add-MailboxPermission
-    job = mail_job(platform, server, mailbox, "imap", app.client_id,
-                   client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    job = mail_job(
+        platform, server, mailbox, "imap", app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with pytest.raises(SourceError) as caught:
         check_connection(job, None, job_tokens(job, store))
     assert caught.value.step is Step.AUTHENTICATION

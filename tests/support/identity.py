@@ -488,8 +488,12 @@ class IdentityHandler(BaseHTTPRequestHandler):
         with platform.lock:
             sign_in = platform.devices.get(form.get("device_code", ""))
             if sign_in is None:
-                raise _Refusal(400, "expired_token", 70020, "The provided value for the code"
-                               " parameter is expired or not found.")  # fmt: skip
+                raise _Refusal(
+                    400,
+                    "expired_token",
+                    70020,
+                    "The provided value for the code parameter is expired or not found.",
+                )
             if sign_in.declined:
                 raise _Refusal(400, "authorization_declined", 70000, "The user declined.")
             if sign_in.pending > 0:
