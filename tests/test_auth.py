@@ -19,7 +19,7 @@ from sqlalchemy import select
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
 from deskmail.auth.keys import SECRET_KEY_ENV, sealing_keys
 from deskmail.auth.tokens import job_tokens, tokens_for
-from deskmail.config.models import JobConfig, Protocol
+from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
 from deskmail.intake.run import run_job
 from deskmail.outbound.smtp import SmtpSession
@@ -431,3 +431,26 @@ def make_message(sender: str) -> EmailMessage:
     message["Subject"] = "Your request"
     message.set_content("Received.")
     return message
+
+
+def test_a_certificate_expiring_within_the_warning_days_logs_and_opens_one_event(
+    platform: IdentityPlatform, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pem, certificate = make_certificate(tmp_path)  # valid for 20 more days
+    app = platform.register(certificate=certificate)
+    job = oauth2_job(platform, app.client_id, certificate_file=pem)
+    job = job.model_copy(update={"port": 9, "security": Security.NONE})  # the mailbox fails
+    quiet = job.model_copy(
+        update={"oauth2": job.oauth2.model_copy(update={"expiry_warning_days": 10})}  # type: ignore[union-attr]
+    )
+    run_job(store, quiet)
+    assert "expires on" not in caplog.text
+    run_job(store, job)
+    run_job(store, job)
+    date = f"{certificate.not_valid_after_utc:%Y-%m-%d}"
+    assert f"job Support: the OAuth2 certificate expires on {date}" in caplog.text
+    with store.session() as session:
+        subjects = session.scalars(
+            select(Ticket.subject).where(Ticket.kind == TicketKind.EVENT)
+        ).all()
+    assert subjects.count(f'The certificate of job "Support" expires on {date}') == 1

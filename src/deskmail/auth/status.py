@@ -57,6 +57,19 @@ def credential_expiry(job: JobConfig, oauth2: OAuth2Config) -> CredentialExpiry 
     return None
 
 
+def expiring_soon(job: JobConfig, now: datetime.datetime) -> tuple[str, datetime.datetime] | None:
+    """(what, when) if the job's client credential expires within oauth2.expiry_warning_days."""
+    oauth2 = job.oauth2
+    if oauth2 is None:
+        return None
+    found = credential_expiry(job, oauth2)
+    if found is None or found.expires is None:
+        return None
+    if found.expires - now > datetime.timedelta(days=oauth2.expiry_warning_days):
+        return None
+    return found.what, found.expires
+
+
 def sign_in_status(job: JobConfig, tokens: JobTokens) -> SignInStatus:
     oauth2 = job.oauth2
     assert oauth2 is not None
