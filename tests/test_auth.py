@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -454,3 +457,25 @@ def test_a_certificate_expiring_within_the_warning_days_logs_and_opens_one_event
             select(Ticket.subject).where(Ticket.kind == TicketKind.EVENT)
         ).all()
     assert subjects.count(f'The certificate of job "Support" expires on {date}') == 1
+
+
+def test_only_an_oauth2_job_imports_msal_and_authlib(tmp_path: Path) -> None:
+    # Start-up of a run on a password job stays as it was: no identity library is loaded.
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from deskmail.cli import main
+        from deskmail.config.models import JobConfig
+        from deskmail.intake.run import run_job
+        from deskmail.store.engine import Store
+        from deskmail.store.migrate import upgrade
+        from pathlib import Path
+        url = "sqlite:///{tmp_path}/d.db"
+        upgrade(url)
+        job = JobConfig(name="M", protocol="maildir", path="{tmp_path}/m")
+        run_job(Store(url, Path("{tmp_path}/blobs")), job)
+        print(sorted(m for m in ("msal", "authlib", "requests") if m in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]"]
