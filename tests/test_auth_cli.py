@@ -133,6 +133,13 @@ def test_check_names_each_oauth2_failure_in_one_line(
             authority="https://127.0.0.1:9",
         ),
         job(platform, public.client_id, "Nobody", flow="delegated"),
+        job(
+            platform,
+            app.client_id,
+            "No consent",
+            client_secret_env="GOOD_SECRET",
+            scopes=["https://outlook.office.com/IMAP.AccessAsUser.All"],
+        ),
     ]
     config = write_config(tmp_path / "deskmail.toml", database_url, jobs)
     result = cli("check", "--config", str(config))
@@ -147,6 +154,7 @@ def test_check_names_each_oauth2_failure_in_one_line(
         "No tenant: identity provider",
         "Down: identity provider",
         "Nobody: sign-in",
+        "No consent: consent or permission",
     ]
     assert "wrong" not in result.output.replace("Wrong", "")
     assert f"deskmail auth login --job Nobody --config {config}" in result.output
