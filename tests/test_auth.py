@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -479,3 +481,51 @@ def test_only_an_oauth2_job_imports_msal_and_authlib(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["[]"]
+
+
+def test_google_signs_in_by_loopback_redirect_with_pkce_then_logs_in_and_refreshes(
+    platform: IdentityPlatform, store: Store, dovecot: Dovecot
+) -> None:
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    platform.key = server.oauth2_key
+    mailbox = f"{dovecot.user('g')}@gmail.example"
+    platform.device_user = mailbox
+    server.append(mailbox, make_mail())
+    app = platform.register(secret=SECRET)
+    table = {
+        "provider": "google",
+        "flow": "delegated",
+        "client_id": app.client_id,
+        "client_secret_env": "DESKMAIL_CLIENT_SECRET",
+        "token_endpoint": platform.endpoint("token"),
+        "authorization_endpoint": platform.endpoint("authorize"),
+        "ca_file": platform.ca_file,
+    }
+    job = server.job(
+        mailbox,
+        "imap",
+        "ssl",
+        name="Gmail",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(table),
+        password=None,
+    )
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=platform.ca_file))
+    )
+    pages: list[str] = []
+
+    def open_in_browser(message: str) -> None:  # the person at the browser
+        url = message.splitlines()[-1]
+        assert "code_challenge_method=S256" in url and "scope=https" in url
+        with browser.open(url) as page:
+            pages.append(page.read().decode())
+
+    tokens(job, store).sign_in.interactive_sign_in(open_in_browser)  # type: ignore[attr-defined]
+    assert pages == ["deskmail: signed in; you may close this page.\n"]
+    with open_source(job, None, tokens=job_tokens(job, store)) as source:
+        assert len(source.list_keys()) == 1
+    refreshed = tokens(job, store).refused(platform.issued[-1])
+    assert jwt_claims(refreshed)["email"] == mailbox
+    assert platform.grant_types == ["authorization_code", "refresh_token"]

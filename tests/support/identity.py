@@ -100,6 +100,17 @@ class DeviceSignIn:
 
 
 @dataclass
+class AuthorizationCode:
+    """An authorization code on its way back through the browser, with its PKCE challenge."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    scope: str
+    user: str
+
+
+@dataclass
 class Grant:
     """What a refresh token stands for."""
 
@@ -122,6 +133,7 @@ class IdentityPlatform:
     access_lifetime: int = 3599
     interval: int = 1
     devices: dict[str, DeviceSignIn] = field(default_factory=dict)
+    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every access token, for greps
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
@@ -281,6 +293,8 @@ class IdentityHandler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+        elif path == f"/{platform.tenant}/oauth2/v2.0/authorize":
+            self._authorize(urllib.parse.parse_qs(query))
         elif path == f"/{platform.tenant}/v2.0/.well-known/openid-configuration":
             self._json(200, platform.openid_configuration())
         elif path.endswith("/v2.0/.well-known/openid-configuration"):
@@ -317,6 +331,34 @@ class IdentityHandler(BaseHTTPRequestHandler):
         except Exception:  # a bug of the fake: shown in the test's output, answered 500
             traceback.print_exc()
             self._json(500, {"error": "server_error"})
+
+    def _authorize(self, params: dict[str, list[str]]) -> None:
+        """The browser's sign-in page, already consented: straight back with a code."""
+        asked = {key: values[0] for key, values in params.items()}
+        platform = self.platform
+        redirect = asked.get("redirect_uri", "")
+        if asked.get("client_id") not in platform.apps or not redirect.startswith(
+            "http://127.0.0.1:"
+        ):
+            self._json(400, {"error": "invalid_request"})
+            return
+        if asked.get("code_challenge_method") != "S256" or not asked.get("code_challenge"):
+            self._json(400, {"error": "invalid_request", "error_description": "PKCE required"})
+            return
+        code = secrets.token_urlsafe(24)
+        with platform.lock:
+            platform.codes[code] = AuthorizationCode(
+                asked["client_id"],
+                redirect,
+                asked["code_challenge"],
+                asked.get("scope", ""),
+                platform.device_user,
+            )
+        query = urllib.parse.urlencode({"code": code, "state": asked.get("state", "")})
+        self.send_response(302)
+        self.send_header("Location", f"{redirect}?{query}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     # ---- the token endpoint ----------------------------------------------------
 
@@ -356,6 +398,8 @@ class IdentityHandler(BaseHTTPRequestHandler):
             return self._device_token(form)
         if grant_type == "refresh_token":
             return self._refresh(form)
+        if grant_type == "authorization_code":
+            return self._code_token(form)
         raise _Refusal(
             400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
         )
@@ -506,6 +550,29 @@ class IdentityHandler(BaseHTTPRequestHandler):
                 )
             del platform.devices[form["device_code"]]
         return self._user_tokens(Grant(sign_in.client_id, sign_in.user, sign_in.scope))
+
+    def _code_token(self, form: dict[str, str]) -> dict[str, Any]:
+        app = self._app(form)
+        if not app.public:
+            self._authenticate(app, form)
+        with self.platform.lock:
+            code = self.platform.codes.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "")
+        expected = b64url(hashlib.sha256(verifier.encode()).digest())
+        if (
+            code is None
+            or code.client_id != app.client_id
+            or code.redirect_uri != form.get("redirect_uri")
+            or code.challenge != expected
+        ):
+            raise _Refusal(
+                400,
+                "invalid_grant",
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the"
+                " authorization request, or the code was used or is unknown.",
+            )
+        return self._user_tokens(Grant(app.client_id, code.user, code.scope))
 
     def _refresh(self, form: dict[str, str]) -> dict[str, Any]:
         app = self._app(form)

@@ -163,6 +163,10 @@ class MicrosoftSignIn:
         claims: dict[str, Any] = result.get("id_token_claims") or {}
         return claims
 
+    def interactive_sign_in(self, show: Callable[[str], None]) -> dict[str, Any]:
+        """A person's sign-in from the terminal: Microsoft's device code."""
+        return self.device_sign_in(show)
+
     def accounts(self) -> list[dict[str, Any]]:
         app = self._application()
         found: list[dict[str, Any]] = self._calling(app.get_accounts)

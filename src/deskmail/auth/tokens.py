@@ -113,14 +113,15 @@ def tokens_for(
 
     secret = resolve_client_secret(oauth2, fail)
     scopes = oauth2.scopes_for(use)
-    if oauth2.provider is OAuth2Provider.MICROSOFT:
-        from deskmail.auth.microsoft import MicrosoftSignIn
-
+    if oauth2.provider is not OAuth2Provider.GENERIC:
         try:
             keys = sealing_keys(key_file_for(file))
         except SecretKeyError as exc:
             raise SourceError(Step.SIGN_IN, str(exc)) from None
         cache = StoredTokenCache(store, cache_name, keys)
+    if oauth2.provider is OAuth2Provider.MICROSOFT:
+        from deskmail.auth.microsoft import MicrosoftSignIn
+
         return JobTokens(
             MicrosoftSignIn(
                 oauth2,
@@ -134,10 +135,18 @@ def tokens_for(
             )
         )
     if oauth2.provider is OAuth2Provider.GOOGLE:
-        raise SourceError(
-            Step.SIGN_IN,
-            "signing in to Google (the loopback redirect with PKCE) is not available yet",
-            hint="use a Microsoft or generic provider, or a password with this Google account",
+        from deskmail.auth.google import GoogleSignIn
+
+        return JobTokens(
+            GoogleSignIn(
+                oauth2,
+                scopes,
+                cache,
+                secret=secret,
+                ca_file=ca_file,
+                timeout=timeout,
+                sign_in_hint=hint,
+            )
         )
     from deskmail.auth.generic import GenericSignIn
 

@@ -22,7 +22,10 @@ def auth() -> None:
 @click.option("--job", "job_name", required=True, help="The job to sign in.")
 @click.option("--smtp", is_flag=True, help="Sign in the job's outgoing mail ([smtp].oauth2).")
 def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
-    """Sign a delegated job in: prints a URL and a code, waits, keeps the tokens (encrypted).
+    """Sign a delegated job in: prints a URL (and a code), waits, keeps the tokens encrypted.
+
+    Microsoft: the device code, entered in any browser. Google: the loopback redirect
+    with PKCE, from a browser on this machine or through an SSH tunnel.
 
     Every other setting of the job stays as it is.
     """
@@ -49,7 +52,7 @@ def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
         store = store_of(config)
         tokens = smtp_tokens(config, job, store) if smtp else job_tokens(job, store)
         assert tokens is not None
-        claims = tokens.sign_in.device_sign_in(click.echo)  # type: ignore[attr-defined]
+        claims = tokens.sign_in.interactive_sign_in(click.echo)  # type: ignore[attr-defined]
     except ConfigError as exc:
         click.echo(f"deskmail: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
