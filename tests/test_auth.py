@@ -529,3 +529,18 @@ def test_google_signs_in_by_loopback_redirect_with_pkce_then_logs_in_and_refresh
     refreshed = tokens(job, store).refused(platform.issued[-1])
     assert jwt_claims(refreshed)["email"] == mailbox
     assert platform.grant_types == ["authorization_code", "refresh_token"]
+
+
+def test_two_token_sources_of_one_job_spend_the_refresh_token_the_other_rotated(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    # The IDLE watcher and the job's run each hold one; a refresh token spent twice is refused.
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    tokens(job, store).sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    watcher, run = tokens(job, store), tokens(job, store)
+    watcher.token()
+    run.token()
+    run.refused("stale")  # rotates the refresh token and saves the new one
+    assert jwt_claims(watcher.refused("stale"))["email"] == "agent@contoso.example"

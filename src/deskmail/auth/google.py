@@ -79,6 +79,10 @@ class GoogleSignIn:
         return token
 
     def token(self, *, fresh: bool = False) -> str:
+        with self._store.lock:
+            return self._token(fresh)
+
+    def _token(self, fresh: bool) -> str:
         stored = self._load()
         if stored is None:
             raise SourceError(

@@ -118,7 +118,19 @@ class MicrosoftSignIn:
     # ---- tokens -------------------------------------------------------------------
 
     def token(self, *, fresh: bool = False) -> str:
+        with self._store.lock:
+            return self._token(fresh)
+
+    def _reload(self) -> None:
+        """The cache as saved now: another source of this job may have rotated its tokens."""
+        stored = self._store.load()
+        if stored and self._cache is not None:
+            self._cache.deserialize(stored)
+            self._cache.has_state_changed = False
+
+    def _token(self, fresh: bool) -> str:
         app = self._application()
+        self._reload()
         if self._oauth2.flow is OAuth2Flow.APP:
             if fresh:
                 self._calling(app.remove_tokens_for_client)
