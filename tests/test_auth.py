@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import ssl
 import subprocess
 import sys
 import textwrap
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -544,3 +547,24 @@ def test_two_token_sources_of_one_job_spend_the_refresh_token_the_other_rotated(
     run.token()
     run.refused("stale")  # rotates the refresh token and saves the new one
     assert jwt_claims(watcher.refused("stale"))["email"] == "agent@contoso.example"
+
+
+def test_the_web_sign_in_seam_runs_the_authorization_code_flow_with_pkce(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    sign_in = tokens(job, store).sign_in
+    flow = sign_in.start_web_sign_in("http://127.0.0.1:8080/auth/callback")  # type: ignore[attr-defined]
+    assert "code_challenge_method=S256" in flow["auth_uri"]
+    assert "response_mode=form_post" in flow["auth_uri"]
+    context = ssl.create_default_context(cafile=platform.ca_file)
+    with urllib.request.urlopen(flow["auth_uri"], context=context) as page:
+        form = page.read().decode()
+    # The page posts the code back to the redirect URI: what the web UI receives.
+    answer = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    assert set(answer) == {"code", "state"}
+    claims = sign_in.finish_web_sign_in(flow, answer)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    # Signed in: the job's runs get tokens from the saved cache.
+    assert jwt_claims(tokens(job, store).token())["email"] == "agent@contoso.example"

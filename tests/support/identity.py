@@ -108,6 +108,7 @@ class AuthorizationCode:
     challenge: str
     scope: str
     user: str
+    nonce: str = ""  # OpenID Connect: echoed in the id token
 
 
 @dataclass
@@ -203,7 +204,7 @@ class IdentityPlatform:
         self.issued.append(token)
         return token
 
-    def id_token(self, client_id: str, user: str) -> str:
+    def id_token(self, client_id: str, user: str, nonce: str = "") -> str:
         now = int(time.time())
         claims = {
             "aud": client_id,
@@ -218,6 +219,8 @@ class IdentityPlatform:
             "name": user.split("@")[0].title(),
             "ver": "2.0",
         }
+        if nonce:
+            claims["nonce"] = nonce
         return f"{b64url(b'{}')}.{b64url(json.dumps(claims).encode())}.{b64url(b'unsigned')}"
 
 
@@ -353,8 +356,25 @@ class IdentityHandler(BaseHTTPRequestHandler):
                 asked["code_challenge"],
                 asked.get("scope", ""),
                 platform.device_user,
+                asked.get("nonce", ""),
             )
-        query = urllib.parse.urlencode({"code": code, "state": asked.get("state", "")})
+        answer = {"code": code, "state": asked.get("state", "")}
+        if asked.get("response_mode") == "form_post":  # a page that posts the answer back
+            fields = "".join(
+                f'<input type="hidden" name="{name}" value="{value}"/>'
+                for name, value in answer.items()
+            )
+            page = (
+                f'<html><body onload="document.forms[0].submit()"><form method="post"'
+                f' action="{redirect}">{fields}</form></body></html>'
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        query = urllib.parse.urlencode(answer)
         self.send_response(302)
         self.send_header("Location", f"{redirect}?{query}")
         self.send_header("Content-Length", "0")
@@ -572,7 +592,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
                 "The Code_Verifier does not match the code_challenge supplied in the"
                 " authorization request, or the code was used or is unknown.",
             )
-        return self._user_tokens(Grant(app.client_id, code.user, code.scope))
+        return self._user_tokens(Grant(app.client_id, code.user, code.scope), code.nonce)
 
     def _refresh(self, form: dict[str, str]) -> dict[str, Any]:
         app = self._app(form)
@@ -591,7 +611,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
             )
         return self._user_tokens(grant)
 
-    def _user_tokens(self, grant: Grant) -> dict[str, Any]:
+    def _user_tokens(self, grant: Grant, nonce: str = "") -> dict[str, Any]:
         platform = self.platform
         asked = [s for s in grant.scope.split() if s not in ("openid", "profile", "offline_access")]
         audience = asked[0].rsplit("/", 1)[0] if asked and "/" in asked[0] else "00000003"
@@ -613,7 +633,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
                 appid=grant.client_id,
             ),
             "refresh_token": refresh,
-            "id_token": platform.id_token(grant.client_id, grant.user),
+            "id_token": platform.id_token(grant.client_id, grant.user, nonce),
             "client_info": b64url(json.dumps(client_info).encode()),
         }
 
