@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,8 +22,11 @@ from deskmail.cli.common import (
     store_of,
 )
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import JobConfig
+from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.entry import imported
+
+if TYPE_CHECKING:
+    from deskmail.sources.base import BearerTokens
 
 
 @main.command("run-once")
@@ -92,6 +96,15 @@ def run_once(
     sys.exit(exit_code(summaries))
 
 
+def _tokens(config: DeskmailConfig, job: JobConfig) -> BearerTokens | None:
+    """An OAuth2 job's tokens; their cache is in the database (a renewed token is saved)."""
+    if job.oauth2 is None:
+        return None
+    from deskmail.auth.tokens import job_tokens
+
+    return job_tokens(job, store_of(config))
+
+
 @main.command()
 @config_option
 @job_option
@@ -108,7 +121,7 @@ def check(config_path: Path, job_name: str | None) -> None:
     failed = False
     for job in jobs:
         try:
-            info = check_connection(job, resolve_password(job))
+            info = check_connection(job, resolve_password(job), _tokens(config, job))
         except SourceError as exc:
             failed = True
             click.echo(f"{job.name}: {describe_failure(exc, job)}")

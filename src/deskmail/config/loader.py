@@ -32,6 +32,7 @@ from deskmail.config.models import (
     SmtpConfig,
     SmtpSecurity,
 )
+from deskmail.config.oauth2 import OAuth2Config
 
 log = logging.getLogger("deskmail.config")
 
@@ -168,6 +169,7 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
                 "password_file": _absolute(job.password_file, base),
                 "ca_file": _absolute(job.ca_file, base),
                 "smtp": _place_smtp(job.smtp, base),
+                "oauth2": _place_oauth2(job.oauth2, base),
                 "log_file": _absolute(job.log_file, base),
             }
         )
@@ -205,6 +207,19 @@ def _place_smtp(smtp: SmtpConfig | None, base: Path) -> SmtpConfig | None:
         update={
             "password_file": _absolute(smtp.password_file, base),
             "ca_file": _absolute(smtp.ca_file, base),
+            "oauth2": _place_oauth2(smtp.oauth2, base),
+        }
+    )
+
+
+def _place_oauth2(oauth2: OAuth2Config | None, base: Path) -> OAuth2Config | None:
+    if oauth2 is None:
+        return None
+    return oauth2.model_copy(
+        update={
+            "client_secret_file": _absolute(oauth2.client_secret_file, base),
+            "certificate_file": _absolute(oauth2.certificate_file, base),
+            "ca_file": _absolute(oauth2.ca_file, base),
         }
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deskmail.config.models import AfterProcessing, JobConfig
-from deskmail.sources.base import MailboxInfo
+from deskmail.sources.base import BearerTokens, MailboxInfo
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.sources.hints import OCTOPUS_HINTS
@@ -25,15 +25,21 @@ _HINTS: dict[Step, str] = {
     Step.FOLDER: 'check folder (IMAP: "INBOX/Support" and "INBOX.Support" both work) or path',
     Step.PROTOCOL: "the server's answer was not understood: check protocol and port",
     Step.SECRET: "check password_env / password_file: the password could not be read",
+    Step.IDENTITY: "check oauth2.tenant and oauth2.authority, and that this host reaches it",
+    Step.CLIENT: "check oauth2.client_id and the client secret or certificate it names",
+    Step.CONSENT: "grant (admin consent) the permissions the job's scopes need to the app",
+    Step.SIGN_IN: "sign in again with deskmail auth login --job NAME",
 }
 _HOSTNAME_HINT = (
     "the certificate is not issued for this server name: use the name it was issued for"
 )
 
 
-def check_connection(job: JobConfig, password: str | None) -> MailboxInfo:
+def check_connection(
+    job: JobConfig, password: str | None, tokens: BearerTokens | None = None
+) -> MailboxInfo:
     """Every step a real run takes before reading mail; raises SourceError naming the step."""
-    with open_source(job, password) as source:
+    with open_source(job, password, tokens=tokens) as source:
         info = source.info()
     if info.read_only and job.effective_after_processing is not AfterProcessing.KEEP:
         raise SourceError(

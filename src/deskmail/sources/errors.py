@@ -16,6 +16,10 @@ class Step(StrEnum):
     FOLDER = "folder"
     PROTOCOL = "protocol"  # the server said something we could not understand
     SECRET = "password"  # the configured password source could not be read
+    IDENTITY = "identity provider"  # OAuth2: its endpoint unreachable, or the tenant unknown
+    CLIENT = "client credentials"  # OAuth2: client id, secret or certificate rejected
+    CONSENT = "consent or permission"  # OAuth2: scope not granted, admin consent missing
+    SIGN_IN = "sign-in"  # OAuth2: nobody signed in, or the refresh token expired or was revoked
 
 
 class SourceError(Exception):

@@ -7,25 +7,31 @@ IMAP never loads poplib or mailbox, nor a Maildir run imapclient.
 from __future__ import annotations
 
 from deskmail.config.models import JobConfig, Protocol
-from deskmail.sources.base import Source, SyncState
+from deskmail.sources.base import BearerTokens, Source, SyncState
 
 
-def open_source(job: JobConfig, password: str | None, state: SyncState | None = None) -> Source:
+def open_source(
+    job: JobConfig,
+    password: str | None,
+    state: SyncState | None = None,
+    tokens: BearerTokens | None = None,
+) -> Source:
     """A connected, logged-in source with its folder open; raises SourceError naming the step.
 
     Use it as a context manager so the session always ends (POP3 commits its
     deletions at QUIT). The password is ignored for Maildir. `state` is where
     a source that reads changes keeps its place (a check passes none: it
-    saves nothing).
+    saves nothing). `tokens` are the job's OAuth2 access tokens when it signs
+    in with OAuth2 (auth.tokens.job_tokens builds them).
     """
     if job.protocol is Protocol.IMAP:
         from deskmail.sources.imap import ImapSource
 
-        return ImapSource(job, password)
+        return ImapSource(job, password, tokens)
     if job.protocol is Protocol.POP3:
         from deskmail.sources.pop3 import Pop3Source
 
-        return Pop3Source(job, password)
+        return Pop3Source(job, password, tokens)
     from deskmail.sources.maildir import MaildirSource
 
     return MaildirSource(job)
