@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import ssl
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +27,7 @@ from sqlalchemy import select
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
 from deskmail.auth.keys import SECRET_KEY_ENV, sealing_keys
 from deskmail.auth.tokens import job_tokens, tokens_for
-from deskmail.config.models import JobConfig, Protocol
+from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
 from deskmail.intake.run import run_job
 from deskmail.outbound.smtp import SmtpSession
@@ -130,8 +138,9 @@ def test_a_wrong_secret_and_an_unknown_client_are_client_failures(
     assert caught.value.step is Step.CLIENT
     assert caught.value.detail.startswith("invalid_client: AADSTS7000215: Invalid client secret")
     assert "not-the-secret" not in str(caught.value)
-    unknown = oauth2_job(platform, "00000000-0000-0000-0000-000000000000",
-                         client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    unknown = oauth2_job(
+        platform, "00000000-0000-0000-0000-000000000000", client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with pytest.raises(SourceError) as caught:
         tokens(unknown.model_copy(update={"name": "Unknown"}), store).token()
     assert caught.value.step is Step.CLIENT and "AADSTS700016" in caught.value.detail
@@ -141,13 +150,21 @@ def test_an_unknown_tenant_and_an_unreachable_authority_are_identity_failures(
     platform: IdentityPlatform, store: Store
 ) -> None:
     app = platform.register(secret=SECRET)
-    job = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET",
-                     tenant="fabrikam.example")  # fmt: skip
+    job = oauth2_job(
+        platform,
+        app.client_id,
+        client_secret_env="DESKMAIL_CLIENT_SECRET",
+        tenant="fabrikam.example",
+    )
     with pytest.raises(SourceError) as caught:
         tokens(job, store).token()
     assert caught.value.step is Step.IDENTITY and "fabrikam.example" in caught.value.detail
-    gone = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET",
-                      authority="https://127.0.0.1:9")  # fmt: skip
+    gone = oauth2_job(
+        platform,
+        app.client_id,
+        client_secret_env="DESKMAIL_CLIENT_SECRET",
+        authority="https://127.0.0.1:9",
+    )
     with pytest.raises(SourceError) as caught:
         tokens(gone, store).token()
     assert caught.value.step is Step.IDENTITY
@@ -245,8 +262,14 @@ def test_without_a_key_variable_a_0600_key_file_is_made_once(
 # --- XOAUTH2 end to end: the fake's tokens against Dovecot and an SMTP sink ---------
 
 
-def mail_job(platform: IdentityPlatform, server: Dovecot, user: str, protocol: str,
-             client_id: str, **oauth2: object) -> JobConfig:  # fmt: skip
+def mail_job(
+    platform: IdentityPlatform,
+    server: Dovecot,
+    user: str,
+    protocol: str,
+    client_id: str,
+    **oauth2: object,
+) -> JobConfig:
     table = {
         "tenant": platform.tenant,
         "client_id": client_id,
@@ -254,8 +277,15 @@ def mail_job(platform: IdentityPlatform, server: Dovecot, user: str, protocol: s
         "ca_file": platform.ca_file,
         **oauth2,
     }
-    job = server.job(user, protocol, "ssl", name="Support", auth_mechanism="xoauth2",
-                     oauth2=OAuth2Config.model_validate(table), password=None)  # fmt: skip
+    job = server.job(
+        user,
+        protocol,
+        "ssl",
+        name="Support",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(table),
+        password=None,
+    )
     return job
 
 
@@ -270,8 +300,9 @@ def test_one_app_token_opens_imap_pop3_and_smtp(
     app = platform.register(secret=SECRET)
     platform.grant_mailbox(app.client_id, mailbox)
     offset = server.log_offset()
-    imap_job = mail_job(platform, server, mailbox, "imap", app.client_id,
-                        client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    imap_job = mail_job(
+        platform, server, mailbox, "imap", app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with open_source(imap_job, None, tokens=job_tokens(imap_job, store)) as source:
         assert len(source.list_keys()) == 1
     pop_job = imap_job.model_copy(update={"protocol": Protocol.POP3, "port": server.pop3s_port})
@@ -281,9 +312,17 @@ def test_one_app_token_opens_imap_pop3_and_smtp(
     assert log.count("method=XOAUTH2") == 2
     sink = smtp_server.variant("starttls", auth=True, oauth2_key=server.oauth2_key)
     smtp = sink.config(user=mailbox, password=None, oauth2=imap_job.oauth2)
-    smtp_tokens = tokens_for(smtp.oauth2, store, cache_name="Support", use="smtp",  # type: ignore[arg-type]
-                             file=None, key="smtp.oauth2", ca_file=platform.ca_file,
-                             timeout=5, hint="")  # fmt: skip
+    smtp_tokens = tokens_for(
+        smtp.oauth2,
+        store,
+        cache_name="Support",
+        use="smtp",  # type: ignore[arg-type]
+        file=None,
+        key="smtp.oauth2",
+        ca_file=platform.ca_file,
+        timeout=5,
+        hint="",
+    )
     with SmtpSession(smtp, None, smtp_tokens) as session:
         session.send(make_message(mailbox), ["alice@example.com"])
     assert sink.received[0].user == mailbox
@@ -300,8 +339,9 @@ def test_a_valid_token_for_a_mailbox_exchange_was_not_told_about_names_the_missi
     platform.key = server.oauth2_key
     mailbox = f"{dovecot.user('o')}@contoso.example"
     app = platform.register(secret=SECRET)  # no grant_mailbox: no Add-MailboxPermission
-    job = mail_job(platform, server, mailbox, "imap", app.client_id,
-                   client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    job = mail_job(
+        platform, server, mailbox, "imap", app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with pytest.raises(SourceError) as caught:
         check_connection(job, None, job_tokens(job, store))
     assert caught.value.step is Step.AUTHENTICATION
@@ -399,3 +439,167 @@ def make_message(sender: str) -> EmailMessage:
     message["Subject"] = "Your request"
     message.set_content("Received.")
     return message
+
+
+def test_a_certificate_expiring_within_the_warning_days_logs_and_opens_one_event(
+    platform: IdentityPlatform, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pem, certificate = make_certificate(tmp_path)  # valid for 20 more days
+    app = platform.register(certificate=certificate)
+    job = oauth2_job(platform, app.client_id, certificate_file=pem)
+    job = job.model_copy(update={"port": 9, "security": Security.NONE})  # the mailbox fails
+    quiet = job.model_copy(
+        update={"oauth2": job.oauth2.model_copy(update={"expiry_warning_days": 10})}  # type: ignore[union-attr]
+    )
+    run_job(store, quiet)
+    assert "expires on" not in caplog.text
+    run_job(store, job)
+    run_job(store, job)
+    date = f"{certificate.not_valid_after_utc:%Y-%m-%d}"
+    assert f"job Support: the OAuth2 certificate expires on {date}" in caplog.text
+    with store.session() as session:
+        subjects = session.scalars(
+            select(Ticket.subject).where(Ticket.kind == TicketKind.EVENT)
+        ).all()
+    assert subjects.count(f'The certificate of job "Support" expires on {date}') == 1
+
+
+def test_only_an_oauth2_job_imports_msal_and_authlib(tmp_path: Path) -> None:
+    # Start-up of a run on a password job stays as it was: no identity library is loaded.
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from deskmail.cli import main
+        from deskmail.config.models import JobConfig
+        from deskmail.intake.run import run_job
+        from deskmail.store.engine import Store
+        from deskmail.store.migrate import upgrade
+        from pathlib import Path
+        url = "sqlite:///{tmp_path}/d.db"
+        upgrade(url)
+        job = JobConfig(name="M", protocol="maildir", path="{tmp_path}/m")
+        run_job(Store(url, Path("{tmp_path}/blobs")), job)
+        print(sorted(m for m in ("msal", "authlib", "requests") if m in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]"]
+
+
+def test_google_signs_in_by_loopback_redirect_with_pkce_then_logs_in_and_refreshes(
+    platform: IdentityPlatform, store: Store, dovecot: Dovecot
+) -> None:
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    platform.key = server.oauth2_key
+    mailbox = f"{dovecot.user('g')}@gmail.example"
+    platform.device_user = mailbox
+    server.append(mailbox, make_mail())
+    app = platform.register(secret=SECRET)
+    table = {
+        "provider": "google",
+        "flow": "delegated",
+        "client_id": app.client_id,
+        "client_secret_env": "DESKMAIL_CLIENT_SECRET",
+        "token_endpoint": platform.endpoint("token"),
+        "authorization_endpoint": platform.endpoint("authorize"),
+        "ca_file": platform.ca_file,
+    }
+    job = server.job(
+        mailbox,
+        "imap",
+        "ssl",
+        name="Gmail",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(table),
+        password=None,
+    )
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=platform.ca_file))
+    )
+    pages: list[str] = []
+
+    def open_in_browser(message: str) -> None:  # the person at the browser
+        url = message.splitlines()[-1]
+        assert "code_challenge_method=S256" in url and "scope=https" in url
+        with browser.open(url) as page:
+            pages.append(page.read().decode())
+
+    tokens(job, store).sign_in.interactive_sign_in(open_in_browser)  # type: ignore[attr-defined]
+    assert pages == ["deskmail: signed in; you may close this page.\n"]
+    with open_source(job, None, tokens=job_tokens(job, store)) as source:
+        assert len(source.list_keys()) == 1
+    refreshed = tokens(job, store).refused(platform.issued[-1])
+    assert jwt_claims(refreshed)["email"] == mailbox
+    assert platform.grant_types == ["authorization_code", "refresh_token"]
+
+
+def test_two_token_sources_of_one_job_spend_the_refresh_token_the_other_rotated(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    # The IDLE watcher and the job's run each hold one; a refresh token spent twice is refused.
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    tokens(job, store).sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    watcher, run = tokens(job, store), tokens(job, store)
+    watcher.token()
+    run.token()
+    run.refused("stale")  # rotates the refresh token and saves the new one
+    assert jwt_claims(watcher.refused("stale"))["email"] == "agent@contoso.example"
+
+
+def test_the_web_sign_in_seam_runs_the_authorization_code_flow_with_pkce(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    sign_in = tokens(job, store).sign_in
+    flow = sign_in.start_web_sign_in("http://127.0.0.1:8080/auth/callback")  # type: ignore[attr-defined]
+    assert "code_challenge_method=S256" in flow["auth_uri"]
+    assert "response_mode=form_post" in flow["auth_uri"]
+    context = ssl.create_default_context(cafile=platform.ca_file)
+    with urllib.request.urlopen(flow["auth_uri"], context=context) as page:
+        form = page.read().decode()
+    # The page posts the code back to the redirect URI: what the web UI receives.
+    answer = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    assert set(answer) == {"code", "state"}
+    claims = sign_in.finish_web_sign_in(flow, answer)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    # Signed in: the job's runs get tokens from the saved cache.
+    assert jwt_claims(tokens(job, store).token())["email"] == "agent@contoso.example"
+
+
+def test_a_pfx_certificate_with_its_password_from_the_environment_is_a_credential(
+    platform: IdentityPlatform, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        load_pem_private_key,
+        pkcs12,
+    )
+
+    pem, certificate = make_certificate(tmp_path)
+    key = load_pem_private_key(pem.read_bytes(), None)
+    pfx = tmp_path / "app.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"deskmail",
+            key,
+            certificate,
+            None,
+            BestAvailableEncryption(b"pfx-password"),  # type: ignore[arg-type]
+        )
+    )
+    monkeypatch.setenv("PFX_PASSWORD", "pfx-password")
+    app = platform.register(certificate=certificate)
+    job = oauth2_job(
+        platform, app.client_id, certificate_file=pfx, certificate_password_env="PFX_PASSWORD"
+    )
+    assert jwt_claims(tokens(job, store).token())["appid"] == app.client_id
+    monkeypatch.setenv("PFX_PASSWORD", "wrong")
+    with pytest.raises(SourceError) as caught:
+        tokens(job.model_copy(update={"name": "Wrong"}), store).token()
+    assert caught.value.step is Step.CLIENT
+    assert "a wrong certificate_password_env?" in caught.value.detail
+    assert "wrong" not in caught.value.detail.replace("a wrong certificate", "")

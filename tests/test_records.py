@@ -166,7 +166,7 @@ def test_people_import_reports_every_bad_row_and_imports_nothing(
         f"deskmail: {export}: line 5: alice@example.com is also on line 2",
         f"deskmail: {export}: line 6: dave@example.com already belongs to Dave Old (person 1)",
         f"deskmail: {export}: line 6: logon dave already belongs to Dave Old (person 1)",
-        f"deskmail: {export}: nothing imported (5 problem(s))",
+        f"deskmail: {export}: nothing imported (5 problems)",
     ]
     listing = _cli("people", "list", "--config", config).output.splitlines()
     assert len(listing) == 2  # the header and Dave: Alice, though good, waits for a clean file

@@ -34,7 +34,12 @@ from sqlalchemy.engine import make_url
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import DeskmailConfig, LogFormat, LoggingConfig
-from deskmail.config.secrets import REDACTED, resolve_password, resolve_smtp_password
+from deskmail.config.secrets import (
+    REDACTED,
+    resolve_client_secret,
+    resolve_password,
+    resolve_smtp_password,
+)
 from deskmail.store.engine import resolve_database_url
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(job_prefix)s%(name)s: %(message)s"
@@ -224,6 +229,9 @@ def secret_values(config: DeskmailConfig) -> set[str]:
     readers: list[Callable[[], str | None]] = [partial(resolve_password, j) for j in config.jobs]
     smtps = (config.smtp, *(job.smtp for job in config.jobs))
     readers += [partial(resolve_smtp_password, smtp) for smtp in smtps if smtp is not None]
+    # OAuth2 client secrets (access tokens are never logged: msal's logger is quieted).
+    tables = [job.oauth2 for job in config.jobs] + [s.oauth2 for s in smtps if s is not None]
+    readers += [partial(resolve_client_secret, oauth2, _unreadable) for oauth2 in tables if oauth2]
     found = {str(make_url(resolve_database_url(config)).password or "")}
     for read in readers:
         try:
@@ -232,6 +240,10 @@ def secret_values(config: DeskmailConfig) -> set[str]:
             continue
     found.discard("")
     return found
+
+
+def _unreadable(setting: str, problem: str) -> ConfigError:
+    return ConfigError(None, setting, problem)
 
 
 def debug_dump(directory: Path, job: str, key: str, raw: bytes) -> Path:

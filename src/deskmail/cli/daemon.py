@@ -11,6 +11,7 @@ from deskmail.cli.app import main
 from deskmail.cli.common import config_option, load, store_of
 from deskmail.config.models import DeskmailConfig
 from deskmail.entry import imported
+from deskmail.report.text import count
 
 
 @main.command()
@@ -64,4 +65,4 @@ def _started_line(config_path: Path, config: DeskmailConfig) -> str:
     described = "; ".join(
         f"{job.name} ({parse_schedule(job.schedule)}, {push_of(job) or 'no push'})" for job in jobs
     )
-    return f"deskmail serve: started, {len(jobs)} job(s): {described}"
+    return f"deskmail serve: started, {count(len(jobs), 'job')}: {described}"

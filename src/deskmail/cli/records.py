@@ -14,6 +14,7 @@ from deskmail.cli.common import (
     load,
     store_of,
 )
+from deskmail.report.text import count
 from deskmail.store.engine import open_store
 
 
@@ -180,13 +181,14 @@ def people_import(config_path: Path, file: Path) -> None:
     with store.transaction() as session:  # one transaction: all the rows or none
         problems = [*directory.problems, *taken_in_store(session, directory.people)]
         if not problems:
-            count = import_people(session, directory.people)
+            imported = import_people(session, directory.people)
     if problems:
         for problem in sorted(problems, key=lambda problem: problem.line):
             click.echo(f"deskmail: {file}: {problem}", err=True)
-        click.echo(f"deskmail: {file}: nothing imported ({len(problems)} problem(s))", err=True)
+        found = count(len(problems), "problem")
+        click.echo(f"deskmail: {file}: nothing imported ({found})", err=True)
         sys.exit(EXIT_CONFIG)
-    click.echo(f"imported {count} people from {file}")
+    click.echo(f"imported {count(imported, 'person', 'people')} from {file}")
 
 
 @main.group()

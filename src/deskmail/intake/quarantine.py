@@ -10,8 +10,6 @@ bytes kept for audit, and acknowledged on the server by the next run.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +23,7 @@ from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig
 from deskmail.intake.process import MessageOutcome, Result, take_in
 from deskmail.logs import job_logging
+from deskmail.parse.glance import glance_headers, printable
 from deskmail.sources.base import FetchedMessage
 from deskmail.store.blobs import BlobStore
 from deskmail.store.engine import Store
@@ -33,7 +32,6 @@ from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
 # A discarded message is journaled IGNORED (taken care of: the next run acknowledges
 # it); this prefix on its error tells it from one a processing rule ignored.
 DISCARDED = "discarded"
-_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +82,7 @@ def show(
         f"  received:   {record.received_at:%Y-%m-%d %H:%M:%S} UTC",
         f"  message-id: {record.message_id or '-'}",
         f"  size:       {record.size:,} bytes (SHA-256 {record.raw_sha256})",
-        f"  reason:     {_printable(record.error or '-')}",
+        f"  reason:     {printable(record.error or '-')}",
         f"  event:      {_event(session, record.event_ticket_id)}",
         "",
     ]
@@ -93,7 +91,7 @@ def show(
     except FileNotFoundError:
         lines.append("  (the raw bytes are missing from the blob store)")
     else:
-        lines += [f"  {name + ':':<11} {value}" for name, value in _headers(raw)]
+        lines += [f"  {name + ':':<11} {value}" for name, value in glance_headers(raw)]
     if record.outcome is IntakeOutcome.QUARANTINED:
         lines += [
             "",
@@ -187,27 +185,8 @@ def _event(session: Session, ticket_id: int | None) -> str:
     return f"{event.team.name}-{event.number} ({event.status.value})"
 
 
-def _headers(raw: bytes) -> list[tuple[str, str]]:
-    """A few headers, read leniently: this message already broke something once."""
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
-    found = []
-    for name in _HEADERS:
-        try:
-            value = parsed[name]
-        except Exception as exc:  # a header the parser cannot decode
-            value = f"(unreadable: {type(exc).__name__})"
-        if value is not None:
-            found.append((name, _printable(str(value))))
-    return found
-
-
-def _printable(text: str) -> str:
-    # Mail and error text reach a terminal: no line breaks, no escape sequences.
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
-
-
 def _cut(text: str, width: int) -> str:
-    text = _printable(text)
+    text = printable(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

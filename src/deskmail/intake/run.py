@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deskmail.apply.context import JobContext, resolve_context
-from deskmail.apply.events import mailbox_failed, mailbox_recovered
+from deskmail.apply.events import credential_expiring, mailbox_failed, mailbox_recovered
 from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
@@ -133,6 +133,8 @@ def run_job(
         failed: SourceError | None = None
         try:
             password = resolve_password(job)
+            if job.oauth2 is not None:
+                _warn_expiring(store, job)
             with store.transaction() as session:
                 context = resolve_context(session, job)
             acknowledged = _pass(
@@ -195,6 +197,27 @@ def _counts(summary: RunSummary) -> str:
         f" quarantined {summary.quarantined}, acknowledged {summary.acknowledged}"
         f" in {summary.seconds:.2f} s"
     )
+
+
+def _warn_expiring(store: Store, job: JobConfig) -> None:
+    """An OAuth2 job whose client secret or certificate expires soon: a warning, an event."""
+    from deskmail.auth.status import expiring_soon
+
+    now = utcnow()
+    try:
+        soon = expiring_soon(job, now)
+        if soon is None:
+            return
+        what, expires = soon
+        log.warning("job %s: the OAuth2 %s expires on %s", job.name, what, f"{expires:%Y-%m-%d}")
+        with store.transaction() as session:
+            credential_expiring(session, job, what, expires, now)
+    except (ConfigError, SourceError):  # the run itself reports an unreadable credential
+        return
+    except Exception as exc:  # the run goes on
+        log.error(
+            "job %s: could not check the credential's expiry (%s)", job.name, describe_error(exc)
+        )
 
 
 def _report_health(store: Store, job: JobConfig, failure: SourceError | None) -> None:

@@ -385,25 +385,12 @@ def _smtp_tokens(
     store: Store, config: DeskmailConfig, job: JobConfig, smtp: SmtpConfig
 ) -> BearerTokens | None:
     """XOAUTH2 tokens for the job's own [smtp] table or the global one, None for a password."""
-    oauth2 = smtp.oauth2
-    if oauth2 is None:
+    if smtp.oauth2 is None:
         return None
-    from deskmail.auth.tokens import job_tokens, sign_in_command, tokens_for
+    from deskmail.auth.tokens import smtp_tokens
 
     try:
-        if job.smtp is not None:
-            return job_tokens(job, store, smtp=True)
-        return tokens_for(
-            oauth2,
-            store,
-            cache_name="[smtp]",
-            use="smtp",
-            file=config.source_file,
-            key="smtp.oauth2",
-            ca_file=oauth2.ca_file or smtp.ca_file,
-            timeout=smtp.timeout,
-            hint=f"sign in again: {sign_in_command(job)} --smtp",
-        )
+        return smtp_tokens(config, job, store)
     except ConfigError as exc:
         raise SmtpError(Step.SECRET, str(exc), server=smtp_endpoint(smtp)) from exc
     except SourceError as exc:

@@ -7,8 +7,6 @@ reply is the outbox row that answers its Message-ID.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,11 +17,10 @@ from sqlalchemy.orm import Session
 from deskmail.config.files import command_line
 from deskmail.outbound.compose import clean_message_id
 from deskmail.outbound.outbox import MailKind
+from deskmail.parse.glance import glance_headers, printable
 from deskmail.report.text import cut
 from deskmail.store.blobs import BlobStore
 from deskmail.store.models import IntakeOutcome, IntakeRecord, OutgoingMail
-
-_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +77,7 @@ def show(
     if raw is None:
         lines.append("  (its raw bytes were not kept: denied before deskmail kept them)")
     else:
-        lines += [f"  {name + ':':<11} {value}" for name, value in _headers(raw)]
+        lines += [f"  {name + ':':<11} {value}" for name, value in glance_headers(raw)]
         again = command_line(config_file, "denied", "show", str(record.id), "--raw")
         lines += ["", f"{again} > message.eml    as received"]
     return "\n".join(lines)
@@ -98,7 +95,7 @@ def read_raw(blobs: BlobStore, record: IntakeRecord) -> bytes | None:
 
 
 def _denied(session: Session, blobs: BlobStore, record: IntakeRecord) -> DeniedMail:
-    headers = dict(_headers(read_raw(blobs, record) or b""))
+    headers = dict(glance_headers(read_raw(blobs, record) or b""))
     return DeniedMail(
         record_id=record.id,
         job=record.job,
@@ -127,26 +124,5 @@ def _reply(session: Session, record: IntakeRecord) -> str:
         return "none"
     if reply.sent_at is not None:
         return f"sent {reply.sent_at:%Y-%m-%d %H:%M}"
-    detail = f": {_printable(reply.last_error)}" if reply.last_error else ""
+    detail = f": {printable(reply.last_error)}" if reply.last_error else ""
     return f"{reply.status.value}{detail}"
-
-
-def _headers(raw: bytes) -> list[tuple[str, str]]:
-    """A few headers, read leniently."""
-    if not raw:
-        return []
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
-    found = []
-    for name in _HEADERS:
-        try:
-            value = parsed[name]
-        except Exception as exc:  # a header the parser cannot decode
-            value = f"(unreadable: {type(exc).__name__})"
-        if value is not None:
-            found.append((name, _printable(str(value))))
-    return found
-
-
-def _printable(text: str) -> str:
-    # Mail text reaches a terminal: no line breaks, no escape sequences.
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
