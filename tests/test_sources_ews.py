@@ -15,7 +15,7 @@ import pytest
 
 from deskmail.config.models import JobConfig
 from deskmail.config.secrets import resolve_password
-from deskmail.sources.check import describe_failure
+from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.ews.connection import open_account, suggested_url
 from deskmail.sources.ews.folders import resolve_folder
@@ -248,6 +248,39 @@ def test_a_server_that_refuses_every_version_fails_at_the_exchange_version(
         open_source(_job(fake, exchange_version="2019"), PASSWORD, MemoryState())
     assert failure.value.step is Step.VERSION
     assert "exchange_version" in describe_failure(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("after_processing", "denied", "problem"),
+    [
+        ("mark_seen", "Modify", "change the mail in Inbox/Support (mark it read)"),
+        ("delete", "Delete", "remove mail from Inbox/Support"),
+        ("move", "", "create items in Inbox/Done"),
+    ],
+)
+def test_check_names_a_right_the_after_processing_action_lacks_and_changes_nothing(
+    fake: EwsFake, after_processing: str, denied: str, problem: str
+) -> None:
+    fake.mailbox.deliver(_mail(1), "Inbox/Support")
+    done = fake.mailbox.add_folder("Inbox/Done")
+    move_to = "Inbox/Done" if after_processing == "move" else None
+    job = _job(fake, after_processing=after_processing, move_to=move_to)
+    assert check_connection(job, PASSWORD).message_count == 1  # every right granted
+    if denied:
+        fake.mailbox.item_rights[denied] = False
+    else:
+        fake.mailbox.read_only_folders.add(done.id)
+    with pytest.raises(SourceError) as failure:
+        check_connection(job, PASSWORD)
+    assert failure.value.step is Step.MAILBOX
+    assert failure.value.detail == (
+        f"this login may not {problem}, which after_processing = {after_processing} needs"
+    )
+    assert [i.mime for i in fake.mailbox.in_folder("Inbox/Support")] == [_mail(1)]
+    assert fake.mailbox.in_folder("Inbox/Support")[0].is_read is False
+    assert "UpdateItem" not in fake.mailbox.requests
+    keep = _job(fake, after_processing="keep")
+    assert check_connection(keep, PASSWORD).message_count == 1
 
 
 def test_only_an_ews_job_imports_exchangelib() -> None:

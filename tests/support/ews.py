@@ -100,6 +100,9 @@ class Mailbox:
         self.generation = 1
         self.busy = 0  # the next N requests answer ErrorServerBusy
         self.refuse_versions = False  # every request: ErrorInvalidServerVersion
+        # EffectiveRights of this login: on the items, and per folder (by path) on folders.
+        self.item_rights = {"Delete": True, "Modify": True}
+        self.read_only_folders: set[str] = set()
         self.busy_answers = 0
         self.hard_deletes: list[str] = []
         self.requests: list[str] = []  # operation names, in order
@@ -214,7 +217,8 @@ class Mailbox:
             + f"<t:DisplayName>{escape(folder.name)}</t:DisplayName>"
             f"<t:TotalCount>{len(items)}</t:TotalCount>"
             f"<t:ChildFolderCount>{children}</t:ChildFolderCount>"
-            f"<t:UnreadCount>{unread}</t:UnreadCount></t:Folder>"
+            + _rights({"CreateContents": folder.id not in self.read_only_folders, "Read": True})
+            + f"<t:UnreadCount>{unread}</t:UnreadCount></t:Folder>"
         )
 
     def _op_ConvertId(self, body: ET.Element) -> str:
@@ -365,6 +369,8 @@ class Mailbox:
                 parts.append(f'<t:MimeContent CharacterSet="UTF-8">{mime}</t:MimeContent>')
             parts.append(f'<t:ItemId Id="{item.id}" ChangeKey="CK{item.change}"/>')
             parts.append(f'<t:ParentFolderId Id="{item.folder}" ChangeKey="AQ"/>')
+            if "item:EffectiveRights" in fields:
+                parts.append(_rights({**self.item_rights, "Read": True}))
             if "message:IsRead" in fields:
                 parts.append(f"<t:IsRead>{str(item.is_read).lower()}</t:IsRead>")
             messages.append(
@@ -434,6 +440,12 @@ class Mailbox:
                 self._remove(item)
             messages.append(_success("DeleteItem", ""))
         return _response("DeleteItem", "".join(messages))
+
+
+def _rights(granted: dict[str, bool]) -> str:
+    names = ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Modify", "Read")
+    flags = "".join(f"<t:{n}>{str(granted.get(n, False)).lower()}</t:{n}>" for n in names)
+    return f"<t:EffectiveRights>{flags}</t:EffectiveRights>"
 
 
 def _response(operation: str, messages: str) -> str:

@@ -70,9 +70,23 @@ class EwsSource(ClosingSource):
         return item_key(self._mailbox, self._folder_id, item_id)
 
     def info(self) -> MailboxInfo:
-        """What check shows: every message in the folder now (the saved state is not used)."""
+        """What check shows: every message in the folder now (the saved state is not used).
+
+        Raises SourceError(MAILBOX) when this login lacks a right the after-processing
+        action needs, read from EffectiveRights without changing anything.
+        """
         with translating(self._url):
             changes = read_changes(self._account, self._folder, None)
+            missing = self._missing_rights(changes.created[:1])
+        if missing:
+            after = self._job.effective_after_processing.value
+            raise SourceError(
+                Step.MAILBOX,
+                f"this login may not {missing}, which after_processing = {after} needs",
+                server=self._url,
+                hint="give this login Full Access to the mailbox (Add-MailboxPermission"
+                " -AccessRights FullAccess) or Editor on the folders; or after_processing = keep",
+            )
         return MailboxInfo(
             protocol="ews",
             server=self._url,
@@ -81,6 +95,31 @@ class EwsSource(ClosingSource):
             tls="HTTPS" if self._url.lower().startswith("https") else None,
             identity=self._mailbox,
         )
+
+    def _missing_rights(self, sample: tuple[str, ...]) -> str:
+        """What the after-processing action needs and EffectiveRights denies; "" if nothing.
+
+        An item's rights are read from one waiting item (none waiting: nothing to
+        read them from); a move's target folder must let this login create items.
+        """
+        after = self._job.effective_after_processing
+        if after is AfterProcessing.KEEP:
+            return ""
+        if after is AfterProcessing.MOVE and self._move_to is not None:
+            rights = getattr(self._move_to, "effective_rights", None)
+            if rights is not None and not rights.create_contents:
+                return f"create items in {self._job.move_to}"
+        if not sample:
+            return ""
+        (item,) = self._get([self._key(item_id) for item_id in sample], ["effective_rights"])
+        rights = None if isinstance(item, Exception) else item.effective_rights
+        if rights is None:
+            return ""
+        if after is AfterProcessing.MARK_SEEN and not rights.modify:
+            return f"change the mail in {self._job.folder} (mark it read)"
+        if after in (AfterProcessing.DELETE, AfterProcessing.MOVE) and not rights.delete:
+            return f"remove mail from {self._job.folder}"
+        return ""
 
     def list_keys(self) -> list[str]:
         saved = self._state.load(self._scope) if self._state is not None else None
