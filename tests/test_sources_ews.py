@@ -283,6 +283,25 @@ def test_check_names_a_right_the_after_processing_action_lacks_and_changes_nothi
     assert check_connection(keep, PASSWORD).message_count == 1
 
 
+def test_a_run_once_on_another_job_never_imports_exchangelib(tmp_path: Path) -> None:
+    from tests.support.toml_config import write_config
+
+    (tmp_path / "Maildir" / "new").mkdir(parents=True)
+    for sub in ("cur", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir()
+    job = {"name": "Local", "protocol": "maildir", "path": str(tmp_path / "Maildir")}
+    config = write_config(tmp_path / "deskmail.toml", f"sqlite:///{tmp_path}/d.db", [job])
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "deskmail", "run-once", "--config", config],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deskmail.intake" in done.stderr  # the run did import what a run imports
+    assert "exchangelib" not in done.stderr
+
+
 def test_only_an_ews_job_imports_exchangelib() -> None:
     probe = textwrap.dedent(
         """
