@@ -166,6 +166,19 @@ def test_a_busy_server_is_waited_out_as_it_asks(fake: EwsFake) -> None:
     assert fake.mailbox.busy_answers == 2
 
 
+def test_a_server_busy_for_longer_than_the_job_waits_is_named(fake: EwsFake) -> None:
+    fake.mailbox.deliver(_mail(1), "Inbox/Support")
+    job = _job(fake, timeouts={"connect": 30, "read": 1})
+    with open_source(job, PASSWORD, MemoryState()) as source:
+        fake.mailbox.busy = 1
+        fake.mailbox.backoff_ms = 60_000
+        with pytest.raises(SourceError) as failure:
+            source.list_keys()
+    assert failure.value.step is Step.PROTOCOL
+    assert failure.value.detail.startswith("the server stays busy")
+    assert "throttles" in describe_failure(failure.value)
+
+
 def test_basic_authentication(tmp_path: Path) -> None:
     with ews_fake(tmp_path / "ews", auth="basic") as basic:
         basic.mailbox.deliver(_mail(1))

@@ -104,6 +104,7 @@ class Mailbox:
         self.item_rights = {"Delete": True, "Modify": True}
         self.read_only_folders: set[str] = set()
         self.busy_answers = 0
+        self.backoff_ms = 50  # the BackOffMilliseconds a busy answer asks for
         self.hard_deletes: list[str] = []
         self.requests: list[str] = []  # operation names, in order
         self.authenticated_users: set[str] = set()
@@ -517,7 +518,6 @@ class EwsHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     mailbox: Mailbox
     auth: str = "ntlm"  # "ntlm" | "basic" | "bearer"
-    backoff_ms = 50
 
     def setup(self) -> None:
         super().setup()
@@ -626,7 +626,7 @@ class EwsHandler(BaseHTTPRequestHandler):
                 self.mailbox.busy -= 1
                 self.mailbox.busy_answers += 1
         if busy:
-            self._send(500, _envelope(_BUSY_FAULT.replace("{ms}", str(self.backoff_ms))))
+            self._send(500, _envelope(_BUSY_FAULT.replace("{ms}", str(self.mailbox.backoff_ms))))
             return
         self._send(200, _envelope(self.mailbox.operation(operation, body[0])))
 

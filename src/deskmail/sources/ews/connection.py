@@ -262,6 +262,14 @@ def describe(exc: Exception, server: str) -> SourceError:
             " were tried)",
             server=server,
         )
+    if isinstance(exc, (errors.ErrorServerBusy, errors.RateLimitError)):
+        return SourceError(
+            Step.PROTOCOL,
+            f"the server stays busy ({name}: {exc})",
+            server=server,
+            hint="Exchange throttles this login (its EWS throttling policy); the next run"
+            " tries again, and a larger timeouts.read waits longer within a run",
+        )
     if isinstance(exc, errors.UnauthorizedError):
         return SourceError(Step.AUTHENTICATION, str(exc) or name, server=server)
     if isinstance(exc, errors.TransportError) and "authentication" in str(exc).lower():
