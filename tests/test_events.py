@@ -388,3 +388,24 @@ def test_killed_dovecot_one_event_that_grows_and_closes_when_it_returns(
     (event,) = _events(store)
     assert event.status is TicketStatus.CLOSED
     assert "works again" in event.activities[-1].body
+
+
+def test_an_ews_mailbox_that_refuses_the_login_opens_one_event_naming_the_service(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.support.ews import ews_fake, ews_job
+
+    with ews_fake(tmp_path / "ews") as fake:
+        settings = ews_job(fake, name="Exchange", password_env=None, password="wrong-pw-7")
+        job = JobConfig.model_validate({**settings, "error_group": ERROR_GROUP})
+        summary = run_job(store, job)
+    assert not summary.ok and "authentication" in (summary.failure or "")
+    (event,) = _events(store)
+    assert 'job "Exchange"' in event.subject and "authentication" in event.subject
+    assert f"ews EXAMPLE\\support at {fake.service_url}, folder INBOX" in event.description
+    assert "wrong-pw-7" not in event.description
+    (attached,) = event.attachments
+    data = _blob(store, attached.sha256)
+    assert b"wrong-pw-7" not in data
+    (saved,) = tomllib.loads(data.decode())["jobs"]
+    assert (saved["protocol"], saved["password"]) == ("ews", "***")
