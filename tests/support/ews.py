@@ -658,6 +658,7 @@ def ews_fake(directory: Path, auth: str = "ntlm") -> Iterator[EwsFake]:
     """An EWS fake on https://localhost:PORT/EWS/Exchange.asmx with one mailbox."""
     directory.mkdir(parents=True, exist_ok=True)
     # pyspnego's NTLM acceptor reads its accounts from the file this variable names.
+    before = os.environ.get("NTLM_USER_FILE")
     os.environ["NTLM_USER_FILE"] = str(_user_file(directory))
     mailbox = Mailbox()
     handler = type("Handler", (EwsHandler,), {"mailbox": mailbox, "auth": auth})
@@ -666,6 +667,10 @@ def ews_fake(directory: Path, auth: str = "ntlm") -> Iterator[EwsFake]:
         yield EwsFake(server, mailbox)
     finally:
         server.stop()
+        if before is None:
+            os.environ.pop("NTLM_USER_FILE", None)
+        else:
+            os.environ["NTLM_USER_FILE"] = before
 
 
 def ews_job(fake: EwsFake, **settings: Any) -> dict[str, Any]:
