@@ -34,7 +34,12 @@ from sqlalchemy.engine import make_url
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import DeskmailConfig, LogFormat, LoggingConfig
-from deskmail.config.secrets import REDACTED, resolve_password, resolve_smtp_password
+from deskmail.config.secrets import (
+    REDACTED,
+    resolve_client_secret,
+    resolve_password,
+    resolve_smtp_password,
+)
 from deskmail.store.engine import resolve_database_url
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(job_prefix)s%(name)s: %(message)s"
@@ -222,6 +227,7 @@ class JsonFormatter(logging.Formatter):
 def secret_values(config: DeskmailConfig) -> set[str]:
     """Every secret the configuration points at, read now."""
     readers: list[Callable[[], str | None]] = [partial(resolve_password, j) for j in config.jobs]
+    readers += [partial(resolve_client_secret, j) for j in config.jobs]
     smtps = (config.smtp, *(job.smtp for job in config.jobs))
     readers += [partial(resolve_smtp_password, smtp) for smtp in smtps if smtp is not None]
     found = {str(make_url(resolve_database_url(config)).password or "")}

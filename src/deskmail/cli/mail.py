@@ -98,6 +98,7 @@ def run_once(
 def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
     from deskmail.config.secrets import resolve_password
+    from deskmail.intake.tokens import job_tokens
     from deskmail.report.check import mailbox_line, waiting
     from deskmail.report.names import unmatched_name_lines
     from deskmail.sources.check import check_connection, describe_failure
@@ -108,7 +109,7 @@ def check(config_path: Path, job_name: str | None) -> None:
     failed = False
     for job in jobs:
         try:
-            info = check_connection(job, resolve_password(job))
+            info = check_connection(job, resolve_password(job), job_tokens(job))
         except SourceError as exc:
             failed = True
             click.echo(f"{job.name}: {describe_failure(exc, job)}")

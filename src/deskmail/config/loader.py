@@ -28,6 +28,7 @@ from deskmail.config.models import (
     DatabaseConfig,
     DeskmailConfig,
     JobConfig,
+    OAuth2Config,
     Security,
     SmtpConfig,
     SmtpSecurity,
@@ -168,6 +169,7 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
                 "password_file": _absolute(job.password_file, base),
                 "ca_file": _absolute(job.ca_file, base),
                 "smtp": _place_smtp(job.smtp, base),
+                "oauth2": _place_oauth2(job.oauth2, base),
                 "log_file": _absolute(job.log_file, base),
             }
         )
@@ -250,6 +252,14 @@ def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:
             )
     if issues:
         raise ConfigError.many(path, issues)
+
+
+def _place_oauth2(oauth2: OAuth2Config | None, base: Path) -> OAuth2Config | None:
+    if oauth2 is None or oauth2.client_secret_file is None:
+        return oauth2
+    return oauth2.model_copy(
+        update={"client_secret_file": _absolute(oauth2.client_secret_file, base)}
+    )
 
 
 def _warnings(job: JobConfig, path: Path) -> list[str]:

@@ -39,6 +39,7 @@ class Protocol(StrEnum):
     IMAP = "imap"
     POP3 = "pop3"
     MAILDIR = "maildir"
+    GRAPH = "graph"  # Microsoft Graph (Microsoft 365), signed in through [jobs.oauth2]
 
 
 class Security(StrEnum):
@@ -82,7 +83,10 @@ DEFAULT_PORTS: dict[tuple[Protocol, bool], int] = {
     (Protocol.IMAP, True): 993,
     (Protocol.POP3, False): 110,
     (Protocol.POP3, True): 995,
+    (Protocol.GRAPH, False): 443,  # HTTPS whatever security says
+    (Protocol.GRAPH, True): 443,
 }
+GRAPH_SERVER = "graph.microsoft.com"
 
 NETWORK_PROTOCOLS = frozenset({Protocol.IMAP, Protocol.POP3})
 SECRET_KEYS = ("password_env", "password_file", "password")
@@ -107,6 +111,12 @@ def _env_name(value: str) -> str:
             " such as DESKMAIL_SUPPORT_PASSWORD, not the password itself"
         )
     return value
+
+
+def _https_url(value: str) -> str:
+    if not value.startswith("https://"):
+        raise ValueError("must be an https:// URL such as https://login.microsoftonline.com")
+    return printable(value).rstrip("/")
 
 
 def _database_url(value: str) -> str:
@@ -161,6 +171,29 @@ class SmtpConfig(Strict):
     timeout: float = Field(default=30.0, gt=0)
 
 
+class OAuth2Config(Strict):
+    """How a job signs in with OAuth2 (app-only, client credentials); `[jobs.oauth2]`."""
+
+    provider: Literal["microsoft"] = "microsoft"
+    tenant: NonEmptyLine = Field(description="the directory (tenant) id or domain")
+    client_id: NonEmptyLine
+    client_secret_env: Annotated[str, AfterValidator(_env_name)] | None = None
+    client_secret_file: Path | None = None
+    authority: Annotated[str, AfterValidator(_https_url)] = Field(
+        default="https://login.microsoftonline.com",
+        description="the identity platform; the tenant is appended",
+    )
+    scopes: list[NonEmptyLine] | None = Field(
+        default=None, description="default: https://graph.microsoft.com/.default"
+    )
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> OAuth2Config:
+        if (self.client_secret_env is None) == (self.client_secret_file is None):
+            raise ValueError("set exactly one of client_secret_env and client_secret_file")
+        return self
+
+
 class JobConfig(Strict):
     """One mailbox watched by deskmail."""
 
@@ -205,6 +238,9 @@ class JobConfig(Strict):
     )
     move_to: NonEmptyLine | None = Field(
         default=None, description='folder for after_processing = "move"'
+    )
+    oauth2: OAuth2Config | None = Field(
+        default=None, description="OAuth2 sign-in; required for protocol graph"
     )
     timeouts: Timeouts = Timeouts()
     fetch_batch: int = Field(default=50, ge=1, le=1000)
@@ -308,6 +344,13 @@ class JobConfig(Strict):
         return DEFAULT_PORTS[(self.protocol, self.security is Security.SSL)]
 
     @property
+    def effective_server(self) -> str:
+        """The server name; a Graph job without one reads Microsoft's."""
+        if self.protocol is Protocol.GRAPH and not self.server:
+            return GRAPH_SERVER
+        return self.server
+
+    @property
     def effective_after_processing(self) -> AfterProcessing:
         if self.after_processing is not None:
             return self.after_processing
@@ -351,6 +394,9 @@ class JobConfig(Strict):
                         " password_file or password",
                     )
                 )
+        elif self.protocol is Protocol.GRAPH:
+            problems += self._graph_problems()
+            given = []
         else:
             if self.path is None:
                 problems.append(("path", f"is required for protocol {protocol}"))
@@ -385,6 +431,23 @@ class JobConfig(Strict):
             problems.append(
                 ("move_to", f"is only used with after_processing = 'move' (it is '{after.value}')")
             )
+        return problems
+
+    def _graph_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if not self.user:
+            problems.append(("user", "is required for protocol graph: the mailbox's address"))
+        if self.oauth2 is None:
+            problems.append(("oauth2", "is required for protocol graph: add a [jobs.oauth2] table"))
+        problems += [
+            (key, "is not used with protocol graph: it signs in through [jobs.oauth2]")
+            for key in SECRET_KEYS
+            if getattr(self, key) is not None
+        ]
+        if self.auth_mechanism is not AuthMechanism.AUTO:
+            problems.append(("auth_mechanism", "is only used with imap and pop3"))
+        if self.security is not Security.SSL:
+            problems.append(("security", "must be ssl for protocol graph (HTTPS)"))
         return problems
 
 

@@ -45,6 +45,23 @@ def resolve_smtp_password(
     return _resolve(smtp, lambda setting, problem: ConfigError(file, f"{key}.{setting}", problem))
 
 
+def resolve_client_secret(job: JobConfig) -> str | None:
+    """The client secret of the job's [jobs.oauth2] table, or None when it has none."""
+    if job.oauth2 is None:
+        return None
+
+    def fail(setting: str, problem: str) -> ConfigError:
+        # _from_env and _from_file name password_env / password_file: say client_secret_*.
+        name = setting.replace("password", "client_secret")
+        return ConfigError(job.origin_file, job.key(f"oauth2.{name}"), problem)
+
+    if job.oauth2.client_secret_env is not None:
+        return _from_env(job.oauth2.client_secret_env, fail)
+    if job.oauth2.client_secret_file is not None:
+        return _from_file(job.oauth2.client_secret_file, fail)
+    return None
+
+
 def _resolve(settings: JobConfig | SmtpConfig, fail: _Fail) -> str | None:
     if settings.password_env is not None:
         return _from_env(settings.password_env, fail)

@@ -31,6 +31,7 @@ from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import ParseAhead, Prepared
 from deskmail.intake.process import MessageOutcome, Result, take_in_batch
 from deskmail.intake.sync_state import StoredSyncState
+from deskmail.intake.tokens import job_tokens
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
 from deskmail.parse.spool import Spool, discard
@@ -230,7 +231,8 @@ def _pass(
     progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
-    with open_source(job, password, StoredSyncState(store, job.name)) as source:
+    tokens = job_tokens(job)
+    with open_source(job, password, StoredSyncState(store, job.name), tokens) as source:
         keys = source.list_keys()
         with store.transaction() as session:
             known = journal.lookup(session, job.name, keys)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deskmail.config.models import AfterProcessing, JobConfig
-from deskmail.sources.base import MailboxInfo
+from deskmail.sources.base import BearerTokens, MailboxInfo
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.sources.hints import OCTOPUS_HINTS
@@ -23,6 +23,8 @@ _HINTS: dict[Step, str] = {
     ),
     Step.AUTHENTICATION: "check user and the password (password_env / password_file)",
     Step.FOLDER: 'check folder (IMAP: "INBOX/Support" and "INBOX.Support" both work) or path',
+    Step.MAILBOX: "check user (the mailbox's address) and that the app may open that mailbox",
+    Step.PERMISSION: "grant the app Mail.ReadWrite (delegated: Mail.ReadWrite.Shared) and consent",
     Step.PROTOCOL: "the server's answer was not understood: check protocol and port",
     Step.SECRET: "check password_env / password_file: the password could not be read",
 }
@@ -31,9 +33,11 @@ _HOSTNAME_HINT = (
 )
 
 
-def check_connection(job: JobConfig, password: str | None) -> MailboxInfo:
+def check_connection(
+    job: JobConfig, password: str | None, tokens: BearerTokens | None = None
+) -> MailboxInfo:
     """Every step a real run takes before reading mail; raises SourceError naming the step."""
-    with open_source(job, password) as source:
+    with open_source(job, password, tokens=tokens) as source:
         info = source.info()
     if info.read_only and job.effective_after_processing is not AfterProcessing.KEEP:
         raise SourceError(

@@ -14,6 +14,8 @@ class Step(StrEnum):
     STARTTLS = "STARTTLS not offered"
     AUTHENTICATION = "authentication"
     FOLDER = "folder"
+    MAILBOX = "mailbox"  # Graph: the mailbox does not exist, or the app may not open it
+    PERMISSION = "permission"  # Graph: the token lacks what after_processing needs
     PROTOCOL = "protocol"  # the server said something we could not understand
     SECRET = "password"  # the configured password source could not be read
 

@@ -7,17 +7,26 @@ IMAP never loads poplib or mailbox, nor a Maildir run imapclient.
 from __future__ import annotations
 
 from deskmail.config.models import JobConfig, Protocol
-from deskmail.sources.base import Source, SyncState
+from deskmail.sources.base import BearerTokens, Source, SyncState
 
 
-def open_source(job: JobConfig, password: str | None, state: SyncState | None = None) -> Source:
+def open_source(
+    job: JobConfig,
+    password: str | None,
+    state: SyncState | None = None,
+    tokens: BearerTokens | None = None,
+) -> Source:
     """A connected, logged-in source with its folder open; raises SourceError naming the step.
 
     Use it as a context manager so the session always ends (POP3 commits its
     deletions at QUIT). The password is ignored for Maildir. `state` is where
     a source that reads changes keeps its place (a check passes none: it
-    saves nothing).
+    saves nothing). `tokens`: OAuth2 access tokens, for a Graph job.
     """
+    if job.protocol is Protocol.GRAPH:
+        from deskmail.sources.graph.source import GraphSource
+
+        return GraphSource(job, tokens, state)
     if job.protocol is Protocol.IMAP:
         from deskmail.sources.imap import ImapSource
 
