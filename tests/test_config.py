@@ -270,9 +270,7 @@ def test_graph_job_defaults_to_microsofts_server(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_graph_job_problems_name_the_key(
-    tmp_path: Path, text: str, key: str, problem: str
-) -> None:
+def test_graph_job_problems_name_the_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
     exc = error(tmp_path, text)
     assert f'jobs[0] ("Graph").{key}: {problem}' in str(exc)
 

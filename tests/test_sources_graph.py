@@ -12,12 +12,16 @@ import httpx
 import pytest
 
 from deskmail.config.models import JobConfig
+from deskmail.intake.run import run_job
+from deskmail.intake.tokens import ClientCredentials
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph import delta
 from deskmail.sources.graph.client import GraphClient
 from deskmail.sources.graph.source import GraphSource
 from deskmail.sources.graph.throttle import Budget, Pacer, retry_after
+from deskmail.store.engine import Store
 from tests.support.graph import (
+    CLIENT_SECRET,
     TENANT,
     FakeTokens,
     GraphFake,
@@ -269,9 +273,11 @@ def test_check_refuses_a_token_without_write_permission(mailbox: GraphFake) -> N
     state = mailbox.state
     state.deliver(MAILBOX, "Inbox/Support", _mail(1))
     read_only = FakeTokens(state, roles=["Mail.Read"])
-    with GraphSource(_job(mailbox, after_processing="mark_seen"), read_only) as source:
-        with pytest.raises(SourceError) as refused:
-            source.info()
+    with (
+        GraphSource(_job(mailbox, after_processing="mark_seen"), read_only) as source,
+        pytest.raises(SourceError) as refused,
+    ):
+        source.info()
     assert refused.value.step is Step.PERMISSION
     assert "Mail.ReadWrite" in refused.value.detail
     with GraphSource(_job(mailbox, after_processing="keep"), read_only) as source:
@@ -305,3 +311,41 @@ def test_client_counts_requests_as_graph_does(mailbox: GraphFake) -> None:
         assert client.counters.requests == 1
     finally:
         client.close()
+
+
+# ---- through intake, with tokens from the token endpoint --------------------------
+
+
+def test_a_run_takes_each_mail_in_once_through_resyncs_and_new_ids(
+    store: Store, mailbox: GraphFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESKMAIL_TEST_CLIENT_SECRET", CLIENT_SECRET)
+    state = mailbox.state
+    for n in range(5):
+        state.deliver(MAILBOX, "Inbox/Support", _mail(n))
+    job = _job(mailbox, after_processing="mark_seen")
+    first = run_job(store, job)
+    assert (first.failure, first.created, first.acknowledged) == (None, 5, 5)
+    assert all(m.is_read for m in state.in_folder(MAILBOX, "Inbox/Support"))
+    assert state.counters.tokens_issued == 1
+    again = run_job(store, job)  # the delta lists the five again: they were marked read
+    assert (again.failure, again.fetched, again.created) == (None, 0, 0)
+    state.switches.gone = 1
+    resynced = run_job(store, job)
+    assert (resynced.failure, resynced.fetched, resynced.created) == (None, 0, 0)
+    # The same mail under a new id (archived and imported again): the Message-ID and
+    # SHA-256 guard knows it.
+    state.deliver(MAILBOX, "Inbox/Support", _mail(0))
+    reimported = run_job(store, job)
+    assert (reimported.failure, reimported.created, reimported.duplicates) == (None, 0, 1)
+
+
+def test_a_refused_client_secret_names_the_step_and_hides_the_secret(
+    mailbox: GraphFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESKMAIL_TEST_CLIENT_SECRET", "wrong-secret-value")
+    with pytest.raises(SourceError) as refused:
+        ClientCredentials(_job(mailbox)).token()
+    assert refused.value.step is Step.AUTHENTICATION
+    assert "refused the client id or secret (invalid_client)" in refused.value.detail
+    assert "wrong-secret-value" not in str(refused.value)

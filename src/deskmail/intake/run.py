@@ -295,6 +295,7 @@ def _pass(
                 acknowledged += take_in(*ahead_of_writes.popleft())
             acknowledged += _acknowledge(source, waiting)
             if complete:
+                reached(CrashPoint.BEFORE_CHECKPOINT)
                 source.checkpoint()
         finally:
             ahead.close()
