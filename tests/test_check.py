@@ -16,6 +16,7 @@ from deskmail.config.models import JobConfig, Timeouts
 from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
 from tests.support.dovecot import NTLM_USER, PASSWORD, Dovecot, make_mail
+from tests.support.graph import CLIENT_SECRET, GraphFake, graph_job_settings
 from tests.support.toml_config import job_table, write_config
 
 
@@ -207,3 +208,85 @@ def test_check_names_a_mechanism_the_server_does_not_offer_and_logs_in_with_ntlm
 def test_every_step_has_a_hint(step: Step) -> None:
     text = describe_failure(SourceError(step, "detail"))
     assert text.startswith(f"FAILED at {step.value}: detail\n  hint: ")
+
+
+# ---- Microsoft Graph ---------------------------------------------------------------
+
+
+@pytest.fixture
+def graph_config(graph_fake: GraphFake, tmp_path: Path, database_url: str) -> Path:
+    graph_fake.state.add_mailbox("support@contoso.example")
+    graph_fake.state.add_folder("support@contoso.example", "Inbox/Support")
+    for _ in range(2):
+        graph_fake.state.deliver("support@contoso.example", "Inbox/Support", make_mail())
+    job = graph_job_settings(graph_fake, name="M365", after_processing="mark_seen")
+    return write_config(tmp_path / "graph.toml", database_url, [job])
+
+
+def _graph_check(config: Path, secret: str = CLIENT_SECRET) -> tuple[int, str]:
+    env = {"DESKMAIL_TEST_CLIENT_SECRET": secret}
+    result = CliRunner().invoke(main, ["check", "--config", str(config)], env=env)
+    return result.exit_code, result.output
+
+
+def test_check_a_graph_mailbox_changes_nothing(graph_fake: GraphFake, graph_config: Path) -> None:
+    code, output = _graph_check(graph_config)
+    assert code == 0, output
+    assert output.splitlines()[0] == (
+        f"M365: OK - graph localhost:{graph_fake.port}, HTTPS, folder 'Inbox/Support':"
+        " 2 messages (2 new)"
+    )
+    messages = graph_fake.state.in_folder("support@contoso.example", "Inbox/Support")
+    assert not any(m.is_read for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "expected"),
+    [
+        (
+            "secret",
+            "FAILED at authentication ({server}): the identity platform refused the"
+            " client id or secret (invalid_client)",
+        ),
+        (
+            "mailbox",
+            "FAILED at mailbox ({server}): mailbox support@contoso.example not found"
+            " (ErrorInvalidUser)",
+        ),
+        (
+            "forbidden",
+            "FAILED at mailbox ({server}): the app may not open mailbox"
+            " support@contoso.example (ErrorAccessDenied)",
+        ),
+        (
+            "folder",
+            "FAILED at folder ({server}): folder 'Inbox/Support': no folder 'Support'"
+            " under 'Inbox'",
+        ),
+        (
+            "roles",
+            "FAILED at permission ({server}): after_processing = mark_seen needs"
+            " Mail.ReadWrite (delegated: Mail.ReadWrite.Shared); the token grants only Mail.Read",
+        ),
+    ],
+)
+def test_check_names_the_graph_step_that_failed(
+    graph_fake: GraphFake, graph_config: Path, spoil: str, expected: str
+) -> None:
+    state = graph_fake.state
+    box = state.mailboxes["support@contoso.example"]
+    secret = "not-the-secret" if spoil == "secret" else CLIENT_SECRET
+    if spoil == "mailbox":
+        state.mailboxes = {}
+    elif spoil == "forbidden":
+        state.forbidden.add("support@contoso.example")
+    elif spoil == "folder":
+        box.folders = {i: f for i, f in box.folders.items() if f.name != "Support"}
+    elif spoil == "roles":
+        state.roles = ["Mail.Read"]
+    code, output = _graph_check(graph_config, secret)
+    assert code != 0
+    first, hint = output.splitlines()[:2]
+    assert first == "M365: " + expected.format(server=f"localhost:{graph_fake.port}")
+    assert hint.startswith("  hint: ")
+    assert secret not in output

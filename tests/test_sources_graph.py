@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -349,3 +352,19 @@ def test_a_refused_client_secret_names_the_step_and_hides_the_secret(
     assert refused.value.step is Step.AUTHENTICATION
     assert "refused the client id or secret (invalid_client)" in refused.value.detail
     assert "wrong-secret-value" not in str(refused.value)
+
+
+def test_an_imap_run_does_not_import_httpx() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        import deskmail.cli, deskmail.intake.run, deskmail.sources.factory
+        import deskmail.sources.check, deskmail.intake.tokens
+        from deskmail.cli import main
+        print("httpx" in sys.modules)
+        import deskmail.sources.graph.source
+        print("httpx" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
