@@ -3,9 +3,8 @@
 A real subprocess against a real Dovecot mailbox of 32 mails, on SQLite and
 PostgreSQL, over IMAP and POP3, and against the Graph fake. Each scenario
 kills two runs at the chosen boundary, then lets a third finish, and checks
-that every mail produced
-exactly one ticket or activity, on the right ticket, and that no mail left
-the mailbox without one.
+that every mail produced exactly one ticket or activity, on the right ticket,
+and that no mail left the mailbox without one.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from deskmail.store.engine import Store
 from deskmail.store.models import Activity, IntakeOutcome, IntakeRecord, Ticket
 from tests.support.corpus import CorpusMail, support_corpus
 from tests.support.dovecot import Dovecot
-from tests.support.graph import CLIENT_SECRET, GraphFake, graph_job_settings
+from tests.support.graph import CLIENT_SECRET, Microsoft365, graph_job_settings
 from tests.support.toml_config import job_table, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kill")]
@@ -188,7 +187,7 @@ GRAPH_MAILBOX = "support@contoso.example"
 
 
 def _graph_prepare(
-    fake: GraphFake, tmp_path: Path, database_url: str
+    fake: Microsoft365, tmp_path: Path, database_url: str
 ) -> tuple[Path, list[CorpusMail]]:
     state = fake.state
     state.add_mailbox(GRAPH_MAILBOX)
@@ -207,7 +206,7 @@ def _graph_prepare(
 
 
 def _graph_acknowledged_only_after_commit(
-    fake: GraphFake, database_url: str, tmp_path: Path
+    fake: Microsoft365, database_url: str, tmp_path: Path
 ) -> None:
     """Every mail moved on the server has its committed journal row."""
     moved = {m.immutable_id for m in fake.state.in_folder(GRAPH_MAILBOX, "Inbox/Support/Done")}
@@ -223,8 +222,9 @@ def _graph_acknowledged_only_after_commit(
 
 @pytest.mark.parametrize("point", list(CrashPoint))
 def test_graph_sigkill_at_step_boundary(
-    graph_fake: GraphFake, database_url: str, tmp_path: Path, point: CrashPoint
+    microsoft365: Microsoft365, database_url: str, tmp_path: Path, point: CrashPoint
 ) -> None:
+    graph_fake = microsoft365
     config, corpus = _graph_prepare(graph_fake, tmp_path, database_url)
     hits = (1, 1) if point is CrashPoint.BEFORE_CHECKPOINT else (5, 11)
     for hit in hits:

@@ -105,3 +105,10 @@ def test_only_an_ntlm_job_imports_pyspnego() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_xoauth2_is_the_user_and_the_bearer_token_then_an_empty_answer_to_an_error() -> None:
+    client = sasl_client(AuthMechanism.XOAUTH2, "shared@contoso.example", "ey.token")
+    assert client.respond(b"") == b"user=shared@contoso.example\x01auth=Bearer ey.token\x01\x01"
+    # A refusal arrives as a challenge with the server's JSON: the answer is empty.
+    assert client.respond(b'{"status":"401"}') == b""

@@ -16,7 +16,6 @@ import pytest
 
 from deskmail.config.models import JobConfig
 from deskmail.intake.run import run_job
-from deskmail.intake.tokens import ClientCredentials
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph import delta
 from deskmail.sources.graph.client import GraphClient
@@ -24,11 +23,10 @@ from deskmail.sources.graph.source import GraphSource
 from deskmail.sources.graph.throttle import Budget, Pacer, retry_after
 from deskmail.store.engine import Store
 from tests.support.graph import (
-    CLIENT_SECRET,
     TENANT,
     FakeTokens,
-    GraphFake,
     MemoryState,
+    Microsoft365,
     graph_job_settings,
     http_date,
 )
@@ -44,13 +42,13 @@ def _mail(n: int, size: int = 0) -> bytes:
     ).encode()
 
 
-def _job(fake: GraphFake, **settings: Any) -> JobConfig:
+def _job(fake: Microsoft365, **settings: Any) -> JobConfig:
     return JobConfig.model_validate(graph_job_settings(fake, **settings))
 
 
 @pytest.fixture
-def mailbox(graph_fake: GraphFake) -> Iterator[GraphFake]:
-    state = graph_fake.state
+def mailbox(microsoft365: Microsoft365) -> Iterator[Microsoft365]:
+    state = microsoft365.state
     state.add_mailbox(MAILBOX)
     # The inbox's display name is translated: the path still starts from "inbox".
     inbox = state.mailboxes[MAILBOX].folders[state.folder_id(MAILBOX, "Inbox")]
@@ -58,10 +56,10 @@ def mailbox(graph_fake: GraphFake) -> Iterator[GraphFake]:
     for n in range(12):  # more than a page of child folders before Support
         state.add_folder(MAILBOX, f"Inbox/Team {n:02d}")
     state.add_folder(MAILBOX, "Inbox/Support")
-    yield graph_fake
+    yield microsoft365
 
 
-def _source(fake: GraphFake, state: MemoryState | None = None, **settings: Any) -> GraphSource:
+def _source(fake: Microsoft365, state: MemoryState | None = None, **settings: Any) -> GraphSource:
     return GraphSource(_job(fake, **settings), FakeTokens(fake.state), state)
 
 
@@ -69,7 +67,7 @@ def _ids(keys: list[str]) -> list[str]:
     return [key.rpartition(":")[2] for key in keys]
 
 
-def test_folder_path_keys_and_value_with_immutable_ids(mailbox: GraphFake) -> None:
+def test_folder_path_keys_and_value_with_immutable_ids(mailbox: Microsoft365) -> None:
     state = mailbox.state
     ids = [state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(3)]
     state.deliver(MAILBOX, "Inbox", _mail(99))  # another folder: not listed
@@ -82,7 +80,7 @@ def test_folder_path_keys_and_value_with_immutable_ids(mailbox: GraphFake) -> No
     assert not any(m.is_read for m in state.in_folder(MAILBOX, "Inbox/Support"))
 
 
-def test_missing_folder_mailbox_and_forbidden_mailbox_name_the_step(mailbox: GraphFake) -> None:
+def test_missing_folder_mailbox_and_forbidden_mailbox_name_the_step(mailbox: Microsoft365) -> None:
     with pytest.raises(SourceError) as missing:
         _source(mailbox, folder="Inbox/Nope")
     assert missing.value.step is Step.FOLDER
@@ -99,7 +97,7 @@ def test_missing_folder_mailbox_and_forbidden_mailbox_name_the_step(mailbox: Gra
 
 
 def test_checkpoint_saves_the_delta_link_and_a_cut_pass_reads_again(
-    mailbox: GraphFake, monkeypatch: pytest.MonkeyPatch
+    mailbox: Microsoft365, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(delta, "PAGE_SIZE", 4)  # 10 mails: three pages
     state = mailbox.state
@@ -121,7 +119,7 @@ def test_checkpoint_saves_the_delta_link_and_a_cut_pass_reads_again(
         assert _ids(source.list_keys()) == [newest]
 
 
-def test_removed_duplicates_and_replays_list_each_waiting_mail_once(mailbox: GraphFake) -> None:
+def test_removed_duplicates_and_replays_list_each_waiting_mail_once(mailbox: Microsoft365) -> None:
     state = mailbox.state
     a, b = (state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(2))
     places = MemoryState()
@@ -144,7 +142,7 @@ def test_removed_duplicates_and_replays_list_each_waiting_mail_once(mailbox: Gra
 
 @pytest.mark.parametrize("switch", ["gone", "sync_state_not_found"])
 def test_an_unusable_delta_link_lists_the_whole_folder_again(
-    mailbox: GraphFake, switch: str
+    mailbox: Microsoft365, switch: str
 ) -> None:
     state = mailbox.state
     ids = [state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(3)]
@@ -158,7 +156,7 @@ def test_an_unusable_delta_link_lists_the_whole_folder_again(
     assert getattr(state.switches, switch) == 0
 
 
-def test_retry_after_in_seconds_and_as_a_date(mailbox: GraphFake) -> None:
+def test_retry_after_in_seconds_and_as_a_date(mailbox: Microsoft365) -> None:
     state = mailbox.state
     ids = [state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(2)]
     state.switches.throttle = ["0", http_date(-5)]
@@ -170,7 +168,7 @@ def test_retry_after_in_seconds_and_as_a_date(mailbox: GraphFake) -> None:
     assert retry_after("not a date") == 5.0
 
 
-def test_an_expired_token_is_renewed_once(mailbox: GraphFake) -> None:
+def test_an_expired_token_is_renewed_once(mailbox: Microsoft365) -> None:
     state = mailbox.state
     ids = [state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(2)]
     tokens = FakeTokens(state)
@@ -180,7 +178,7 @@ def test_an_expired_token_is_renewed_once(mailbox: GraphFake) -> None:
     assert tokens.refusals == 1
 
 
-def test_fetches_stay_within_four_concurrent_requests(mailbox: GraphFake) -> None:
+def test_fetches_stay_within_four_concurrent_requests(mailbox: Microsoft365) -> None:
     state = mailbox.state
     state.delay = 0.02
     for n in range(24):
@@ -193,7 +191,7 @@ def test_fetches_stay_within_four_concurrent_requests(mailbox: GraphFake) -> Non
     assert state.counters.max_in_flight == 4
 
 
-def test_the_fake_refuses_a_fifth_concurrent_request(mailbox: GraphFake) -> None:
+def test_the_fake_refuses_a_fifth_concurrent_request(mailbox: Microsoft365) -> None:
     """The limit the source keeps is real: five at once get a 429."""
     state = mailbox.state
     state.delay = 0.3
@@ -212,7 +210,7 @@ def test_the_fake_refuses_a_fifth_concurrent_request(mailbox: GraphFake) -> None
     assert sorted(statuses) == [200, 200, 200, 200, 429]
 
 
-def test_a_25_mb_mail_arrives_whole(mailbox: GraphFake) -> None:
+def test_a_25_mb_mail_arrives_whole(mailbox: Microsoft365) -> None:
     raw = _mail(1, size=25 * 1024 * 1024)
     message_id = mailbox.state.deliver(MAILBOX, "Inbox/Support", raw)
     with _source(mailbox) as source:
@@ -221,7 +219,7 @@ def test_a_25_mb_mail_arrives_whole(mailbox: GraphFake) -> None:
     assert fetched.key.endswith(message_id)
 
 
-def test_a_vanished_mail_is_skipped(mailbox: GraphFake) -> None:
+def test_a_vanished_mail_is_skipped(mailbox: Microsoft365) -> None:
     state = mailbox.state
     ids = [state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(3)]
     with _source(mailbox) as source:
@@ -230,7 +228,7 @@ def test_a_vanished_mail_is_skipped(mailbox: GraphFake) -> None:
         assert [f.key for f in source.fetch(keys)] == [keys[0], keys[2]]
 
 
-def test_mark_seen_in_batches_of_twenty(mailbox: GraphFake) -> None:
+def test_mark_seen_in_batches_of_twenty(mailbox: Microsoft365) -> None:
     state = mailbox.state
     for n in range(25):
         state.deliver(MAILBOX, "Inbox/Support", _mail(n))
@@ -244,7 +242,7 @@ def test_mark_seen_in_batches_of_twenty(mailbox: GraphFake) -> None:
 
 
 def test_move_keeps_the_immutable_id_and_delete_goes_to_deleted_items(
-    mailbox: GraphFake,
+    mailbox: Microsoft365,
 ) -> None:
     state = mailbox.state
     state.add_folder(MAILBOX, "Inbox/Support/Done")
@@ -260,7 +258,7 @@ def test_move_keeps_the_immutable_id_and_delete_goes_to_deleted_items(
     assert state.in_folder(MAILBOX, "Inbox/Support") == []
 
 
-def test_a_throttled_request_inside_a_batch_is_sent_again(mailbox: GraphFake) -> None:
+def test_a_throttled_request_inside_a_batch_is_sent_again(mailbox: Microsoft365) -> None:
     state = mailbox.state
     for n in range(3):
         state.deliver(MAILBOX, "Inbox/Support", _mail(n))
@@ -272,7 +270,7 @@ def test_a_throttled_request_inside_a_batch_is_sent_again(mailbox: GraphFake) ->
     assert state.counters.throttled == 1
 
 
-def test_check_refuses_a_token_without_write_permission(mailbox: GraphFake) -> None:
+def test_check_refuses_a_token_without_write_permission(mailbox: Microsoft365) -> None:
     state = mailbox.state
     state.deliver(MAILBOX, "Inbox/Support", _mail(1))
     read_only = FakeTokens(state, roles=["Mail.Read"])
@@ -281,7 +279,7 @@ def test_check_refuses_a_token_without_write_permission(mailbox: GraphFake) -> N
         pytest.raises(SourceError) as refused,
     ):
         source.info()
-    assert refused.value.step is Step.PERMISSION
+    assert refused.value.step is Step.CONSENT
     assert "Mail.ReadWrite" in refused.value.detail
     with GraphSource(_job(mailbox, after_processing="keep"), read_only) as source:
         info = source.info()
@@ -307,7 +305,7 @@ def test_pacer_waits_for_room_in_the_window() -> None:
     assert waits == [pytest.approx(101.0 + 11.0 - 105.0)]  # window plus the 1 s margin
 
 
-def test_client_counts_requests_as_graph_does(mailbox: GraphFake) -> None:
+def test_client_counts_requests_as_graph_does(mailbox: Microsoft365) -> None:
     client = GraphClient(_job(mailbox), FakeTokens(mailbox.state))
     try:
         client.get(f"/users/{MAILBOX}/mailFolders/inbox")
@@ -320,9 +318,8 @@ def test_client_counts_requests_as_graph_does(mailbox: GraphFake) -> None:
 
 
 def test_a_run_takes_each_mail_in_once_through_resyncs_and_new_ids(
-    store: Store, mailbox: GraphFake, monkeypatch: pytest.MonkeyPatch
+    store: Store, mailbox: Microsoft365
 ) -> None:
-    monkeypatch.setenv("DESKMAIL_TEST_CLIENT_SECRET", CLIENT_SECRET)
     state = mailbox.state
     for n in range(5):
         state.deliver(MAILBOX, "Inbox/Support", _mail(n))
@@ -330,7 +327,7 @@ def test_a_run_takes_each_mail_in_once_through_resyncs_and_new_ids(
     first = run_job(store, job)
     assert (first.failure, first.created, first.acknowledged) == (None, 5, 5)
     assert all(m.is_read for m in state.in_folder(MAILBOX, "Inbox/Support"))
-    assert state.counters.tokens_issued == 1
+    assert len(mailbox.identity.issued) == 1  # one token from the identity platform
     again = run_job(store, job)  # the delta lists the five again: they were marked read
     assert (again.failure, again.fetched, again.created) == (None, 0, 0)
     state.switches.gone = 1
@@ -343,28 +340,17 @@ def test_a_run_takes_each_mail_in_once_through_resyncs_and_new_ids(
     assert (reimported.failure, reimported.created, reimported.duplicates) == (None, 0, 1)
 
 
-def test_a_refused_client_secret_names_the_step_and_hides_the_secret(
-    mailbox: GraphFake, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DESKMAIL_TEST_CLIENT_SECRET", "wrong-secret-value")
-    with pytest.raises(SourceError) as refused:
-        ClientCredentials(_job(mailbox)).token()
-    assert refused.value.step is Step.AUTHENTICATION
-    assert "refused the client id or secret (invalid_client)" in refused.value.detail
-    assert "wrong-secret-value" not in str(refused.value)
-
-
 def test_an_imap_run_does_not_import_httpx() -> None:
     probe = textwrap.dedent(
         """
         import sys
         import deskmail.cli, deskmail.intake.run, deskmail.sources.factory
-        import deskmail.sources.check, deskmail.intake.tokens
+        import deskmail.sources.check, deskmail.auth.tokens
         from deskmail.cli import main
-        print("httpx" in sys.modules)
+        print("httpx" in sys.modules, "msal" in sys.modules)
         import deskmail.sources.graph.source
         print("httpx" in sys.modules)
         """
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]
+    assert done.stdout.split() == ["False", "False", "True"]

@@ -20,6 +20,7 @@ that CI cannot go quietly green.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import fcntl
@@ -175,6 +176,7 @@ class Dovecot:
         alt_address: bool = False,
         imap_capability: str | None = None,
         auth_mechanisms: str = "plain login",
+        oauth2: bool = False,
     ) -> None:
         self.binary = binary
         self.name = name
@@ -197,6 +199,8 @@ class Dovecot:
         self.key_file: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._extras: dict[str, Dovecot] = {}
+        # With oauth2, bearer tokens (XOAUTH2, OAUTHBEARER) are HS256 JWTs signed with this key.
+        self.oauth2_key: bytes | None = secrets.token_bytes(32) if oauth2 else None
 
     # ---- life cycle -------------------------------------------------------
 
@@ -214,6 +218,8 @@ class Dovecot:
             users.chmod(0o644)
         if "ntlm" in self.auth_mechanisms.split():
             self._write_ntlm_helper()
+        if self.oauth2_key is not None:
+            self._write_oauth2_settings()
         self.config.write_text(self._render_config(uid, gid), "utf-8")
         self._launch()
 
@@ -230,6 +236,24 @@ class Dovecot:
             f'#!/bin/sh\nNTLM_USER_FILE={users} exec {sys.executable} {helper} "$@"\n'
         )
         wrapper.chmod(0o755)
+
+    def _write_oauth2_settings(self) -> None:
+        """Offline validation of HS256 tokens: the key where Dovecot looks for a token
+        without kid or azp (keys/default/HS256/default), the user in the email claim."""
+        assert self.oauth2_key is not None
+        keys = self.base / "keys" / "default" / "HS256"
+        keys.mkdir(parents=True)
+        (keys / "default").write_text(base64.b64encode(self.oauth2_key).decode())
+        for folder in (self.base / "keys", self.base / "keys" / "default", keys):
+            folder.chmod(0o755)
+        (keys / "default").chmod(0o644)
+        settings = self.base / "dovecot-oauth2.conf.ext"
+        settings.write_text(
+            "introspection_mode = local\n"
+            f"local_validation_key_dict = fs:posix:prefix={self.base / 'keys'}/\n"
+            "username_attribute = email\n"
+        )
+        settings.chmod(0o644)
 
     def kill(self) -> None:
         """SIGKILL the master (an outage); its files stay, so `revive` brings it back."""
@@ -375,7 +399,7 @@ namespace inbox {{
   separator = /
 }}
 
-{unicode_passdb}passdb {{
+{unicode_passdb}{self._oauth2_passdb()}passdb {{
   driver = static
   args = password={PASSWORD}
 }}
@@ -403,6 +427,14 @@ protocol pop3 {{
 }}
 """
 
+    def _oauth2_passdb(self) -> str:
+        if self.oauth2_key is None:
+            return ""
+        return (
+            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {self.base / 'dovecot-oauth2.conf.ext'}\n}}\n"
+        )
+
     # ---- extra instances --------------------------------------------------
 
     @property
@@ -420,6 +452,14 @@ protocol pop3 {{
         """The same mechanisms with TLS ports and the test CA."""
         return self.variant("spatls", auth_mechanisms=SPA_MECHANISMS, tls=True)
 
+    @property
+    def oauth2(self) -> Dovecot:
+        """A TLS instance that also takes OAuth2 bearer tokens (XOAUTH2, OAUTHBEARER),
+        validated offline against `oauth2_key` (tests/support/identity.py signs with it)."""
+        return self.variant(
+            "oauth2", auth_mechanisms="plain login xoauth2 oauthbearer", tls=True, oauth2=True
+        )
+
     def variant(
         self,
         name: str,
@@ -427,6 +467,7 @@ protocol pop3 {{
         imap_capability: str | None = None,
         auth_mechanisms: str = "plain login",
         tls: bool = False,
+        oauth2: bool = False,
     ) -> Dovecot:
         """A lazily started instance (TLS-less unless told), e.g. with fewer IMAP capabilities."""
         if name not in self._extras:
@@ -436,6 +477,7 @@ protocol pop3 {{
                 tls=tls,
                 imap_capability=imap_capability,
                 auth_mechanisms=auth_mechanisms,
+                oauth2=oauth2,
             )
             self._extras[name] = extra
             extra.start()

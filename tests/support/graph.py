@@ -4,8 +4,10 @@ Modelled on Thunderbird's fakeserver (a change journal; delta tokens are
 offsets into it; a cap on items per page forces paging). It speaks the wire
 format the Graph source uses and checks what Microsoft checks:
 
-- the bearer token (issued by the stand-in token endpoint below, a JWT whose
-  `roles` claim the test chooses; expired or unknown tokens get 401);
+- the bearer token: an HS256 JWT for https://graph.microsoft.com signed by the
+  identity-platform fake (tests/support/identity.py), or one the fake issued
+  itself (FakeTokens, with the `roles` a test chooses); expired or unknown
+  tokens get 401;
 - `Prefer: IdType="ImmutableId"`: without it, ids are the regular ones, which
   change when a message is moved;
 - `Prefer: odata.maxpagesize=N` for delta pages (default 10), folders 10 to a page;
@@ -38,11 +40,13 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 
 from tests.support.https import HttpsServer
+from tests.support.identity import TENANT, IdentityPlatform, identity_platform
 
-TENANT = "contoso.example"
-CLIENT_ID = "11111111-2222-3333-4444-555555555555"
-CLIENT_SECRET = "fake-client-secret-value"  # not a real secret: the fake's own
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"  # the app of FakeTokens' tokens
+CLIENT_SECRET = "graph-test-client-secret"  # the identity fake's app's; not a real secret
+CLIENT_SECRET_ENV = "DESKMAIL_TEST_CLIENT_SECRET"
 SIGNING_KEY = b"graph-fake-signing-key"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
 WELL_KNOWN = ("inbox", "deleteditems", "archive", "drafts", "sentitems", "junkemail", "outbox")
 
 
@@ -128,6 +132,7 @@ class GraphState:
         self.forbidden: set[str] = set()  # addresses the app may not open (403)
         self.roles: list[str] = ["Mail.ReadWrite"]
         self.tokens: dict[str, float] = {}  # token -> expiry (time.time())
+        self.trusted_key: bytes | None = None  # the identity platform's signing key
         self.switches = Switches()
         self.counters = Counters()
         self.rounds: dict[str, Round] = {}
@@ -220,7 +225,7 @@ class GraphState:
         with self.lock:
             now = time.time()
             claims = {
-                "aud": "https://graph.microsoft.com",
+                "aud": GRAPH_AUDIENCE,
                 "tid": TENANT,
                 "appid": CLIENT_ID,
                 "roles": self.roles if roles is None else roles,
@@ -299,6 +304,20 @@ def _jwt(claims: dict[str, Any]) -> str:
     return f"{header}.{payload}.{_b64(signature)}"
 
 
+def _signed_expiry(token: str, key: bytes | None) -> float | None:
+    """The expiry of a JWT for Graph signed with `key`; None for any other token."""
+    parts = token.split(".")
+    if key is None or len(parts) != 3:
+        return None
+    expected = hmac.new(key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(_b64(expected), parts[2]):
+        return None
+    claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    if claims.get("aud") != GRAPH_AUDIENCE:
+        return None
+    return float(claims["exp"])
+
+
 @dataclass
 class Answer:
     status: int
@@ -333,9 +352,6 @@ class GraphHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
-        if method == "POST" and path.endswith("/oauth2/v2.0/token"):
-            self._send(self._token(body))
-            return
         state = self.state
         batch = json.loads(body).get("requests", []) if path == "/v1.0/$batch" else []
         retry = state.enter(len(batch) + 1)
@@ -370,6 +386,10 @@ class GraphHandler(BaseHTTPRequestHandler):
         token = header.removeprefix("Bearer ")
         with state.lock:
             expiry = state.tokens.get(token)
+            if expiry is None:
+                expiry = _signed_expiry(token, state.trusted_key)
+                if expiry is not None:
+                    state.tokens[token] = expiry
             if expiry is not None and state.switches.expire_tokens > 0:
                 state.switches.expire_tokens -= 1
                 state.tokens[token] = expiry = 0.0
@@ -378,15 +398,6 @@ class GraphHandler(BaseHTTPRequestHandler):
         if expiry < time.time():
             return _error(401, "InvalidAuthenticationToken", "Lifetime validation failed.")
         return None
-
-    def _token(self, body: bytes) -> Answer:
-        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        if form.get("grant_type") != "client_credentials":
-            return Answer(400, {"error": "unsupported_grant_type"})
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return Answer(401, {"error": "invalid_client"})
-        token = self.state.issue_token()
-        return Answer(200, {"token_type": "Bearer", "expires_in": 3600, "access_token": token})
 
     def _batch(self, requests: list[dict[str, Any]]) -> Answer:
         if len(requests) > 20:
@@ -678,23 +689,68 @@ class MemoryState:
         self.saved[scope] = value
 
 
-def graph_job_settings(fake: GraphFake, **settings: Any) -> dict[str, Any]:
-    """A Graph job's settings on `fake`: mailbox support@contoso.example, its Inbox/Support."""
+@dataclass
+class Microsoft365:
+    """The Graph fake and the identity-platform fake that signs its tokens, with an app
+    registered under a client secret (in CLIENT_SECRET_ENV)."""
+
+    graph: GraphFake
+    identity: IdentityPlatform
+    client_id: str
+
+    @property
+    def state(self) -> GraphState:
+        return self.graph.state
+
+    @property
+    def ca_file(self) -> Path:
+        return self.graph.ca_file
+
+    @property
+    def port(self) -> int:
+        return self.graph.port
+
+    @property
+    def server(self) -> HttpsServer:
+        return self.graph.server
+
+
+@pytest.fixture
+def microsoft365(
+    graph_fake: GraphFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Microsoft365]:
+    from cryptography.fernet import Fernet
+
+    from deskmail.auth.keys import SECRET_KEY_ENV
+
+    directory = tmp_path / "identity"
+    directory.mkdir()
+    monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
+    monkeypatch.setenv(CLIENT_SECRET_ENV, CLIENT_SECRET)
+    with identity_platform(directory) as platform:
+        app = platform.register(secret=CLIENT_SECRET)
+        graph_fake.state.trusted_key = platform.key
+        yield Microsoft365(graph_fake, platform, app.client_id)
+
+
+def graph_job_settings(m365: Microsoft365, **settings: Any) -> dict[str, Any]:
+    """A Graph job's settings on the fakes: mailbox support@contoso.example, Inbox/Support."""
     defaults: dict[str, Any] = {
         "name": "Graph Support",
         "protocol": "graph",
         "server": "localhost",
-        "port": fake.port,
-        "ca_file": str(fake.ca_file),
+        "port": m365.graph.port,
+        "ca_file": str(m365.graph.ca_file),
         "user": "support@contoso.example",
         "folder": "Inbox/Support",
         "fallback_user": "helpdesk",
         "fallback_site": "Head Office",
         "oauth2": {
             "tenant": TENANT,
-            "client_id": CLIENT_ID,
-            "client_secret_env": "DESKMAIL_TEST_CLIENT_SECRET",
-            "authority": fake.authority,
+            "client_id": m365.client_id,
+            "client_secret_env": CLIENT_SECRET_ENV,
+            "authority": m365.identity.url,
+            "ca_file": str(m365.identity.ca_file),
         },
     }
     return defaults | settings

@@ -70,12 +70,15 @@ _HINTS = {
     Step.FOLDER: 'Check the folder (and move_to) names; servers separate folders with "/" or ".".',
     Step.MAILBOX: "Check the mailbox's address (user) and that the app registration"
     " may open that mailbox.",
-    Step.PERMISSION: "Grant the app registration Mail.ReadWrite (delegated sign-in:"
-    " Mail.ReadWrite.Shared), with admin consent, for the after-processing action.",
     Step.PROTOCOL: "The server answered something unexpected: check that the port"
     " belongs to the configured protocol.",
     Step.SECRET: "The password could not be read: check the environment variable or"
     " the password file the job names.",
+    Step.IDENTITY: "Check the OAuth2 tenant and authority of the job, and that this host"
+    " reaches the identity provider.",
+    Step.CLIENT: "Check the OAuth2 client id and its secret or certificate (it may have expired).",
+    Step.CONSENT: "Grant the app the permissions the job needs (admin consent) in Entra ID.",
+    Step.SIGN_IN: "Sign in again with deskmail auth login for this job.",
 }
 
 
@@ -270,6 +273,8 @@ def _mailbox_description(job: JobConfig, error: SourceError | str, now: datetime
     step = error.step if isinstance(error, SourceError) else None
     hints = OCTOPUS_HINTS if job.from_octopus_xml else _HINTS
     hint = hints.get(step, "See the problem above.") if step else "See the problem above."
+    if isinstance(error, SourceError) and error.hint:  # e.g. the exact command to sign in again
+        hint = error.hint
     every = job.failure_note_minutes
     notes = (
         f"at most every {_duration(timedelta(minutes=every))}" if every else "on every failed run"

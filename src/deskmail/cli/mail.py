@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from deskmail.cli.common import (
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import JobConfig
 from deskmail.entry import imported
+
+if TYPE_CHECKING:
+    from deskmail.store.engine import Store
 
 
 @main.command("run-once")
@@ -97,8 +101,8 @@ def run_once(
 @job_option
 def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
+    from deskmail.auth.tokens import job_tokens
     from deskmail.config.secrets import resolve_password
-    from deskmail.intake.tokens import job_tokens
     from deskmail.report.check import mailbox_line, waiting
     from deskmail.report.names import unmatched_name_lines
     from deskmail.sources.check import check_connection, describe_failure
@@ -107,9 +111,14 @@ def check(config_path: Path, job_name: str | None) -> None:
     config = load(config_path)
     jobs = jobs_of(config, job_name)
     failed = False
+    store: Store | None = None  # opened for the first OAuth2 job
     for job in jobs:
         try:
-            info = check_connection(job, resolve_password(job), job_tokens(job))
+            tokens = None
+            if job.oauth2 is not None:  # its tokens are cached in the database
+                store = store or store_of(config)
+                tokens = job_tokens(job, store)
+            info = check_connection(job, resolve_password(job), tokens)
         except SourceError as exc:
             failed = True
             click.echo(f"{job.name}: {describe_failure(exc, job)}")
@@ -119,6 +128,8 @@ def check(config_path: Path, job_name: str | None) -> None:
             click.echo(f"{job.name}: FAILED at password: {exc}")
             continue
         click.echo(mailbox_line(job, info, waiting(config, job, info.keys)))
+    if store is not None:
+        store.dispose()
     for line in unmatched_name_lines(config, jobs):
         click.echo(line)
     if failed:

@@ -28,11 +28,11 @@ from deskmail.config.models import (
     DatabaseConfig,
     DeskmailConfig,
     JobConfig,
-    OAuth2Config,
     Security,
     SmtpConfig,
     SmtpSecurity,
 )
+from deskmail.config.oauth2 import OAuth2Config
 
 log = logging.getLogger("deskmail.config")
 
@@ -207,6 +207,19 @@ def _place_smtp(smtp: SmtpConfig | None, base: Path) -> SmtpConfig | None:
         update={
             "password_file": _absolute(smtp.password_file, base),
             "ca_file": _absolute(smtp.ca_file, base),
+            "oauth2": _place_oauth2(smtp.oauth2, base),
+        }
+    )
+
+
+def _place_oauth2(oauth2: OAuth2Config | None, base: Path) -> OAuth2Config | None:
+    if oauth2 is None:
+        return None
+    return oauth2.model_copy(
+        update={
+            "client_secret_file": _absolute(oauth2.client_secret_file, base),
+            "certificate_file": _absolute(oauth2.certificate_file, base),
+            "ca_file": _absolute(oauth2.ca_file, base),
         }
     )
 
@@ -252,14 +265,6 @@ def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:
             )
     if issues:
         raise ConfigError.many(path, issues)
-
-
-def _place_oauth2(oauth2: OAuth2Config | None, base: Path) -> OAuth2Config | None:
-    if oauth2 is None or oauth2.client_secret_file is None:
-        return oauth2
-    return oauth2.model_copy(
-        update={"client_secret_file": _absolute(oauth2.client_secret_file, base)}
-    )
 
 
 def _warnings(job: JobConfig, path: Path) -> list[str]:

@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
+from deskmail.config.oauth2 import OAuth2Config
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
 from deskmail.config.values import printable
@@ -57,6 +58,7 @@ class AuthMechanism(StrEnum):
     LOGIN = "login"
     CRAM_MD5 = "cram-md5"
     NTLM = "ntlm"  # Microsoft's "Secure Password Authentication" (SPA)
+    XOAUTH2 = "xoauth2"  # an OAuth2 access token instead of a password: needs [jobs.oauth2]
 
 
 class Processor(StrEnum):
@@ -113,12 +115,6 @@ def _env_name(value: str) -> str:
     return value
 
 
-def _https_url(value: str) -> str:
-    if not value.startswith("https://"):
-        raise ValueError("must be an https:// URL such as https://login.microsoftonline.com")
-    return printable(value).rstrip("/")
-
-
 def _database_url(value: str) -> str:
     if "://" not in value:
         raise ValueError(
@@ -166,32 +162,42 @@ class SmtpConfig(Strict):
     password_env: Annotated[str, AfterValidator(_env_name)] | None = None
     password_file: Path | None = None
     password: str | None = Field(default=None, repr=False)
+    oauth2: OAuth2Config | None = Field(
+        default=None, description="sign in with XOAUTH2 instead of a password (user is required)"
+    )
     from_address: NonEmptyLine = Field(description="the desk's address, e.g. support@example.com")
     from_name: Line = "Service Desk"
     timeout: float = Field(default=30.0, gt=0)
 
-
-class OAuth2Config(Strict):
-    """How a job signs in with OAuth2 (app-only, client credentials); `[jobs.oauth2]`."""
-
-    provider: Literal["microsoft"] = "microsoft"
-    tenant: NonEmptyLine = Field(description="the directory (tenant) id or domain")
-    client_id: NonEmptyLine
-    client_secret_env: Annotated[str, AfterValidator(_env_name)] | None = None
-    client_secret_file: Path | None = None
-    authority: Annotated[str, AfterValidator(_https_url)] = Field(
-        default="https://login.microsoftonline.com",
-        description="the identity platform; the tenant is appended",
-    )
-    scopes: list[NonEmptyLine] | None = Field(
-        default=None, description="default: https://graph.microsoft.com/.default"
-    )
-
     @model_validator(mode="after")
-    def _one_secret(self) -> OAuth2Config:
-        if (self.client_secret_env is None) == (self.client_secret_file is None):
-            raise ValueError("set exactly one of client_secret_env and client_secret_file")
+    def _check_oauth2(self) -> SmtpConfig:
+        if self.oauth2 is None:
+            return self
+        problems = [
+            (key, "is not used: this server is signed in to with oauth2")
+            for key in SECRET_KEYS
+            if getattr(self, key) is not None
+        ]
+        if not self.user:
+            problems.append(("user", "is required with oauth2: the mailbox that sends"))
+        if problems:
+            raise _setting_errors(self, problems)
         return self
+
+
+def _setting_errors(model: BaseModel, problems: list[tuple[str, str]]) -> ValidationError:
+    """(key, problem) pairs as one validation error; an empty key is about the whole table."""
+    return ValidationError.from_exception_data(
+        type(model).__name__,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("job_setting", problem),
+                loc=(key,) if key else (),
+                input=getattr(model, key, None) if key else None,
+            )
+            for key, problem in problems
+        ],
+    )
 
 
 class JobConfig(Strict):
@@ -227,7 +233,13 @@ class JobConfig(Strict):
     )
     auth_mechanism: AuthMechanism = Field(
         default=AuthMechanism.AUTO,
-        description='"ntlm" is SPA; auto: the plain login over TLS, CRAM-MD5 in clear if offered',
+        description='"ntlm" is SPA; auto: the plain login over TLS, CRAM-MD5 in clear if offered;'
+        ' "xoauth2" with an oauth2 table',
+    )
+    oauth2: OAuth2Config | None = Field(
+        default=None,
+        description="sign in with OAuth2 (an access token) instead of a password;"
+        " required for protocol graph",
     )
     folder: NonEmptyLine = Field(
         default="INBOX", description='IMAP folder: "INBOX/Support" or "INBOX.Support"'
@@ -238,9 +250,6 @@ class JobConfig(Strict):
     )
     move_to: NonEmptyLine | None = Field(
         default=None, description='folder for after_processing = "move"'
-    )
-    oauth2: OAuth2Config | None = Field(
-        default=None, description="OAuth2 sign-in; required for protocol graph"
     )
     timeouts: Timeouts = Timeouts()
     fetch_batch: int = Field(default=50, ge=1, le=1000)
@@ -386,7 +395,10 @@ class JobConfig(Strict):
             if not self.user:
                 problems.append(("user", f"is required for protocol {protocol}"))
             given = [key for key in SECRET_KEYS if getattr(self, key) is not None]
-            if not given:
+            if self.oauth2 is not None or self.auth_mechanism is AuthMechanism.XOAUTH2:
+                problems += self._oauth2_problems(given)
+                given = []
+            elif not given:
                 problems.append(
                     (
                         "",
@@ -400,6 +412,8 @@ class JobConfig(Strict):
         else:
             if self.path is None:
                 problems.append(("path", f"is required for protocol {protocol}"))
+            if self.oauth2 is not None and self.protocol is Protocol.MAILDIR:
+                problems.append(("oauth2", "is not used with maildir: no sign-in to a folder"))
             # "auto", the default, passes: a dumped and reloaded Maildir job must still load.
             if self.auth_mechanism is not AuthMechanism.AUTO:
                 problems.append(
@@ -448,6 +462,30 @@ class JobConfig(Strict):
             problems.append(("auth_mechanism", "is only used with imap and pop3"))
         if self.security is not Security.SSL:
             problems.append(("security", "must be ssl for protocol graph (HTTPS)"))
+        return problems
+
+    def _oauth2_problems(self, passwords: list[str]) -> list[tuple[str, str]]:
+        """An IMAP or POP3 job that signs in with an OAuth2 token (XOAUTH2)."""
+        if self.oauth2 is None:
+            return [
+                (
+                    "oauth2",
+                    'is required with auth_mechanism = "xoauth2": add an [jobs.oauth2] table'
+                    " with provider, tenant and client_id",
+                )
+            ]
+        problems = [
+            (key, "is not used: this job signs in with oauth2 (an access token)")
+            for key in passwords
+        ]
+        if self.auth_mechanism not in (AuthMechanism.AUTO, AuthMechanism.XOAUTH2):
+            problems.append(
+                (
+                    "auth_mechanism",
+                    f'must be "xoauth2" (or "auto") with an oauth2 table'
+                    f' (it is "{self.auth_mechanism.value}")',
+                )
+            )
         return problems
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import NETWORK_PROTOCOLS, JobConfig, SmtpConfig
+from deskmail.config.oauth2 import OAuth2Config
 
 REDACTED = "***"
 _MAX_LINE = 64 * 1024  # a password file pointed at a large file must not be read whole
@@ -25,7 +26,7 @@ def resolve_password(job: JobConfig) -> str | None:
     Read at each use rather than at load time, so a rotated secret is picked
     up by the next run without a restart.
     """
-    if job.protocol not in NETWORK_PROTOCOLS:
+    if job.protocol not in NETWORK_PROTOCOLS or job.oauth2 is not None:
         return None
     return _resolve(
         job, lambda setting, problem: ConfigError(job.origin_file, job.key(setting), problem)
@@ -40,26 +41,9 @@ def resolve_smtp_password(
     `file` and `key` say where these settings were written, for the error:
     the global [smtp] table, or a job's (`job.key("smtp")`).
     """
-    if not smtp.user:
+    if not smtp.user or smtp.oauth2 is not None:
         return None
     return _resolve(smtp, lambda setting, problem: ConfigError(file, f"{key}.{setting}", problem))
-
-
-def resolve_client_secret(job: JobConfig) -> str | None:
-    """The client secret of the job's [jobs.oauth2] table, or None when it has none."""
-    if job.oauth2 is None:
-        return None
-
-    def fail(setting: str, problem: str) -> ConfigError:
-        # _from_env and _from_file name password_env / password_file: say client_secret_*.
-        name = setting.replace("password", "client_secret")
-        return ConfigError(job.origin_file, job.key(f"oauth2.{name}"), problem)
-
-    if job.oauth2.client_secret_env is not None:
-        return _from_env(job.oauth2.client_secret_env, fail)
-    if job.oauth2.client_secret_file is not None:
-        return _from_file(job.oauth2.client_secret_file, fail)
-    return None
 
 
 def _resolve(settings: JobConfig | SmtpConfig, fail: _Fail) -> str | None:
@@ -70,27 +54,46 @@ def _resolve(settings: JobConfig | SmtpConfig, fail: _Fail) -> str | None:
     return settings.password
 
 
-def _from_env(variable: str, fail: _Fail) -> str:
+def resolve_client_secret(oauth2: OAuth2Config, fail: _Fail) -> str | None:
+    """The OAuth2 client secret, or None when the table names none (a certificate, a person).
+
+    `fail` builds the error for a setting of the oauth2 table ("oauth2.client_secret_env").
+    """
+    if oauth2.client_secret_env is not None:
+        return _from_env(oauth2.client_secret_env, fail, "client_secret_env")
+    if oauth2.client_secret_file is not None:
+        return _from_file(oauth2.client_secret_file, fail, "client_secret_file")
+    return None
+
+
+def resolve_certificate_password(oauth2: OAuth2Config, fail: _Fail) -> str | None:
+    """The password of the certificate's private key, when the table names a variable."""
+    if oauth2.certificate_password_env is None:
+        return None
+    return _from_env(oauth2.certificate_password_env, fail, "certificate_password_env")
+
+
+def _from_env(variable: str, fail: _Fail, setting: str = "password_env") -> str:
     value = os.environ.get(variable)
     if value is None:
-        raise fail("password_env", f"environment variable {variable} is not set")
+        raise fail(setting, f"environment variable {variable} is not set")
     if not value:
-        raise fail("password_env", f"environment variable {variable} is empty")
+        raise fail(setting, f"environment variable {variable} is empty")
     return value
 
 
-def _from_file(path: Path, fail: _Fail) -> str:
+def _from_file(path: Path, fail: _Fail, setting: str = "password_file") -> str:
     try:
         with path.open("rb") as file:
             first = file.readline(_MAX_LINE)
     except OSError as exc:
-        raise fail("password_file", f"cannot read {path}: {exc.strerror}") from None
+        raise fail(setting, f"cannot read {path}: {exc.strerror}") from None
     try:
         password = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise fail("password_file", f"{path} is not UTF-8 text") from None
+        raise fail(setting, f"{path} is not UTF-8 text") from None
     if not password:
-        raise fail("password_file", f"the first line of {path} is empty")
+        raise fail(setting, f"the first line of {path} is empty")
     return password
 
 

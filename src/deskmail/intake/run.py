@@ -23,6 +23,7 @@ from typing import Protocol
 
 from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import mailbox_failed, mailbox_recovered
+from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.config.secrets import resolve_password
@@ -31,7 +32,6 @@ from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import ParseAhead, Prepared
 from deskmail.intake.process import MessageOutcome, Result, take_in_batch
 from deskmail.intake.sync_state import StoredSyncState
-from deskmail.intake.tokens import job_tokens
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
 from deskmail.parse.spool import Spool, discard
@@ -231,7 +231,7 @@ def _pass(
     progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
-    tokens = job_tokens(job)
+    tokens = job_tokens(job, store)  # a job signed in with OAuth2 (Graph)
     with open_source(job, password, StoredSyncState(store, job.name), tokens) as source:
         keys = source.list_keys()
         with store.transaction() as session:

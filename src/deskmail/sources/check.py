@@ -24,9 +24,12 @@ _HINTS: dict[Step, str] = {
     Step.AUTHENTICATION: "check user and the password (password_env / password_file)",
     Step.FOLDER: 'check folder (IMAP: "INBOX/Support" and "INBOX.Support" both work) or path',
     Step.MAILBOX: "check user (the mailbox's address) and that the app may open that mailbox",
-    Step.PERMISSION: "grant the app Mail.ReadWrite (delegated: Mail.ReadWrite.Shared) and consent",
     Step.PROTOCOL: "the server's answer was not understood: check protocol and port",
     Step.SECRET: "check password_env / password_file: the password could not be read",
+    Step.IDENTITY: "check oauth2.tenant and oauth2.authority, and that this host reaches it",
+    Step.CLIENT: "check oauth2.client_id and the client secret or certificate it names",
+    Step.CONSENT: "grant (admin consent) the permissions the job's scopes need to the app",
+    Step.SIGN_IN: "sign in again with deskmail auth login --job NAME",
 }
 _HOSTNAME_HINT = (
     "the certificate is not issued for this server name: use the name it was issued for"

@@ -15,9 +15,12 @@ class Step(StrEnum):
     AUTHENTICATION = "authentication"
     FOLDER = "folder"
     MAILBOX = "mailbox"  # Graph: the mailbox does not exist, or the app may not open it
-    PERMISSION = "permission"  # Graph: the token lacks what after_processing needs
     PROTOCOL = "protocol"  # the server said something we could not understand
     SECRET = "password"  # the configured password source could not be read
+    IDENTITY = "identity provider"  # OAuth2: its endpoint unreachable, or the tenant unknown
+    CLIENT = "client credentials"  # OAuth2: client id, secret or certificate rejected
+    CONSENT = "consent or permission"  # OAuth2: scope not granted, admin consent missing
+    SIGN_IN = "sign-in"  # OAuth2: nobody signed in, or the refresh token expired or was revoked
 
 
 class SourceError(Exception):

@@ -5,8 +5,8 @@ a challenge, the client answers it, until the server says yes or no. The
 adapters do the framing and the base64; here are only the answers, as bytes.
 They hold the password, so nothing here logs, and no answer goes to a log.
 
-A new mechanism is one more class and one more entry in `_MECHANISMS` (XOAUTH2
-will be a single answer, "user=...\\x01auth=Bearer TOKEN\\x01\\x01").
+A new mechanism is one more class and one more entry in `_MECHANISMS`; XOAUTH2
+takes an access token where the others take the password.
 """
 
 from __future__ import annotations
@@ -118,11 +118,38 @@ class _Ntlm:
         return answer
 
 
+class _XOAuth2:
+    """Google's and Microsoft's XOAUTH2: the user and an OAuth2 access token, in one answer.
+
+    A refused token comes back as a challenge holding the server's error (JSON);
+    the answer to it is empty, after which the server says no.
+    """
+
+    name: ClassVar[str] = "XOAUTH2"
+
+    def __init__(self, user: str, token: str) -> None:
+        self._answer: bytes | None = xoauth2_response(user, token)
+        self.error = b""  # the server's JSON error, when it refused the token
+
+    def respond(self, challenge: bytes) -> bytes:
+        if self._answer is None:
+            self.error = challenge
+            return b""
+        answer, self._answer = self._answer, None
+        return answer
+
+
+def xoauth2_response(user: str, token: str) -> bytes:
+    """The XOAUTH2 initial response, before base64: user=U^Aauth=Bearer T^A^A."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+
+
 _MECHANISMS: dict[AuthMechanism, Callable[[str, str], SaslClient]] = {
     AuthMechanism.PLAIN: _Plain,
     AuthMechanism.LOGIN: _Login,
     AuthMechanism.CRAM_MD5: _CramMd5,
     AuthMechanism.NTLM: _Ntlm,
+    AuthMechanism.XOAUTH2: _XOAuth2,
 }
 
 

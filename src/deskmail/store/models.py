@@ -370,6 +370,19 @@ class SourceState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class OAuthTokenCache(Base):
+    """A job's OAuth2 token cache (msal's serialized cache, or a refresh token), encrypted.
+
+    Saved after every token call that changed it: refresh tokens rotate, and a
+    cache left unsaved holds a dead one.
+    """
+
+    __tablename__ = "oauth_token_cache"
+    job: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)  # Fernet token (ASCII) of the cache's JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class JobHealth(Base):
     """Whether a job's mailbox works, and the open infrastructure event while it does not."""
 

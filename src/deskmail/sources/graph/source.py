@@ -102,7 +102,7 @@ class GraphSource(ClosingSource):
         after = self._job.effective_after_processing
         lacking = missing_permission(self._tokens.token(), after)
         if lacking is not None:
-            raise SourceError(Step.PERMISSION, lacking, server=self._client.server)
+            raise SourceError(Step.CONSENT, lacking, server=self._client.server)
         with self._translating(Step.FOLDER):
             round_ = read_changes(self._client, self._mailbox, self.folder.id, None)
         return MailboxInfo(
@@ -240,7 +240,7 @@ class GraphSource(ClosingSource):
                 detail = f"the app may not open mailbox {self._job.user} ({exc.code or 403})"
                 return SourceError(Step.MAILBOX, detail, server=self._server)
             detail = f"Graph refused the request ({exc.code or 403}): {exc.message}"
-            return SourceError(Step.PERMISSION, detail, server=self._server)
+            return SourceError(Step.CONSENT, detail, server=self._server)
         if exc.status == 404 and code in _NO_MAILBOX:
             detail = f"mailbox {self._job.user} not found ({exc.code})"
             return SourceError(Step.MAILBOX, detail, server=self._server)

@@ -1,0 +1,62 @@
+"""A job's token cache in the database, sealed with the secret key (keys.py).
+
+msal's serialized cache (or Authlib's token) is JSON holding refresh tokens:
+it never leaves this module unsealed except to the token source that owns it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from deskmail.store.engine import Store
+from deskmail.store.models import OAuthTokenCache, utcnow
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
+
+class CacheUnreadable(Exception):
+    """The stored cache was sealed with a key that is no longer configured."""
+
+
+class StoredTokenCache:
+    """Load and save one job's sealed cache, each save in its own transaction."""
+
+    def __init__(self, store: Store, job: str, keys: MultiFernet) -> None:
+        self._store = store
+        self._job = job
+        self._keys = keys
+
+    def load(self) -> str | None:
+        """The cache's JSON, or None before the first sign-in."""
+        from cryptography.fernet import InvalidToken
+
+        with self._store.session() as session:
+            row = session.get(OAuthTokenCache, self._job)
+            sealed = row.sealed if row is not None else None
+        if sealed is None:
+            return None
+        try:
+            return self._keys.decrypt(sealed.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise CacheUnreadable(
+                f'the token cache of job "{self._job}" was sealed with another key than the'
+                " configured ones (DESKMAIL_SECRET_KEY or the key file): add the old key after"
+                " the new one, or sign in again"
+            ) from None
+
+    def save(self, serialized: str) -> None:
+        sealed = self._keys.encrypt(serialized.encode("utf-8")).decode("ascii")
+        with self._store.transaction() as session:
+            row = session.get(OAuthTokenCache, self._job)
+            if row is None:
+                session.add(OAuthTokenCache(job=self._job, sealed=sealed))
+            else:
+                row.sealed = sealed
+                row.updated_at = utcnow()
+
+    def forget(self) -> None:
+        with self._store.transaction() as session:
+            row = session.get(OAuthTokenCache, self._job)
+            if row is not None:
+                session.delete(row)
