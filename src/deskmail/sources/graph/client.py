@@ -25,7 +25,7 @@ import httpx
 from deskmail.config.models import JobConfig
 from deskmail.sources.base import BearerTokens
 from deskmail.sources.errors import SourceError, Step
-from deskmail.sources.graph.throttle import MICROSOFT_BUDGET, Budget, Pacer, retry_after
+from deskmail.sources.graph.throttle import MICROSOFT_BUDGET, Budget, limits_for, retry_after
 from deskmail.sources.tls import classify, explain, verifying_context
 
 log = logging.getLogger("deskmail.sources.graph")
@@ -82,6 +82,7 @@ class GraphClient:
     """One mailbox's connection to Graph; thread-safe (the $value fetches share it)."""
 
     def __init__(self, job: JobConfig, tokens: BearerTokens, budget: Budget | None = None) -> None:
+        """`budget`: Microsoft's limits unless given (tests, the benchmark)."""
         self.base = base_url(job)
         self.server = self.base.removeprefix("https://").removesuffix("/v1.0")
         budget = budget or MICROSOFT_BUDGET
@@ -94,8 +95,9 @@ class GraphClient:
             trust_env=False,  # a proxy variable must not receive the mailbox's token
         )
         self._tokens = tokens
-        self._slots = threading.BoundedSemaphore(budget.concurrent)
-        self.pacer = Pacer(budget)
+        limits = limits_for(self.server, job.user, budget)
+        self._slots = limits.slots
+        self.pacer = limits.pacer
         self.counters = Counters()
         self._count_lock = threading.Lock()
 

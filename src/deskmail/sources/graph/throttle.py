@@ -3,7 +3,10 @@
 Graph evaluates Outlook limits per app and mailbox: at most 4 concurrent
 requests, and 10,000 requests in any 10 minutes (every request of a $batch
 counts on its own). The pacer keeps a sliding window of what was sent; the
-concurrency limit is a semaphore held for the whole exchange.
+concurrency limit is a semaphore held for the whole exchange. Both live as
+long as the process, per mailbox, so a daemon's passes share them; a new
+process starts with an empty window, and the Retry-After of a 429 covers what
+an earlier process spent.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ class Budget:
 
 MICROSOFT_BUDGET = Budget(requests=10_000, seconds=600.0)
 # A request is counted when the server receives it, a moment after we send it:
-# the window we keep is this much longer than the server's.
-_MARGIN_SECONDS = 1.0
+# the window we keep is this much longer than the server's (6 s of Microsoft's 600).
+_MARGIN_SHARE = 0.01
+_MARGIN_MIN_SECONDS = 0.25
 
 
 class Pacer:
@@ -40,7 +44,7 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._budget = budget
-        self._window = budget.seconds + _MARGIN_SECONDS
+        self._window = budget.seconds + max(_MARGIN_MIN_SECONDS, budget.seconds * _MARGIN_SHARE)
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[float] = deque()
@@ -63,6 +67,30 @@ class Pacer:
                 wait = self._sent[over - 1] + self._window - now
                 self.waited += wait
                 self._sleep(wait)
+
+
+class MailboxLimits:
+    """The concurrency slots and the pacer of one mailbox, shared by every job and pass
+    of this process that reads it (Graph counts per app and mailbox, not per pass)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.slots = threading.BoundedSemaphore(budget.concurrent)
+        self.pacer = Pacer(budget)
+
+
+_limits: dict[tuple[str, str, Budget], MailboxLimits] = {}
+_limits_lock = threading.Lock()
+
+
+def limits_for(server: str, mailbox: str, budget: Budget) -> MailboxLimits:
+    """The process-wide limits of `mailbox` on `server`: a daemon's next pass keeps
+    counting where the last one left off."""
+    key = (server, mailbox.casefold(), budget)
+    with _limits_lock:
+        found = _limits.get(key)
+        if found is None:
+            found = _limits[key] = MailboxLimits(budget)
+        return found
 
 
 def retry_after(value: str | None, default: float = 5.0) -> float:
