@@ -7,20 +7,36 @@ token call that changed it; failures are named by their step.
 from __future__ import annotations
 
 import json
+import logging
+import re
+import ssl
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
 from deskmail.auth.keys import SECRET_KEY_ENV, sealing_keys
-from deskmail.auth.tokens import job_tokens
-from deskmail.config.models import JobConfig
+from deskmail.auth.tokens import job_tokens, tokens_for
+from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
+from deskmail.intake.run import run_job
+from deskmail.outbound.smtp import SmtpSession
+from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
-from deskmail.store.models import OAuthTokenCache
+from deskmail.store.models import OAuthTokenCache, Ticket, TicketKind
+from tests.support.dovecot import Dovecot, make_mail
 from tests.support.identity import (
     DEVICE_CODE,
     IdentityPlatform,
@@ -28,6 +44,7 @@ from tests.support.identity import (
     jwt_claims,
     make_certificate,
 )
+from tests.support.smtp import SmtpServer
 
 SECRET = "app-secret-value-1234"
 
@@ -121,8 +138,9 @@ def test_a_wrong_secret_and_an_unknown_client_are_client_failures(
     assert caught.value.step is Step.CLIENT
     assert caught.value.detail.startswith("invalid_client: AADSTS7000215: Invalid client secret")
     assert "not-the-secret" not in str(caught.value)
-    unknown = oauth2_job(platform, "00000000-0000-0000-0000-000000000000",
-                         client_secret_env="DESKMAIL_CLIENT_SECRET")  # fmt: skip
+    unknown = oauth2_job(
+        platform, "00000000-0000-0000-0000-000000000000", client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
     with pytest.raises(SourceError) as caught:
         tokens(unknown.model_copy(update={"name": "Unknown"}), store).token()
     assert caught.value.step is Step.CLIENT and "AADSTS700016" in caught.value.detail
@@ -132,13 +150,21 @@ def test_an_unknown_tenant_and_an_unreachable_authority_are_identity_failures(
     platform: IdentityPlatform, store: Store
 ) -> None:
     app = platform.register(secret=SECRET)
-    job = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET",
-                     tenant="fabrikam.example")  # fmt: skip
+    job = oauth2_job(
+        platform,
+        app.client_id,
+        client_secret_env="DESKMAIL_CLIENT_SECRET",
+        tenant="fabrikam.example",
+    )
     with pytest.raises(SourceError) as caught:
         tokens(job, store).token()
     assert caught.value.step is Step.IDENTITY and "fabrikam.example" in caught.value.detail
-    gone = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET",
-                      authority="https://127.0.0.1:9")  # fmt: skip
+    gone = oauth2_job(
+        platform,
+        app.client_id,
+        client_secret_env="DESKMAIL_CLIENT_SECRET",
+        authority="https://127.0.0.1:9",
+    )
     with pytest.raises(SourceError) as caught:
         tokens(gone, store).token()
     assert caught.value.step is Step.IDENTITY
@@ -231,3 +257,314 @@ def test_without_a_key_variable_a_0600_key_file_is_made_once(
     sealed = sealing_keys(key_file).encrypt(b"x")
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert sealing_keys(key_file).decrypt(sealed) == b"x"
+
+
+# --- XOAUTH2 end to end: the fake's tokens against Dovecot and an SMTP sink ---------
+
+
+def mail_job(
+    platform: IdentityPlatform,
+    server: Dovecot,
+    user: str,
+    protocol: str,
+    client_id: str,
+    **oauth2: object,
+) -> JobConfig:
+    table = {
+        "tenant": platform.tenant,
+        "client_id": client_id,
+        "authority": platform.url,
+        "ca_file": platform.ca_file,
+        **oauth2,
+    }
+    job = server.job(
+        user,
+        protocol,
+        "ssl",
+        name="Support",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(table),
+        password=None,
+    )
+    return job
+
+
+def test_one_app_token_opens_imap_pop3_and_smtp(
+    platform: IdentityPlatform, store: Store, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    platform.key = server.oauth2_key
+    mailbox = f"{dovecot.user('o')}@contoso.example"
+    server.append(mailbox, make_mail())
+    app = platform.register(secret=SECRET)
+    platform.grant_mailbox(app.client_id, mailbox)
+    offset = server.log_offset()
+    imap_job = mail_job(
+        platform, server, mailbox, "imap", app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
+    with open_source(imap_job, None, tokens=job_tokens(imap_job, store)) as source:
+        assert len(source.list_keys()) == 1
+    pop_job = imap_job.model_copy(update={"protocol": Protocol.POP3, "port": server.pop3s_port})
+    with open_source(pop_job, None, tokens=job_tokens(pop_job, store)) as source:
+        assert len(source.list_keys()) == 1
+    log = server.wait_for_log(offset, "pop3-login: Login")
+    assert log.count("method=XOAUTH2") == 2
+    sink = smtp_server.variant("starttls", auth=True, oauth2_key=server.oauth2_key)
+    smtp = sink.config(user=mailbox, password=None, oauth2=imap_job.oauth2)
+    smtp_tokens = tokens_for(
+        smtp.oauth2,
+        store,
+        cache_name="Support",
+        use="smtp",  # type: ignore[arg-type]
+        file=None,
+        key="smtp.oauth2",
+        ca_file=platform.ca_file,
+        timeout=5,
+        hint="",
+    )
+    with SmtpSession(smtp, None, smtp_tokens) as session:
+        session.send(make_message(mailbox), ["alice@example.com"])
+    assert sink.received[0].user == mailbox
+    # One token for all three: the cache served it to the second and third sessions.
+    assert len(platform.issued) == 1
+    assert sink.tokens_seen == platform.issued
+
+
+def test_a_valid_token_for_a_mailbox_exchange_was_not_told_about_names_the_missing_step(
+    platform: IdentityPlatform, store: Store, dovecot: Dovecot
+) -> None:
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    platform.key = server.oauth2_key
+    mailbox = f"{dovecot.user('o')}@contoso.example"
+    app = platform.register(secret=SECRET)  # no grant_mailbox: no Add-MailboxPermission
+    job = mail_job(
+        platform, server, mailbox, "imap", app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET"
+    )
+    with pytest.raises(SourceError) as caught:
+        check_connection(job, None, job_tokens(job, store))
+    assert caught.value.step is Step.AUTHENTICATION
+    assert len(platform.issued) == 2  # refused, renewed once, refused again
+    line = describe_failure(caught.value, job)
+    assert "New-ServicePrincipal" in line and "Add-MailboxPermission" in line
+
+
+def test_a_run_takes_mail_in_and_no_token_or_secret_reaches_a_log_or_an_event(
+    platform: IdentityPlatform,
+    store: Store,
+    dovecot: Dovecot,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    platform.key = server.oauth2_key
+    mailbox = f"{dovecot.user('o')}@contoso.example"
+    server.append(mailbox, make_mail())
+    app = platform.register(public=True)
+    platform.device_user = mailbox
+    platform.device_pending = 0
+    job = mail_job(platform, server, mailbox, "imap", app.client_id, flow="delegated")
+    job.set_origin(tmp_path / "deskmail.toml", 0)
+    tokens(job, store).sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    assert run_job(store, job).created == 1
+    # The access token expires early and the refresh token is revoked: the next run fails
+    # with an event whose advice is the command that signs in again.
+    platform.revoke_refresh_tokens()
+    with store.transaction() as session:
+        session.query(OAuthTokenCache).delete()
+    StoredTokenCache(store, "Support", sealing_keys(tmp_path / "k")).save(
+        json.dumps(_expired_cache(platform, app.client_id, mailbox))
+    )
+    summary = run_job(store, job)
+    assert not summary.ok
+    with store.session() as session:
+        (event,) = session.scalars(select(Ticket).where(Ticket.kind == TicketKind.EVENT))
+        description = event.description
+        attached = [
+            _blob(store, attachment.sha256) for attachment in event.attachments
+        ]  # the job's settings
+    assert "Failed step: sign-in" in description
+    assert (
+        f"sign in again: deskmail auth login --job Support --config {tmp_path}/deskmail.toml"
+        in description
+    )
+    secrets_seen = [*platform.issued, *platform.refresh_tokens, SECRET]
+    shown = caplog.text + description + b"".join(attached).decode("utf-8", "replace")
+    for secret in secrets_seen:
+        assert secret not in shown
+
+
+def _expired_cache(platform: IdentityPlatform, client_id: str, user: str) -> dict[str, object]:
+    """A cache whose access token has expired and whose refresh token was revoked."""
+    host = platform.url.removeprefix("https://")
+    home = "uid.utid"
+    return {
+        "Account": {
+            f"{home}-{host}-{platform.tenant}": {
+                "home_account_id": home,
+                "environment": host,
+                "realm": platform.tenant,
+                "local_account_id": "uid",
+                "username": user,
+                "authority_type": "MSSTS",
+            }
+        },
+        "RefreshToken": {
+            f"{home}-{host}-refreshtoken-{client_id}--": {
+                "home_account_id": home,
+                "environment": host,
+                "credential_type": "RefreshToken",
+                "client_id": client_id,
+                "secret": "revoked-refresh-token",
+            }
+        },
+        "AccessToken": {},
+        "IdToken": {},
+        "AppMetadata": {},
+    }
+
+
+def _blob(store: Store, sha256: str) -> bytes:
+    with store.blobs.open(sha256) as file:
+        return file.read()
+
+
+def make_message(sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "alice@example.com"
+    message["Subject"] = "Your request"
+    message.set_content("Received.")
+    return message
+
+
+def test_a_certificate_expiring_within_the_warning_days_logs_and_opens_one_event(
+    platform: IdentityPlatform, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pem, certificate = make_certificate(tmp_path)  # valid for 20 more days
+    app = platform.register(certificate=certificate)
+    job = oauth2_job(platform, app.client_id, certificate_file=pem)
+    job = job.model_copy(update={"port": 9, "security": Security.NONE})  # the mailbox fails
+    quiet = job.model_copy(
+        update={"oauth2": job.oauth2.model_copy(update={"expiry_warning_days": 10})}  # type: ignore[union-attr]
+    )
+    run_job(store, quiet)
+    assert "expires on" not in caplog.text
+    run_job(store, job)
+    run_job(store, job)
+    date = f"{certificate.not_valid_after_utc:%Y-%m-%d}"
+    assert f"job Support: the OAuth2 certificate expires on {date}" in caplog.text
+    with store.session() as session:
+        subjects = session.scalars(
+            select(Ticket.subject).where(Ticket.kind == TicketKind.EVENT)
+        ).all()
+    assert subjects.count(f'The certificate of job "Support" expires on {date}') == 1
+
+
+def test_only_an_oauth2_job_imports_msal_and_authlib(tmp_path: Path) -> None:
+    # Start-up of a run on a password job stays as it was: no identity library is loaded.
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from deskmail.cli import main
+        from deskmail.config.models import JobConfig
+        from deskmail.intake.run import run_job
+        from deskmail.store.engine import Store
+        from deskmail.store.migrate import upgrade
+        from pathlib import Path
+        url = "sqlite:///{tmp_path}/d.db"
+        upgrade(url)
+        job = JobConfig(name="M", protocol="maildir", path="{tmp_path}/m")
+        run_job(Store(url, Path("{tmp_path}/blobs")), job)
+        print(sorted(m for m in ("msal", "authlib", "requests") if m in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]"]
+
+
+def test_google_signs_in_by_loopback_redirect_with_pkce_then_logs_in_and_refreshes(
+    platform: IdentityPlatform, store: Store, dovecot: Dovecot
+) -> None:
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    platform.key = server.oauth2_key
+    mailbox = f"{dovecot.user('g')}@gmail.example"
+    platform.device_user = mailbox
+    server.append(mailbox, make_mail())
+    app = platform.register(secret=SECRET)
+    table = {
+        "provider": "google",
+        "flow": "delegated",
+        "client_id": app.client_id,
+        "client_secret_env": "DESKMAIL_CLIENT_SECRET",
+        "token_endpoint": platform.endpoint("token"),
+        "authorization_endpoint": platform.endpoint("authorize"),
+        "ca_file": platform.ca_file,
+    }
+    job = server.job(
+        mailbox,
+        "imap",
+        "ssl",
+        name="Gmail",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(table),
+        password=None,
+    )
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=platform.ca_file))
+    )
+    pages: list[str] = []
+
+    def open_in_browser(message: str) -> None:  # the person at the browser
+        url = message.splitlines()[-1]
+        assert "code_challenge_method=S256" in url and "scope=https" in url
+        with browser.open(url) as page:
+            pages.append(page.read().decode())
+
+    tokens(job, store).sign_in.interactive_sign_in(open_in_browser)  # type: ignore[attr-defined]
+    assert pages == ["deskmail: signed in; you may close this page.\n"]
+    with open_source(job, None, tokens=job_tokens(job, store)) as source:
+        assert len(source.list_keys()) == 1
+    refreshed = tokens(job, store).refused(platform.issued[-1])
+    assert jwt_claims(refreshed)["email"] == mailbox
+    assert platform.grant_types == ["authorization_code", "refresh_token"]
+
+
+def test_two_token_sources_of_one_job_spend_the_refresh_token_the_other_rotated(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    # The IDLE watcher and the job's run each hold one; a refresh token spent twice is refused.
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    tokens(job, store).sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    watcher, run = tokens(job, store), tokens(job, store)
+    watcher.token()
+    run.token()
+    run.refused("stale")  # rotates the refresh token and saves the new one
+    assert jwt_claims(watcher.refused("stale"))["email"] == "agent@contoso.example"
+
+
+def test_the_web_sign_in_seam_runs_the_authorization_code_flow_with_pkce(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    sign_in = tokens(job, store).sign_in
+    flow = sign_in.start_web_sign_in("http://127.0.0.1:8080/auth/callback")  # type: ignore[attr-defined]
+    assert "code_challenge_method=S256" in flow["auth_uri"]
+    assert "response_mode=form_post" in flow["auth_uri"]
+    context = ssl.create_default_context(cafile=platform.ca_file)
+    with urllib.request.urlopen(flow["auth_uri"], context=context) as page:
+        form = page.read().decode()
+    # The page posts the code back to the redirect URI: what the web UI receives.
+    answer = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    assert set(answer) == {"code", "state"}
+    claims = sign_in.finish_web_sign_in(flow, answer)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    # Signed in: the job's runs get tokens from the saved cache.
+    assert jwt_claims(tokens(job, store).token())["email"] == "agent@contoso.example"

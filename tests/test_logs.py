@@ -163,3 +163,24 @@ def test_run_once_debug_option(tmp_path: Path, database_url: str) -> None:
     assert result.exit_code == 0, result.output
     (dumped,) = (tmp_path / "debug").iterdir()  # next to the config file by default
     assert b"via the command line" in dumped.read_bytes()
+
+
+def test_an_oauth2_client_secret_is_among_the_values_logs_hide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmail.config import load_config
+    from deskmail.logs import secret_values
+
+    monkeypatch.setenv("APP_SECRET", "the-client-secret-value")
+    (tmp_path / "smtp-secret.txt").write_text("the-smtp-client-secret\n")
+    path = tmp_path / "deskmail.toml"
+    path.write_text(
+        '[smtp]\nserver = "smtp.office365.com"\nuser = "desk@contoso.example"\n'
+        'from_address = "desk@contoso.example"\n'
+        '[smtp.oauth2]\ntenant = "t"\nclient_id = "c"\nclient_secret_file = "smtp-secret.txt"\n'
+        '[[jobs]]\nprotocol = "imap"\nserver = "outlook.office365.com"\nuser = "desk"\n'
+        'auth_mechanism = "xoauth2"\n'
+        '[jobs.oauth2]\ntenant = "t"\nclient_id = "c"\nclient_secret_env = "APP_SECRET"\n'
+    )
+    found = secret_values(load_config(path))
+    assert {"the-client-secret-value", "the-smtp-client-secret"} <= found

@@ -38,8 +38,9 @@ def test_readme_config_example_loads(
 WALKTHROUGH_HEADING = "### Every command, on the sample"
 # Not on the sample: the daemon runs until stopped (tests/test_daemon.py), the
 # Octopus command line reads a POP3 mailbox (tests/test_octopus.py runs the
-# Octopus document's own examples), and `sample init` is what makes the sample.
-NOT_ON_THE_SAMPLE = {"serve", "octopus", "sample init"}
+# Octopus document's own examples), `sample init` is what makes the sample, and
+# `auth login` waits for a person at a browser (tests/test_auth_cli.py signs in).
+NOT_ON_THE_SAMPLE = {"serve", "octopus", "sample init", "auth login"}
 
 
 def _walkthrough() -> list[str]:

@@ -33,7 +33,7 @@ from typing import TextIO
 from sqlalchemy.engine import make_url
 
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import DeskmailConfig, JobConfig, LogFormat, LoggingConfig
+from deskmail.config.models import DeskmailConfig, LogFormat, LoggingConfig
 from deskmail.config.secrets import (
     REDACTED,
     resolve_client_secret,
@@ -224,20 +224,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _client_secret(job: JobConfig) -> str | None:
-    if job.oauth2 is None:
-        return None
-    return resolve_client_secret(
-        job.oauth2, lambda setting, problem: ConfigError(job.origin_file, setting, problem)
-    )
-
-
 def secret_values(config: DeskmailConfig) -> set[str]:
     """Every secret the configuration points at, read now."""
     readers: list[Callable[[], str | None]] = [partial(resolve_password, j) for j in config.jobs]
-    readers += [partial(_client_secret, j) for j in config.jobs]
     smtps = (config.smtp, *(job.smtp for job in config.jobs))
     readers += [partial(resolve_smtp_password, smtp) for smtp in smtps if smtp is not None]
+    # OAuth2 client secrets (access tokens are never logged: msal's logger is quieted).
+    tables = [job.oauth2 for job in config.jobs] + [s.oauth2 for s in smtps if s is not None]
+    readers += [partial(resolve_client_secret, oauth2, _unreadable) for oauth2 in tables if oauth2]
     found = {str(make_url(resolve_database_url(config)).password or "")}
     for read in readers:
         try:
@@ -246,6 +240,10 @@ def secret_values(config: DeskmailConfig) -> set[str]:
             continue
     found.discard("")
     return found
+
+
+def _unreadable(setting: str, problem: str) -> ConfigError:
+    return ConfigError(None, setting, problem)
 
 
 def debug_dump(directory: Path, job: str, key: str, raw: bytes) -> Path:

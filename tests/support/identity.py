@@ -100,6 +100,18 @@ class DeviceSignIn:
 
 
 @dataclass
+class AuthorizationCode:
+    """An authorization code on its way back through the browser, with its PKCE challenge."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    scope: str
+    user: str
+    nonce: str = ""  # OpenID Connect: echoed in the id token
+
+
+@dataclass
 class Grant:
     """What a refresh token stands for."""
 
@@ -122,6 +134,7 @@ class IdentityPlatform:
     access_lifetime: int = 3599
     interval: int = 1
     devices: dict[str, DeviceSignIn] = field(default_factory=dict)
+    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every access token, for greps
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
@@ -191,7 +204,7 @@ class IdentityPlatform:
         self.issued.append(token)
         return token
 
-    def id_token(self, client_id: str, user: str) -> str:
+    def id_token(self, client_id: str, user: str, nonce: str = "") -> str:
         now = int(time.time())
         claims = {
             "aud": client_id,
@@ -206,6 +219,8 @@ class IdentityPlatform:
             "name": user.split("@")[0].title(),
             "ver": "2.0",
         }
+        if nonce:
+            claims["nonce"] = nonce
         return f"{b64url(b'{}')}.{b64url(json.dumps(claims).encode())}.{b64url(b'unsigned')}"
 
 
@@ -281,6 +296,8 @@ class IdentityHandler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+        elif path == f"/{platform.tenant}/oauth2/v2.0/authorize":
+            self._authorize(urllib.parse.parse_qs(query))
         elif path == f"/{platform.tenant}/v2.0/.well-known/openid-configuration":
             self._json(200, platform.openid_configuration())
         elif path.endswith("/v2.0/.well-known/openid-configuration"):
@@ -317,6 +334,51 @@ class IdentityHandler(BaseHTTPRequestHandler):
         except Exception:  # a bug of the fake: shown in the test's output, answered 500
             traceback.print_exc()
             self._json(500, {"error": "server_error"})
+
+    def _authorize(self, params: dict[str, list[str]]) -> None:
+        """The browser's sign-in page, already consented: straight back with a code."""
+        asked = {key: values[0] for key, values in params.items()}
+        platform = self.platform
+        redirect = asked.get("redirect_uri", "")
+        if asked.get("client_id") not in platform.apps or not redirect.startswith(
+            "http://127.0.0.1:"
+        ):
+            self._json(400, {"error": "invalid_request"})
+            return
+        if asked.get("code_challenge_method") != "S256" or not asked.get("code_challenge"):
+            self._json(400, {"error": "invalid_request", "error_description": "PKCE required"})
+            return
+        code = secrets.token_urlsafe(24)
+        with platform.lock:
+            platform.codes[code] = AuthorizationCode(
+                asked["client_id"],
+                redirect,
+                asked["code_challenge"],
+                asked.get("scope", ""),
+                platform.device_user,
+                asked.get("nonce", ""),
+            )
+        answer = {"code": code, "state": asked.get("state", "")}
+        if asked.get("response_mode") == "form_post":  # a page that posts the answer back
+            fields = "".join(
+                f'<input type="hidden" name="{name}" value="{value}"/>'
+                for name, value in answer.items()
+            )
+            page = (
+                f'<html><body onload="document.forms[0].submit()"><form method="post"'
+                f' action="{redirect}">{fields}</form></body></html>'
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        query = urllib.parse.urlencode(answer)
+        self.send_response(302)
+        self.send_header("Location", f"{redirect}?{query}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     # ---- the token endpoint ----------------------------------------------------
 
@@ -356,6 +418,8 @@ class IdentityHandler(BaseHTTPRequestHandler):
             return self._device_token(form)
         if grant_type == "refresh_token":
             return self._refresh(form)
+        if grant_type == "authorization_code":
+            return self._code_token(form)
         raise _Refusal(
             400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
         )
@@ -488,8 +552,12 @@ class IdentityHandler(BaseHTTPRequestHandler):
         with platform.lock:
             sign_in = platform.devices.get(form.get("device_code", ""))
             if sign_in is None:
-                raise _Refusal(400, "expired_token", 70020, "The provided value for the code"
-                               " parameter is expired or not found.")  # fmt: skip
+                raise _Refusal(
+                    400,
+                    "expired_token",
+                    70020,
+                    "The provided value for the code parameter is expired or not found.",
+                )
             if sign_in.declined:
                 raise _Refusal(400, "authorization_declined", 70000, "The user declined.")
             if sign_in.pending > 0:
@@ -502,6 +570,29 @@ class IdentityHandler(BaseHTTPRequestHandler):
                 )
             del platform.devices[form["device_code"]]
         return self._user_tokens(Grant(sign_in.client_id, sign_in.user, sign_in.scope))
+
+    def _code_token(self, form: dict[str, str]) -> dict[str, Any]:
+        app = self._app(form)
+        if not app.public:
+            self._authenticate(app, form)
+        with self.platform.lock:
+            code = self.platform.codes.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "")
+        expected = b64url(hashlib.sha256(verifier.encode()).digest())
+        if (
+            code is None
+            or code.client_id != app.client_id
+            or code.redirect_uri != form.get("redirect_uri")
+            or code.challenge != expected
+        ):
+            raise _Refusal(
+                400,
+                "invalid_grant",
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the"
+                " authorization request, or the code was used or is unknown.",
+            )
+        return self._user_tokens(Grant(app.client_id, code.user, code.scope), code.nonce)
 
     def _refresh(self, form: dict[str, str]) -> dict[str, Any]:
         app = self._app(form)
@@ -520,7 +611,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
             )
         return self._user_tokens(grant)
 
-    def _user_tokens(self, grant: Grant) -> dict[str, Any]:
+    def _user_tokens(self, grant: Grant, nonce: str = "") -> dict[str, Any]:
         platform = self.platform
         asked = [s for s in grant.scope.split() if s not in ("openid", "profile", "offline_access")]
         audience = asked[0].rsplit("/", 1)[0] if asked and "/" in asked[0] else "00000003"
@@ -542,7 +633,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
                 appid=grant.client_id,
             ),
             "refresh_token": refresh,
-            "id_token": platform.id_token(grant.client_id, grant.user),
+            "id_token": platform.id_token(grant.client_id, grant.user, nonce),
             "client_info": b64url(json.dumps(client_info).encode()),
         }
 

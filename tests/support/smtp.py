@@ -17,16 +17,22 @@ CI=true where they fail so that CI cannot go quietly green.
 
 from __future__ import annotations
 
+import base64
+import collections
 import email
 import email.policy
+import hashlib
+import hmac
+import json
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytest
 
@@ -87,19 +93,83 @@ class _Handler:
         return "250 OK"
 
 
+@dataclass
+class _OAuth2Handler(_Handler):
+    """Also AUTH XOAUTH2: an HS256 token signed with `key` whose email claim is the user."""
+
+    key: bytes = b""
+    tokens_seen: list[str] = field(default_factory=list)
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        blob = args[1] if len(args) > 1 else ""  # args: ["XOAUTH2", initial response]
+        raw = base64.b64decode(blob) if blob else await server.challenge_auth("")
+        fields = dict(part.split("=", 1) for part in raw.decode().split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        self.tokens_seen.append(token)
+        if _token_user(token, self.key) == user:
+            return AuthResult(success=True, handled=False, auth_data=user)
+        # Google's and Microsoft's answer: the error as a challenge, then 535 after "".
+        await server.challenge_auth('{"status":"401","schemes":"bearer","scope":"mail"}')
+        return AuthResult(success=False, handled=False)
+
+
+def _long_lines() -> type[Any]:
+    """A Controller whose server takes AUTH lines up to 8 KiB: a bearer token makes AUTH
+    XOAUTH2 longer than RFC 5321's 512 octets, and Exchange Online and Gmail take it on
+    one line, as smtplib sends it."""
+
+    class LongLineSMTP(SMTP):  # type: ignore[misc]
+        command_size_limit = 8192
+        command_size_limits: ClassVar[Any] = collections.defaultdict(lambda: 8192)
+        line_length_limit = 8192
+
+    class LongLineController(Controller):  # type: ignore[misc]
+        def factory(self) -> Any:
+            return LongLineSMTP(self.handler, **self.SMTP_kwargs)
+
+    return LongLineController
+
+
+def _token_user(token: str, key: bytes) -> str | None:
+    """The email claim of a valid, unexpired HS256 token, else None."""
+    try:
+        head, body, signature = token.split(".")
+        expected = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except ValueError:
+        return None
+    if not hmac.compare_digest(expected, given) or claims.get("exp", 0) < time.time():
+        return None
+    email_claim = claims.get("email")
+    return email_claim if isinstance(email_claim, str) else None
+
+
 class SmtpServer:
     """One running aiosmtpd instance."""
 
-    def __init__(self, security: Security, auth: bool, certificate: tuple[Path, Path]) -> None:
+    def __init__(
+        self,
+        security: Security,
+        auth: bool,
+        certificate: tuple[Path, Path],
+        oauth2_key: bytes | None = None,
+    ) -> None:
         self.security = security
         self.auth = auth
         self.host = "127.0.0.1"
         self.port = _free_port()
         self.ca_file, self._key_file = certificate
-        self._handler = _Handler()
+        self._handler = _Handler() if oauth2_key is None else _OAuth2Handler(key=oauth2_key)
         self.auth_attempts: list[str] = []  # user names that tried AUTH, whatever the outcome
         self._controller: Any = None
-        self._variants: dict[tuple[Security, bool], SmtpServer] = {}
+        self._variants: dict[tuple[Security, bool, bytes | None], SmtpServer] = {}
+
+    @property
+    def tokens_seen(self) -> list[str]:
+        """The bearer tokens AUTH XOAUTH2 was tried with (oauth2 variants)."""
+        handler = self._handler
+        return handler.tokens_seen if isinstance(handler, _OAuth2Handler) else []
 
     @property
     def received(self) -> list[Received]:
@@ -114,7 +184,8 @@ class SmtpServer:
         if self.security != "none":
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.ca_file, self._key_file)
-        self._controller = Controller(
+        controller = Controller if not isinstance(self._handler, _OAuth2Handler) else _long_lines()
+        self._controller = controller(
             self._handler,
             hostname=self.host,
             port=self.port,
@@ -137,11 +208,16 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
-    def variant(self, security: Security, *, auth: bool = False) -> SmtpServer:
-        """A second server with other settings, started once and stopped with this one."""
-        key = (security, auth)
+    def variant(
+        self, security: Security, *, auth: bool = False, oauth2_key: bytes | None = None
+    ) -> SmtpServer:
+        """A second server with other settings, started once and stopped with this one.
+
+        With `oauth2_key`, AUTH XOAUTH2 takes tokens signed with that key (HS256).
+        """
+        key = (security, auth, oauth2_key)
         if key not in self._variants:
-            server = SmtpServer(security, auth, (self.ca_file, self._key_file))
+            server = SmtpServer(security, auth, (self.ca_file, self._key_file), oauth2_key)
             server.start()
             self._variants[key] = server
         return self._variants[key]

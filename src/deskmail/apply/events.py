@@ -195,6 +195,33 @@ def mailbox_failed(
     return event if reported else None
 
 
+def credential_expiring(
+    session: Session, job: JobConfig, what: str, expires: datetime, now: datetime
+) -> Ticket | None:
+    """An event that the job's OAuth2 client secret or certificate expires soon; None when
+    one for this date is still open (a new date, once renewed, gets its own)."""
+    subject = f'The {what} of job "{job.name}" expires on {expires:%Y-%m-%d}'
+    already = session.scalars(
+        select(Ticket.id).where(
+            Ticket.kind == TicketKind.EVENT,
+            Ticket.subject == subject,
+            Ticket.status != TicketStatus.CLOSED,
+        )
+    ).first()
+    if already is not None:
+        return None
+    renew = " and set oauth2.secret_expires to its date" if what == "client secret" else ""
+    description = (
+        f'The {what} job "{job.name}" signs in to the identity provider with expires on'
+        f" {_when(expires)}. After that the job cannot read its mailbox.\n\n"
+        "What to do: in the app registration (Entra ID: Certificates & secrets), add a new"
+        f" {what}; put it where the job's oauth2 table names it{renew};"
+        f" then test the connection with: {check_command(job)}\n"
+    )
+    event = _new_event(session, job.team, job.error_group or job.group, subject, description, now)
+    return event
+
+
 def config_error_event(
     session: Session,
     job_name: str,

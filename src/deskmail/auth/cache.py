@@ -6,6 +6,7 @@ it never leaves this module unsealed except to the token source that owns it.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from deskmail.store.engine import Store
@@ -13,6 +14,12 @@ from deskmail.store.models import OAuthTokenCache, utcnow
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
+
+
+# One lock per cache in this process: the IDLE watcher and the job's run may both renew,
+# and a refresh token spent twice is refused once it has rotated.
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 class CacheUnreadable(Exception):
@@ -26,6 +33,12 @@ class StoredTokenCache:
         self._store = store
         self._job = job
         self._keys = keys
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held around load, token call and save, so this process renews one at a time."""
+        with _LOCKS_GUARD:
+            return _LOCKS.setdefault(f"{self._store.url}\0{self._job}", threading.Lock())
 
     def load(self) -> str | None:
         """The cache's JSON, or None before the first sign-in."""

@@ -118,7 +118,19 @@ class MicrosoftSignIn:
     # ---- tokens -------------------------------------------------------------------
 
     def token(self, *, fresh: bool = False) -> str:
+        with self._store.lock:
+            return self._token(fresh)
+
+    def _reload(self) -> None:
+        """The cache as saved now: another source of this job may have rotated its tokens."""
+        stored = self._store.load()
+        if stored and self._cache is not None:
+            self._cache.deserialize(stored)
+            self._cache.has_state_changed = False
+
+    def _token(self, fresh: bool) -> str:
         app = self._application()
+        self._reload()
         if self._oauth2.flow is OAuth2Flow.APP:
             if fresh:
                 self._calling(app.remove_tokens_for_client)
@@ -162,6 +174,38 @@ class MicrosoftSignIn:
         self._access_token(result)
         claims: dict[str, Any] = result.get("id_token_claims") or {}
         return claims
+
+    def start_web_sign_in(self, redirect_uri: str) -> dict[str, Any]:
+        """The web UI's "Sign in" (a seam): msal's authorization-code flow with PKCE, state
+        and nonce. Send the person to flow["auth_uri"]; keep the flow on the server side."""
+        app = self._application()
+        flow: dict[str, Any] = self._calling(
+            # form_post: the code comes back in a POST body, not in a URL a log may keep.
+            lambda: app.initiate_auth_code_flow(
+                self._scopes, redirect_uri=redirect_uri, response_mode="form_post"
+            )
+        )
+        return flow
+
+    def finish_web_sign_in(self, flow: dict[str, Any], answer: dict[str, str]) -> dict[str, Any]:
+        """The fields posted back to the redirect URI (code, state): tokens kept, the person's
+        claims."""
+        app = self._application()
+        with self._store.lock:
+            self._reload()
+            try:
+                result = self._calling(
+                    lambda: app.acquire_token_by_auth_code_flow(flow, answer, scopes=self._scopes)
+                )
+            except ValueError as exc:  # msal: the state does not match this sign-in
+                raise SourceError(Step.SIGN_IN, str(exc), server=self.server) from None
+        self._access_token(result)
+        claims: dict[str, Any] = result.get("id_token_claims") or {}
+        return claims
+
+    def interactive_sign_in(self, show: Callable[[str], None]) -> dict[str, Any]:
+        """A person's sign-in from the terminal: Microsoft's device code."""
+        return self.device_sign_in(show)
 
     def accounts(self) -> list[dict[str, Any]]:
         app = self._application()

@@ -9,7 +9,7 @@ from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
 from deskmail.auth.keys import SecretKeyError, key_file_for, sealing_keys
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import command_line
-from deskmail.config.models import JobConfig
+from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
 from deskmail.config.secrets import resolve_certificate_password, resolve_client_secret
 from deskmail.sources.errors import SourceError, Step
@@ -42,9 +42,11 @@ class JobTokens:
         return fresh
 
 
-def sign_in_command(job: JobConfig) -> str:
-    """The exact command that signs the job in again, for its own configuration file."""
-    return command_line(job.origin_file, "auth", "login", "--job", job.name)
+def sign_in_command(job: JobConfig, *, smtp: bool = False) -> str:
+    """The exact command that signs the job (or its outgoing mail) in again, for its own
+    configuration file."""
+    words = ["auth", "login", "--job", job.name] + (["--smtp"] if smtp else [])
+    return command_line(job.origin_file, *words)
 
 
 def job_tokens(
@@ -68,7 +70,27 @@ def job_tokens(
         key=job.key(prefix),
         ca_file=oauth2.ca_file or job.ca_file,
         timeout=job.timeouts.connect,
-        hint=f"sign in again: {sign_in_command(job)}",
+        hint=f"sign in again: {sign_in_command(job, smtp=smtp)}",
+    )
+
+
+def smtp_tokens(config: DeskmailConfig, job: JobConfig, store: Store) -> JobTokens | None:
+    """XOAUTH2 tokens for the mail the job sends: its own [smtp] table's, or the global one's."""
+    if job.smtp is not None:
+        return job_tokens(job, store, smtp=True)
+    smtp = config.smtp
+    if smtp is None or smtp.oauth2 is None:
+        return None
+    return tokens_for(
+        smtp.oauth2,
+        store,
+        cache_name="[smtp]",
+        use="smtp",
+        file=config.source_file,
+        key="smtp.oauth2",
+        ca_file=smtp.oauth2.ca_file or smtp.ca_file,
+        timeout=smtp.timeout,
+        hint=f"sign in again: {sign_in_command(job, smtp=True)}",
     )
 
 
@@ -91,14 +113,15 @@ def tokens_for(
 
     secret = resolve_client_secret(oauth2, fail)
     scopes = oauth2.scopes_for(use)
-    if oauth2.provider is OAuth2Provider.MICROSOFT:
-        from deskmail.auth.microsoft import MicrosoftSignIn
-
+    if oauth2.provider is not OAuth2Provider.GENERIC:
         try:
             keys = sealing_keys(key_file_for(file))
         except SecretKeyError as exc:
             raise SourceError(Step.SIGN_IN, str(exc)) from None
         cache = StoredTokenCache(store, cache_name, keys)
+    if oauth2.provider is OAuth2Provider.MICROSOFT:
+        from deskmail.auth.microsoft import MicrosoftSignIn
+
         return JobTokens(
             MicrosoftSignIn(
                 oauth2,
@@ -112,10 +135,18 @@ def tokens_for(
             )
         )
     if oauth2.provider is OAuth2Provider.GOOGLE:
-        raise SourceError(
-            Step.SIGN_IN,
-            "signing in to Google (the loopback redirect with PKCE) is not available yet",
-            hint="use a Microsoft or generic provider, or a password with this Google account",
+        from deskmail.auth.google import GoogleSignIn
+
+        return JobTokens(
+            GoogleSignIn(
+                oauth2,
+                scopes,
+                cache,
+                secret=secret,
+                ca_file=ca_file,
+                timeout=timeout,
+                sign_in_hint=hint,
+            )
         )
     from deskmail.auth.generic import GenericSignIn
 
@@ -126,4 +157,11 @@ def tokens_for(
     )
 
 
-__all__ = ["CacheUnreadable", "JobTokens", "job_tokens", "sign_in_command", "tokens_for"]
+__all__ = [
+    "CacheUnreadable",
+    "JobTokens",
+    "job_tokens",
+    "sign_in_command",
+    "smtp_tokens",
+    "tokens_for",
+]

@@ -3,7 +3,7 @@
 One module per family of commands; importing them registers them on `main`.
 """
 
-from deskmail.cli import daemon, denied, mail, octopus, operations, records
+from deskmail.cli import auth, daemon, denied, mail, octopus, operations, records
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
 
@@ -11,6 +11,7 @@ __all__ = [
     "EXIT_CONFIG",
     "EXIT_JOB_FAILED",
     "EXIT_QUARANTINED",
+    "auth",
     "daemon",
     "denied",
     "mail",

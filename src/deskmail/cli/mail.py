@@ -22,11 +22,11 @@ from deskmail.cli.common import (
     store_of,
 )
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import JobConfig
+from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.entry import imported
 
 if TYPE_CHECKING:
-    from deskmail.store.engine import Store
+    from deskmail.sources.base import BearerTokens
 
 
 @main.command("run-once")
@@ -96,12 +96,20 @@ def run_once(
     sys.exit(exit_code(summaries))
 
 
+def _tokens(config: DeskmailConfig, job: JobConfig) -> BearerTokens | None:
+    """An OAuth2 job's tokens; their cache is in the database (a renewed token is saved)."""
+    if job.oauth2 is None:
+        return None
+    from deskmail.auth.tokens import job_tokens
+
+    return job_tokens(job, store_of(config))
+
+
 @main.command()
 @config_option
 @job_option
 def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
-    from deskmail.auth.tokens import job_tokens
     from deskmail.config.secrets import resolve_password
     from deskmail.report.check import mailbox_line, waiting
     from deskmail.report.names import unmatched_name_lines
@@ -111,14 +119,9 @@ def check(config_path: Path, job_name: str | None) -> None:
     config = load(config_path)
     jobs = jobs_of(config, job_name)
     failed = False
-    store: Store | None = None  # opened for the first OAuth2 job
     for job in jobs:
         try:
-            tokens = None
-            if job.oauth2 is not None:  # its tokens are cached in the database
-                store = store or store_of(config)
-                tokens = job_tokens(job, store)
-            info = check_connection(job, resolve_password(job), tokens)
+            info = check_connection(job, resolve_password(job), _tokens(config, job))
         except SourceError as exc:
             failed = True
             click.echo(f"{job.name}: {describe_failure(exc, job)}")
@@ -128,8 +131,6 @@ def check(config_path: Path, job_name: str | None) -> None:
             click.echo(f"{job.name}: FAILED at password: {exc}")
             continue
         click.echo(mailbox_line(job, info, waiting(config, job, info.keys)))
-    if store is not None:
-        store.dispose()
     for line in unmatched_name_lines(config, jobs):
         click.echo(line)
     if failed:

@@ -32,6 +32,7 @@ from deskmail.config.models import JobConfig
 from deskmail.config.secrets import resolve_password
 from deskmail.daemon.backoff import Backoff
 from deskmail.logs import job_logging
+from deskmail.sources.base import BearerTokens
 from deskmail.sources.errors import SourceError
 from deskmail.sources.imap import ImapSource
 
@@ -76,8 +77,10 @@ class IdleWatcher:
         *,
         reissue: float = IDLE_REISSUE,
         reconnect_base: float = RECONNECT_BASE,
+        tokens: BearerTokens | None = None,
     ) -> None:
         self._job = job
+        self._tokens = tokens  # an OAuth2 job's access tokens (XOAUTH2)
         self._wake = wake
         self._reissue = reissue
         self._backoff = Backoff(reconnect_base, RECONNECT_CAP)
@@ -112,7 +115,7 @@ class IdleWatcher:
         while not self._stopping.is_set():
             connected_at: float | None = None
             try:
-                with ImapSource(self._job, resolve_password(self._job)) as source:
+                with ImapSource(self._job, resolve_password(self._job), self._tokens) as source:
                     connected_at = time.monotonic()
                     client = source.client
                     if not client.has_capability("IDLE"):

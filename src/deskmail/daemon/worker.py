@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from deskmail.auth.tokens import job_tokens
+from deskmail.config.errors import ConfigError
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.config.models import Protocol as MailProtocol
 from deskmail.daemon.backoff import JOB_BASE, JOB_CAP, Backoff
@@ -25,6 +27,7 @@ from deskmail.daemon.maildir_watch import MaildirWatcher
 from deskmail.daemon.schedule import parse_schedule, seconds_until_next
 from deskmail.intake.run import RunSummary, run_job
 from deskmail.logs import job_logging
+from deskmail.sources.errors import SourceError
 from deskmail.store.engine import Store
 from deskmail.store.errors import describe_error
 
@@ -74,12 +77,24 @@ def push_of(job: JobConfig) -> str | None:
     )
 
 
-def watcher_for(job: JobConfig, wake: Callable[[], None]) -> Watcher | None:
-    """The push watcher of a job with idle = true, if its protocol has one (POP3 has none)."""
+def watcher_for(
+    job: JobConfig, wake: Callable[[], None], store: Store | None = None
+) -> Watcher | None:
+    """The push watcher of a job with idle = true, if its protocol has one (POP3 has none).
+
+    `store` holds an OAuth2 job's token cache; without it such a job waits for its schedule.
+    """
     if not job.idle:
         return None
     if job.protocol is MailProtocol.IMAP:
-        return IdleWatcher(job, wake)
+        if job.oauth2 is None:
+            return IdleWatcher(job, wake)
+        if store is None:
+            return None
+        try:
+            return IdleWatcher(job, wake, tokens=job_tokens(job, store))
+        except (ConfigError, SourceError):  # the scheduled run reports it, with its event
+            return None
     if job.protocol is MailProtocol.MAILDIR:
         return MaildirWatcher(job, wake)
     return None
@@ -164,7 +179,7 @@ class JobWorker:
     def _own(self) -> None:
         """Work the job while this instance owns it; returns on stop or when ownership is lost."""
         log.info("job %s: started, %s", self.name, self._schedule)
-        watcher = watcher_for(self.job, self.wake)
+        watcher = watcher_for(self.job, self.wake, self._store)
         if watcher is not None:
             watcher.start()
         try:

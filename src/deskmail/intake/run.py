@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deskmail.apply.context import JobContext, resolve_context
-from deskmail.apply.events import mailbox_failed, mailbox_recovered
+from deskmail.apply.events import credential_expiring, mailbox_failed, mailbox_recovered
 from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
@@ -133,6 +133,8 @@ def run_job(
         failed: SourceError | None = None
         try:
             password = resolve_password(job)
+            if job.oauth2 is not None:
+                _warn_expiring(store, job)
             with store.transaction() as session:
                 context = resolve_context(session, job)
             acknowledged = _pass(
@@ -197,6 +199,27 @@ def _counts(summary: RunSummary) -> str:
     )
 
 
+def _warn_expiring(store: Store, job: JobConfig) -> None:
+    """An OAuth2 job whose client secret or certificate expires soon: a warning, an event."""
+    from deskmail.auth.status import expiring_soon
+
+    now = utcnow()
+    try:
+        soon = expiring_soon(job, now)
+        if soon is None:
+            return
+        what, expires = soon
+        log.warning("job %s: the OAuth2 %s expires on %s", job.name, what, f"{expires:%Y-%m-%d}")
+        with store.transaction() as session:
+            credential_expiring(session, job, what, expires, now)
+    except (ConfigError, SourceError):  # the run itself reports an unreadable credential
+        return
+    except Exception as exc:  # the run goes on
+        log.error(
+            "job %s: could not check the credential's expiry (%s)", job.name, describe_error(exc)
+        )
+
+
 def _report_health(store: Store, job: JobConfig, failure: SourceError | None) -> None:
     """Open, add to or close the job's infrastructure event (apply.events)."""
     try:
@@ -231,7 +254,7 @@ def _pass(
     progress: Progress | None = None,
 ) -> list[str]:
     acknowledged: list[str] = []
-    tokens = job_tokens(job, store)  # a job signed in with OAuth2 (Graph)
+    tokens = job_tokens(job, store)  # None unless the job signs in with OAuth2
     with open_source(job, password, StoredSyncState(store, job.name), tokens) as source:
         keys = source.list_keys()
         with store.transaction() as session:

@@ -43,7 +43,8 @@ from deskmail.outbound.compose import (
 from deskmail.outbound.smtp import SmtpError, SmtpSession, smtp_endpoint
 from deskmail.outbound.templates import TemplateError, templates_for
 from deskmail.parse.message import ParsedMessage
-from deskmail.sources.errors import Step
+from deskmail.sources.base import BearerTokens
+from deskmail.sources.errors import SourceError, Step
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
@@ -199,7 +200,11 @@ def deliver_pending(
             try:
                 message = _message(claimed, smtp, sender)
                 if connection is None:
-                    connection = SmtpSession(smtp, _smtp_password(config, job, smtp))
+                    connection = SmtpSession(
+                        smtp,
+                        _smtp_password(config, job, smtp),
+                        _smtp_tokens(store, config, job, smtp),
+                    )
                     connection.open()
                 connection.send(message, [claimed.recipient])
             except SmtpError as exc:
@@ -374,6 +379,22 @@ def _smtp_password(config: DeskmailConfig, job: JobConfig, smtp: SmtpConfig) -> 
         return resolve_smtp_password(smtp, file=where, key=key)
     except ConfigError as exc:
         raise SmtpError(Step.SECRET, str(exc), server=smtp_endpoint(smtp)) from exc
+
+
+def _smtp_tokens(
+    store: Store, config: DeskmailConfig, job: JobConfig, smtp: SmtpConfig
+) -> BearerTokens | None:
+    """XOAUTH2 tokens for the job's own [smtp] table or the global one, None for a password."""
+    if smtp.oauth2 is None:
+        return None
+    from deskmail.auth.tokens import smtp_tokens
+
+    try:
+        return smtp_tokens(config, job, store)
+    except ConfigError as exc:
+        raise SmtpError(Step.SECRET, str(exc), server=smtp_endpoint(smtp)) from exc
+    except SourceError as exc:
+        raise SmtpError(exc.step, exc.detail, server=smtp_endpoint(smtp)) from exc
 
 
 def _sent(store: Store, claimed: _Claimed, sender: str, smtp: SmtpConfig) -> None:

@@ -18,7 +18,10 @@ from types import TracebackType
 
 from deskmail.config.models import SmtpConfig, SmtpSecurity
 from deskmail.parse.encoded_words import one_line
+from deskmail.sources.base import BearerTokens
+from deskmail.sources.connection import renewing_refused_token
 from deskmail.sources.errors import SourceError, Step
+from deskmail.sources.sasl import xoauth2_response
 from deskmail.sources.tls import NO_STARTTLS, classify, explain, verifying_context
 
 
@@ -61,10 +64,13 @@ class SmtpSession:
         smtp.send(message, ["alice@example.com"])
     """
 
-    def __init__(self, settings: SmtpConfig, password: str | None) -> None:
+    def __init__(
+        self, settings: SmtpConfig, password: str | None, tokens: BearerTokens | None = None
+    ) -> None:
         self.settings = settings
         self.server = smtp_endpoint(settings)
         self._password = password
+        self._tokens = tokens  # with an oauth2 table: XOAUTH2 instead of the password
         self._client: smtplib.SMTP | None = None
 
     def __enter__(self) -> SmtpSession:
@@ -139,6 +145,9 @@ class SmtpSession:
             client.close()  # the mail already sent is sent; a failed QUIT changes nothing
 
     def _login(self, client: smtplib.SMTP, user: str) -> None:
+        if self.settings.oauth2 is not None:
+            self._login_with_token(client, user)
+            return
         password = self._password
         if password is None:
             raise SmtpError(
@@ -159,6 +168,31 @@ class SmtpSession:
             code, reply = client.docmd("AUTH", f"PLAIN {token}")
             if code != 235:
                 raise smtplib.SMTPAuthenticationError(code, reply)
+
+    def _login_with_token(self, client: smtplib.SMTP, user: str) -> None:
+        """AUTH XOAUTH2 (smtplib base64s the answer); a refused token is renewed once."""
+        if self._tokens is None:
+            raise SmtpError(
+                Step.SIGN_IN,
+                "smtp signs in with oauth2 but no token source was given",
+                server=self.server,
+            )
+
+        def attempt(token: str) -> None:
+            answers = [xoauth2_response(user, token).decode(), ""]  # "" after an error challenge
+
+            def answer(challenge: bytes | None = None) -> str:
+                return answers.pop(0) if answers else ""
+
+            with self._failing(Step.AUTHENTICATION, "AUTH XOAUTH2"):
+                client.auth("XOAUTH2", answer)
+
+        try:
+            renewing_refused_token(attempt, self._tokens.token(), self._tokens, self.server)
+        except SmtpError:
+            raise
+        except SourceError as exc:  # from the identity provider: the same step, as SmtpError
+            raise SmtpError(exc.step, exc.detail, server=exc.server or self.server) from exc
 
     def _recipients_refused(self, exc: smtplib.SMTPRecipientsRefused) -> SmtpError:
         replies = "; ".join(

@@ -11,7 +11,8 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from deskmail.config.models import AuthMechanism
+from deskmail.config.models import AuthMechanism, JobConfig
+from deskmail.sources.base import BearerTokens
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.sasl import sasl_name
 from deskmail.sources.tls import classify, explain
@@ -29,6 +30,57 @@ def require_password(password: str | None, server: str) -> str:
             Step.SECRET, "the password contains control characters (line breaks?)", server=server
         )
     return password
+
+
+# The token is valid (the identity provider issued it, a fresh one fails alike), so the
+# mail server does not let this principal into this mailbox: say what Exchange lacks.
+XOAUTH2_REFUSED_HINT = (
+    "the identity provider issued the token but the mail server refused it: in Exchange"
+    " Online, app-only access needs the app's service principal registered in Exchange"
+    " (New-ServicePrincipal) and a mailbox permission for it (Add-MailboxPermission"
+    " -AccessRights FullAccess), plus IMAP.AccessAsApp / POP.AccessAsApp with admin consent;"
+    " a signed-in person needs FullAccess to a shared mailbox; IMAP or POP must be enabled"
+    " for the mailbox (Set-CASMailbox)"
+)
+
+
+def login_mechanism(job: JobConfig) -> AuthMechanism:
+    """The mechanism a job asks for: XOAUTH2 whenever it signs in with OAuth2."""
+    return AuthMechanism.XOAUTH2 if job.oauth2 is not None else job.auth_mechanism
+
+
+def login_secret(
+    job: JobConfig, password: str | None, tokens: BearerTokens | None, server: str
+) -> str:
+    """The password, or for an OAuth2 job an access token (named SourceError if none)."""
+    if job.oauth2 is None:
+        return require_password(password, server)
+    if tokens is None:
+        raise SourceError(
+            Step.SIGN_IN,
+            "this job signs in with OAuth2 but no token source was given",
+            server=server,
+        )
+    return tokens.token()
+
+
+def renewing_refused_token(
+    login: Callable[[str], None], token: str, tokens: BearerTokens | None, server: str
+) -> None:
+    """Log in with `token`; when refused, once more with a fresh one (revoked or rotated
+    early); a fresh token refused too is a permission Exchange lacks, said in the hint."""
+    try:
+        login(token)
+        return
+    except SourceError as exc:
+        if exc.step is not Step.AUTHENTICATION or tokens is None:
+            raise
+    try:
+        login(tokens.refused(token))
+    except SourceError as again:
+        if again.step is Step.AUTHENTICATION and not again.hint:
+            again.hint = XOAUTH2_REFUSED_HINT
+        raise
 
 
 def choose_mechanism(

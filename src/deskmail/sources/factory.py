@@ -21,7 +21,8 @@ def open_source(
     Use it as a context manager so the session always ends (POP3 commits its
     deletions at QUIT). The password is ignored for Maildir. `state` is where
     a source that reads changes keeps its place (a check passes none: it
-    saves nothing). `tokens`: OAuth2 access tokens, for a Graph job.
+    saves nothing). `tokens` are the job's OAuth2 access tokens when it signs
+    in with OAuth2 (auth.tokens.job_tokens builds them).
     """
     if job.protocol is Protocol.GRAPH:
         from deskmail.sources.graph.source import GraphSource
@@ -30,11 +31,11 @@ def open_source(
     if job.protocol is Protocol.IMAP:
         from deskmail.sources.imap import ImapSource
 
-        return ImapSource(job, password)
+        return ImapSource(job, password, tokens)
     if job.protocol is Protocol.POP3:
         from deskmail.sources.pop3 import Pop3Source
 
-        return Pop3Source(job, password)
+        return Pop3Source(job, password, tokens)
     from deskmail.sources.maildir import MaildirSource
 
     return MaildirSource(job)

@@ -25,7 +25,8 @@ OCTOPUS_HINTS: dict[Step, str] = {
     Step.MAILBOX: "Check the mailbox's address and that the app may open that mailbox.",
     Step.PROTOCOL: "The server's answer was not understood: check <gatewayTypeName> and <port>.",
     Step.SECRET: "Check <password>: the password could not be read.",
-    Step.IDENTITY: "Check the job's OAuth2 tenant and that this host reaches the identity provider.",
+    Step.IDENTITY: "Check the job's OAuth2 tenant, and that this host reaches the identity"
+    " provider.",
     Step.CLIENT: "Check the job's OAuth2 client id and its secret or certificate.",
     Step.CONSENT: "Grant the app the permissions the job needs (admin consent).",
     Step.SIGN_IN: "Sign in again with deskmail auth login for this job.",

@@ -23,12 +23,14 @@ from typing import Any
 
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 
-from deskmail.config.models import AfterProcessing, JobConfig, Security
-from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
+from deskmail.config.models import AfterProcessing, AuthMechanism, JobConfig, Security
+from deskmail.sources.base import BearerTokens, ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.connection import (
     auto_chose,
     choose_mechanism,
-    require_password,
+    login_mechanism,
+    login_secret,
+    renewing_refused_token,
     translating,
 )
 from deskmail.sources.errors import SourceError, Step
@@ -83,10 +85,13 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
 class ImapSource(ClosingSource):
     """One IMAP folder, selected read-write. Connects, logs in and selects on creation."""
 
-    def __init__(self, job: JobConfig, password: str | None) -> None:
+    def __init__(
+        self, job: JobConfig, password: str | None, tokens: BearerTokens | None = None
+    ) -> None:
         self._job = job
         self._server = endpoint(job)
-        secret = require_password(password, self._server)
+        self._tokens = tokens
+        secret = login_secret(job, password, tokens, self._server)
         self._client: IMAPClient | None = None
         self._warned_no_uidplus = False
         self._move_target: str | None = None
@@ -230,19 +235,24 @@ class ImapSource(ClosingSource):
 
     def _login(self, secret: str) -> None:
         client, user = self._open(), self._job.user
+        wanted = login_mechanism(self._job)
         with self._translating(Step.AUTHENTICATION):
             mechanism = choose_mechanism(
-                self._job.auth_mechanism,
+                wanted,
                 lambda: _sasl_offered(client),
                 encrypted=tls_version(client.socket()) is not None,
                 server=self._server,
             )
         if mechanism is not None:
-            with (
-                auto_chose(self._job.auth_mechanism, mechanism),
-                self._translating(Step.AUTHENTICATION),
-            ):
-                self._authenticate(client, sasl_client(mechanism, user, secret))
+
+            def attempt(proof: str) -> None:
+                with auto_chose(wanted, mechanism), self._translating(Step.AUTHENTICATION):
+                    self._authenticate(client, sasl_client(mechanism, user, proof))
+
+            if mechanism is AuthMechanism.XOAUTH2:
+                renewing_refused_token(attempt, secret, self._tokens, self._server)
+            else:
+                attempt(secret)
         else:
             self._plain_login(client, user, secret)
         log.debug("logged in to %s as %s", self._server, user)

@@ -17,12 +17,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 
-from deskmail.config.models import AfterProcessing, JobConfig, Security
-from deskmail.sources.base import ClosingSource, FetchedMessage, MailboxInfo
+from deskmail.config.models import AfterProcessing, AuthMechanism, JobConfig, Security
+from deskmail.sources.base import BearerTokens, ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.connection import (
     auto_chose,
     choose_mechanism,
-    require_password,
+    login_mechanism,
+    login_secret,
+    renewing_refused_token,
     translating,
 )
 from deskmail.sources.errors import SourceError, Step
@@ -45,10 +47,13 @@ _PREFIX = "pop3:"
 class Pop3Source(ClosingSource):
     """The POP3 maildrop (POP3 has only INBOX). Connects and logs in on creation."""
 
-    def __init__(self, job: JobConfig, password: str | None) -> None:
+    def __init__(
+        self, job: JobConfig, password: str | None, tokens: BearerTokens | None = None
+    ) -> None:
         self._job = job
         self._server = endpoint(job)
-        secret = require_password(password, self._server)
+        self._tokens = tokens
+        secret = login_secret(job, password, tokens, self._server)
         self._pop: poplib.POP3 | None = None
         self._capa: dict[str, list[str]] | None = None  # as read before login, None after STLS
         self._deleted: set[int] = set()
@@ -203,9 +208,10 @@ class Pop3Source(ClosingSource):
 
     def _login(self, secret: str) -> None:
         pop, user = self._open(), self._job.user
+        wanted = login_mechanism(self._job)
         with self._translating(Step.AUTHENTICATION):
             mechanism = choose_mechanism(
-                self._job.auth_mechanism,
+                wanted,
                 self._sasl_offered,
                 encrypted=tls_version(pop.sock) is not None,
                 server=self._server,
@@ -215,11 +221,15 @@ class Pop3Source(ClosingSource):
                 pop.user(user)
                 pop.pass_(secret)
         else:
-            with (
-                auto_chose(self._job.auth_mechanism, mechanism),
-                self._translating(Step.AUTHENTICATION),
-            ):
-                self._authenticate(pop, sasl_client(mechanism, user, secret))
+
+            def attempt(proof: str) -> None:
+                with auto_chose(wanted, mechanism), self._translating(Step.AUTHENTICATION):
+                    self._authenticate(pop, sasl_client(mechanism, user, proof))
+
+            if mechanism is AuthMechanism.XOAUTH2:
+                renewing_refused_token(attempt, secret, self._tokens, self._server)
+            else:
+                attempt(secret)
         log.debug("logged in to %s as %s", self._server, user)
 
     def _authenticate(self, pop: poplib.POP3, sasl: SaslClient) -> None:

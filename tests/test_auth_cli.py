@@ -1,0 +1,160 @@
+"""deskmail auth login / status and deskmail check for OAuth2 jobs, through the real CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from cryptography.fernet import Fernet
+
+from deskmail.auth.keys import SECRET_KEY_ENV
+from deskmail.cli import main
+from tests.support.identity import IdentityPlatform, identity_platform, make_certificate
+from tests.support.toml_config import write_config
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[IdentityPlatform]:
+    directory = tmp_path / "identity"
+    directory.mkdir()
+    with identity_platform(directory) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
+
+
+def job(
+    platform: IdentityPlatform, client_id: str, name: str = "Support", **oauth2: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "protocol": "imap",
+        "server": "127.0.0.1",
+        "port": 9,  # nothing listens: check stops there, after the token
+        "security": "none",
+        "user": "support@contoso.example",
+        "auth_mechanism": "xoauth2",
+        "oauth2": {
+            "tenant": platform.tenant,
+            "client_id": client_id,
+            "authority": platform.url,
+            "ca_file": str(platform.ca_file),
+            **oauth2,
+        },
+    }
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_login_shows_the_code_waits_and_status_shows_who_until_when(
+    platform: IdentityPlatform, tmp_path: Path, database_url: str
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 1
+    config = write_config(
+        tmp_path / "deskmail.toml", database_url, [job(platform, app.client_id, flow="delegated")]
+    )
+    before = cli("auth", "status", "--config", str(config))
+    assert "  signed in: nobody (run deskmail auth login)" in before.output
+    result = cli("auth", "login", "--job", "Support", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "https://microsoft.com/devicelogin and enter the code" in result.output
+    assert result.output.endswith(
+        "Support: signed in as agent@contoso.example; the tokens are kept, encrypted,"
+        " in the database\n"
+    )
+    status = cli("auth", "status", "--config", str(config)).output.splitlines()
+    assert status[:3] == [
+        "Support: microsoft, delegated",
+        "  signed in: agent@contoso.example",
+        "  scopes: https://outlook.office.com/IMAP.AccessAsUser.All",
+    ]
+    assert status[3].startswith("  access token: expires ") and status[3].endswith("(in 59 min)")
+    assert status[4] == (
+        "  refresh token: held (renewed at each use; expires after 90 days unused)"
+    )
+    for secret in [*platform.issued, *platform.refresh_tokens]:
+        assert secret not in result.output + "\n".join(status)
+
+
+def test_status_shows_a_certificate_own_date_and_a_configured_secret_date(
+    platform: IdentityPlatform, tmp_path: Path, database_url: str
+) -> None:
+    pem, certificate = make_certificate(tmp_path)
+    app = platform.register(certificate=certificate)
+    jobs = [
+        job(platform, app.client_id, certificate_file=str(pem)),
+        job(
+            platform,
+            app.client_id,
+            "Billing",
+            client_secret_env="NOT_SET_HERE",
+            secret_expires="2099-01-31",
+        ),
+    ]
+    config = write_config(tmp_path / "deskmail.toml", database_url, jobs)
+    lines = cli("auth", "status", "--config", str(config)).output.splitlines()
+    expires = f"{certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    assert f"  certificate: expires {expires} (in 19 days)" in lines
+    assert "Billing: microsoft, app" not in lines  # its secret cannot be read: said instead
+    assert any("NOT_SET_HERE is not set" in line for line in lines)
+
+
+def test_check_names_each_oauth2_failure_in_one_line(
+    platform: IdentityPlatform, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOD_SECRET", "right")
+    monkeypatch.setenv("BAD_SECRET", "wrong")
+    app = platform.register(secret="right")
+    public = platform.register(public=True)
+    jobs = [
+        job(platform, app.client_id, "Wrong secret", client_secret_env="BAD_SECRET"),
+        job(platform, "unknown-client", "Unknown client", client_secret_env="GOOD_SECRET"),
+        job(
+            platform,
+            app.client_id,
+            "No tenant",
+            client_secret_env="GOOD_SECRET",
+            tenant="nowhere.example",
+        ),
+        job(
+            platform,
+            app.client_id,
+            "Down",
+            client_secret_env="GOOD_SECRET",
+            authority="https://127.0.0.1:9",
+        ),
+        job(platform, public.client_id, "Nobody", flow="delegated"),
+        job(
+            platform,
+            app.client_id,
+            "No consent",
+            client_secret_env="GOOD_SECRET",
+            scopes=["https://outlook.office.com/IMAP.AccessAsUser.All"],
+        ),
+    ]
+    config = write_config(tmp_path / "deskmail.toml", database_url, jobs)
+    result = cli("check", "--config", str(config))
+    assert result.exit_code != 0
+    failed = [line for line in result.output.splitlines() if "FAILED" in line]
+    assert [
+        line.split(": ", 1)[0] + ": " + line.split("FAILED at ")[1].split(" (")[0]
+        for line in failed
+    ] == [
+        "Wrong secret: client credentials",
+        "Unknown client: client credentials",
+        "No tenant: identity provider",
+        "Down: identity provider",
+        "Nobody: sign-in",
+        "No consent: consent or permission",
+    ]
+    assert "wrong" not in result.output.replace("Wrong", "")
+    assert f"deskmail auth login --job Nobody --config {config}" in result.output
