@@ -266,6 +266,10 @@ def test_check_a_graph_mailbox_changes_nothing(
             "FAILED at folder ({server}): folder 'Inbox/Support': no folder 'Support'"
             " under 'Inbox'",
         ),
+        (
+            "move_to",
+            "FAILED at folder ({server}): folder 'Inbox/Done': no folder 'Done' under 'Inbox'",
+        ),
     ],
 )
 def test_check_names_the_graph_step_that_failed(
@@ -280,6 +284,11 @@ def test_check_names_the_graph_step_that_failed(
         state.forbidden.add("support@contoso.example")
     elif spoil == "folder":
         box.folders = {i: f for i, f in box.folders.items() if f.name != "Support"}
+    if spoil == "move_to":
+        text = graph_config.read_text().replace('"mark_seen"', '"move"')
+        graph_config.write_text(
+            text.replace("[jobs.oauth2]", 'move_to = "Inbox/Done"\n[jobs.oauth2]')
+        )
     code, output = _graph_check(graph_config, secret)
     assert code != 0
     first, hint = output.splitlines()[:2]

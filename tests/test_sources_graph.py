@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import subprocess
 import sys
@@ -367,3 +368,13 @@ def test_passes_on_one_mailbox_share_its_limits(mailbox: Microsoft365) -> None:
     finally:
         for client in (first, second, other):
             client.close()
+
+
+def test_a_run_logs_no_request_lines(
+    store: Store, mailbox: Microsoft365, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailbox.state.deliver(MAILBOX, "Inbox/Support", _mail(1))
+    with caplog.at_level(logging.DEBUG):  # the root logger: what a --debug run shows
+        assert run_job(store, _job(mailbox)).created == 1
+    assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
+    assert "Mail 1" not in caplog.text and "body 1" not in caplog.text

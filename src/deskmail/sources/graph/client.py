@@ -30,6 +30,12 @@ from deskmail.sources.tls import classify, explain, verifying_context
 
 log = logging.getLogger("deskmail.sources.graph")
 
+# httpx logs every request at INFO (a line per mail, with the mailbox in the URL)
+# and httpcore every byte count at DEBUG: keep them out unless asked for by name.
+for _name in ("httpx", "httpcore"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
+
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 BATCH_LIMIT = 20  # requests in one JSON $batch, Graph's maximum
 MAX_THROTTLED = 8  # 429/503 answers in a row before giving up on a request
