@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from deskmail.auth.tokens import job_tokens
 from deskmail.config.models import JobConfig
 from deskmail.intake.run import run_job
+from deskmail.sources.check import check_connection
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph import delta
 from deskmail.sources.graph.client import GraphClient
@@ -378,3 +380,47 @@ def test_a_run_logs_no_request_lines(
         assert run_job(store, _job(mailbox)).created == 1
     assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
     assert "Mail 1" not in caplog.text and "body 1" not in caplog.text
+
+
+def _delegated(mailbox: Microsoft365, store: Store, scope: str, **settings: Any) -> JobConfig:
+    """A delegated Graph job on a public app, signed in through the device code."""
+    app = mailbox.identity.register(public=True)
+    mailbox.identity.device_pending = 0
+    oauth2 = graph_job_settings(mailbox)["oauth2"] | {
+        "client_id": app.client_id,
+        "flow": "delegated",
+        "client_secret_env": None,
+        "scopes": [scope],
+    }
+    job = _job(mailbox, oauth2={k: v for k, v in oauth2.items() if v is not None}, **settings)
+    tokens = job_tokens(job, store)
+    assert tokens is not None
+    tokens.sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    return job
+
+
+def test_a_delegated_sign_in_reads_a_shared_mailbox(store: Store, mailbox: Microsoft365) -> None:
+    state = mailbox.state
+    ids = [state.deliver(MAILBOX, "Inbox/Support", _mail(n)) for n in range(2)]
+    scope = "https://graph.microsoft.com/Mail.ReadWrite.Shared"
+    job = _delegated(mailbox, store, scope, after_processing="mark_seen")
+    summary = run_job(store, job)
+    assert (summary.failure, summary.created, summary.acknowledged) == (None, 2, 2)
+    assert [m.immutable_id for m in state.in_folder(MAILBOX, "Inbox/Support") if m.is_read] == ids
+
+
+def test_check_names_a_delegated_scope_too_narrow_for_the_action(
+    store: Store, mailbox: Microsoft365
+) -> None:
+    state = mailbox.state
+    state.deliver(MAILBOX, "Inbox/Support", _mail(1))
+    scope = "https://graph.microsoft.com/Mail.Read"
+    job = _delegated(mailbox, store, scope, after_processing="move", move_to="Inbox")
+    with pytest.raises(SourceError) as refused:
+        check_connection(job, None, job_tokens(job, store))
+    assert refused.value.step is Step.CONSENT
+    assert refused.value.detail == (
+        "after_processing = move needs Mail.ReadWrite (delegated: Mail.ReadWrite.Shared);"
+        " the token grants only Mail.Read"
+    )
+    assert not any(m.is_read for m in state.in_folder(MAILBOX, "Inbox/Support"))
