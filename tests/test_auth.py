@@ -568,3 +568,38 @@ def test_the_web_sign_in_seam_runs_the_authorization_code_flow_with_pkce(
     assert claims["preferred_username"] == "agent@contoso.example"
     # Signed in: the job's runs get tokens from the saved cache.
     assert jwt_claims(tokens(job, store).token())["email"] == "agent@contoso.example"
+
+
+def test_a_pfx_certificate_with_its_password_from_the_environment_is_a_credential(
+    platform: IdentityPlatform, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        load_pem_private_key,
+        pkcs12,
+    )
+
+    pem, certificate = make_certificate(tmp_path)
+    key = load_pem_private_key(pem.read_bytes(), None)
+    pfx = tmp_path / "app.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"deskmail",
+            key,
+            certificate,
+            None,
+            BestAvailableEncryption(b"pfx-password"),  # type: ignore[arg-type]
+        )
+    )
+    monkeypatch.setenv("PFX_PASSWORD", "pfx-password")
+    app = platform.register(certificate=certificate)
+    job = oauth2_job(
+        platform, app.client_id, certificate_file=pfx, certificate_password_env="PFX_PASSWORD"
+    )
+    assert jwt_claims(tokens(job, store).token())["appid"] == app.client_id
+    monkeypatch.setenv("PFX_PASSWORD", "wrong")
+    with pytest.raises(SourceError) as caught:
+        tokens(job.model_copy(update={"name": "Wrong"}), store).token()
+    assert caught.value.step is Step.CLIENT
+    assert "a wrong certificate_password_env?" in caught.value.detail
+    assert "wrong" not in caught.value.detail.replace("a wrong certificate", "")

@@ -343,12 +343,27 @@ def test_a_hanging_and_a_dead_job_do_not_delay_another_jobs_ticket(
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connection refused
         slow = {"connect": 60, "read": 60}
         jobs = [
-            imap_job(dovecot, user, "Hanging", port=silent.getsockname()[1], security="none",
-                     timeouts=slow, idle=False, schedule="1h"),
-            imap_job(dovecot, user, "Dead", port=closed.getsockname()[1], security="none",
-                     idle=False, schedule="1h"),
+            imap_job(
+                dovecot,
+                user,
+                "Hanging",
+                port=silent.getsockname()[1],
+                security="none",
+                timeouts=slow,
+                idle=False,
+                schedule="1h",
+            ),
+            imap_job(
+                dovecot,
+                user,
+                "Dead",
+                port=closed.getsockname()[1],
+                security="none",
+                idle=False,
+                schedule="1h",
+            ),
             imap_job(dovecot, user, "Fine", idle=False, schedule="1h"),
-        ]  # fmt: skip
+        ]
         config = write_config(tmp_path / "deskmail.toml", database_url, jobs)
         with serving(config) as daemon:
             wait_for(lambda: "Served while others hang" in subjects(store), "the good ticket")
@@ -424,8 +439,9 @@ def test_idle_watcher_steps_aside_on_a_server_without_idle(
     watcher.start()
     assert watcher.join(20), "the watcher ends; the schedule drives the job"
     lines = [r.getMessage() for r in caplog.records if "does not offer IMAP IDLE" in r.getMessage()]
-    assert lines == ["job Old server: the server does not offer IMAP IDLE; new mail waits for"
-                     " the schedule"]  # fmt: skip
+    assert lines == [
+        "job Old server: the server does not offer IMAP IDLE; new mail waits for the schedule"
+    ]
 
 
 # ---- in process: Maildir events ----------------------------------------------------------
@@ -573,3 +589,44 @@ def test_a_pass_that_raises_is_a_failure_not_the_end_of_the_worker(tmp_path: Pat
     job = JobConfig(name="Unlucky", protocol=Protocol.MAILDIR, path=tmp_path, schedule="1h")
     worker = JobWorker(None, job, LocalLock(), runner=broken)  # type: ignore[arg-type]
     assert worker.run_once() <= 5  # retried after the first backoff delay
+
+
+def test_an_oauth2_job_idles_with_its_token(
+    dovecot: Dovecot, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from deskmail.config.oauth2 import OAuth2Config
+    from deskmail.daemon.worker import watcher_for
+    from tests.support.identity import identity_platform
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("APP_SECRET", "app-secret")
+    server = dovecot.oauth2
+    assert server.oauth2_key is not None
+    mailbox = f"{dovecot.user('idle')}@contoso.example"
+    with identity_platform(tmp_path) as platform:
+        platform.key = server.oauth2_key
+        app = platform.register(secret="app-secret", mailbox=mailbox)
+        oauth2 = OAuth2Config(
+            tenant=platform.tenant,
+            client_id=app.client_id,
+            client_secret_env="APP_SECRET",
+            authority=platform.url,
+            ca_file=platform.ca_file,
+        )
+        job = server.job(
+            mailbox, "imap", "ssl", auth_mechanism="xoauth2", oauth2=oauth2, password=None
+        )
+        wakes = Wakes()
+        assert watcher_for(job, wakes) is None  # no store for its token cache: the schedule
+        watcher = watcher_for(job, wakes, store)
+        assert isinstance(watcher, IdleWatcher)
+        watcher.start()
+        try:
+            wait_for(watcher.idling.is_set, "IDLE")
+            server.append(mailbox, make_mail("Over XOAUTH2"))
+            wakes.wait("new mail")
+        finally:
+            watcher.stop()
+            assert watcher.join(10)

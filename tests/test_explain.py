@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from deskmail.cli import EXIT_CONFIG, main
 from deskmail.store.engine import create_engine
-from deskmail.store.migrate import upgrade
+from deskmail.store.migrate import HEAD, upgrade
 from tests.support.jobs import drop_mail, maildir_config
 
 
@@ -102,7 +102,7 @@ def test_explain_refuses_a_database_of_another_version_without_upgrading_it(
     mail = drop_mail(mailbox, "m1", "alice@example.com", "Hello")
     result = _cli("explain", str(mail), "--config", str(config))
     assert result.exit_code == EXIT_CONFIG
-    assert "database at revision 0004, this deskmail needs 0005" in result.output
+    assert f"database at revision 0004, this deskmail needs {HEAD}" in result.output
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
