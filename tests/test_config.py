@@ -256,6 +256,13 @@ def test_graph_job_defaults_to_microsofts_server(tmp_path: Path) -> None:
             "is required for protocol graph: the mailbox's address",
         ),
         (
+            GRAPH_JOB
+            + GRAPH_OAUTH2.replace("[jobs.oauth2]", '[jobs.oauth2]\nprovider = "generic"')
+            + 'token_endpoint = "https://login.example/token"\n',
+            "oauth2.provider",
+            "must be 'microsoft' for protocol graph",
+        ),
+        (
             GRAPH_JOB + 'password_env = "X"\n' + GRAPH_OAUTH2,
             "password_env",
             "is not used with protocol graph: it signs in through [jobs.oauth2]",

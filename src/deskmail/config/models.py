@@ -25,7 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
-from deskmail.config.oauth2 import OAuth2Config
+from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
 from deskmail.config.values import printable
@@ -453,6 +453,8 @@ class JobConfig(Strict):
             problems.append(("user", "is required for protocol graph: the mailbox's address"))
         if self.oauth2 is None:
             problems.append(("oauth2", "is required for protocol graph: add a [jobs.oauth2] table"))
+        elif self.oauth2.provider is not OAuth2Provider.MICROSOFT:
+            problems.append(("oauth2.provider", "must be 'microsoft' for protocol graph"))
         problems += [
             (key, "is not used with protocol graph: it signs in through [jobs.oauth2]")
             for key in SECRET_KEYS
