@@ -257,7 +257,7 @@ def test_graph_job_defaults_to_microsofts_server(tmp_path: Path) -> None:
         ),
         (
             GRAPH_JOB
-            + GRAPH_OAUTH2.replace("[jobs.oauth2]", '[jobs.oauth2]\nprovider = "generic"')
+            + GRAPH_OAUTH2.replace('tenant = "contoso.com"', 'provider = "generic"')
             + 'token_endpoint = "https://login.example/token"\n',
             "oauth2.provider",
             "must be 'microsoft' for protocol graph",
