@@ -424,3 +424,26 @@ def test_check_names_a_delegated_scope_too_narrow_for_the_action(
         " the token grants only Mail.Read"
     )
     assert not any(m.is_read for m in state.in_folder(MAILBOX, "Inbox/Support"))
+
+
+def test_the_fake_changes_ids_on_move_unless_immutable_ids_are_asked_for(
+    mailbox: Microsoft365,
+) -> None:
+    """Why every request carries Prefer: IdType="ImmutableId"."""
+    state = mailbox.state
+    immutable = state.deliver(MAILBOX, "Inbox/Support", _mail(1))
+    regular = state.mailboxes[MAILBOX].messages[immutable].regular_id
+    done = state.add_folder(MAILBOX, "Inbox/Done")
+    token = state.issue_token()
+    context = ssl.create_default_context(cafile=str(mailbox.ca_file))
+    base = f"{mailbox.server.url}/v1.0/users/{MAILBOX}/messages"
+    with httpx.Client(verify=context, headers={"Authorization": f"Bearer {token}"}) as client:
+        moved = client.post(f"{base}/{regular}/move", json={"destinationId": done}).json()
+        assert moved["id"] != regular
+        assert client.get(f"{base}/{regular}/$value").status_code == 404
+        prefer = {"Prefer": 'IdType="ImmutableId"'}
+        back = client.post(
+            f"{base}/{immutable}/move", json={"destinationId": "inbox"}, headers=prefer
+        ).json()
+        assert back["id"] == immutable
+        assert client.get(f"{base}/{immutable}/$value", headers=prefer).content == _mail(1)
