@@ -10,6 +10,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -213,13 +214,25 @@ def test_the_fake_refuses_a_fifth_concurrent_request(mailbox: Microsoft365) -> N
     assert sorted(statuses) == [200, 200, 200, 200, 429]
 
 
-def test_a_25_mb_mail_arrives_whole(mailbox: Microsoft365) -> None:
+def test_a_25_mb_mail_arrives_whole_through_the_spool(
+    mailbox: Microsoft365, tmp_path: Path
+) -> None:
     raw = _mail(1, size=25 * 1024 * 1024)
     message_id = mailbox.state.deliver(MAILBOX, "Inbox/Support", raw)
-    with _source(mailbox) as source:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    job = _job(mailbox)
+    with GraphSource(job, FakeTokens(mailbox.state), spool_directory=str(spool)) as source:
         (fetched,) = source.fetch(source.list_keys())
     assert fetched.raw == raw
     assert fetched.key.endswith(message_id)
+    assert list(spool.iterdir()) == []  # the file had no name, and is gone
+    missing = str(tmp_path / "no")  # proof the spool is used at all
+    with (
+        GraphSource(job, FakeTokens(mailbox.state), spool_directory=missing) as bad,
+        pytest.raises(FileNotFoundError),
+    ):
+        list(bad.fetch(bad.list_keys()))
 
 
 def test_a_vanished_mail_is_skipped(mailbox: Microsoft365) -> None:

@@ -132,15 +132,16 @@ class GraphClient:
             response.read()
             return response
 
-    def content(self, url: str) -> bytes | None:
-        """A $value body, or None when the message is gone (404)."""
+    def content(self, url: str, spool_directory: str | None = None) -> bytes | None:
+        """A $value body, or None when the message is gone (404); a large one passes
+        through a nameless file in `spool_directory` (gone with the process)."""
         with self._exchange("GET", url, stream=True, missing_ok=True) as response:
             if response.status_code == 404:
                 return None
             length = int(response.headers.get("content-length") or 0)
             if 0 < length <= IN_MEMORY_BYTES:
                 return response.read()
-            with tempfile.TemporaryFile(prefix="deskmail-graph-") as spool:
+            with tempfile.TemporaryFile(prefix="graph-", dir=spool_directory) as spool:
                 for chunk in response.iter_bytes(_CHUNK):
                     spool.write(chunk)
                 spool.seek(0)

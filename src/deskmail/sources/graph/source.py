@@ -69,7 +69,11 @@ class GraphSource(ClosingSource):
         tokens: BearerTokens | None,
         state: SyncState | None = None,
         budget: Budget | None = None,
+        *,
+        spool_directory: str | None = None,
     ) -> None:
+        """`spool_directory`: where a large $value goes before it is read (the blob
+        store's temporary directory, as large attachments); the system's by default."""
         if tokens is None or job.oauth2 is None:
             raise SourceError(
                 Step.AUTHENTICATION, "a Graph job signs in with OAuth2: add [jobs.oauth2]"
@@ -82,6 +86,7 @@ class GraphSource(ClosingSource):
         self._mailbox = mailbox_path(job.user)
         self._client = GraphClient(job, tokens, budget)
         self._next_link: str | None = None
+        self._spool_directory = spool_directory
         try:
             with self._translating(Step.FOLDER):
                 self.folder = resolve_folder(self._client, self._mailbox, job.folder)
@@ -177,7 +182,8 @@ class GraphSource(ClosingSource):
 
     def _content(self, message_id: str) -> bytes | None:
         with self._translating(Step.PROTOCOL):
-            return self._client.content(f"{self._mailbox}/messages/{message_id}/$value")
+            url = f"{self._mailbox}/messages/{message_id}/$value"
+            return self._client.content(url, self._spool_directory)
 
     def _resolve_destination(self) -> str | None:
         action = self._job.effective_after_processing
