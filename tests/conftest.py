@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.support.database",
     "tests.support.dovecot",
+    "tests.support.graph",
     "tests.support.smtp",
 ]

@@ -16,6 +16,7 @@ from deskmail.config.models import JobConfig, Timeouts
 from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
 from tests.support.dovecot import NTLM_USER, PASSWORD, Dovecot, make_mail
+from tests.support.graph import CLIENT_SECRET, Microsoft365, graph_job_settings
 from tests.support.toml_config import job_table, write_config
 
 
@@ -246,3 +247,92 @@ def test_check_of_ews_jobs_names_each_failed_step_in_one_line(tmp_path: Path) ->
     ]
     assert result.exit_code != 0
     assert EWS_PASSWORD not in result.output
+
+
+# ---- Microsoft Graph ---------------------------------------------------------------
+
+
+@pytest.fixture
+def graph_config(microsoft365: Microsoft365, tmp_path: Path, database_url: str) -> Path:
+    state = microsoft365.state
+    state.add_mailbox("support@contoso.example")
+    state.add_folder("support@contoso.example", "Inbox/Support")
+    for _ in range(2):
+        state.deliver("support@contoso.example", "Inbox/Support", make_mail())
+    job = graph_job_settings(microsoft365, name="M365", after_processing="mark_seen")
+    return write_config(tmp_path / "graph.toml", database_url, [job])
+
+
+def _graph_check(config: Path, secret: str = CLIENT_SECRET) -> tuple[int, str]:
+    env = {"DESKMAIL_TEST_CLIENT_SECRET": secret}
+    result = CliRunner().invoke(main, ["check", "--config", str(config)], env=env)
+    return result.exit_code, result.output
+
+
+def test_check_a_graph_mailbox_changes_nothing(
+    microsoft365: Microsoft365, graph_config: Path
+) -> None:
+    code, output = _graph_check(graph_config)
+    assert code == 0, output
+    assert output.splitlines()[0] == (
+        f"M365: OK - graph localhost:{microsoft365.port}, HTTPS, folder 'Inbox/Support':"
+        " 2 messages (2 new)"
+    )
+    messages = microsoft365.state.in_folder("support@contoso.example", "Inbox/Support")
+    assert not any(m.is_read for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "expected"),
+    [
+        (
+            "secret",
+            "FAILED at client credentials ({identity}): invalid_client: AADSTS7000215:"
+            " Invalid client secret provided.",
+        ),
+        (
+            "mailbox",
+            "FAILED at mailbox ({server}): mailbox support@contoso.example not found"
+            " (ErrorInvalidUser)",
+        ),
+        (
+            "forbidden",
+            "FAILED at mailbox ({server}): the app may not open mailbox"
+            " support@contoso.example (ErrorAccessDenied)",
+        ),
+        (
+            "folder",
+            "FAILED at folder ({server}): folder 'Inbox/Support': no folder 'Support'"
+            " under 'Inbox'",
+        ),
+        (
+            "move_to",
+            "FAILED at folder ({server}): folder 'Inbox/Done': no folder 'Done' under 'Inbox'",
+        ),
+    ],
+)
+def test_check_names_the_graph_step_that_failed(
+    microsoft365: Microsoft365, graph_config: Path, spoil: str, expected: str
+) -> None:
+    state = microsoft365.state
+    box = state.mailboxes["support@contoso.example"]
+    secret = "not-the-secret" if spoil == "secret" else CLIENT_SECRET
+    if spoil == "mailbox":
+        state.mailboxes = {}
+    elif spoil == "forbidden":
+        state.forbidden.add("support@contoso.example")
+    elif spoil == "folder":
+        box.folders = {i: f for i, f in box.folders.items() if f.name != "Support"}
+    if spoil == "move_to":
+        text = graph_config.read_text().replace('"mark_seen"', '"move"')
+        graph_config.write_text(
+            text.replace("[jobs.oauth2]", 'move_to = "Inbox/Done"\n[jobs.oauth2]')
+        )
+    code, output = _graph_check(graph_config, secret)
+    assert code != 0
+    first, hint = output.splitlines()[:2]
+    identity = microsoft365.identity.url.removeprefix("https://")
+    server = f"localhost:{microsoft365.port}"
+    assert first.startswith("M365: " + expected.format(server=server, identity=identity))
+    assert hint.startswith("  hint: ")
+    assert secret not in output

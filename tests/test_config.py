@@ -104,6 +104,7 @@ def test_sample_examples_are_valid_and_show_every_key(
         ("Support", Protocol.IMAP),
         ("Facilities", Protocol.POP3),
         ("Exchange", Protocol.EWS),
+        ("Microsoft 365", Protocol.GRAPH),
     ]
     assert jobs[0].folder == "INBOX/Support"
     assert jobs[1].password_file == tmp_path / "secrets" / "facilities.txt"
@@ -216,8 +217,62 @@ def test_missing_protocol_lists_the_choices(tmp_path: Path) -> None:
     exc = error(tmp_path, '[[jobs]]\nname = "Support"\n')
     assert (exc.key, exc.problem) == (
         'jobs[0] ("Support").protocol',
-        "is required (one of imap, pop3, maildir, ews)",
+        "is required (one of imap, pop3, maildir, ews, graph)",
     )
+
+
+GRAPH_JOB = """
+[[jobs]]
+name = "Graph"
+protocol = "graph"
+user = "support@contoso.com"
+"""
+GRAPH_OAUTH2 = """
+[jobs.oauth2]
+tenant = "contoso.com"
+client_id = "00000000-0000-0000-0000-000000000000"
+client_secret_env = "DESKMAIL_GRAPH_SECRET"
+"""
+
+
+def test_graph_job_defaults_to_microsofts_server(tmp_path: Path) -> None:
+    (job,) = load(tmp_path, GRAPH_JOB + GRAPH_OAUTH2)
+    assert (job.effective_server, job.effective_port, job.folder) == (
+        "graph.microsoft.com",
+        443,
+        "INBOX",
+    )
+    assert job.oauth2 is not None and job.oauth2.scopes_for("graph") == [
+        "https://graph.microsoft.com/.default"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (GRAPH_JOB, "oauth2", "is required for protocol graph: add a [jobs.oauth2] table"),
+        (
+            GRAPH_JOB.replace('user = "support@contoso.com"\n', "") + GRAPH_OAUTH2,
+            "user",
+            "is required for protocol graph: the mailbox's address",
+        ),
+        (
+            GRAPH_JOB
+            + GRAPH_OAUTH2.replace('tenant = "contoso.com"', 'provider = "generic"')
+            + 'token_endpoint = "https://login.example/token"\n',
+            "oauth2.provider",
+            "must be 'microsoft' for protocol graph",
+        ),
+        (
+            GRAPH_JOB + 'password_env = "X"\n' + GRAPH_OAUTH2,
+            "password_env",
+            "is not used with protocol graph: it signs in through [jobs.oauth2]",
+        ),
+    ],
+)
+def test_graph_job_problems_name_the_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    exc = error(tmp_path, text)
+    assert f'jobs[0] ("Graph").{key}: {problem}' in str(exc)
 
 
 def test_missing_server_for_imap(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """No loss, no duplicate: `deskmail run-once` SIGKILLed at every step boundary.
 
 A real subprocess against a real Dovecot mailbox of 32 mails, on SQLite and
-PostgreSQL, over IMAP and POP3. Each scenario kills two runs at the chosen
-boundary, then lets a third finish, and checks that every mail produced
-exactly one ticket or activity, on the right ticket, and that no mail left
-the mailbox without one.
+PostgreSQL, over IMAP and POP3, and against the Graph fake. Each scenario
+kills two runs at the chosen boundary, then lets a third finish, and checks
+that every mail produced exactly one ticket or activity, on the right ticket,
+and that no mail left the mailbox without one.
 """
 
 from __future__ import annotations
@@ -25,18 +25,25 @@ from deskmail.store.engine import Store
 from deskmail.store.models import Activity, IntakeOutcome, IntakeRecord, Ticket
 from tests.support.corpus import CorpusMail, support_corpus
 from tests.support.dovecot import Dovecot
+from tests.support.graph import CLIENT_SECRET, Microsoft365, graph_job_settings
 from tests.support.toml_config import job_table, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kill")]
 
 N_MAILS = 32
+# Reached per message or batch; BEFORE_CHECKPOINT once a pass (tested on Graph).
+MESSAGE_POINTS = [point for point in CrashPoint if point is not CrashPoint.BEFORE_CHECKPOINT]
 DESKMAIL = [sys.executable, "-m", "deskmail"]
 
 
 def _run(
     config: Path, crash_at: str | None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DESKMAIL_TEST_PASSWORD": Dovecot.password}
+    env = {
+        **os.environ,
+        "DESKMAIL_TEST_PASSWORD": Dovecot.password,
+        "DESKMAIL_TEST_CLIENT_SECRET": CLIENT_SECRET,
+    }
     env.pop("DESKMAIL_CRASH_AT", None)
     if crash_at:
         env["DESKMAIL_CRASH_AT"] = crash_at
@@ -72,6 +79,12 @@ def _prepare(
 def _verify(
     dovecot: Dovecot, user: str, database_url: str, tmp_path: Path, corpus: list[CorpusMail]
 ) -> None:
+    _verify_records(database_url, tmp_path, corpus)
+    assert dovecot.count(user) == 0, "every mail was processed, so every mail was deleted"
+
+
+def _verify_records(database_url: str, tmp_path: Path, corpus: list[CorpusMail]) -> None:
+    """One intake record per mail, each on the right ticket, all acknowledged."""
     store = Store(database_url, tmp_path / "blobs")
     try:
         with store.session() as s:
@@ -99,11 +112,10 @@ def _verify(
             assert all(r.acknowledged_at is not None for r in records)
     finally:
         store.dispose()
-    assert dovecot.count(user) == 0, "every mail was processed, so every mail was deleted"
 
 
 @pytest.mark.parametrize("protocol", ["imap", "pop3"])
-@pytest.mark.parametrize("point", list(CrashPoint))
+@pytest.mark.parametrize("point", MESSAGE_POINTS)
 def test_sigkill_at_step_boundary(
     dovecot: Dovecot, database_url: str, tmp_path: Path, protocol: str, point: CrashPoint
 ) -> None:
@@ -167,3 +179,63 @@ def test_two_instances_on_one_mailbox_make_no_duplicate(
     final = _run(config, None)
     assert final.returncode == 0, final.stdout + final.stderr
     _verify(dovecot, user, database_url, tmp_path, corpus)
+
+
+# ---- the Graph source ---------------------------------------------------------------
+
+GRAPH_MAILBOX = "support@contoso.example"
+
+
+def _graph_prepare(
+    fake: Microsoft365, tmp_path: Path, database_url: str
+) -> tuple[Path, list[CorpusMail]]:
+    state = fake.state
+    state.add_mailbox(GRAPH_MAILBOX)
+    state.add_folder(GRAPH_MAILBOX, "Inbox/Support/Done")
+    corpus = support_corpus(N_MAILS)
+    for mail in corpus:
+        state.deliver(GRAPH_MAILBOX, "Inbox/Support", mail.raw)
+    table = graph_job_settings(
+        fake,
+        name="Kill test",
+        after_processing="move",
+        move_to="Inbox/Support/Done",
+        fetch_batch=8,
+    )
+    return write_config(tmp_path / "deskmail.toml", database_url, [table]), corpus
+
+
+def _graph_acknowledged_only_after_commit(
+    fake: Microsoft365, database_url: str, tmp_path: Path
+) -> None:
+    """Every mail moved on the server has its committed journal row."""
+    moved = {m.immutable_id for m in fake.state.in_folder(GRAPH_MAILBOX, "Inbox/Support/Done")}
+    store = Store(database_url, tmp_path / "blobs")
+    try:
+        with store.session() as s:
+            keys = set(s.scalars(select(IntakeRecord.source_key)))
+    finally:
+        store.dispose()
+    recorded = {key.rpartition(":")[2] for key in keys}
+    assert moved <= recorded, f"{len(moved - recorded)} moved without a committed record"
+
+
+@pytest.mark.parametrize("point", list(CrashPoint))
+def test_graph_sigkill_at_step_boundary(
+    microsoft365: Microsoft365, database_url: str, tmp_path: Path, point: CrashPoint
+) -> None:
+    graph_fake = microsoft365
+    config, corpus = _graph_prepare(graph_fake, tmp_path, database_url)
+    hits = (1, 1) if point is CrashPoint.BEFORE_CHECKPOINT else (5, 11)
+    for hit in hits:
+        killed = _run(config, f"{point.value}:{hit}")
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        _graph_acknowledged_only_after_commit(graph_fake, database_url, tmp_path)
+    final = _run(config, None)
+    assert final.returncode == 0, final.stdout + final.stderr
+    _verify_records(database_url, tmp_path, corpus)
+    state = graph_fake.state
+    assert state.in_folder(GRAPH_MAILBOX, "Inbox/Support") == []
+    assert len(state.in_folder(GRAPH_MAILBOX, "Inbox/Support/Done")) == N_MAILS
+    again = _run(config, None)
+    assert "fetched 0, created 0, updated 0" in again.stdout

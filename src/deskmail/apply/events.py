@@ -68,6 +68,8 @@ _HINTS = {
     Step.AUTHENTICATION: "Check the user name and the password (password_env or"
     " password_file), and that the account is not locked or its password expired.",
     Step.FOLDER: 'Check the folder (and move_to) names; servers separate folders with "/" or ".".',
+    Step.MAILBOX: "Check the mailbox's address (user) and that the app registration"
+    " may open that mailbox.",
     Step.PROTOCOL: "The server answered something unexpected: check that the port"
     " belongs to the configured protocol.",
     Step.SECRET: "The password could not be read: check the environment variable or"

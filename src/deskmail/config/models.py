@@ -25,7 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
-from deskmail.config.oauth2 import OAuth2Config
+from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
 from deskmail.config.values import printable
@@ -41,6 +41,7 @@ class Protocol(StrEnum):
     POP3 = "pop3"
     MAILDIR = "maildir"
     EWS = "ews"  # Exchange Web Services: Exchange Server on premises
+    GRAPH = "graph"  # Microsoft Graph (Microsoft 365), signed in through [jobs.oauth2]
 
 
 class Security(StrEnum):
@@ -100,7 +101,10 @@ DEFAULT_PORTS: dict[tuple[Protocol, bool], int] = {
     (Protocol.POP3, False): 110,
     (Protocol.POP3, True): 995,
     (Protocol.EWS, True): 443,
+    (Protocol.GRAPH, False): 443,  # HTTPS whatever security says
+    (Protocol.GRAPH, True): 443,
 }
+GRAPH_SERVER = "graph.microsoft.com"
 
 NETWORK_PROTOCOLS = frozenset({Protocol.IMAP, Protocol.POP3})
 # Jobs that log in with a password of their own (password_env, password_file, password).
@@ -251,7 +255,9 @@ class JobConfig(Strict):
         ' "xoauth2" with an oauth2 table',
     )
     oauth2: OAuth2Config | None = Field(
-        default=None, description="sign in with OAuth2 (an access token) instead of a password"
+        default=None,
+        description="sign in with OAuth2 (an access token) instead of a password;"
+        " required for protocol graph",
     )
     folder: NonEmptyLine = Field(
         default="INBOX", description='IMAP folder: "INBOX/Support" or "INBOX.Support"'
@@ -377,6 +383,13 @@ class JobConfig(Strict):
         return DEFAULT_PORTS[(self.protocol, self.security is Security.SSL)]
 
     @property
+    def effective_server(self) -> str:
+        """The server name; a Graph job without one reads Microsoft's."""
+        if self.protocol is Protocol.GRAPH and not self.server:
+            return GRAPH_SERVER
+        return self.server
+
+    @property
     def effective_after_processing(self) -> AfterProcessing:
         if self.after_processing is not None:
             return self.after_processing
@@ -431,6 +444,9 @@ class JobConfig(Strict):
                         " password_file or password",
                     )
                 )
+        elif self.protocol is Protocol.GRAPH:
+            problems += self._graph_problems()
+            given = []
         else:
             if self.path is None:
                 problems.append(("path", f"is required for protocol {protocol}"))
@@ -510,6 +526,25 @@ class JobConfig(Strict):
         if self.exchange_version is not ExchangeVersion.AUTO:
             unused.append("exchange_version")
         return [(key, "is only used with protocol ews") for key in unused]
+
+    def _graph_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if not self.user:
+            problems.append(("user", "is required for protocol graph: the mailbox's address"))
+        if self.oauth2 is None:
+            problems.append(("oauth2", "is required for protocol graph: add a [jobs.oauth2] table"))
+        elif self.oauth2.provider is not OAuth2Provider.MICROSOFT:
+            problems.append(("oauth2.provider", "must be 'microsoft' for protocol graph"))
+        problems += [
+            (key, "is not used with protocol graph: it signs in through [jobs.oauth2]")
+            for key in SECRET_KEYS
+            if getattr(self, key) is not None
+        ]
+        if self.auth_mechanism is not AuthMechanism.AUTO:
+            problems.append(("auth_mechanism", "is only used with imap and pop3"))
+        if self.security is not Security.SSL:
+            problems.append(("security", "must be ssl for protocol graph (HTTPS)"))
+        return problems
 
     def _oauth2_problems(self, passwords: list[str]) -> list[tuple[str, str]]:
         """An IMAP or POP3 job that signs in with an OAuth2 token (XOAUTH2)."""

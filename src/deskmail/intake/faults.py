@@ -19,6 +19,9 @@ class CrashPoint(StrEnum):
     # (a batch commits its messages together: before this, none of them is committed)
     AFTER_COMMIT = "after_commit"  # committed, not acknowledged on the server
     DURING_ACK = "during_ack"  # acknowledged on the server, not yet in the journal
+    # The pass is committed and acknowledged; a source reading changes (Graph delta)
+    # has not saved its place: the next pass reads the same changes again.
+    BEFORE_CHECKPOINT = "before_checkpoint"
 
 
 def _parse(spec: str | None) -> tuple[str, int] | None:

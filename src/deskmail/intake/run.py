@@ -26,6 +26,7 @@ from deskmail.apply.events import credential_expiring, mailbox_failed, mailbox_r
 from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
+from deskmail.config.models import Protocol as MailProtocol
 from deskmail.config.secrets import resolve_password
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
@@ -255,7 +256,11 @@ def _pass(
 ) -> list[str]:
     acknowledged: list[str] = []
     tokens = job_tokens(job, store)  # None unless the job signs in with OAuth2
-    with open_source(job, password, StoredSyncState(store, job.name), tokens) as source:
+    state = StoredSyncState(store, job.name)
+    # A large Graph mail streams where large attachments go (not /tmp, maybe in memory).
+    graph = job.protocol is MailProtocol.GRAPH
+    spool_directory = store.blobs.spool_directory() if graph else None
+    with open_source(job, password, state, tokens, spool_directory) as source:
         keys = source.list_keys()
         with store.transaction() as session:
             known = journal.lookup(session, job.name, keys)
@@ -318,6 +323,7 @@ def _pass(
                 acknowledged += take_in(*ahead_of_writes.popleft())
             acknowledged += _acknowledge(source, waiting)
             if complete:
+                reached(CrashPoint.BEFORE_CHECKPOINT)
                 source.checkpoint()
         finally:
             ahead.close()

@@ -54,7 +54,7 @@ def mailbox_line(job: JobConfig, info: MailboxInfo, counts: Waiting | None) -> s
         )
     else:
         security = info.tls or "no TLS"
-        folder = f", folder {info.folder!r}" if info.protocol in ("imap", "ews") else ""
+        folder = f", folder {info.folder!r}" if info.protocol in ("imap", "ews", "graph") else ""
         where = f"{info.protocol} {info.server}, {security}{folder}"
     return f"{job.name}: OK - {where}: {_contents(info.message_count, counts)}"
 

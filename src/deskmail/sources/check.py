@@ -30,8 +30,10 @@ _HINTS: dict[Step, str] = {
         " (https://SERVER/EWS/Exchange.asmx) or server"
     ),
     Step.VERSION: 'set exchange_version to the server\'s (2013, 2016, 2019) or to "auto"',
-    Step.MAILBOX: "check mailbox (or user): the address must exist, and this login must have"
-    " full access to it",
+    Step.MAILBOX: (
+        "check the mailbox's address (mailbox, or user) and that this login (EWS) or the app"
+        " (Graph) may open that mailbox"
+    ),
     Step.IDENTITY: "check oauth2.tenant and oauth2.authority, and that this host reaches it",
     Step.CLIENT: "check oauth2.client_id and the client secret or certificate it names",
     Step.CONSENT: "grant (admin consent) the permissions the job's scopes need to the app",

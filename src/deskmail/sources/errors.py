@@ -18,7 +18,7 @@ class Step(StrEnum):
     SECRET = "password"  # the configured password source could not be read
     AUTODISCOVER = "autodiscover"  # EWS: no service found for the address
     VERSION = "Exchange version"  # EWS: the server refused the version asked for
-    MAILBOX = "mailbox"  # not found, or this login may not open it
+    MAILBOX = "mailbox"  # Graph, EWS: not found, or this login or app may not open it
     IDENTITY = "identity provider"  # OAuth2: its endpoint unreachable, or the tenant unknown
     CLIENT = "client credentials"  # OAuth2: client id, secret or certificate rejected
     CONSENT = "consent or permission"  # OAuth2: scope not granted, admin consent missing

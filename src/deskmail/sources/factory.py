@@ -15,6 +15,7 @@ def open_source(
     password: str | None,
     state: SyncState | None = None,
     tokens: BearerTokens | None = None,
+    spool_directory: str | None = None,
 ) -> Source:
     """A connected, logged-in source with its folder open; raises SourceError naming the step.
 
@@ -22,8 +23,13 @@ def open_source(
     deletions at QUIT). The password is ignored for Maildir. `state` is where
     a source that reads changes keeps its place (a check passes none: it
     saves nothing). `tokens` are the job's OAuth2 access tokens when it signs
-    in with OAuth2 (auth.tokens.job_tokens builds them).
+    in with OAuth2 (auth.tokens.job_tokens builds them). `spool_directory`:
+    where a large mail is streamed before it is read (Graph).
     """
+    if job.protocol is Protocol.GRAPH:
+        from deskmail.sources.graph.source import GraphSource
+
+        return GraphSource(job, tokens, state, spool_directory=spool_directory)
     if job.protocol is Protocol.IMAP:
         from deskmail.sources.imap import ImapSource
 

@@ -22,6 +22,7 @@ OCTOPUS_HINTS: dict[Step, str] = {
     Step.AUTHENTICATION: "Check <userName> and <password>, and that the account is not"
     " locked or its password expired.",
     Step.FOLDER: "The job reads the INBOX: check that the account has one.",
+    Step.MAILBOX: "Check the mailbox's address and that the app may open that mailbox.",
     Step.PROTOCOL: "The server's answer was not understood: check <gatewayTypeName> and <port>.",
     Step.SECRET: "Check <password>: the password could not be read.",
     Step.IDENTITY: "Check the job's OAuth2 tenant, and that this host reaches the identity"
