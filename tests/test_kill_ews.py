@@ -121,7 +121,9 @@ def test_sigkill_at_step_boundary_on_ews(
     fake: EwsFake, database_url: str, tmp_path: Path, point: CrashPoint, after_processing: str
 ) -> None:
     config, corpus = _prepare(fake, tmp_path, database_url, after_processing)
-    for hit in (5, 11):
+    # The place is saved once a pass: killed before it twice, the SyncState never moves.
+    hits = (1, 1) if point is CrashPoint.BEFORE_CHECKPOINT else (5, 11)
+    for hit in hits:
         killed = _run(config, f"{point.value}:{hit}")
         assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
         # Whatever left the folder has its committed journal row (DURING_ACK: the
