@@ -18,17 +18,15 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
 from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.rules import RuleConfig
-from deskmail.config.values import printable
+from deskmail.config.values import printable, setting_errors
 from deskmail.daemon.schedule import parse_schedule
 
 
@@ -199,23 +197,8 @@ class SmtpConfig(Strict):
         if not self.user:
             problems.append(("user", "is required with oauth2: the mailbox that sends"))
         if problems:
-            raise _setting_errors(self, problems)
+            raise setting_errors(self, problems)
         return self
-
-
-def _setting_errors(model: BaseModel, problems: list[tuple[str, str]]) -> ValidationError:
-    """(key, problem) pairs as one validation error; an empty key is about the whole table."""
-    return ValidationError.from_exception_data(
-        type(model).__name__,
-        [
-            InitErrorDetails(
-                type=PydanticCustomError("job_setting", problem),
-                loc=(key,) if key else (),
-                input=getattr(model, key, None) if key else None,
-            )
-            for key, problem in problems
-        ],
-    )
 
 
 class JobConfig(Strict):
@@ -402,17 +385,7 @@ class JobConfig(Strict):
         # Collected rather than raised one by one, so a file is fixed in one round.
         problems = self._protocol_problems()
         if problems:
-            raise ValidationError.from_exception_data(
-                type(self).__name__,
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError("job_setting", problem),
-                        loc=(key,) if key else (),
-                        input=getattr(self, key, None) if key else None,
-                    )
-                    for key, problem in problems
-                ],
-            )
+            raise setting_errors(self, problems)
         return self
 
     def _protocol_problems(self) -> list[tuple[str, str]]:

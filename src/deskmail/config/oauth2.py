@@ -13,10 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from deskmail.config.values import printable
+from deskmail.config.values import printable, setting_errors
 
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 GOOGLE_TOKEN_ENDPOINT = "https://oauth2.googleapis.com/token"
@@ -154,17 +153,7 @@ class OAuth2Config(BaseModel):
     def _check_credentials(self) -> OAuth2Config:
         problems = self._problems()
         if problems:
-            raise ValidationError.from_exception_data(
-                type(self).__name__,
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError("job_setting", problem),
-                        loc=(key,) if key else (),
-                        input=getattr(self, key, None) if key else None,
-                    )
-                    for key, problem in problems
-                ],
-            )
+            raise setting_errors(self, problems)
         return self
 
     def _problems(self) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from deskmail.config.models import AuthMechanism, JobConfig
 from deskmail.sources.base import BearerTokens
 from deskmail.sources.errors import SourceError, Step
-from deskmail.sources.sasl import sasl_name
+from deskmail.sources.sasl import SaslClient, sasl_client, sasl_name
 from deskmail.sources.tls import classify, explain
 
 _BYTES_REPR = re.compile(r"""\bb(['"])(.*?)\1""")
@@ -81,6 +81,28 @@ def renewing_refused_token(
         if again.step is Step.AUTHENTICATION and not again.hint:
             again.hint = XOAUTH2_REFUSED_HINT
         raise
+
+
+def sasl_login(
+    mechanism: AuthMechanism,
+    wanted: AuthMechanism,
+    user: str,
+    secret: str,
+    tokens: BearerTokens | None,
+    server: str,
+    exchange: Callable[[SaslClient], None],
+) -> None:
+    """One SASL login, the protocol's own exchange given as `exchange`: a refusal says
+    what auto chose; an XOAUTH2 token the server refuses is renewed once."""
+
+    def attempt(proof: str) -> None:
+        with auto_chose(wanted, mechanism):
+            exchange(sasl_client(mechanism, user, proof))
+
+    if mechanism is AuthMechanism.XOAUTH2:
+        renewing_refused_token(attempt, secret, tokens, server)
+    else:
+        attempt(secret)
 
 
 def choose_mechanism(

@@ -23,18 +23,17 @@ from typing import Any
 
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 
-from deskmail.config.models import AfterProcessing, AuthMechanism, JobConfig, Security
+from deskmail.config.models import AfterProcessing, JobConfig, Security
 from deskmail.sources.base import BearerTokens, ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.connection import (
-    auto_chose,
     choose_mechanism,
     login_mechanism,
     login_secret,
-    renewing_refused_token,
+    sasl_login,
     translating,
 )
 from deskmail.sources.errors import SourceError, Step
-from deskmail.sources.sasl import SaslClient, SaslError, sasl_client
+from deskmail.sources.sasl import SaslClient, SaslError
 from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tls_version
 
 log = logging.getLogger("deskmail.sources.imap")
@@ -245,14 +244,11 @@ class ImapSource(ClosingSource):
             )
         if mechanism is not None:
 
-            def attempt(proof: str) -> None:
-                with auto_chose(wanted, mechanism), self._translating(Step.AUTHENTICATION):
-                    self._authenticate(client, sasl_client(mechanism, user, proof))
+            def exchange(sasl: SaslClient) -> None:
+                with self._translating(Step.AUTHENTICATION):
+                    self._authenticate(client, sasl)
 
-            if mechanism is AuthMechanism.XOAUTH2:
-                renewing_refused_token(attempt, secret, self._tokens, self._server)
-            else:
-                attempt(secret)
+            sasl_login(mechanism, wanted, user, secret, self._tokens, self._server, exchange)
         else:
             self._plain_login(client, user, secret)
         log.debug("logged in to %s as %s", self._server, user)

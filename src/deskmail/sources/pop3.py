@@ -17,18 +17,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 
-from deskmail.config.models import AfterProcessing, AuthMechanism, JobConfig, Security
+from deskmail.config.models import AfterProcessing, JobConfig, Security
 from deskmail.sources.base import BearerTokens, ClosingSource, FetchedMessage, MailboxInfo
 from deskmail.sources.connection import (
-    auto_chose,
     choose_mechanism,
     login_mechanism,
     login_secret,
-    renewing_refused_token,
+    sasl_login,
     translating,
 )
 from deskmail.sources.errors import SourceError, Step
-from deskmail.sources.sasl import SaslClient, SaslError, sasl_client
+from deskmail.sources.sasl import SaslClient, SaslError
 from deskmail.sources.tls import endpoint, make_ssl_context, starttls_wanted, tls_version
 
 log = logging.getLogger("deskmail.sources.pop3")
@@ -222,14 +221,11 @@ class Pop3Source(ClosingSource):
                 pop.pass_(secret)
         else:
 
-            def attempt(proof: str) -> None:
-                with auto_chose(wanted, mechanism), self._translating(Step.AUTHENTICATION):
-                    self._authenticate(pop, sasl_client(mechanism, user, proof))
+            def exchange(sasl: SaslClient) -> None:
+                with self._translating(Step.AUTHENTICATION):
+                    self._authenticate(pop, sasl)
 
-            if mechanism is AuthMechanism.XOAUTH2:
-                renewing_refused_token(attempt, secret, self._tokens, self._server)
-            else:
-                attempt(secret)
+            sasl_login(mechanism, wanted, user, secret, self._tokens, self._server, exchange)
         log.debug("logged in to %s as %s", self._server, user)
 
     def _authenticate(self, pop: poplib.POP3, sasl: SaslClient) -> None:
