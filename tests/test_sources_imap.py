@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from deskmail.sources import imap
+from deskmail.sources import connection
 from deskmail.sources.check import describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.imap import ImapKey, ImapSource
@@ -265,7 +265,7 @@ def test_no_answer_reaches_a_log_even_at_debug_level(
     spa = dovecot.spa
     user = NTLM_USER if mechanism == "ntlm" else spa.user()
     recorder = AnswerRecorder()
-    monkeypatch.setattr(imap, "sasl_client", recorder.wrap(imap.sasl_client))
+    monkeypatch.setattr(connection, "sasl_client", recorder.wrap(connection.sasl_client))
     job = spa.job(user, "imap", "none", auth_mechanism=mechanism)
     with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, "imapclient"):
         with ImapSource(job, PASSWORD):

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from deskmail.sources import pop3
+from deskmail.sources import connection
 from deskmail.sources.check import describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.pop3 import Pop3Source
@@ -191,7 +191,7 @@ def test_no_answer_reaches_a_log_even_at_debug_level(
     spa = dovecot.spa
     user = NTLM_USER if mechanism == "ntlm" else spa.user()
     recorder = AnswerRecorder()
-    monkeypatch.setattr(pop3, "sasl_client", recorder.wrap(pop3.sasl_client))
+    monkeypatch.setattr(connection, "sasl_client", recorder.wrap(connection.sasl_client))
     job = spa.job(user, "pop3", "none", auth_mechanism=mechanism)
     with caplog.at_level(logging.DEBUG):
         with Pop3Source(job, PASSWORD):
