@@ -7,9 +7,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from deskmail.auth.failures import refusal, unreachable
+from deskmail.auth.authlib_calls import fetched_token, oauth2_session
 from deskmail.config.oauth2 import OAuth2Config
-from deskmail.sources.errors import SourceError, Step
 
 
 class GenericSignIn:
@@ -41,29 +40,13 @@ class GenericSignIn:
         held = self._token
         if not fresh and held is not None and held.get("expires_at", 0) > time.time() + 60:
             return str(held["access_token"])
-        from authlib.integrations.requests_client import OAuth2Session, OAuthError
-        from requests import RequestException
-
-        session = OAuth2Session(
-            self._oauth2.client_id,
-            self._secret,
-            scope=" ".join(self._scopes) or None,
-            token_endpoint_auth_method="client_secret_post",
-        )
-        session.trust_env = False
-        session.verify = str(self._ca_file) if self._ca_file else True
-        try:
-            token = session.fetch_token(
+        session = oauth2_session(self._oauth2.client_id, self._secret, self._scopes, self._ca_file)
+        token = fetched_token(
+            lambda: session.fetch_token(
                 self._endpoint, grant_type="client_credentials", timeout=self._timeout
-            )
-        except OAuthError as exc:
-            answer = {"error": exc.error, "error_description": exc.description or ""}
-            raise refusal(answer, self.server, self.sign_in_hint) from None
-        except RequestException as exc:
-            raise unreachable(exc, self.server) from None
-        if "access_token" not in token:
-            raise SourceError(
-                Step.IDENTITY, "the token endpoint answered without a token", server=self.server
-            )
-        self._token = dict(token)
+            ),
+            self.server,
+            self.sign_in_hint,
+        )
+        self._token = token
         return str(token["access_token"])

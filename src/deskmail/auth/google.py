@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+from deskmail.auth.authlib_calls import fetched_token, oauth2_session
 from deskmail.auth.cache import StoredTokenCache
-from deskmail.auth.failures import refusal, unreachable
+from deskmail.auth.failures import refusal
 from deskmail.config.oauth2 import GOOGLE_AUTHORIZATION_ENDPOINT, OAuth2Config
 from deskmail.sources.errors import SourceError, Step
 
@@ -48,35 +49,12 @@ class GoogleSignIn:
         self.server = urllib.parse.urlsplit(endpoint).netloc
 
     def _session(self, **options: Any) -> Any:
-        from authlib.integrations.requests_client import OAuth2Session
-
-        session = OAuth2Session(
-            self._oauth2.client_id,
-            self._secret,
-            scope=" ".join(self._scopes),
-            token_endpoint_auth_method="client_secret_post",
-            **options,
+        return oauth2_session(
+            self._oauth2.client_id, self._secret, self._scopes, self._ca_file, **options
         )
-        session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-        session.verify = str(self._ca_file) if self._ca_file else True
-        return session
 
     def _calling(self, call: Callable[[], Any]) -> dict[str, Any]:
-        from authlib.integrations.requests_client import OAuthError
-        from requests import RequestException
-
-        try:
-            token: dict[str, Any] = dict(call())
-        except OAuthError as exc:
-            answer = {"error": exc.error, "error_description": exc.description or ""}
-            raise refusal(answer, self.server, self.sign_in_hint) from None
-        except RequestException as exc:
-            raise unreachable(exc, self.server) from None
-        if "access_token" not in token:
-            raise SourceError(
-                Step.IDENTITY, "the token endpoint answered without a token", server=self.server
-            )
-        return token
+        return fetched_token(call, self.server, self.sign_in_hint)
 
     def token(self, *, fresh: bool = False) -> str:
         with self._store.lock:
