@@ -603,3 +603,42 @@ def test_a_pfx_certificate_with_its_password_from_the_environment_is_a_credentia
     assert caught.value.step is Step.CLIENT
     assert "a wrong certificate_password_env?" in caught.value.detail
     assert "wrong" not in caught.value.detail.replace("a wrong certificate", "")
+
+
+def _generic_job(platform: IdentityPlatform, client_id: str, secret_env: str) -> JobConfig:
+    return JobConfig(
+        name="Support",
+        protocol="imap",
+        server="127.0.0.1",
+        user="support@contoso.example",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(
+            {
+                "provider": "generic",
+                "client_id": client_id,
+                "token_endpoint": f"{platform.url}/{platform.tenant}/oauth2/v2.0/token",
+                "scopes": ["https://outlook.office365.com/.default"],
+                "client_secret_env": secret_env,
+                "ca_file": platform.ca_file,
+            }
+        ),
+    )
+
+
+def test_a_generic_issuer_gives_app_tokens_by_client_credentials_through_authlib(
+    platform: IdentityPlatform, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = platform.register(secret=SECRET)
+    platform.grant_mailbox(app.client_id, "support@contoso.example")
+    source = tokens(_generic_job(platform, app.client_id, "DESKMAIL_CLIENT_SECRET"), store)
+    token = source.token()
+    assert jwt_claims(token)["email"] == "support@contoso.example"
+    assert source.token() == token  # kept until it expires: no second request
+    assert platform.grant_types == ["client_credentials"]
+
+    monkeypatch.setenv("DESKMAIL_WRONG_SECRET", "not-the-secret")
+    wrong = tokens(_generic_job(platform, app.client_id, "DESKMAIL_WRONG_SECRET"), store)
+    with pytest.raises(SourceError) as refused:
+        wrong.token()
+    assert refused.value.step is Step.CLIENT
+    assert "not-the-secret" not in str(refused.value)
