@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -22,11 +21,8 @@ from deskmail.cli.common import (
     store_of,
 )
 from deskmail.config.errors import ConfigError
-from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.config.models import JobConfig
 from deskmail.entry import imported
-
-if TYPE_CHECKING:
-    from deskmail.sources.base import BearerTokens
 
 
 @main.command("run-once")
@@ -96,20 +92,12 @@ def run_once(
     sys.exit(exit_code(summaries))
 
 
-def _tokens(config: DeskmailConfig, job: JobConfig) -> BearerTokens | None:
-    """An OAuth2 job's tokens; their cache is in the database (a renewed token is saved)."""
-    if job.oauth2 is None:
-        return None
-    from deskmail.auth.tokens import job_tokens
-
-    return job_tokens(job, store_of(config))
-
-
 @main.command()
 @config_option
 @job_option
 def check(config_path: Path, job_name: str | None) -> None:
     """Test the connection: DNS, connect, TLS, log in, open the folder, count messages."""
+    from deskmail.auth.tokens import job_tokens
     from deskmail.config.secrets import resolve_password
     from deskmail.report.check import mailbox_line, waiting
     from deskmail.report.names import unmatched_name_lines
@@ -118,10 +106,14 @@ def check(config_path: Path, job_name: str | None) -> None:
 
     config = load(config_path)
     jobs = jobs_of(config, job_name)
+    # OAuth2 tokens are cached in the database (a renewed one is saved): opened once, and
+    # only when a job signs in so; a check of password jobs creates no database.
+    store = store_of(config) if any(job.oauth2 is not None for job in jobs) else None
     failed = False
     for job in jobs:
         try:
-            info = check_connection(job, resolve_password(job), _tokens(config, job))
+            tokens = job_tokens(job, store) if store is not None else None
+            info = check_connection(job, resolve_password(job), tokens)
         except SourceError as exc:
             failed = True
             click.echo(f"{job.name}: {describe_failure(exc, job)}")
@@ -131,6 +123,8 @@ def check(config_path: Path, job_name: str | None) -> None:
             click.echo(f"{job.name}: FAILED at password: {exc}")
             continue
         click.echo(mailbox_line(job, info, waiting(config, job, info.keys)))
+    if store is not None:
+        store.dispose()
     for line in unmatched_name_lines(config, jobs):
         click.echo(line)
     if failed:

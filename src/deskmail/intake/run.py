@@ -26,7 +26,6 @@ from deskmail.apply.events import credential_expiring, mailbox_failed, mailbox_r
 from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
-from deskmail.config.models import Protocol as MailProtocol
 from deskmail.config.secrets import resolve_password
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
@@ -257,9 +256,8 @@ def _pass(
     acknowledged: list[str] = []
     tokens = job_tokens(job, store)  # None unless the job signs in with OAuth2
     state = StoredSyncState(store, job.name)
-    # A large Graph mail streams where large attachments go (not /tmp, maybe in memory).
-    graph = job.protocol is MailProtocol.GRAPH
-    spool_directory = store.blobs.spool_directory() if graph else None
+    # A source that streams a large mail (Graph) spools it where large attachments go.
+    spool_directory = store.blobs.spool_directory()
     with open_source(job, password, state, tokens, spool_directory) as source:
         keys = source.list_keys()
         with store.transaction() as session:
