@@ -15,7 +15,6 @@ import codecs
 import contextlib
 import difflib
 import html.entities
-import json
 import logging
 import re
 import string
@@ -38,6 +37,7 @@ from deskmail.config.models import (
     Security,
     StorageConfig,
 )
+from deskmail.config.toml_text import toml_value
 
 log = logging.getLogger("deskmail.config")
 
@@ -264,7 +264,7 @@ def to_toml(octopus: OctopusConfig, team: str) -> str:
                 "# The XML file holds the mailbox password in clear text; deskmail reads it",
                 "# from this environment variable instead (or from a file: password_file).",
                 f"# Set {variable} to the value of <password> before running the job.",
-                f"password_env = {_toml_value(variable)}",
+                f"password_env = {toml_value(variable)}",
             ]
             continue
         if key == "smtp":
@@ -274,7 +274,7 @@ def to_toml(octopus: OctopusConfig, team: str) -> str:
             lines.append(
                 '# useSsl was false: the password crosses the network in clear text; prefer "ssl".'
             )
-        lines.append(f"{key} = {_toml_value(value)}")
+        lines.append(f"{key} = {toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -291,7 +291,7 @@ def _smtp_toml(smtp: dict[str, object], octopus: OctopusConfig) -> list[str]:
         lines.append(f"# Set {variable} to the value of <smtpPassword> before running the job.")
         smtp = {**smtp, "password": None, "password_env": variable}
     shown = {key: value for key, value in smtp.items() if value is not None}
-    pairs = ", ".join(f"{key} = {_toml_value(value)}" for key, value in shown.items())
+    pairs = ", ".join(f"{key} = {toml_value(value)}" for key, value in shown.items())
     return [*lines, f"smtp = {{ {pairs} }}"]
 
 
@@ -300,15 +300,6 @@ def _plain(error: ErrorDetails) -> str:
     if error["type"] == "enum":
         return f"must be one of {error.get('ctx', {}).get('expected')} (got {error['input']!r})"
     return str(error.get("ctx", {}).get("error", error["msg"]))
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    # A JSON string is a TOML basic string, once DEL (which JSON leaves as is) is escaped.
-    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 # --- bytes to text ------------------------------------------------------------------

@@ -7,7 +7,6 @@ XML file is that file, as Octopus attaches it ("without passwords").
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import JobConfig
 from deskmail.config.secrets import REDACTED, redact
+from deskmail.config.toml_text import toml_key, toml_value
 
 # An element whose name ends in "password" (<password>, <smtpPassword>), in any case.
 _SECRET_ELEMENT = re.compile(r"(<(\w*password)(?:\s[^>]*)?>)(.*?)(</\2\s*>)", re.I | re.S)
@@ -74,23 +74,5 @@ def _table(header: str, path: str, values: dict[str, object]) -> list[str]:
             for item in value:
                 later += ["", *_table(f"[[{path}.{key}]]", f"{path}.{key}", item)]
         else:
-            lines.append(f"{_key(key)} = {_value(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
     return lines + later
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        pairs = [f"{_key(k)} = {_value(v)}" for k, v in value.items() if v is not None]
-        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
-    # A JSON string is a TOML basic string, once DEL (which JSON leaves as is) is escaped.
-    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
