@@ -235,9 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for case, verdict in pairs:
                 if case.half in halves and not right(case, verdict):
                     print(f"{checker}: {case.half} {case.label} {case.name}")
-                elif checker == "deskmail" and case.half in halves and case.original_message_id:
-                    if verdict.original_message_id != case.original_message_id:
-                        print(f"{checker}: {case.half} {case.name}: returned Message-ID not found")
+                elif (
+                    checker == "deskmail"
+                    and case.half in halves
+                    and case.original_message_id
+                    and verdict.original_message_id != case.original_message_id
+                ):
+                    print(f"{checker}: {case.half} {case.name}: returned Message-ID not found")
     return 0
 
 

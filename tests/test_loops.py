@@ -258,7 +258,9 @@ def test_qmail_failure_notice_quoting_the_message_in_the_body() -> None:
     )
     message = mail(sender="MAILER-DAEMON@mx.example.org", subject="failure notice", body=body)
     assert is_bounce(message) == Bounce(
-        original_message_id="deskmail.feed@desk.example.com", recipients=(), standard=False
+        original_message_id="deskmail.feed@desk.example.com",
+        recipients=(FailedRecipient(address="nobody@example.org", action="failed", status=""),),
+        standard=False,
     )
 
 
