@@ -42,6 +42,7 @@ class Sign(StrEnum):
     ANSWER_SUBJECT = "a subject that replies or forwards"
     BOUNCE_TEXT = "delivery-failure wording in the text"
     STATUS_CODE = "an SMTP status code in the text"
+    RECIPIENT_LIST = "a list of the recipients it failed for"
     RETURNED_MAIL = "the returned mail, attached or quoted"
 
 
@@ -79,7 +80,17 @@ class Signs:
 # Alone enough: only reports have these.
 _DELIVERY_STRUCTURE = frozenset({Sign.DELIVERY_REPORT, Sign.STATUS_PART, Sign.NDR_HEADER})
 _FEEDBACK_STRUCTURE = frozenset({Sign.FEEDBACK_REPORT, Sign.FEEDBACK_PART, Sign.SES_COMPLAINT})
-_EVIDENCE = frozenset({Sign.BOUNCE_SUBJECT, Sign.BOUNCE_TEXT, Sign.STATUS_CODE, Sign.RETURNED_MAIL})
+_EVIDENCE = frozenset(
+    {
+        Sign.BOUNCE_SUBJECT,
+        Sign.BOUNCE_TEXT,
+        Sign.STATUS_CODE,
+        Sign.RECIPIENT_LIST,
+        Sign.RETURNED_MAIL,
+    }
+)
+# What a report shows and a person's mail about a failed delivery rarely does.
+_PROOF = frozenset({Sign.STATUS_CODE, Sign.RECIPIENT_LIST, Sign.RETURNED_MAIL})
 
 
 def verdict(signs: Signs) -> BounceKind | None:
@@ -97,10 +108,13 @@ def verdict(signs: Signs) -> BounceKind | None:
     if Sign.ANSWER_SUBJECT in found:
         return None  # a person answering or forwarding a bounce
     evidence = len(found & _EVIDENCE)
-    if found & {Sign.POSTMASTER_SENDER, Sign.AUTOMATIC}:
+    if Sign.POSTMASTER_SENDER in found:
         return BounceKind.DELIVERY if says_failure and evidence >= 2 else None
+    if Sign.AUTOMATIC in found:
+        # Forms and shops send with an empty Return-Path too: wording alone is not proof.
+        return BounceKind.DELIVERY if says_failure and found & _PROOF else None
     # From what looks like a person: the subject, the wording and the proof, all three.
-    if Sign.BOUNCE_SUBJECT in found and Sign.BOUNCE_TEXT in found and evidence >= 3:
+    if Sign.BOUNCE_SUBJECT in found and Sign.BOUNCE_TEXT in found and found & _PROOF:
         return BounceKind.DELIVERY
     return None
 
@@ -138,6 +152,8 @@ def read_signs(message: ParsedMessage) -> Signs:
         found.add(Sign.BOUNCE_TEXT)
     if _STATUS_CODE.search(opening):
         found.add(Sign.STATUS_CODE)
+    if _RECIPIENT_LIST.search(opening):
+        found.add(Sign.RECIPIENT_LIST)
     if returned_marker(message.text) is not None:
         found.add(Sign.RETURNED_MAIL)
     ses = _ses_notification(message)
@@ -160,6 +176,9 @@ _DAEMON_LOCAL_PARTS = frozenset(
     {"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "mdaemon", "<>", ""}
 )
 _POSTMASTER_LOCAL_PARTS = frozenset({"postmaster", "mail.delivery.system", "mailadmin"})
+# Gateways that sign with their product's name: "Symantec_AntiVirus_for_SMTP_Gateways@",
+# "E500_SMTP_Mail_Service@".
+_SYSTEM_LOCAL_PART = re.compile(r"(?:^|[._-])smtp(?:$|[._-])")
 # Exchange 2007 and later send NDRs from MicrosoftExchange followed by 32 hex digits.
 _EXCHANGE_SENDER = re.compile(r"^microsoftexchange[0-9a-f]{32}$")
 _DAEMON_NAME = re.compile(r"^(?:mail delivery (?:sub)?system|mailer[- ]daemon)$", re.IGNORECASE)
@@ -199,7 +218,8 @@ _BOUNCE_TEXT = re.compile(
     r"|(?:was|were|has|have) not (?:yet )?been delivered"
     r"|(?:was|were|is) ?n[o']t delivered|did not reach|delivery (?:has )?failed"
     r"|delivery to the following recipients? (?:failed|was aborted)"
-    r"|failed permanently|permanent(?:ly)? fatal|fatal delivery errors?|had delivery problems"
+    r"|failed permanently|permanent(?:ly)? fatal|fatal delivery errors?|delivery problems"
+    r"|failed recipients?\b"
     r"|undeliverable|could not be sent|did not receive this message|delivery of email to"
     r"|message was created automatically by mail delivery software|address(?:\(es\)|es)? failed"
     r"|delivery status notification|non-delivery report"
@@ -214,12 +234,23 @@ _BOUNCE_TEXT = re.compile(
     re.IGNORECASE,
 )
 # An enhanced status code (RFC 3463: 5.1.1) or an SMTP reply with its code (550 ...).
-_STATUS_CODE = re.compile(r"\b[45]\.[0-7]\.\d{1,3}\b|\b(?:55[0-4]|45[0-2]|421)[ -]\S")
+_STATUS_CODE = re.compile(
+    r"\b[45]\.[0-7]\.\d{1,3}\b|\b(?:55[0-4]|45[0-2]|421)[ -]\S"
+    r"|\b(?:smtp|error) (?:error )?code:? (?:55[0-4]|45[0-2]|421)\b",
+    re.IGNORECASE,
+)
+# "... to the following recipient(s):", "these recipients or groups", "Failed Recipients".
+_RECIPIENT_LIST = re.compile(
+    r"(?:following|these) (?:e-?mail )?(?:recipients?|users?|address(?:es)?|destinations?)"
+    r"(?:\(s\)|\(es\))?(?: or groups)?\s*:|failed recipients?(?:\(s\))?\s*(?::|-{3,})",
+    re.IGNORECASE,
+)
 # Where a text report begins the copy of the returned mail.
 _RETURNED_MARKER = re.compile(
     r"(?:below this line is a copy of the message|original message follows"
     r"|(?:this is )?a copy of the (?:original )?message|original message headers"
     r"|returned (?:mail|message) follows|start of returned message|original mail as follows"
+    r"|^-+ ?returned (?:mail|message) ?-+$"
     r"|header of the (?:source|original) mail|enclosed are the original headers"
     r"|original message (?:details|is attached|as received)|the original message headers"
     r"|^-+ original message headers? -+$|以下は送信されたメール|原信件|原邮件"
@@ -255,7 +286,11 @@ def _sender_signs(message: ParsedMessage) -> set[Sign]:
         or _DAEMON_NAME.match(name)
     ):
         found.add(Sign.DAEMON_SENDER)
-    elif local in _POSTMASTER_LOCAL_PARTS or _SYSTEM_NAME.search(name):
+    elif (
+        local in _POSTMASTER_LOCAL_PARTS
+        or _SYSTEM_LOCAL_PART.search(local)
+        or _SYSTEM_NAME.search(name)
+    ):
         found.add(Sign.POSTMASTER_SENDER)
     for value in message.header("Return-Path"):
         path = value.strip().strip("<>").lower()
@@ -276,35 +311,31 @@ def _ses_notification(message: ParsedMessage) -> SesNotification | None:
     if not text.startswith("{") or '"notificationType"' not in text[:200]:
         return None
     try:
-        data: Any = json.JSONDecoder().raw_decode(text)[0]
+        data = json.JSONDecoder().raw_decode(text)[0]  # the SNS footer follows the object
     except ValueError:
         return None
-    if not isinstance(data, dict):
-        return None
-    kind = {"Bounce": BounceKind.DELIVERY, "Complaint": BounceKind.FEEDBACK}.get(
-        str(data.get("notificationType"))
-    )
-    if kind is None:
-        return None  # deliveries and other notifications are not reports of failure
-    detail = data.get("bounce" if kind is BounceKind.DELIVERY else "complaint")
-    listed = detail.get(
-        "bouncedRecipients" if kind is BounceKind.DELIVERY else "complainedRecipients"
-    )
-    recipients = (
-        tuple(
-            SesRecipient(
-                address=str(item.get("emailAddress", "")),
-                action=str(item.get("action") or ("failed" if kind is BounceKind.DELIVERY else "")),
-                status=str(item.get("status") or ""),
-                diagnostic=str(item.get("diagnosticCode") or ""),
-            )
-            for item in (listed if isinstance(listed, list) else [])
-            if isinstance(item, dict) and item.get("emailAddress")
+    notification_type = _field(data, "notificationType")
+    if notification_type == "Bounce":
+        kind, detail, listed = BounceKind.DELIVERY, "bounce", "bouncedRecipients"
+    elif notification_type == "Complaint":
+        kind, detail, listed = BounceKind.FEEDBACK, "complaint", "complainedRecipients"
+    else:
+        return None  # deliveries and other notifications report no failure
+    items = _field(_field(data, detail), listed)
+    recipients = tuple(
+        SesRecipient(
+            address=str(_field(item, "emailAddress")),
+            action=str(_field(item, "action") or ("failed" if kind is BounceKind.DELIVERY else "")),
+            status=str(_field(item, "status") or ""),
+            diagnostic=str(_field(item, "diagnosticCode") or ""),
         )
-        if isinstance(detail, dict)
-        else ()
+        for item in (items if isinstance(items, list) else [])
+        if _field(item, "emailAddress")
     )
-    mail = data.get("mail")
-    common = mail.get("commonHeaders") if isinstance(mail, dict) else None
-    message_id = common.get("messageId") if isinstance(common, dict) else None
+    message_id = _field(_field(_field(data, "mail"), "commonHeaders"), "messageId")
     return SesNotification(kind, recipients, str(message_id) if message_id else None)
+
+
+def _field(value: Any, key: str) -> Any:
+    """value[key] when value is a JSON object, else None: the notification is not trusted."""
+    return value.get(key) if isinstance(value, dict) else None

@@ -39,10 +39,12 @@ MESSAGE_ID_PREFIX = "deskmail."
 _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mailer_daemon", "mail-daemon"})
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 _SUPPRESS_REPLIES = frozenset({"all", "autoreply", "oof"})
+_KEYWORD = re.compile(r"[^\s(]*")
 _ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 # Reads the header blocks of report parts and returned mail; compat32 never raises on junk.
 _HEADERS_PARSER = BytesHeaderParser(policy=policy.compat32)
 
+_BODY_SUBJECT = re.compile(r"^[ \t>]*subject:[ \t]*(\S.*)$", re.IGNORECASE | re.MULTILINE)
 # A returned mail quoted in the text ("Message-ID: <...>", maybe indented or quoted with ">").
 _BODY_MESSAGE_ID = re.compile(
     r"^[ \t>]*message-id:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE
@@ -82,6 +84,9 @@ class Bounce:
     standard: bool  # an RFC 3464 report; False: recognised by other signs
     kind: BounceKind = BounceKind.DELIVERY
     signs: tuple[Sign, ...] = field(default=(), compare=False)  # why: for explain and the log
+    # The returned mail's subject, whose ticket reference (with its token) finds our ticket
+    # when no Message-ID was returned.
+    original_subject: str | None = field(default=None, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -146,6 +151,7 @@ def is_bounce(message: ParsedMessage) -> Bounce | None:
         standard=Sign.DELIVERY_REPORT in signs,
         kind=kind,
         signs=tuple(sorted(signs.found)),
+        original_subject=_original_subject(message),
     )
 
 
@@ -240,9 +246,11 @@ def _looks_automatic(message: ParsedMessage) -> bool:
 
 
 def _first_token(values: Iterable[str]) -> str:
-    """The first value's keyword, lower-cased: "auto-replied; owner-email=..." -> "auto-replied"."""
+    """The first value's keyword, lower-cased: "auto-replied; owner-email=..." -> "auto-replied",
+    "auto-replied (zimbra; vacation)" -> "auto-replied" (RFC 3834 allows comments)."""
     for value in values:
-        return value.split(";", 1)[0].strip().lower()
+        keyword = _KEYWORD.match(value.split(";", 1)[0].strip().lower())
+        return keyword.group() if keyword else ""
     return ""
 
 
@@ -292,6 +300,16 @@ def _original_message_id(message: ParsedMessage, signs: Signs) -> str | None:
     # Gmail and Exim name the returned mail in References when they do not return it.
     named = [*message.references, *([message.in_reply_to] if message.in_reply_to else [])]
     return normalize_message_id(named[-1]) if named else None
+
+
+def _original_subject(message: ParsedMessage) -> str | None:
+    returned = _attachment(message, ORIGINAL_TYPES)
+    if returned is not None:
+        subject = decode_header_text(_HEADERS_PARSER.parsebytes(returned.data).get("Subject", ""))
+        if subject.strip():
+            return subject.strip()
+    quoted = _BODY_SUBJECT.search(message.text)
+    return quoted.group(1).strip() if quoted else None
 
 
 def _failed_recipients(message: ParsedMessage, signs: Signs) -> tuple[FailedRecipient, ...]:

@@ -1,14 +1,33 @@
-import asyncio, sys
+"""The remote server the Exim bounces were made against (generate/README.md): refuses
+gone@ at RCPT and every message at DATA, for the given number of seconds."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
 from aiosmtpd.controller import Controller
-class H:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+
+
+class Refuser:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         if address.startswith("gone@"):
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table" % address
-        if address.startswith("full@"):
-            return "452 4.2.2 <%s>: Mailbox full" % address
-        envelope.rcpt_tos.append(address); return "250 OK"
-    async def handle_DATA(self, server, session, envelope):
+            return (
+                f"550 5.1.1 <{address}>: Recipient address rejected:"
+                " User unknown in virtual mailbox table"
+            )
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         return "554 5.7.1 Message rejected as spam by content filter"
-c = Controller(H(), hostname="127.0.0.1", port=2525); c.start()
-import time; time.sleep(float(sys.argv[1]))
-c.stop()
+
+
+if __name__ == "__main__":
+    controller = Controller(Refuser(), hostname="127.0.0.1", port=2525)
+    controller.start()
+    time.sleep(float(sys.argv[1]))
+    controller.stop()
