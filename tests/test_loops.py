@@ -291,6 +291,7 @@ def test_a_person_quoting_a_bounce_subject_is_not_a_bounce() -> None:
         ("Auto-Submitted: auto-replied",),
         ("Auto-Submitted: auto-replied; owner-email=bob@example.com",),
         ("Auto-Submitted: vacation",),  # Zimbra
+        ("Auto-Submitted: auto-replied (zimbra; vacation)",),  # an RFC 3834 comment
         ("X-Autoreply: yes",),
         ("X-Autorespond: Out of office",),
         ("Precedence: auto_reply",),

@@ -3,6 +3,7 @@ mailbox and a real aiosmtpd SMTP server."""
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -238,6 +239,102 @@ def test_bounce_of_our_mail_lands_on_its_ticket_and_opens_nothing(
         bodies = [a.body for a in tickets[0].activities]
     assert any("could not be delivered" in body for body in bodies)
     assert len(smtp_server.received) == 1  # nothing answers a bounce
+
+
+BOUNCES = Path(__file__).parent / "corpus" / "bounces"
+
+
+@pytest.mark.parametrize(
+    ("name", "original", "said"),
+    [
+        # plain text in ISO-2022-JP, the returned mail's headers quoted in the text
+        ("hand-kddi-returned-mail-ja.eml", "deskmail.0a1b2c3d4e5f", "could not be delivered"),
+        # JSON from Amazon SES through SNS
+        ("hand-ses-sns-bounce-notification.eml", "deskmail.fe98dc76ba54", "bouncedRecipients"),
+        # Exchange 2003: multipart/mixed, from postmaster, the returned mail attached
+        ("hand-exchange2003-ndr.eml", "deskmail.c41e9a07b2d5", "did not reach"),
+    ],
+)
+def test_bounces_as_other_mtas_write_them_land_on_their_ticket(
+    name: str,
+    original: str,
+    said: str,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
+    desk.run()
+    ack_id = smtp_server.received[0].message["Message-ID"].strip("<>")
+    report = (BOUNCES / name).read_bytes()
+    desk.deliver(report.replace(f"{original}@desk.example.com".encode(), ack_id.encode()))
+    desk.run()
+    with desk.store.session() as s:
+        (ticket,) = s.scalars(select(Ticket))
+        bodies = [a.body for a in ticket.activities]
+    assert any(said in body for body in bodies), bodies
+    assert len(smtp_server.received) == 1  # nothing answers a bounce
+
+
+def test_reports_open_no_ticket_and_look_alikes_do(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    reports = [
+        "hand-arf-rfc5965-abuse.eml",
+        "hand-mimecast-rejection.eml",
+        "hand-fml-not-member.eml",
+        "generated-exim-rcpt-rejected.eml",
+        "hand-trendmicro-imss.eml",
+    ]
+    look_alikes = [
+        "hand-ordinary-forwarded-bounce-attached.eml",
+        "hand-ordinary-postmaster-unblock-request.eml",
+    ]
+    for name in reports + look_alikes:
+        desk.deliver((BOUNCES / name).read_bytes())
+    out = desk.run().output
+    assert "ignored 5" in out
+    with desk.store.session() as s:
+        subjects = sorted(t.subject for t in s.scalars(select(Ticket)))
+    assert subjects == [
+        "Fwd: Undelivered Mail Returned to Sender",
+        "Your server rejects our mail (550 5.7.1)",
+    ]
+    # The person is acknowledged; a postmaster never is (test_mailer_daemon_and_postmaster_...).
+    assert [str(m.message["To"]) for m in smtp_server.received] == ["maria.lopez@client.example"]
+
+
+def test_a_bounce_quoting_only_the_subject_lands_by_the_token_reference(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
+    desk.run()
+    subject = str(smtp_server.received[0].message["Subject"])
+    number, token = re.search(r"\] (\d+)-([a-z0-9]+)", subject).groups()  # type: ignore[union-attr]
+
+    def exchange_2003(quoted: str) -> bytes:
+        return (
+            "From: System Administrator <postmaster@mx.example.net>\r\n"
+            f"To: support@example.com\r\nSubject: Undeliverable: {quoted}\r\n"
+            f"Message-ID: {make_msgid(domain='mx.example.net')}\r\n\r\n"
+            f"Your message\r\n\r\n  Subject: {quoted}\r\n\r\n"
+            "did not reach the following recipient(s):\r\n\r\ngone@example.net\r\n"
+            "    The e-mail account does not exist.\r\n    <mx.example.net #5.1.1>\r\n"
+        ).encode()
+
+    desk.deliver(exchange_2003(subject))
+    desk.deliver(exchange_2003(subject.replace(f"{number}-{token}", f"{number}-zzzzzzzz")))
+    out = desk.run().output
+    assert "updated 1" in out and "ignored 1" in out
+    with desk.store.session() as s:
+        (ticket,) = s.scalars(select(Ticket))
+        bodies = [a.body for a in ticket.activities]
+    assert sum("did not reach" in body for body in bodies) == 1
+    assert len(smtp_server.received) == 1
 
 
 def test_out_of_office_is_recorded_not_ticketed(
