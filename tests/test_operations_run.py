@@ -247,12 +247,12 @@ BOUNCES = Path(__file__).parent / "corpus" / "bounces"
 @pytest.mark.parametrize(
     ("name", "original", "said"),
     [
-        # plain text in ISO-2022-JP, the returned mail's headers quoted in the text
-        ("hand-kddi-returned-mail-ja.eml", "deskmail.0a1b2c3d4e5f", "could not be delivered"),
+        # Japanese, ISO-2022-JP, from an address that is not a mailer daemon's
+        ("hand-japanese-isp-ndr.eml", "deskmail.6f7e8d9c0b1a", "配信できませんでした"),
         # JSON from Amazon SES through SNS
         ("hand-ses-sns-bounce-notification.eml", "deskmail.fe98dc76ba54", "bouncedRecipients"),
-        # Exchange 2003: multipart/mixed, from postmaster, the returned mail attached
-        ("hand-exchange2003-ndr.eml", "deskmail.c41e9a07b2d5", "did not reach"),
+        # Apache James: multipart/mixed, "[BOUNCE]", the returned mail attached
+        ("hand-apache-james-bounce.eml", "deskmail.a0b1c2d3e4f5", "wasn't able to deliver"),
     ],
 )
 def test_bounces_as_other_mtas_write_them_land_on_their_ticket(
