@@ -89,8 +89,9 @@ _EVIDENCE = frozenset(
         Sign.RETURNED_MAIL,
     }
 )
-# What a report shows and a person's mail about a failed delivery rarely does.
-_PROOF = frozenset({Sign.STATUS_CODE, Sign.RECIPIENT_LIST, Sign.RETURNED_MAIL})
+# The shape of a report, which a person writing about a failed delivery rarely copies (a
+# status code they do: they paste the error they got).
+_PROOF = frozenset({Sign.RECIPIENT_LIST, Sign.RETURNED_MAIL})
 
 
 def verdict(signs: Signs) -> BounceKind | None:
