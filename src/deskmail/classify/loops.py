@@ -330,7 +330,7 @@ def _failed_recipients(message: ParsedMessage, signs: Signs) -> tuple[FailedReci
 
 def _addresses_in_report(message: ParsedMessage) -> list[str]:
     """The addresses a text report names before the returned mail, but its own parties."""
-    end = returned_marker(message.text)
+    end = returned_marker(message.text[:4000].lower())
     text = message.text[: min(end if end is not None else len(message.text), 4000)]
     parties = {a.normalized for a in (*message.to, *message.cc)}
     if message.sender:
