@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import statistics
 import sys
+import time
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -215,12 +217,32 @@ def report(results: dict[str, list[tuple[Case, Verdict]]]) -> list[str]:
     return lines
 
 
+def timing(cases: Sequence[Case], rounds: int = 5) -> str:
+    """The cost of is_bounce per mail (parsed beforehand), best of `rounds` per mail."""
+    messages = [parse_message(case.raw) for case in cases]
+    costs = []
+    for message in messages:
+        best = float("inf")
+        for _ in range(rounds):
+            start = time.perf_counter()
+            is_bounce(message)
+            best = min(best, time.perf_counter() - start)
+        costs.append(best * 1e6)
+    costs.sort()
+    p95 = costs[int(0.95 * (len(costs) - 1))]
+    return (
+        f"is_bounce: median {statistics.median(costs):.0f} us, p95 {p95:.0f} us,"
+        f" max {costs[-1]:.0f} us per mail over {len(costs)} mails (best of {rounds} each)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--verbose", action="store_true", help="list the tuning half's misses")
     parser.add_argument(
         "--show-held-out", action="store_true", help="list the held-out half's misses too"
     )
+    parser.add_argument("--timing", action="store_true", help="time is_bounce on every mail")
     args = parser.parse_args(argv)
     cases = load_cases()
     wrong_half = [
@@ -231,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     results = run(cases)
     print("\n".join(report(results)))
+    if args.timing:
+        print(timing(cases))
     if args.verbose or args.show_held_out:
         halves = {"tuning", "malformed"} | ({"held-out", "fresh"} if args.show_held_out else set())
         for checker, pairs in results.items():
