@@ -64,6 +64,13 @@ class Desk:
         assert result.exit_code == 0, result.output
         return result
 
+    def acknowledged_request(self) -> EmailMessage:
+        """A new ticket from an address that will bounce, and our acknowledgement of it."""
+        self.deliver(_mail("Printer broken", sender="gone@example.net"))
+        self.run()
+        (sent,) = self.smtp.received
+        return sent.message
+
     def outbox(self) -> list[OutgoingMail]:
         with self.store.session() as s:
             return list(s.scalars(select(OutgoingMail).order_by(OutgoingMail.id)))
@@ -216,9 +223,7 @@ def test_bounce_of_our_mail_lands_on_its_ticket_and_opens_nothing(
     dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
 ) -> None:
     desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
-    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
-    desk.run()
-    ack_id = smtp_server.received[0].message["Message-ID"]
+    ack_id = desk.acknowledged_request()["Message-ID"]
     report = (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
         "To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
@@ -265,9 +270,7 @@ def test_bounces_as_other_mtas_write_them_land_on_their_ticket(
     database_url: str,
 ) -> None:
     desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
-    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
-    desk.run()
-    ack_id = smtp_server.received[0].message["Message-ID"].strip("<>")
+    ack_id = desk.acknowledged_request()["Message-ID"].strip("<>")
     report = (BOUNCES / name).read_bytes()
     desk.deliver(report.replace(f"{original}@desk.example.com".encode(), ack_id.encode()))
     desk.run()
@@ -311,9 +314,7 @@ def test_a_bounce_quoting_only_the_subject_lands_by_the_token_reference(
     dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
 ) -> None:
     desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
-    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
-    desk.run()
-    subject = str(smtp_server.received[0].message["Subject"])
+    subject = str(desk.acknowledged_request()["Subject"])
     number, token = re.search(r"\] (\d+)-([a-z0-9]+)", subject).groups()  # type: ignore[union-attr]
 
     def exchange_2003(quoted: str) -> bytes:
