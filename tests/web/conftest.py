@@ -12,6 +12,7 @@ downloaded one. Without it the browser tests are skipped, or FAIL under CI=true.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -110,13 +111,23 @@ class LiveWeb:
             context.close()
 
 
+@functools.cache
+def _password_hash() -> str:
+    from deskmail.web.security.passwords import hash_password
+
+    return hash_password(PASSWORD)  # argon2id takes a while: once per test process
+
+
 def _add_accounts(store: Store) -> dict[Role, Account]:
-    from deskmail.web.accounts import add_user
+    from deskmail.store.accounts import WebUser
 
     made = {}
-    for role in Role:
-        user = add_user(store, f"{role.value}-user", role, PASSWORD)
-        made[role] = Account(user.id, user.name, role)
+    with store.transaction() as session:
+        for role in Role:
+            user = WebUser(name=f"{role.value}-user", role=role, password_hash=_password_hash())
+            session.add(user)
+            session.flush()
+            made[role] = Account(user.id, user.name, role)
     return made
 
 
@@ -124,20 +135,26 @@ def _add_accounts(store: Store) -> dict[Role, Account]:
 def web_factory(
     database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., LiveWeb]]:
-    """Start a server: web_factory(users=True, runs_jobs=False, **job_settings)."""
+    """Start a server: web_factory(users=True, web={"key": value}, **job_settings).
+
+    `web`: a [web] table to add to the configuration file."""
     from deskmail.web.app import create_app
     from deskmail.web.server import WebServer
 
     started: list[tuple[LiveWeb, WebServer]] = []
 
-    def start(*, users: bool = True, **job_settings: Any) -> LiveWeb:
+    def start(
+        *, users: bool = True, web: dict[str, Any] | None = None, **job_settings: Any
+    ) -> LiveWeb:
         path, mailbox = maildir_config(tmp_path, database_url, **job_settings)
+        if web is not None:
+            with path.open("a", encoding="utf-8") as file:
+                file.write("\n".join(["", "[web]", *(f"{k} = {v!r}" for k, v in web.items())]))
         upgrade(database_url)
         config = load_configuration(path)
         store = Store(config.database.url, config.storage.attachments_dir, path)
         accounts = _add_accounts(store) if users else {}
         app = create_app(config, store)
-        assert config.web is None  # the defaults: loopback, no TLS
         server = WebServer(app, app.state.deskmail.web, port=0)
         server.start()
         live = LiveWeb(server.url, config, store, mailbox, accounts)

@@ -8,7 +8,6 @@ length, and the last administrator can be neither removed nor demoted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,14 +19,17 @@ from deskmail.web.security.passwords import hash_password, password_problem
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 
 
-@dataclass(frozen=True, slots=True)
 class AccountError(Exception):
     """What is wrong, and with which field ("name", "password", "role", ...)."""
 
-    field: str
-    problem: str
-    not_found: bool = False
-    conflict: bool = False  # with the state of the data (a taken name, the last admin)
+    def __init__(
+        self, field: str, problem: str, *, not_found: bool = False, conflict: bool = False
+    ) -> None:
+        super().__init__(field, problem)
+        self.field = field
+        self.problem = problem
+        self.not_found = not_found
+        self.conflict = conflict  # with the state of the data (a taken name, the last admin)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.problem}"
