@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import DateTime, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from deskmail.web.problems import field_problem
@@ -63,10 +63,8 @@ def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) ->
 
 
 def _is_datetime(column: InstrumentedAttribute[Any]) -> bool:
-    try:
-        return column.type.python_type is datetime
-    except NotImplementedError:
-        return False
+    kind = column.type
+    return isinstance(getattr(kind, "impl", kind), DateTime)  # UTCDateTime decorates DateTime
 
 
 def after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> Any:
