@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deskmail.store.accounts import Role
+from deskmail.web.accounts import add_user
 from deskmail.web.security.sessions import COOKIE
 from tests.support.dovecot import _write_certificate
 from tests.web.conftest import PASSWORD, LiveWeb
@@ -36,11 +37,19 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(
     web_factory: Callable[..., LiveWeb],
 ) -> None:
     remote = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
-    # No trusted proxy: the header is ignored; the client is on loopback, set-up is open.
+    # No trusted proxy: the headers are ignored; the client is on loopback, set-up is open.
     untrusting = web_factory(users=False)
     assert untrusting.client(headers=remote).get("/setup").status_code == 200
     # Behind a trusted proxy on loopback, the real client is the forwarded one: refused.
     behind_proxy = web_factory(users=False, web={"trusted_proxies": ["127.0.0.1"]})
-    refused = behind_proxy.client(headers=remote).get("/setup")
+    client = behind_proxy.client(headers=remote)
+    refused = client.get("/setup")
     assert refused.status_code == 403
     assert "from the server itself" in refused.text
+    # ... and the TLS the proxy ended counts: the session cookie is Secure.
+    add_user(behind_proxy.store, "alice", Role.ADMIN, PASSWORD)
+    client.get("/login")
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    signed_in = client.post("/login", data={"name": "alice", "password": PASSWORD})
+    assert signed_in.status_code == 303
+    assert "Secure" in signed_in.headers["set-cookie"]

@@ -75,7 +75,7 @@ def create_app(
         exempt_urls=EXEMPT,
         cookie_name=COOKIE,
         header_name=HEADER,
-        cookie_secure=context.secure_cookies,
+        cookie_secure=web.uses_tls,
         cookie_samesite="strict",
     )
     app.add_middleware(SecurityHeadersMiddleware, tls=web.uses_tls)

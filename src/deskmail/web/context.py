@@ -19,11 +19,6 @@ class WebContext:
     jobs: JobControl
     runs_jobs: bool = False  # deskmail serve (a scheduler here) rather than deskmail web
 
-    @property
-    def secure_cookies(self) -> bool:
-        # Behind a TLS-terminating proxy the app speaks plain HTTP; trust its X-Forwarded-Proto.
-        return self.web.uses_tls or bool(self.web.trusted_proxies)
-
 
 def context_of(request: Request) -> WebContext:
     context: WebContext = request.app.state.deskmail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -38,6 +39,11 @@ def _is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+def _over_tls(request: Request) -> bool:
+    # Behind a trusted proxy that ends TLS, uvicorn has applied its X-Forwarded-Proto.
+    return request.url.scheme == "https"
 
 
 def _safe_next(target: str) -> str:
@@ -103,9 +109,10 @@ def login(
 def _signed_in(request: Request, user_id: int, target: str) -> Response:
     context = context_of(request)
     # Always a new id at login: a session id planted before it is worth nothing after.
-    secret = open_session(context.store, user_id, client_address(request))
+    idle = timedelta(minutes=context.web.session_idle_minutes)
+    secret = open_session(context.store, user_id, client_address(request), prune_idle=idle)
     response = see_other(request, target)
-    set_session_cookie(response, secret, secure=context.secure_cookies)
+    set_session_cookie(response, secret, secure=_over_tls(request))
     return response
 
 
@@ -114,7 +121,7 @@ def logout(request: Request, user: PageViewer) -> Response:
     context = context_of(request)
     end_session(context.store, request.cookies.get(COOKIE, ""))
     response = see_other(request, "/login")
-    clear_session_cookie(response, secure=context.secure_cookies)
+    clear_session_cookie(response, secure=_over_tls(request))
     return response
 
 
@@ -123,7 +130,7 @@ def logout_everywhere(request: Request, user: PageViewer) -> Response:
     context = context_of(request)
     end_all_sessions(context.store, user.user_id)
     response = see_other(request, "/login")
-    clear_session_cookie(response, secure=context.secure_cookies)
+    clear_session_cookie(response, secure=_over_tls(request))
     return response
 
 

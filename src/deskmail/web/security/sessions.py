@@ -21,10 +21,18 @@ COOKIE = "deskmail_session"
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-def open_session(store: Store, user_id: int, address: str | None) -> str:
-    """A new session for the user; returns the cookie's value (shown to no one else)."""
+def open_session(
+    store: Store, user_id: int, address: str | None, *, prune_idle: timedelta | None = None
+) -> str:
+    """A new session for the user; returns the cookie's value (shown to no one else).
+
+    prune_idle: also delete every session idle longer than that (abandoned ones
+    are otherwise only deleted when their cookie comes back)."""
     secret = new_secret()
     with store.transaction() as session:
+        if prune_idle is not None:
+            cutoff = datetime.now(UTC) - prune_idle
+            session.execute(delete(WebSession).where(WebSession.last_seen_at < cutoff))
         session.add(WebSession(digest=digest(secret), user_id=user_id, address=address))
     return secret
 
