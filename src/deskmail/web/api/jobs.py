@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from deskmail.daemon.switches import read_switches
 from deskmail.report.job_status import JobStatus, job_statuses
@@ -17,6 +17,8 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 class DayCountsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     runs: int
     failed_runs: int
     fetched: int
@@ -26,6 +28,10 @@ class DayCountsOut(BaseModel):
 
 
 class JobOut(BaseModel):
+    """A job as report/job_status.py sees it (JobOut.model_validate(status))."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     protocol: str
     source: str  # "file": written in the configuration file, read-only here
@@ -40,32 +46,6 @@ class JobOut(BaseModel):
     last_error: str | None
     failing_since: datetime | None
 
-    @classmethod
-    def of(cls, job: JobStatus) -> JobOut:
-        counts = job.last_24h
-        return cls(
-            name=job.name,
-            protocol=job.protocol,
-            source=job.source,
-            enabled=job.enabled,
-            schedule=job.schedule,
-            status=job.status,
-            last_run_at=job.last_run_at,
-            last_run_status=job.last_run_status,
-            last_success_at=job.last_success_at,
-            next_run_at=job.next_run_at,
-            last_24h=DayCountsOut(
-                runs=counts.runs,
-                failed_runs=counts.failed_runs,
-                fetched=counts.fetched,
-                created=counts.created,
-                updated=counts.updated,
-                quarantined=counts.quarantined,
-            ),
-            last_error=job.last_error,
-            failing_since=job.failing_since,
-        )
-
 
 def _statuses(request: Request) -> list[JobStatus]:
     context = context_of(request)
@@ -76,12 +56,12 @@ def _statuses(request: Request) -> list[JobStatus]:
 
 @router.get("", summary="Every job and its state")
 def list_all(request: Request, user: ApiViewer) -> list[JobOut]:
-    return [JobOut.of(job) for job in _statuses(request)]
+    return [JobOut.model_validate(job) for job in _statuses(request)]
 
 
 @router.get("/{name}", summary="One job and its state")
 def read(request: Request, name: str, user: ApiViewer) -> JobOut:
     for job in _statuses(request):
         if job.name == name:
-            return JobOut.of(job)
+            return JobOut.model_validate(job)
     raise Problem(404, "Not found", f"no job named {name!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from deskmail.store.accounts import Role
 from deskmail.web.accounts import user_by_id
@@ -16,12 +16,14 @@ from deskmail.web.context import context_of
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiViewer
 from deskmail.web.security.tokens import create_token
-from deskmail.web.tokens import TokenNotFound, TokenView, list_tokens, revoke_token
+from deskmail.web.tokens import TokenNotFound, list_tokens, revoke_token, view
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # TokenOut.model_validate(token_view)
+
     id: int
     label: str
     owner: str
@@ -30,19 +32,6 @@ class TokenOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
-
-    @classmethod
-    def of(cls, token: TokenView) -> TokenOut:
-        return cls(
-            id=token.id,
-            label=token.label,
-            owner=token.owner,
-            prefix=token.prefix,
-            role=token.role,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            last_used_at=token.last_used_at,
-        )
 
 
 class TokenIn(BaseModel):
@@ -64,7 +53,9 @@ class NewTokenOut(TokenOut):
 
 @router.get("", summary="Your tokens (an admin's: everyone's)")
 def list_all(request: Request, user: ApiViewer) -> list[TokenOut]:
-    return [TokenOut.of(token) for token in list_tokens(context_of(request).store, user)]
+    return [
+        TokenOut.model_validate(token) for token in list_tokens(context_of(request).store, user)
+    ]
 
 
 @router.post("", status_code=201, summary="Create a token; the answer carries it, once")
@@ -80,18 +71,8 @@ def create(request: Request, response: Response, body: TokenIn, user: ApiViewer)
         store, user_by_id(store, user.user_id), body.label, body.role or user.role, body.expires_at
     )
     response.headers["Location"] = f"{request.url.path}/{made.token.id}"
-    token = made.token
-    return NewTokenOut(
-        id=token.id,
-        label=token.label,
-        owner=user.name,
-        prefix=token.prefix,
-        role=token.role,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        last_used_at=None,
-        token=made.secret,
-    )
+    shown = TokenOut.model_validate(view(made.token, user.name))
+    return NewTokenOut(**shown.model_dump(), token=made.secret)
 
 
 @router.delete("/{token_id}", status_code=204, summary="Revoke a token")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from deskmail.store.accounts import Role, WebUser
+from deskmail.store.accounts import Role
 from deskmail.web.accounts import (
     AccountError,
     add_user,
@@ -25,14 +25,12 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # UserOut.model_validate(web_user)
+
     id: int
     name: str
     role: Role
     created_at: datetime
-
-    @classmethod
-    def of(cls, user: WebUser) -> UserOut:
-        return cls(id=user.id, name=user.name, role=user.role, created_at=user.created_at)
 
 
 class UserIn(BaseModel):
@@ -56,7 +54,7 @@ def _problem(exc: AccountError) -> Problem:
 
 @router.get("", summary="Every user")
 def list_all(request: Request, user: ApiAdmin) -> list[UserOut]:
-    return [UserOut.of(found) for found in list_users(context_of(request).store)]
+    return [UserOut.model_validate(found) for found in list_users(context_of(request).store)]
 
 
 @router.post("", status_code=201, summary="Add a user")
@@ -66,13 +64,13 @@ def create(request: Request, response: Response, body: UserIn, user: ApiAdmin) -
     except AccountError as exc:
         raise _problem(exc) from None
     response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return UserOut.of(made)
+    return UserOut.model_validate(made)
 
 
 @router.get("/{user_id}", summary="One user")
 def read(request: Request, user_id: int, user: ApiAdmin) -> UserOut:
     try:
-        return UserOut.of(user_by_id(context_of(request).store, user_id))
+        return UserOut.model_validate(user_by_id(context_of(request).store, user_id))
     except AccountError as exc:
         raise _problem(exc) from None
 
@@ -85,7 +83,7 @@ def change(request: Request, user_id: int, body: UserChange, user: ApiAdmin) -> 
             set_role(store, user_id, body.role)
         if body.password is not None:
             set_password(store, user_id, body.password)
-        return UserOut.of(user_by_id(store, user_id))
+        return UserOut.model_validate(user_by_id(store, user_id))
     except AccountError as exc:
         raise _problem(exc) from None
 
