@@ -40,3 +40,13 @@ def test_run_once_imports_nothing_of_the_web(tmp_path: Path) -> None:
     )
     # jinja2 is the mail templates' too, but only when a mail is sent.
     assert "jinja2" not in imported
+
+
+def test_the_command_line_loads_no_web_module_until_a_web_command_runs() -> None:
+    probe = (
+        "import sys, deskmail.cli, deskmail.cli.daemon, deskmail.daemon.supervisor;"
+        f" print(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_ONLY!r}"
+        " or m.startswith('deskmail.web')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
