@@ -40,3 +40,18 @@ def test_disable_and_enable_are_kept_as_a_switch(web: LiveWeb) -> None:
     client.post("/jobs/Support/switch", data={"enabled": "true"})
     assert "status-never-run" in client.get("/jobs").text
     assert client.post("/jobs/Nope/switch", data={"enabled": "true"}).status_code == 404
+
+
+def test_an_open_jobs_screen_shows_a_new_run_without_a_reload(web: LiveWeb) -> None:
+    from playwright.sync_api import expect
+
+    from deskmail.intake.run import run_job
+
+    page = web.page(Role.VIEWER)
+    page.goto("/jobs")
+    expect(page.get_by_text("never run")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+    drop_mail(web.mailbox, "a", "ann@example.com", "Laptop")
+    run_job(web.store, web.config.jobs[0], config=web.config)
+    expect(page.locator(".status-ok")).to_be_visible(timeout=20_000)
+    assert page.evaluate("window.notReloaded") is True

@@ -80,9 +80,3 @@ class JobControl:
         self._config.job(name)  # KeyError for an unknown job
         set_switch(self._store, name, enabled, changed_by)
         log.info("job %s: %s by %s", name, "enabled" if enabled else "disabled", changed_by)
-
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait for the background passes to end (tests, and a stopping server)."""
-        for thread in threading.enumerate():
-            if thread.name.startswith("run now "):
-                thread.join(timeout)

@@ -30,13 +30,10 @@ class TokenView:
     last_used_at: datetime | None
 
 
-def list_tokens(store: Store, user: Principal, *, everyone: bool | None = None) -> list[TokenView]:
-    """The user's tokens; everyone's for an admin (unless everyone=False)."""
-    all_of_them = (
-        user.allows(Role.ADMIN) if everyone is None else everyone and user.allows(Role.ADMIN)
-    )
+def list_tokens(store: Store, user: Principal) -> list[TokenView]:
+    """The user's tokens; everyone's for an admin."""
     query = select(ApiToken, WebUser.name).join(WebUser, WebUser.id == ApiToken.user_id)
-    if not all_of_them:
+    if not user.allows(Role.ADMIN):
         query = query.where(ApiToken.user_id == user.user_id)
     with store.session() as session:
         rows = session.execute(query.order_by(ApiToken.id)).all()

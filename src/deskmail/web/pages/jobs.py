@@ -16,6 +16,7 @@ from deskmail.web.security.roles import PageAdmin, PageViewer
 from deskmail.web.templating import render, see_other
 
 router = APIRouter(include_in_schema=False)
+REFRESH_SECONDS = 10  # how often an open Jobs screen asks for fresh statuses
 
 _RUN_NOW_NOTICES = {
     RunNow.WOKEN: "{name}: running now.",
@@ -45,6 +46,7 @@ def jobs(request: Request, user: PageViewer, notice: str | None = None) -> Respo
         can_operate=user.allows(Role.ADMIN),
         config_file=context.config.source_file,
         notice=notice,
+        refresh_seconds=REFRESH_SECONDS,
     )
 
 
