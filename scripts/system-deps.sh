@@ -12,6 +12,7 @@ need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v make >/dev/null || need+=(make)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v systemd-analyze >/dev/null || need+=(systemd)  # checks deploy/systemd/deskmail.service
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing from Debian: ${need[*]}"

@@ -10,8 +10,12 @@
   off or on in the web UI (daemon/switches.py) are stopped or started.
 
 Signals are taken synchronously: they are blocked in every thread and the
-main thread waits for them with sigwait(), so no handler ever runs in the
-middle of a worker's transaction.
+main thread waits for them with sigtimedwait(), so no handler ever runs in
+the middle of a worker's transaction.
+
+Under systemd (`Type=notify`, see deploy/systemd/) the main thread also says
+READY, RELOADING and STOPPING, and pings the watchdog while every worker
+thread is alive: a daemon whose worker died is restarted by systemd.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.heartbeat import Heartbeat
 from deskmail.daemon.locks import JobLocks
+from deskmail.daemon.notify import notify, watchdog_interval
 from deskmail.daemon.switches import read_switches, switched
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
@@ -87,26 +92,44 @@ def serve(
             stop_alongside = alongside(supervisor)
         if on_started is not None:
             on_started()
+        notify("READY=1", f"STATUS={supervisor.status()}")
+        ping_every = watchdog_interval()
+        wait = TICK if ping_every is None else min(TICK, ping_every)
+        next_tick = time.monotonic() + TICK
         while True:
-            signalled = signal.sigtimedwait(_SIGNALS, TICK)
-            if signalled is None:
-                supervisor.tick()
+            received = _wait_for_signal(wait)
+            if received is None:
+                if time.monotonic() >= next_tick:
+                    supervisor.tick()
+                    next_tick = time.monotonic() + TICK
+                if ping_every is not None and supervisor.all_alive():
+                    notify("WATCHDOG=1")
                 continue
-            received = signalled.si_signo
             if received in _STOP_SIGNALS:
                 log.info(
                     "%s: finishing the messages in hand, then stopping",
                     signal.Signals(received).name,
                 )
                 break
+            notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
             supervisor.reload()
+            notify("READY=1", f"STATUS={supervisor.status()}")
     finally:
+        notify("STOPPING=1")
         if stop_alongside is not None:
             stop_alongside()
         supervisor.shutdown()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
     return EXIT_OK
+
+
+def _wait_for_signal(timeout: float | None) -> int | None:
+    """The next of our signals, or None when `timeout` seconds pass first."""
+    if timeout is None:
+        return signal.sigwait(_SIGNALS)
+    info = signal.sigtimedwait(_SIGNALS, timeout)
+    return None if info is None else info.si_signo
 
 
 def _fingerprint(config: DeskmailConfig, job: JobConfig) -> dict[str, Any]:
@@ -198,6 +221,14 @@ class Supervisor:
             kept,
             len(outdated),
         )
+
+    def status(self) -> str:
+        """One line for `systemctl status`."""
+        return f"{len(self._workers)} job(s) running"
+
+    def all_alive(self) -> bool:
+        """Every worker thread is still running (a dead one would never take mail in again)."""
+        return all(worker.alive() for worker, _fingerprint in self._workers.values())
 
     def reload(self) -> None:
         """SIGHUP: apply the configuration file again, unless it is refused."""
