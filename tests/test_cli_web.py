@@ -136,3 +136,14 @@ def test_serve_with_a_web_table_runs_jobs_and_serves(tmp_path: Path, database_ur
     text = serve.text()
     assert f"serving the UI and API on {url}/" in text
     assert "deskmail serve: stopped" in text
+
+
+def test_an_unreadable_tls_file_is_named_with_its_key(tmp_path: Path, database_url: str) -> None:
+    config, _ = maildir_config(tmp_path, database_url)
+    with config.open("a", encoding="utf-8") as file:
+        file.write('\n[web]\nport = 1\ntls_certificate = "tls/c.pem"\ntls_key = "tls/k.pem"\n')
+    done = CliRunner().invoke(main, ["web", "--config", str(config)])
+    assert done.exit_code == EXIT_CONFIG
+    assert f"{config}: web.tls_certificate: cannot read {tmp_path / 'tls' / 'c.pem'}" in (
+        done.output
+    )

@@ -43,7 +43,7 @@ def _start_web(
     try:
         server.start()
     except WebServerError as exc:
-        click.echo(f"deskmail: [web]: {exc}", err=True)
+        click.echo(f"deskmail: {config.source_file}: web.{exc.key}: {exc.problem}", err=True)
         sys.exit(EXIT_CONFIG)
     click.echo(f"deskmail web: serving the UI and API on {server.url}/")
     return server
@@ -79,12 +79,15 @@ def web_command(config_path: Path, listen: str | None, port: int | None) -> None
         web = WebConfig.model_validate(web.model_dump() | changes)
     store = store_of(config)
     stop_signals = {signal.SIGTERM, signal.SIGINT}
+    # Blocked before the server's thread starts (it inherits the mask): they come to sigwait.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    server = _start_web(config, web, store, None, runs_jobs=False)
     try:
-        signal.sigwait(stop_signals)
+        server = _start_web(config, web, store, None, runs_jobs=False)
+        try:
+            signal.sigwait(stop_signals)
+        finally:
+            server.stop()
     finally:
-        server.stop()
         store.dispose()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     click.echo("deskmail web: stopped")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 
 import uvicorn
@@ -26,6 +27,11 @@ STOP_GRACE = 10.0
 
 class WebServerError(RuntimeError):
     """The web server could not start (address in use, unreadable TLS file...)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key  # the [web] setting to look at
+        self.problem = problem
 
 
 class WebServer:
@@ -48,12 +54,30 @@ class WebServer:
 
     @property
     def port(self) -> int:
-        if self._socket is None:
-            return self._port
-        return int(self._socket.getsockname()[1])
+        return self._port  # the one bound once started (port 0 asks for any free one)
+
+    def _check_tls(self) -> None:
+        """Load the certificate and key once here, so that a bad one is named in plain words."""
+        certificate, key = self._web.tls_certificate, self._web.tls_key
+        if certificate is None or key is None:
+            return
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certificate, key)
+        except OSError as exc:  # ssl.SSLError is an OSError too
+            missing = next((path for path in (certificate, key) if not path.is_file()), None)
+            if missing is not None:
+                which = "tls_certificate" if missing == certificate else "tls_key"
+                raise WebServerError(which, f"cannot read {missing}") from None
+            reason = getattr(exc, "reason", None) or exc.strerror or exc
+            raise WebServerError(
+                "tls_certificate",
+                f"{certificate} and tls_key {key} are not a PEM certificate and its private key"
+                f" ({reason})",
+            ) from None
 
     def start(self, timeout: float = 15.0) -> None:
         """Listen and serve; returns once requests are answered (WebServerError if not)."""
+        self._check_tls()
         family = socket.AF_INET6 if ":" in self._web.listen else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,10 +86,12 @@ class WebServer:
         except OSError as exc:
             sock.close()
             raise WebServerError(
+                "port",
                 f"cannot listen on {self._web.listen}:{self._port}: {exc.strerror}"
-                " (is another deskmail, or another program, using it? set [web] port)"
+                " (is another deskmail, or another program, using it?)",
             ) from None
         self._socket = sock
+        self._port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self._app,
             log_config=None,  # deskmail's logging, not uvicorn's
@@ -87,7 +113,7 @@ class WebServer:
         if not self._server.started:
             self.stop()
             reason = f": {self._failure}" if self._failure else ""
-            raise WebServerError(f"the web server on {self.url} did not start{reason}")
+            raise WebServerError("listen", f"the web server on {self.url} did not start{reason}")
 
     def _serve(self) -> None:
         assert self._server is not None and self._socket is not None
