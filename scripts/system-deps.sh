@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs and starts what the test suite needs from Debian: Dovecot (IMAP, POP3)
+# Installs and starts what the test suite needs from Debian: Dovecot (IMAP, POP3),
+# Chromium (the web UI's browser tests drive /usr/bin/chromium through Playwright)
 # and a running PostgreSQL on 127.0.0.1:5432. Idempotent; run as root (or with sudo).
 set -euo pipefail
 
@@ -10,6 +11,7 @@ need=()
 [ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
 command -v openssl >/dev/null || need+=(openssl)
 command -v make >/dev/null || need+=(make)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 command -v systemd-analyze >/dev/null || need+=(systemd)  # checks deploy/systemd/deskmail.service
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -201,7 +201,7 @@ def test_unknown_top_level_table_and_source_file_are_refused(tmp_path: Path) -> 
     assert [(issue.key, issue.problem) for issue in exc.issues] == [
         (
             "source_file",
-            "unknown key (known keys: database, storage, smtp, logging, templates_dir, jobs)",
+            "unknown key (known keys: database, storage, smtp, logging, templates_dir, web, jobs)",
         ),
         ("databse", "unknown key (did you mean 'database'?)"),
     ]

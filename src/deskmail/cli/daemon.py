@@ -28,7 +28,8 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     IMAP jobs with idle = true are woken by the server (IDLE), Maildir jobs by
     file-system events. SIGTERM or SIGINT: finish the message in hand, then
     exit. SIGHUP: reload the configuration file (a bad file is refused and
-    the running configuration stays).
+    the running configuration stays). With a [web] table (enabled = true, the
+    default in it) the web UI and API are served too, in the same process.
     """
     from deskmail.apply.names import log_unmatched_names
     from deskmail.daemon.supervisor import serve as run_daemon
@@ -40,6 +41,12 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
     store = store_of(config)
     log_unmatched_names(store, [job for job in config.jobs if job.enabled])
+    web = config.web if config.web is not None and config.web.enabled else None
+    alongside = None
+    if web is not None:
+        from deskmail.cli.web import web_alongside
+
+        alongside = web_alongside(config, web, store)
     code = run_daemon(
         config_path,
         config=config,
@@ -49,6 +56,7 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
         debug_dir=raw_dir,
         # Said whatever the log level: a daemon that prints nothing looks hung.
         on_started=lambda: click.echo(_started_line(config_path, config)),
+        alongside=alongside,
     )
     click.echo("deskmail serve: stopped")
     sys.exit(code)

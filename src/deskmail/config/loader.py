@@ -31,6 +31,7 @@ from deskmail.config.models import (
     Security,
     SmtpConfig,
     SmtpSecurity,
+    WebConfig,
 )
 from deskmail.config.oauth2 import OAuth2Config
 
@@ -195,6 +196,7 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
             "smtp": _place_smtp(config.smtp, base),
             "logging": logging_config,
             "templates_dir": _absolute(config.templates_dir, base),
+            "web": _place_web(config.web, base),
             "jobs": jobs,
         }
     )
@@ -208,6 +210,17 @@ def _place_smtp(smtp: SmtpConfig | None, base: Path) -> SmtpConfig | None:
             "password_file": _absolute(smtp.password_file, base),
             "ca_file": _absolute(smtp.ca_file, base),
             "oauth2": _place_oauth2(smtp.oauth2, base),
+        }
+    )
+
+
+def _place_web(web: WebConfig | None, base: Path) -> WebConfig | None:
+    if web is None:
+        return None
+    return web.model_copy(
+        update={
+            "tls_certificate": _absolute(web.tls_certificate, base),
+            "tls_key": _absolute(web.tls_key, base),
         }
     )
 

@@ -566,6 +566,80 @@ class LoggingConfig(Strict):
     backups: int = Field(default=5, ge=0)
 
 
+def _address(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(
+            "must be an IP address such as 127.0.0.1, 0.0.0.0 (every IPv4 address) or ::1"
+        ) from None
+    return value
+
+
+def _network(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(
+            "must be an IP address or network such as 10.0.0.5 or 10.0.0.0/8"
+        ) from None
+    return value
+
+
+DEFAULT_WEB_PORT = 8642
+
+
+class WebConfig(Strict):
+    """The web UI and REST API ([web]): served by `deskmail web`, and by `deskmail serve`
+    beside the jobs when the table is present and enabled."""
+
+    enabled: bool = Field(default=True, description="serve the UI and API in `deskmail serve`")
+    listen: Annotated[str, AfterValidator(_address)] = Field(
+        default="127.0.0.1", description="address to listen on; loopback only by default"
+    )
+    port: int = Field(default=DEFAULT_WEB_PORT, ge=1, le=65535)
+    tls_certificate: Path | None = Field(default=None, description="PEM certificate chain")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_certificate")
+    trusted_proxies: list[Annotated[str, AfterValidator(_network)]] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or"
+        " networks); none by default",
+    )
+    session_idle_minutes: int = Field(
+        default=120, ge=1, le=60 * 24 * 30, description="a session unused this long is ended"
+    )
+    login_attempts_per_user: int = Field(
+        default=5, ge=1, description="failed logins per user name within login_window_minutes"
+    )
+    login_attempts_per_address: int = Field(
+        default=20, ge=1, description="failed logins per client address within the window"
+    )
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    unready_after_minutes: int = Field(
+        default=120,
+        ge=1,
+        description="/readyz fails when an enabled job has not succeeded for this long",
+    )
+    scheduler_stale_seconds: int = Field(
+        default=120, ge=10, description="/readyz fails when the scheduler has not beaten this long"
+    )
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls_certificate is not None
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> WebConfig:
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            missing = "tls_key" if self.tls_key is None else "tls_certificate"
+            raise setting_errors(self, [(missing, "is required when the other TLS file is set")])
+        return self
+
+
 class DeskmailConfig(Strict):
     source_file: Path | None = None  # the file this was loaded from, for messages
     database: DatabaseConfig = DatabaseConfig()
@@ -574,6 +648,9 @@ class DeskmailConfig(Strict):
     logging: LoggingConfig = LoggingConfig()
     templates_dir: Path | None = Field(
         default=None, description="overrides of the built-in mail templates (Jinja2)"
+    )
+    web: WebConfig | None = Field(
+        default=None, description="the web UI and API; absent: `deskmail serve` runs jobs only"
     )
     jobs: list[JobConfig] = Field(default_factory=list)
 

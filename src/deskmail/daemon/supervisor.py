@@ -6,6 +6,8 @@
   jobs stop (gracefully, as above), new jobs start, unchanged ones keep
   running untouched. A file that does not load is refused with a log line
   naming the file, key and problem, and the running configuration stays.
+- Every TICK seconds: the scheduler's heartbeat is written, and jobs turned
+  off or on in the web UI (daemon/switches.py) are stopped or started.
 
 Signals are taken synchronously: they are blocked in every thread and the
 main thread waits for them with sigtimedwait(), so no handler ever runs in
@@ -28,8 +30,10 @@ from typing import Any
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.daemon.heartbeat import Heartbeat
 from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.notify import notify, watchdog_interval
+from deskmail.daemon.switches import read_switches, switched
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
 
@@ -42,6 +46,8 @@ EXIT_OK = 0
 STOP_GRACE = 30.0
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 _SIGNALS = _STOP_SIGNALS | {signal.SIGHUP}
+# How often the main loop looks up from waiting for signals: heartbeat and job switches.
+TICK = 5.0
 # Settings whose change cannot be applied to a running daemon.
 _RESTART_ONLY = ("database", "storage")
 
@@ -54,6 +60,7 @@ def serve(
     on_reload: Callable[[DeskmailConfig], None] | None = None,
     debug_dir: Path | None = None,
     on_started: Callable[[], None] | None = None,
+    alongside: Callable[[Supervisor], Callable[[], None]] | None = None,
 ) -> int:
     """Run every enabled job until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
 
@@ -65,7 +72,9 @@ def serve(
     SchemaVersionError for a database that needs `deskmail db upgrade`.
     `on_reload` is called with each accepted new configuration before the
     jobs change (the command line re-opens its log files there); `on_started`
-    once the workers are started (the command line says so).
+    once the workers are started (the command line says so). `alongside` starts
+    something that runs with the jobs (the web server) and returns how to stop
+    it; it is stopped before the workers.
     Returns the exit code: 0 after a clean stop.
     """
     if config is None:
@@ -76,16 +85,24 @@ def serve(
     # Blocked before the first worker thread starts: threads inherit the mask.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
+    stop_alongside: Callable[[], None] | None = None
     try:
         supervisor.apply(config)
+        if alongside is not None:
+            stop_alongside = alongside(supervisor)
         if on_started is not None:
             on_started()
         notify("READY=1", f"STATUS={supervisor.status()}")
         ping_every = watchdog_interval()
+        wait = TICK if ping_every is None else min(TICK, ping_every)
+        next_tick = time.monotonic() + TICK
         while True:
-            received = _wait_for_signal(ping_every)
+            received = _wait_for_signal(wait)
             if received is None:
-                if supervisor.all_alive():
+                if time.monotonic() >= next_tick:
+                    supervisor.tick()
+                    next_tick = time.monotonic() + TICK
+                if ping_every is not None and supervisor.all_alive():
                     notify("WATCHDOG=1")
                 continue
             if received in _STOP_SIGNALS:
@@ -99,6 +116,8 @@ def serve(
             notify("READY=1", f"STATUS={supervisor.status()}")
     finally:
         notify("STOPPING=1")
+        if stop_alongside is not None:
+            stop_alongside()
         supervisor.shutdown()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
@@ -144,10 +163,36 @@ class Supervisor:
         self._on_reload = on_reload
         self._locks = JobLocks(store)
         self._workers: dict[str, tuple[JobWorker, dict[str, Any]]] = {}
+        self._heartbeat = Heartbeat(store)
+        self._switches = self._read_switches()
+
+    def _read_switches(self) -> dict[str, bool]:
+        try:
+            return read_switches(self._store)
+        except Exception as exc:  # the database is out of reach: keep what we had
+            log.warning("job switches not read: %s", type(exc).__name__)
+            return getattr(self, "_switches", {})
+
+    def tick(self) -> None:
+        """Beat, and start or stop the jobs whose switch changed in the web UI."""
+        self._heartbeat.beat()
+        switches = self._read_switches()
+        if switches != self._switches:
+            self._switches = switches
+            self.apply(self._config)
+
+    def wake(self, name: str) -> bool:
+        """Run the job now if this process has a worker for it (the web UI's Run now)."""
+        found = self._workers.get(name)  # read from the web thread: a single dict lookup
+        if found is None:
+            return False
+        found[0].wake()
+        return True
 
     def apply(self, config: DeskmailConfig) -> None:
         """Stop the workers of removed or changed jobs, then start the missing ones."""
-        wanted = {job.name: job for job in config.jobs if job.enabled}
+        self._heartbeat.beat()
+        wanted = {job.name: job for job in switched(config, self._switches).jobs if job.enabled}
         fingerprints = {name: _fingerprint(config, job) for name, job in wanted.items()}
         outdated = [
             name
@@ -214,6 +259,7 @@ class Supervisor:
     def shutdown(self) -> None:
         """Stop every worker (gracefully, within STOP_GRACE), then close the database."""
         self._stop(list(self._workers))
+        self._heartbeat.forget()
         self._locks.dispose()
         self._store.dispose()
 

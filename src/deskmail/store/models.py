@@ -418,6 +418,10 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+# The tables of the web UI live in their own modules; importing them here puts them in
+# Base.metadata wherever the models are (fresh databases, the migration comparison).
+from deskmail.store import accounts, daemon_state  # noqa: E402
+
 __all__ = [
     "Activity",
     "ActivityKind",
@@ -441,4 +445,6 @@ __all__ = [
     "TicketParticipant",
     "TicketStatus",
     "UTCDateTime",
+    "accounts",
+    "daemon_state",
 ]

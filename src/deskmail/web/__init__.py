@@ -1,0 +1,16 @@
+"""The web UI and the REST API, served by `deskmail serve` and `deskmail web`.
+
+Conventions (keep them; the next screens and resources follow them):
+
+- A screen is a router module in pages/ (GET route named like the NAV entry
+  in navigation.py, templates/<screen>.html extending base.html), registered in
+  app.py. Every route takes `user: PageViewer | PageAgent | PageAdmin`
+  (security/roles.py); forms are posted by htmx (hx-boost on <body>) with the
+  CSRF header added by static/app.js, and answer with templating.see_other().
+- An API resource is a router module in api/ (pydantic models In/Out next to
+  the routes), registered in api/__init__.py. Every route takes
+  `user: ApiViewer | ApiAgent | ApiAdmin`; errors are raised as
+  problems.Problem / field_problem (RFC 9457); lists use pagination.paginate.
+- Only this package imports FastAPI, Starlette, uvicorn, pwdlib and
+  prometheus-client, and only `serve` and `web` import this package.
+"""

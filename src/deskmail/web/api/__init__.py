@@ -1,0 +1,18 @@
+"""The REST API under /api/v1: one router module per resource (see web/__init__.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from deskmail.web.api import docs, jobs, me, tickets, tokens, users
+from deskmail.web.problems import PROBLEM_RESPONSES
+
+PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, responses=PROBLEM_RESPONSES)
+    for module in (me, tokens, users, jobs, tickets):
+        router.include_router(module.router)
+    router.include_router(docs.router)
+    return router

@@ -1,0 +1,82 @@
+"""The web application: FastAPI with the pages, the API, the operations endpoints.
+
+create_app() is the only entry; `deskmail serve` and `deskmail web` call it
+(through server.py) and nothing else imports this package, so a command that
+runs jobs only never loads FastAPI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from deskmail.config.models import DeskmailConfig, WebConfig
+from deskmail.store.engine import Store
+from deskmail.web.api import PREFIX, api_router
+from deskmail.web.context import WebContext
+from deskmail.web.job_control import JobControl
+from deskmail.web.ops.metrics import metrics_registry
+from deskmail.web.ops.routes import router as ops_router
+from deskmail.web.pages import auth, jobs, tokens, users
+from deskmail.web.pages.errors import install_page_errors
+from deskmail.web.problems import install_api_problems
+from deskmail.web.security.csrf import COOKIE, EXEMPT, HEADER, PageCSRFMiddleware, shared_secret
+from deskmail.web.security.headers import SecurityHeadersMiddleware
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    config: DeskmailConfig,
+    store: Store,
+    *,
+    web: WebConfig | None = None,
+    jobs_control: JobControl | None = None,
+    runs_jobs: bool = False,
+) -> FastAPI:
+    """The application for `config` on `store` (migrated to the current schema).
+
+    `jobs_control`: how Run now and Enable/Disable act (serve passes one that
+    wakes its workers); `runs_jobs`: whether this process runs the scheduler.
+    """
+    web = web or config.web or WebConfig()
+    context = WebContext(
+        config=config,
+        web=web,
+        store=store,
+        jobs=jobs_control or JobControl(config, store),
+        runs_jobs=runs_jobs,
+    )
+    app = FastAPI(
+        title="deskmail",
+        summary="Mailboxes turned into service-desk tickets: the REST API",
+        version="1",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,  # our own page, with a vendored Swagger UI (api/docs.py)
+        redoc_url=None,
+    )
+    app.state.deskmail = context
+    app.state.metrics_registry = metrics_registry(store)
+    install_page_errors(app)
+    install_api_problems(app)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(ops_router)
+    app.include_router(api_router())
+    for screen in (auth, jobs, tokens, users):
+        app.include_router(screen.router)
+
+    # Outermost last: headers on every answer, CSRF refusals included.
+    app.add_middleware(
+        PageCSRFMiddleware,
+        secret=shared_secret(store),
+        exempt_urls=EXEMPT,
+        cookie_name=COOKIE,
+        header_name=HEADER,
+        cookie_secure=web.uses_tls,
+        cookie_samesite="strict",
+    )
+    app.add_middleware(SecurityHeadersMiddleware, tls=web.uses_tls)
+    return app

@@ -1,0 +1,25 @@
+"""What every page and endpoint works with, set once on the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from deskmail.config.models import DeskmailConfig, WebConfig
+from deskmail.store.engine import Store
+from deskmail.web.job_control import JobControl
+
+
+@dataclass(slots=True)
+class WebContext:
+    config: DeskmailConfig
+    web: WebConfig
+    store: Store
+    jobs: JobControl
+    runs_jobs: bool = False  # deskmail serve (a scheduler here) rather than deskmail web
+
+
+def context_of(request: Request) -> WebContext:
+    context: WebContext = request.app.state.deskmail
+    return context

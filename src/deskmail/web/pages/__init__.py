@@ -1,0 +1,1 @@
+"""Server-rendered screens, one router module per screen (see web/__init__.py)."""

@@ -1,0 +1,52 @@
+"""The web stack is imported by `serve` and `web` only: a run-once never loads it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.jobs import maildir_config
+
+WEB_ONLY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pwdlib",
+    "argon2",
+    "prometheus_client",
+    "deskmail.web",
+)
+
+
+def test_run_once_imports_nothing_of_the_web(tmp_path: Path) -> None:
+    config, _ = maildir_config(tmp_path, f"sqlite:///{tmp_path}/d.db")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "deskmail", "run-once", "--config", config],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "deskmail.intake.run" in imported  # the run did import what a run imports
+    assert (
+        sorted(
+            name
+            for name in imported
+            if name.split(".")[0] in WEB_ONLY or name.startswith("deskmail.web")
+        )
+        == []
+    )
+    # jinja2 is the mail templates' too, but only when a mail is sent.
+    assert "jinja2" not in imported
+
+
+def test_the_command_line_loads_no_web_module_until_a_web_command_runs() -> None:
+    probe = (
+        "import sys, deskmail.cli, deskmail.cli.daemon, deskmail.daemon.supervisor;"
+        f" print(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_ONLY!r}"
+        " or m.startswith('deskmail.web')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
