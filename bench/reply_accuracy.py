@@ -205,7 +205,7 @@ def _clip(text: str, limit: int = 160) -> str:
 
 
 def of_half(results: dict[str, list[Outcome]], half: str) -> dict[str, list[Outcome]]:
-    return {name: [o for o in outcomes if o.case.half == half] for name, outcomes in results.items()}
+    return {name: [o for o in found if o.case.half == half] for name, found in results.items()}
 
 
 def report(
