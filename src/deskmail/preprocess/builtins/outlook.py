@@ -7,9 +7,10 @@
     Subject: Printer
 
 The block is recognised by two header lines in a row (the first may wrap onto
-a second line), in any language of languages.py, and by the date every client
-writes in it: "From: the team" over "To: everyone" in the sender's own text is
-not a header. The underscore line counts when header lines follow it, so a
+a second line), in any language of languages.py, and by the timestamp every
+client writes in it (a time of day, "10:02", or a date in figures, "2016-01-27"):
+"From: the team" over "To: everyone", or a trip's "Date: 12 June 2024" over
+"From: London", in the sender's own text is not a header. The underscore line counts when header lines follow it, so a
 ruler the sender drew stays. A block right under a forwarded-message separator
 is the forward's, left to the forwarded rule.
 """
@@ -60,12 +61,15 @@ def _blank(line: str) -> bool:
     return not line.strip(" \t>")
 
 
-def _dated(text: str, start: int) -> bool:
-    """A digit in the lines from `start` to the next blank line: the block's date."""
+_TIMESTAMP = re.compile(r"(?<!\d)(?:\d{1,2}[:.]\d{2}|\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4})(?!\d)")
+
+
+def _timed(text: str, start: int) -> bool:
+    """A timestamp in the lines from `start` to the next blank line: when it was sent."""
     for line in text[start:].split("\n", _BLOCK_LINES)[:_BLOCK_LINES]:
         if _blank(line):
             return False
-        if any(char.isdigit() for char in line):
+        if _TIMESTAMP.search(line):
             return True
     return False
 
@@ -87,7 +91,7 @@ def _quotes_this_mail(text: str, match: re.Match[str]) -> bool:
     if match.group("block") is None:
         return True
     start = line_start(text, match.start())
-    return _dated(text, start) and not _under_forward(text, start)
+    return _timed(text, start) and not _under_forward(text, start)
 
 
 def strip(text: str) -> str:
