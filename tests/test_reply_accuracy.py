@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from bench import reply_accuracy
+
 from deskmail.preprocess import enabled_builtin_rules, preprocess
 
 CASES = reply_accuracy.load_cases()

@@ -10,17 +10,18 @@ The block is recognised by two header lines in a row (the first may wrap onto
 a second line), in any language of languages.py, and by the timestamp every
 client writes in it (a time of day, "10:02", or a date in figures, "2016-01-27"):
 "From: the team" over "To: everyone", or a trip's "Date: 12 June 2024" over
-"From: London", in the sender's own text is not a header. The underscore line counts when header lines follow it, so a
-ruler the sender drew stays. A block right under a forwarded-message separator
-is the forward's, left to the forwarded rule.
+"From: London", in the sender's own text is not a header. The underscore line
+counts when header lines follow it, so a ruler the sender drew stays. A block
+right under a forwarded-message separator is the forward's, left to the
+forwarded rule.
 """
 
 from __future__ import annotations
 
 import re
 
-from deskmail.preprocess.builtins import forwarded
 from deskmail.preprocess.builtins.base import Builtin
+from deskmail.preprocess.builtins.forwarded import PATTERN as FORWARD_SEPARATOR
 from deskmail.preprocess.languages import every
 from deskmail.preprocess.text import (
     FLAGS,
@@ -80,7 +81,7 @@ def _under_forward(text: str, start: int) -> bool:
     while above and _blank(above[-1]):
         above.pop()
     for line in reversed(above[-_BLOCK_LINES:]):
-        if forwarded.PATTERN.match(line):
+        if FORWARD_SEPARATOR.match(line):
             return True
         if _blank(line):
             return False
