@@ -52,9 +52,7 @@ UNDERSCORES = (
 )
 ORIGINAL_MESSAGE = dashed_line(every("original_message"))
 
-_PATTERN = re.compile(
-    f"(?P<block>{HEADER_BLOCK})|(?P<rule>{UNDERSCORES})|{ORIGINAL_MESSAGE}", FLAGS
-)
+_PATTERN = re.compile(f"(?P<block>{HEADER_BLOCK})|{UNDERSCORES}|{ORIGINAL_MESSAGE}", FLAGS)
 _BLOCK_LINES = 8  # From, Sent, To, Cc, Subject, and a wrapped line or two
 
 

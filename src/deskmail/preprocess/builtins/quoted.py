@@ -16,6 +16,8 @@ line ("2013/7/20 Ann <ann@x.org>"), since a table the sender drew looks the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from deskmail.preprocess.attribution import first_attribution
 from deskmail.preprocess.builtins.base import Builtin
 from deskmail.preprocess.text import quoted as _quoted
@@ -51,23 +53,25 @@ def _bar_quoted(line: str) -> bool:
     return line.lstrip(" \t").startswith("|")
 
 
-def _without_trailing_quote(lines: list[str]) -> list[str]:
+def _trailing_block(lines: list[str], marked: Callable[[str], bool]) -> int | None:
+    """Where the block of marked (and blank) lines ending the text begins; None without one."""
     end = len(lines)
-    while end and (_blank(lines[end - 1]) or _quoted(lines[end - 1])):
+    while end and (_blank(lines[end - 1]) or marked(lines[end - 1])):
         end -= 1
-    if not any(_quoted(line) for line in lines[end:]):
-        return lines
-    return lines[: _intro_start(lines, end)]
+    return end if any(marked(line) for line in lines[end:]) else None
+
+
+def _without_trailing_quote(lines: list[str]) -> list[str]:
+    end = _trailing_block(lines, _quoted)
+    return lines if end is None else lines[: _intro_start(lines, end)]
 
 
 def _without_trailing_bar_quote(lines: list[str]) -> list[str]:
-    end = len(lines)
-    while end and (_blank(lines[end - 1]) or _bar_quoted(lines[end - 1])):
-        end -= 1
-    if not any(_bar_quoted(line) for line in lines[end:]):
+    end = _trailing_block(lines, _bar_quoted)
+    if end is None:
         return lines
     start = _intro_start(lines, end)
-    return lines if start == end else lines[:start]
+    return lines if start == end else lines[:start]  # no intro: a table the sender drew
 
 
 def _without_leading_quote(lines: list[str]) -> list[str]:
