@@ -21,7 +21,16 @@ from deskmail.sources.ews.connection import open_account, suggested_url
 from deskmail.sources.ews.folders import resolve_folder
 from deskmail.sources.ews.sync import read_changes
 from deskmail.sources.factory import open_source
-from tests.support.ews import ADDRESS, PASSWORD, EwsFake, ews_fake, ews_job
+from tests.support.dns import DnsZone
+from tests.support.ews import (
+    ADDRESS,
+    DOMAIN,
+    PASSWORD,
+    EwsFake,
+    autodiscover_fake,
+    ews_fake,
+    ews_job,
+)
 
 
 class MemoryState:
@@ -239,6 +248,54 @@ def test_autodiscover_that_finds_nothing_is_named(fake: EwsFake) -> None:
     with pytest.raises(SourceError) as failure:
         open_source(job, PASSWORD, MemoryState())
     assert failure.value.step is Step.AUTODISCOVER
+
+
+def test_autodiscover_finds_the_ews_url_through_the_domain_srv_record(tmp_path: Path) -> None:
+    # example.com has no autodiscover host of its own: DNS names the server that answers.
+    zone = DnsZone(
+        a={"localhost": "127.0.0.1"},
+        srv={"_autodiscover._tcp.example.com": ["0 0 443 localhost."]},
+    )
+    with autodiscover_fake(tmp_path / "ews", zone) as fake:
+        fake.mailbox.add_folder("Inbox/Support")
+        fake.mailbox.deliver(_mail(1), "Inbox/Support")
+        job = _job(fake, service_url=None)
+        assert job.mailbox == "support@example.com"
+        account, url = open_account(job, PASSWORD)
+        assert url == "https://localhost/EWS/Exchange.asmx"
+        assert account.primary_smtp_address == "support@example.com"
+        with open_source(job, PASSWORD, MemoryState()) as source:
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        # Steps 1 to 3 found no host in DNS; step 4's SRV record led to the fake.
+        assert ("example.com", "A") in zone.questions
+        assert ("autodiscover.example.com", "A") in zone.questions
+        assert ("_autodiscover._tcp.example.com", "SRV") in zone.questions
+        assert fake.mailbox.autodiscover_users[0] == "support@example.com"
+        assert any(user.startswith(f"{DOMAIN}\\") for user in fake.mailbox.authenticated_users)
+        # The job's ca_file is what trusts the host the SRV record names.
+        stranger = _job(fake, service_url=None, ca_file=None)
+        with pytest.raises(SourceError) as failure:
+            open_account(stranger, PASSWORD)
+        assert failure.value.step is Step.AUTODISCOVER
+
+
+def test_autodiscover_at_the_mail_domain_itself(tmp_path: Path) -> None:
+    zone = DnsZone(a={"localhost": "127.0.0.1"})
+    with autodiscover_fake(tmp_path / "ews", zone, address="support@localhost") as fake:
+        fake.mailbox.deliver(_mail(1))
+        job = JobConfig.model_validate(ews_job(fake, service_url=None, mailbox="support@localhost"))
+        with open_source(job, PASSWORD, MemoryState()) as source:
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        assert zone.questions[0] == ("localhost", "A")  # step 1: https://localhost/autodiscover
+        assert not [kind for _name, kind in zone.questions if kind == "SRV"]
+        assert fake.mailbox.autodiscover_users == ["support@localhost"]
+        # A mailbox autodiscover does not know is named at the autodiscover step.
+        unknown = JobConfig.model_validate(
+            ews_job(fake, service_url=None, mailbox="nobody@localhost")
+        )
+        with pytest.raises(SourceError) as failure:
+            open_account(unknown, PASSWORD)
+        assert failure.value.step is Step.MAILBOX, failure.value
 
 
 def test_a_server_name_suggests_the_ews_url_as_alloy_does() -> None:
