@@ -460,6 +460,48 @@ def test_an_app_that_exchange_was_not_told_about_fails_at_the_mailbox(
     assert all(token not in describe_failure(failure.value) for token in platform.issued)
 
 
+def test_a_person_signed_in_by_device_code_reads_the_mailbox_and_tokens_renew(
+    bearer_fake: tuple[EwsFake, Any], store: Any, tmp_path: Path
+) -> None:
+    from deskmail.auth.tokens import job_tokens
+    from deskmail.intake.run import run_job
+    from tests.support.dovecot import make_mail
+    from tests.support.identity import DEVICE_CODE, jwt_claims
+
+    fake, platform = bearer_fake
+    for n in range(2):
+        fake.mailbox.deliver(make_mail(f"request {n}"))
+    app = platform.register(public=True)
+    # Under msal's five minutes: each run renews the access token with the refresh token.
+    platform.access_lifetime = 240
+    job = _oauth2_job(fake, platform, app.client_id, flow="delegated")
+    job.set_origin(tmp_path / "deskmail.toml", 0)
+    sign_in = job_tokens(job, store)
+    assert sign_in is not None
+    shown: list[str] = []
+    sign_in.sign_in.device_sign_in(shown.append)  # type: ignore[attr-defined]
+    assert "enter the code" in shown[0]
+    assert platform.grant_types == [DEVICE_CODE, DEVICE_CODE]  # pending, then the tokens
+    # agent@ has no FullAccess to support@ yet: Exchange refuses, the step is named.
+    failed = run_job(store, job)
+    assert failed.created == 0
+    assert failed.failure is not None and "ErrorAccessDenied" in failed.failure, failed.failure
+    fake.mailbox.full_access.add(platform.device_user)
+    assert run_job(store, job).created == 2
+    spent = [t for t in platform.issued if jwt_claims(t).get("scp")]
+    assert {jwt_claims(t)["aud"] for t in spent} == {"https://outlook.office.com"}
+    assert jwt_claims(spent[-1])["scp"] == "EWS.AccessAsUser.All"
+    assert fake.mailbox.authenticated_users == {jwt_claims(spent[-1])["sub"]}
+    # Every run so far renewed with the refresh token the one before had rotated and saved.
+    assert platform.grant_types[2:] == ["refresh_token", "refresh_token"]
+    # A token Exchange refuses before its expiry is renewed once, and the run goes on.
+    fake.mailbox.deliver(make_mail("request 2"))
+    fake.mailbox.refuse_tokens = 1
+    assert run_job(store, job).created == 1
+    assert len(fake.mailbox.refused_tokens) == 1
+    assert platform.grant_types[4:] == ["refresh_token", "refresh_token"]
+
+
 def test_no_mail_text_nor_password_reaches_the_log_even_at_debug(
     fake: EwsFake, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -121,7 +121,10 @@ class Mailbox:
         self.authenticated_users: set[str] = set()
         # Bearer mode: tokens of the identity fake (tests/support/identity.py) for this audience.
         self.bearer_key = b""
-        self.bearer_audience = "https://outlook.office365.com"
+        # Exchange's resource answers to both names (app-only tokens name the first).
+        self.bearer_audiences = {"https://outlook.office365.com", "https://outlook.office.com"}
+        # A person's token opens their own mailbox and those they have FullAccess to.
+        self.full_access: set[str] = {address}
         self.refuse_tokens = 0
         self.refused_tokens: list[str] = []
         self.ews_url = ""  # what autodiscover answers as the EWS URL (ews_fake sets it)
@@ -173,7 +176,7 @@ class Mailbox:
 
     def bearer_claims(self, token: str) -> dict[str, Any] | None:
         """The claims of a valid access token (HS256 with `bearer_key`, unexpired, for
-        `bearer_audience`), or None; `refuse_tokens` refuses that many valid ones first."""
+        `bearer_audiences`), or None; `refuse_tokens` refuses that many valid ones first."""
         try:
             head, payload, signature = token.split(".")
             claims: dict[str, Any] = json.loads(_b64url_decode(payload))
@@ -182,7 +185,7 @@ class Mailbox:
         expected = hmac.new(self.bearer_key, f"{head}.{payload}".encode(), hashlib.sha256)
         if not hmac.compare_digest(_b64url_decode(signature), expected.digest()):
             return None
-        if claims.get("exp", 0) < time.time() or claims.get("aud") != self.bearer_audience:
+        if claims.get("exp", 0) < time.time() or claims.get("aud") not in self.bearer_audiences:
             return None
         with self.lock:
             if self.refuse_tokens > 0:
@@ -571,6 +574,7 @@ _BUSY_FAULT = (
 
 
 _DENIED = "The account does not have permission to impersonate the requested user."
+_NO_ACCESS = "Access is denied. Check credentials and try again."
 
 
 def _fault(code: str, text: str) -> str:
@@ -659,10 +663,14 @@ class EwsHandler(BaseHTTPRequestHandler):
         return True
 
     def _may_act(self, envelope: ET.Element) -> bool:
-        """An app-only token acts for a mailbox by impersonation, if Exchange was told so."""
+        """An app-only token (roles, no scp) acts for a mailbox by impersonation, if Exchange
+        was told so; a person's (scp) for a mailbox they own or have FullAccess to."""
         claims = self._claims or {}
-        if "appid" not in claims:
-            return True  # a person's token: their own mailbox, or one delegated to them
+        if "scp" in claims:
+            if str(claims.get("email", "")).lower() in self.mailbox.full_access:
+                return True
+            self._send(500, _envelope(_fault("ErrorAccessDenied", _NO_ACCESS)))
+            return False
         named = envelope.find("s:Header/t:ExchangeImpersonation/t:ConnectingSID/*", NS)
         wanted = (named.text or "").lower() if named is not None else None
         if wanted is not None and wanted == str(claims.get("email", "")).lower():
