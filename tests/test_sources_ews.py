@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,38 @@ def test_two_jobs_with_two_private_cas_both_work_in_one_process(tmp_path: Path) 
         )
         with open_source(unverified, PASSWORD, MemoryState()) as source:
             assert len(source.list_keys()) == 1
+
+
+def test_jobs_on_one_server_with_different_tls_settings_each_keep_their_own(
+    fake: EwsFake, tmp_path: Path
+) -> None:
+    fake.mailbox.deliver(_mail(1), "Inbox/Support")
+    with ews_fake(tmp_path / "other") as other:
+        foreign_ca = str(other.ca_file)  # a CA that did not sign this server's certificate
+    trusting = _job(fake)  # the server's CA as ca_file
+    unverified = _job(fake, ca_file=None, reject_invalid_certificates=False)
+    wrong_ca = _job(fake, ca_file=foreign_ca)
+    with (
+        open_source(trusting, PASSWORD, MemoryState()) as first,
+        open_source(unverified, PASSWORD, MemoryState()) as second,
+    ):
+        # Same server, same login: still not the unverified job's sessions.
+        with pytest.raises(SourceError) as failure:
+            open_source(wrong_ca, PASSWORD, MemoryState())
+        assert failure.value.step is Step.CERTIFICATE
+        # The open jobs go on, each with its own rules, on new connections too.
+        for source in (first, second, first):
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        thread_result: list[list[bytes]] = []
+        worker = threading.Thread(
+            target=lambda: thread_result.append([m.raw for m in first.fetch(first.list_keys())])
+        )
+        worker.start()
+        worker.join()
+        assert thread_result == [[_mail(1)]]
+    with pytest.raises(SourceError) as again:
+        open_source(wrong_ca, PASSWORD, MemoryState())
+    assert again.value.step is Step.CERTIFICATE
 
 
 def test_no_server_listening_fails_at_connect(fake: EwsFake) -> None:
