@@ -6,6 +6,7 @@ token call that changed it; failures are named by their step.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -547,6 +548,60 @@ def test_two_token_sources_of_one_job_spend_the_refresh_token_the_other_rotated(
     run.token()
     run.refused("stale")  # rotates the refresh token and saves the new one
     assert jwt_claims(watcher.refused("stale"))["email"] == "agent@contoso.example"
+
+
+_REFRESHING_PROCESS = """
+import json, sys, time
+from pathlib import Path
+from deskmail.auth.tokens import job_tokens
+from deskmail.config.models import JobConfig
+from deskmail.store.engine import Store
+
+url, table, go = json.loads(sys.argv[1])
+store = Store(url, Path(go).parent / "blobs")
+tokens = job_tokens(JobConfig.model_validate(table), store)
+print("ready", flush=True)
+while not Path(go).exists():
+    time.sleep(0.002)
+try:
+    print(json.dumps(tokens.refused("stale").split(".")[1]))
+except Exception as exc:
+    print(json.dumps(f"{type(exc).__name__}: {exc}"))
+store.dispose()
+"""
+
+
+def test_two_processes_refreshing_at_once_both_get_a_token_and_keep_the_rotated_one(
+    platform: IdentityPlatform, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    job = oauth2_job(platform, app.client_id, flow="delegated")
+    tokens(job, store).sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    platform.refresh_delay = 0.5  # the second refresh arrives while the first is answered
+    go = tmp_path / "go"
+    arguments = json.dumps([database_url, job.model_dump(mode="json"), str(go)])
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _REFRESHING_PROCESS, arguments],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    go.touch()
+    answers = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
+    for answer in answers:
+        assert not answer.startswith("SourceError"), answer  # invalid_grant: a spent token
+        claims = json.loads(base64.urlsafe_b64decode(answer + "=" * (-len(answer) % 4)))
+        assert claims["email"] == "agent@contoso.example"
+    assert platform.grant_types.count("refresh_token") == 2
+    # What is saved is the live refresh token: the next refresh, in this process, works.
+    platform.refresh_delay = 0
+    assert jwt_claims(tokens(job, store).refused("stale"))["email"] == "agent@contoso.example"
 
 
 def test_the_web_sign_in_seam_runs_the_authorization_code_flow_with_pkce(

@@ -57,7 +57,13 @@ class GoogleSignIn:
         return fetched_token(call, self.server, self.sign_in_hint)
 
     def token(self, *, fresh: bool = False) -> str:
-        with self._store.lock:
+        if not fresh:
+            with self._store.lock:
+                stored = self._load()
+            if stored is not None and float(stored.get("expires_at", 0)) > time.time() + 60:
+                return str(stored["access_token"])
+        # A refresh may rotate the refresh token: one process at a time (cache.renewing).
+        with self._store.renewing():
             return self._token(fresh)
 
     def _token(self, fresh: bool) -> str:
