@@ -697,3 +697,71 @@ def test_a_generic_issuer_gives_app_tokens_by_client_credentials_through_authlib
         wrong.token()
     assert refused.value.step is Step.CLIENT
     assert "not-the-secret" not in str(refused.value)
+
+
+def _person_job(platform: IdentityPlatform, client_id: str) -> JobConfig:
+    return JobConfig(
+        name="Support",
+        protocol="imap",
+        server="127.0.0.1",
+        user="agent@contoso.example",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(
+            {
+                "provider": "generic",
+                "flow": "delegated",
+                "client_id": client_id,
+                "issuer": platform.issuer,  # its metadata names every endpoint
+                "scopes": ["https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"],
+                "ca_file": platform.ca_file,
+            }
+        ),
+    )
+
+
+def test_a_generic_issuer_signs_a_person_in_by_the_device_code_its_metadata_offers(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 1
+    job = _person_job(platform, app.client_id)
+    shown: list[str] = []
+    claims = tokens(job, store).sign_in.interactive_sign_in(shown.append)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    assert re.fullmatch(
+        r"Open https://microsoft.com/devicelogin in a browser and enter the code \w+", shown[0]
+    )
+    assert ("GET", f"/{platform.tenant}/v2.0/.well-known/openid-configuration") in platform.requests
+    assert platform.grant_types == [DEVICE_CODE, DEVICE_CODE]  # pending, then the tokens
+    # Another process: the saved access token, then a refresh that rotates and is saved.
+    token = tokens(job, store).token()
+    assert jwt_claims(token)["scp"] == "IMAP.AccessAsUser.All"
+    assert platform.grant_types == [DEVICE_CODE, DEVICE_CODE]
+    renewed = tokens(job, store).refused(token)
+    assert jwt_claims(tokens(job, store).refused(renewed))["email"] == "agent@contoso.example"
+    assert platform.grant_types[2:] == ["refresh_token", "refresh_token"]
+
+
+def test_a_generic_issuer_without_a_device_code_signs_in_by_loopback_redirect_with_pkce(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    platform.advertise_device_code = False
+    job = _person_job(platform, app.client_id)
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=platform.ca_file))
+    )
+    pages: list[str] = []
+
+    def open_in_browser(message: str) -> None:  # the person at the browser
+        url = message.splitlines()[-1]
+        assert "code_challenge_method=S256" in url and "access_type" not in url
+        with browser.open(url) as page:
+            pages.append(page.read().decode())
+
+    claims = tokens(job, store).sign_in.interactive_sign_in(open_in_browser)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    assert pages == ["deskmail: signed in; you may close this page.\n"]
+    assert platform.grant_types == ["authorization_code"]
+    assert jwt_claims(tokens(job, store).refused("stale"))["email"] == "agent@contoso.example"
+    assert platform.grant_types == ["authorization_code", "refresh_token"]

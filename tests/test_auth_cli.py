@@ -132,6 +132,40 @@ def test_status_dates_the_refresh_token_from_its_last_issue(
     assert f"expires about {today + datetime.timedelta(days=90):%Y-%m-%d}" in later
 
 
+def test_login_with_a_generic_issuer_by_device_code_and_status_shows_who(
+    platform: IdentityPlatform, tmp_path: Path, database_url: str
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    table = job(platform, app.client_id, flow="delegated")
+    table["oauth2"] = {
+        "provider": "generic",
+        "flow": "delegated",
+        "client_id": app.client_id,
+        "issuer": platform.issuer,
+        "scopes": ["https://outlook.office.com/IMAP.AccessAsUser.All"],
+        "ca_file": str(platform.ca_file),
+    }
+    config = write_config(tmp_path / "deskmail.toml", database_url, [table])
+    result = cli("auth", "login", "--job", "Support", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "in a browser and enter the code" in result.output
+    assert result.output.endswith(
+        "Support: signed in as agent@contoso.example; the tokens are kept, encrypted,"
+        " in the database\n"
+    )
+    status = cli("auth", "status", "--config", str(config)).output.splitlines()
+    assert status[:3] == [
+        "Support: generic, delegated",
+        "  signed in: agent@contoso.example",
+        "  scopes: https://outlook.office.com/IMAP.AccessAsUser.All",
+    ]
+    assert status[3].startswith("  access token: expires ") and status[3].endswith("(in 59 min)")
+    assert status[4] == "  refresh token: held (renewed at each use)"
+    for secret in [*platform.issued, *platform.refresh_tokens]:
+        assert secret not in result.output + "\n".join(status)
+
+
 def test_status_shows_a_certificate_own_date_and_a_configured_secret_date(
     platform: IdentityPlatform, tmp_path: Path, database_url: str
 ) -> None:

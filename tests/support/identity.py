@@ -133,6 +133,7 @@ class IdentityPlatform:
     device_pending: int = 1  # polls answered authorization_pending before success
     access_lifetime: int = 3599
     refresh_delay: float = 0.0  # seconds a refresh takes after the old token was spent
+    advertise_device_code: bool = True  # the metadata names the device authorization endpoint
     interval: int = 1
     devices: dict[str, DeviceSignIn] = field(default_factory=dict)
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
@@ -168,6 +169,12 @@ class IdentityPlatform:
         return f"{self.url}/{self.tenant}/oauth2/v2.0/{name}"
 
     def openid_configuration(self) -> dict[str, Any]:
+        metadata = self._metadata()
+        if not self.advertise_device_code:
+            del metadata["device_authorization_endpoint"]
+        return metadata
+
+    def _metadata(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
             "authorization_endpoint": self.endpoint("authorize"),

@@ -10,7 +10,7 @@ from deskmail.auth.certificates import certificate_expiry
 from deskmail.auth.tokens import JobTokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import JobConfig
-from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
+from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow, OAuth2Provider
 from deskmail.config.secrets import resolve_certificate_password
 from deskmail.sources.errors import SourceError
 
@@ -105,6 +105,16 @@ def sign_in_status(job: JobConfig, tokens: JobTokens) -> SignInStatus:
             ]
             if stamps:
                 issued = datetime.datetime.fromtimestamp(max(stamps), UTC)
+    elif oauth2.flow is OAuth2Flow.DELEGATED:  # Google, another issuer: Authlib's token
+        try:
+            saved = tokens.sign_in.saved() or {}  # type: ignore[attr-defined]
+        except (SourceError, ConfigError) as exc:
+            saved, problem = {}, str(exc)
+        if saved:
+            accounts = (str(saved.get("who") or "(the issuer did not say who)"),)
+            access = datetime.datetime.fromtimestamp(float(saved.get("expires_at", 0)), UTC)
+            scopes = tuple(str(saved.get("scope") or "").split()) or scopes
+            refresh = bool(saved.get("refresh_token"))
     try:
         credential = credential_expiry(job, oauth2)
     except (SourceError, ConfigError) as exc:

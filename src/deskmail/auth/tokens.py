@@ -10,7 +10,7 @@ from deskmail.auth.keys import SecretKeyError, key_file_for, sealing_keys
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig, JobConfig
-from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
+from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow, OAuth2Provider
 from deskmail.config.secrets import resolve_certificate_password, resolve_client_secret
 from deskmail.sources.errors import SourceError, Step
 from deskmail.store.engine import Store
@@ -113,7 +113,7 @@ def tokens_for(
 
     secret = resolve_client_secret(oauth2, fail)
     scopes = oauth2.scopes_for(use)
-    if oauth2.provider is not OAuth2Provider.GENERIC:
+    if oauth2.provider is not OAuth2Provider.GENERIC or oauth2.flow is OAuth2Flow.DELEGATED:
         try:
             keys = sealing_keys(key_file_for(file))
         except SecretKeyError as exc:
@@ -135,10 +135,24 @@ def tokens_for(
             )
         )
     if oauth2.provider is OAuth2Provider.GOOGLE:
-        from deskmail.auth.google import GoogleSignIn
+        from deskmail.auth.google import google_sign_in
 
         return JobTokens(
-            GoogleSignIn(
+            google_sign_in(
+                oauth2,
+                scopes,
+                cache,
+                secret=secret,
+                ca_file=ca_file,
+                timeout=timeout,
+                sign_in_hint=hint,
+            )
+        )
+    if oauth2.flow is OAuth2Flow.DELEGATED:
+        from deskmail.auth.generic import generic_person_sign_in
+
+        return JobTokens(
+            generic_person_sign_in(
                 oauth2,
                 scopes,
                 cache,
