@@ -571,13 +571,17 @@ store.dispose()
 """
 
 
+@pytest.mark.parametrize("provider", ["microsoft", "generic"])  # msal, Authlib
 def test_two_processes_refreshing_at_once_both_get_a_token_and_keep_the_rotated_one(
-    platform: IdentityPlatform, store: Store, database_url: str, tmp_path: Path
+    platform: IdentityPlatform, store: Store, database_url: str, tmp_path: Path, provider: str
 ) -> None:
     app = platform.register(public=True)
     platform.device_pending = 0
-    job = oauth2_job(platform, app.client_id, flow="delegated")
-    tokens(job, store).sign_in.device_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    if provider == "microsoft":
+        job = oauth2_job(platform, app.client_id, flow="delegated")
+    else:
+        job = _person_job(platform, app.client_id)
+    tokens(job, store).sign_in.interactive_sign_in(lambda message: None)  # type: ignore[attr-defined]
     platform.refresh_delay = 0.5  # the second refresh arrives while the first is answered
     go = tmp_path / "go"
     arguments = json.dumps([database_url, job.model_dump(mode="json"), str(go)])
