@@ -1,5 +1,5 @@
-"""Other OAuth2 issuers through Authlib: client credentials at a token endpoint, or a person
-who signs in (person.py) by device code where the issuer's metadata offers one."""
+"""Other OAuth2 issuers through Authlib: their endpoints, from the table or the issuer's
+metadata; client credentials at the token endpoint (a person's sign-in is person.py's)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from deskmail.auth.authlib_calls import fetched_token, oauth2_session
-from deskmail.auth.cache import StoredTokenCache
 from deskmail.auth.failures import unreachable
-from deskmail.auth.person import Endpoints, PersonSignIn
+from deskmail.auth.person import Endpoints
 from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow
 from deskmail.sources.errors import SourceError, Step
 
 
 def issuer_server(oauth2: OAuth2Config) -> str:
     """The identity provider's host, for messages."""
-    url = oauth2.token_endpoint or oauth2.issuer or ""
+    url = oauth2.effective_token_endpoint or oauth2.issuer or ""
     return urllib.parse.urlsplit(url).netloc
 
 
@@ -77,30 +76,6 @@ def _metadata(issuer: str, ca_file: Path | None, timeout: float) -> dict[str, An
         f"no OAuth2 metadata at {places[0]} nor at {places[1]}",
         server=parts.netloc,
         hint="check oauth2.issuer, or set oauth2.token_endpoint and authorization_endpoint",
-    )
-
-
-def generic_person_sign_in(
-    oauth2: OAuth2Config,
-    scopes: list[str],
-    cache: StoredTokenCache,
-    *,
-    secret: str | None,
-    ca_file: Path | None,
-    timeout: float,
-    sign_in_hint: str,
-) -> PersonSignIn:
-    """A person's tokens from the issuer, the refresh token in the sealed cache."""
-    return PersonSignIn(
-        oauth2.client_id,
-        scopes,
-        cache,
-        issuer_endpoints(oauth2, ca_file, timeout),
-        server=issuer_server(oauth2),
-        secret=secret,
-        ca_file=ca_file,
-        timeout=timeout,
-        sign_in_hint=sign_in_hint,
     )
 
 

@@ -134,28 +134,19 @@ def tokens_for(
                 sign_in_hint=hint,
             )
         )
-    if oauth2.provider is OAuth2Provider.GOOGLE:
-        from deskmail.auth.google import google_sign_in
+    if oauth2.provider is OAuth2Provider.GOOGLE or oauth2.flow is OAuth2Flow.DELEGATED:
+        from deskmail.auth.generic import issuer_endpoints, issuer_server
+        from deskmail.auth.google import google_endpoints
+        from deskmail.auth.person import PersonSignIn
 
+        google = oauth2.provider is OAuth2Provider.GOOGLE
         return JobTokens(
-            google_sign_in(
-                oauth2,
+            PersonSignIn(
+                oauth2.client_id,
                 scopes,
                 cache,
-                secret=secret,
-                ca_file=ca_file,
-                timeout=timeout,
-                sign_in_hint=hint,
-            )
-        )
-    if oauth2.flow is OAuth2Flow.DELEGATED:
-        from deskmail.auth.generic import generic_person_sign_in
-
-        return JobTokens(
-            generic_person_sign_in(
-                oauth2,
-                scopes,
-                cache,
+                google_endpoints(oauth2) if google else issuer_endpoints(oauth2, ca_file, timeout),
+                server=issuer_server(oauth2),
                 secret=secret,
                 ca_file=ca_file,
                 timeout=timeout,
