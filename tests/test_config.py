@@ -1127,9 +1127,17 @@ def test_google_and_generic_providers_name_what_they_need(tmp_path: Path) -> Non
         " by a signed-in account",
         'jobs[0] ("Support").oauth2: Google needs the OAuth client\'s secret (a desktop'
         " app's too): set client_secret_env or client_secret_file",
-        "jobs[1] (\"Other\").oauth2.token_endpoint: is required with provider = 'generic'",
-        "jobs[1] (\"Other\").oauth2.flow: must be 'app' with provider = 'generic' (client"
-        " credentials); a person's sign-in is offered for microsoft and google",
+        "jobs[1] (\"Other\").oauth2.token_endpoint: is required with provider = 'generic'"
+        " (or issuer, whose metadata names it)",
+        'jobs[1] ("Other").oauth2.authorization_endpoint: is required for a person\'s sign-in'
+        " with provider = 'generic' (or issuer, whose metadata names it)",
+    ]
+    issuer_elsewhere = dedent(XOAUTH2_JOB).replace(
+        'tenant = "contoso.example"\n',
+        'tenant = "contoso.example"\nissuer = "https://id.example"\n',
+    )
+    assert "jobs[0] (\"Support\").oauth2.issuer: is only used with provider = 'generic'" in [
+        line.split(": ", 1)[1] for line in lines(error(tmp_path, issuer_elsewhere))
     ]
 
 

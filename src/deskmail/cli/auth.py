@@ -25,7 +25,8 @@ def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
     """Sign a delegated job in: prints a URL (and a code), waits, keeps the tokens encrypted.
 
     Microsoft: the device code, entered in any browser. Google: the loopback redirect
-    with PKCE, from a browser on this machine or through an SSH tunnel.
+    with PKCE, from a browser on this machine or through an SSH tunnel. Another issuer:
+    the device code where its metadata offers one, else the loopback redirect.
 
     Every other setting of the job stays as it is.
     """

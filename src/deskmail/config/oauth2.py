@@ -96,7 +96,11 @@ class OAuth2Config(BaseModel):
         default=None, description="generic: the issuer's token endpoint; google: its default"
     )
     authorization_endpoint: HttpsUrl | None = Field(
-        default=None, description="google: the sign-in page, for deskmail auth login"
+        default=None, description="google, generic: the sign-in page, for deskmail auth login"
+    )
+    issuer: HttpsUrl | None = Field(
+        default=None,
+        description="generic: the issuer, whose metadata names the endpoints not set here",
     )
     ca_file: Path | None = Field(
         default=None, description="extra trust anchor (PEM) for the identity provider"
@@ -208,18 +212,26 @@ class OAuth2Config(BaseModel):
                     )
                 )
         if provider is OAuth2Provider.GENERIC:
-            if self.token_endpoint is None:
-                problems.append(("token_endpoint", "is required with provider = 'generic'"))
-            if self.flow is not OAuth2Flow.APP:
+            discovered = " (or issuer, whose metadata names it)"
+            if self.token_endpoint is None and self.issuer is None:
+                problems.append(
+                    ("token_endpoint", f"is required with provider = 'generic'{discovered}")
+                )
+            if self.flow is OAuth2Flow.APP and not self.has_client_secret:
+                problems.append(("", "needs client_secret_env or client_secret_file"))
+            if (
+                self.flow is OAuth2Flow.DELEGATED
+                and self.authorization_endpoint is None
+                and self.issuer is None
+            ):
                 problems.append(
                     (
-                        "flow",
-                        "must be 'app' with provider = 'generic' (client credentials);"
-                        " a person's sign-in is offered for microsoft and google",
+                        "authorization_endpoint",
+                        f"is required for a person's sign-in with provider = 'generic'{discovered}",
                     )
                 )
-            elif not self.has_client_secret:
-                problems.append(("", "needs client_secret_env or client_secret_file"))
+        elif self.issuer is not None:
+            problems.append(("issuer", "is only used with provider = 'generic'"))
         if self.certificate_password_env is not None and self.certificate_file is None:
             problems.append(("certificate_password_env", "is only used with certificate_file"))
         if self.secret_expires is not None and not self.has_client_secret:
@@ -230,6 +242,8 @@ class OAuth2Config(BaseModel):
                     " the certificate itself",
                 )
             )
-        if self.authorization_endpoint is not None and provider is not OAuth2Provider.GOOGLE:
-            problems.append(("authorization_endpoint", "is only used with provider = 'google'"))
+        if self.authorization_endpoint is not None and provider is OAuth2Provider.MICROSOFT:
+            problems.append(
+                ("authorization_endpoint", "is only used with provider = 'google' or 'generic'")
+            )
         return problems
