@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 
-from deskmail.auth.keys import SECRET_KEY_ENV
 from deskmail.cli import main
+from deskmail.store.sealing import SECRET_KEY_ENV
 from tests.support.identity import IdentityPlatform, identity_platform, make_certificate
 from tests.support.toml_config import write_config
 
