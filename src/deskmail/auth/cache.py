@@ -73,3 +73,16 @@ class StoredTokenCache:
             row = session.get(OAuthTokenCache, self._job)
             if row is not None:
                 session.delete(row)
+
+
+def reseal_token_caches(store: Store, keys: MultiFernet) -> int:
+    """Seal every job's token cache again with the first key (after a key rotation)."""
+    from sqlalchemy import select
+
+    count = 0
+    with store.transaction() as session:
+        for row in session.scalars(select(OAuthTokenCache)):
+            StoredTokenCache(store, row.job, keys).load()  # names the job a lost key sealed
+            row.sealed = keys.rotate(row.sealed.encode("ascii")).decode("ascii")
+            count += 1
+    return count

@@ -28,7 +28,8 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     IMAP jobs with idle = true are woken by the server (IDLE), Maildir jobs by
     file-system events. SIGTERM or SIGINT: finish the message in hand, then
     exit. SIGHUP: reload the configuration file (a bad file is refused and
-    the running configuration stays).
+    the running configuration stays). Jobs kept in the database are followed
+    without a signal: a change there applies within seconds.
     """
     from deskmail.apply.names import log_unmatched_names
     from deskmail.daemon.supervisor import serve as run_daemon
@@ -48,7 +49,7 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
         on_reload=lambda new: configure_logging(new, verbose, debug),
         debug_dir=raw_dir,
         # Said whatever the log level: a daemon that prints nothing looks hung.
-        on_started=lambda: click.echo(_started_line(config_path, config)),
+        on_started=lambda running: click.echo(_started_line(config_path, running)),
     )
     click.echo("deskmail serve: stopped")
     sys.exit(code)
@@ -61,7 +62,10 @@ def _started_line(config_path: Path, config: DeskmailConfig) -> str:
 
     jobs = [job for job in config.jobs if job.enabled]
     if not jobs:
-        return f"deskmail serve: {config_path}: no enabled job; waiting for a reload (SIGHUP)"
+        return (
+            f"deskmail serve: {config_path}: no enabled job; waiting for a reload (SIGHUP)"
+            " or a job in the database"
+        )
     described = "; ".join(
         f"{job.name} ({parse_schedule(job.schedule)}, {push_of(job) or 'no push'})" for job in jobs
     )

@@ -6,10 +6,14 @@
   jobs stop (gracefully, as above), new jobs start, unchanged ones keep
   running untouched. A file that does not load is refused with a log line
   naming the file, key and problem, and the running configuration stays.
+- Jobs kept in the database (the jobs catalog) are followed without a signal:
+  their revisions are read every few seconds (stored_jobs.py), and a job
+  added, changed, disabled or deleted there is started, restarted or stopped
+  alone, as a reload does.
 
 Signals are taken synchronously: they are blocked in every thread and the
-main thread waits for them with sigwait(), so no handler ever runs in the
-middle of a worker's transaction.
+main thread waits for them with sigtimedwait() (waking to read the revisions),
+so no handler ever runs in the middle of a worker's transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.locks import JobLocks
+from deskmail.daemon.stored_jobs import POLL_SECONDS, StoredJobs
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
 
@@ -48,7 +53,8 @@ def serve(
     store: Store | None = None,
     on_reload: Callable[[DeskmailConfig], None] | None = None,
     debug_dir: Path | None = None,
-    on_started: Callable[[], None] | None = None,
+    on_started: Callable[[DeskmailConfig], None] | None = None,
+    poll_seconds: float = POLL_SECONDS,
 ) -> int:
     """Run every enabled job until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
 
@@ -60,7 +66,8 @@ def serve(
     SchemaVersionError for a database that needs `deskmail db upgrade`.
     `on_reload` is called with each accepted new configuration before the
     jobs change (the command line re-opens its log files there); `on_started`
-    once the workers are started (the command line says so).
+    once the workers are started, with the jobs run (the command line says so).
+    `poll_seconds`: how often the database jobs' revisions are read.
     Returns the exit code: 0 after a clean stop.
     """
     if config is None:
@@ -72,18 +79,21 @@ def serve(
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
     try:
-        supervisor.apply(config)
+        supervisor.start()
         if on_started is not None:
-            on_started()
+            on_started(supervisor.running)
         while True:
-            received = signal.sigwait(_SIGNALS)
-            if received in _STOP_SIGNALS:
+            received = signal.sigtimedwait(_SIGNALS, poll_seconds)
+            if received is None:
+                supervisor.follow_database()
+            elif received.si_signo in _STOP_SIGNALS:
                 log.info(
                     "%s: finishing the messages in hand, then stopping",
-                    signal.Signals(received).name,
+                    signal.Signals(received.si_signo).name,
                 )
                 break
-            supervisor.reload()
+            else:
+                supervisor.reload()
     finally:
         supervisor.shutdown()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
@@ -122,6 +132,27 @@ class Supervisor:
         self._on_reload = on_reload
         self._locks = JobLocks(store)
         self._workers: dict[str, tuple[JobWorker, dict[str, Any]]] = {}
+        self._stored = StoredJobs(store)
+        self.running = config  # the file's jobs and the database's, as last applied
+
+    def start(self) -> None:
+        """Read the database jobs, then start every enabled job."""
+        self._stored.refresh(self._config)
+        self._apply_running(self._config)
+
+    def follow_database(self) -> None:
+        """Apply the changes made to database jobs since the last look, if any."""
+        if self._stored.refresh(self._config):
+            self._apply_running(self._config, reconfigure=True)
+
+    def _apply_running(self, config: DeskmailConfig, *, reconfigure: bool = False) -> None:
+        running = self._stored.running(config)
+        if reconfigure and self._on_reload is not None:
+            try:  # the log's redaction learns the new jobs' secrets
+                self._on_reload(running)
+            except Exception as exc:
+                log.error("database jobs: the logs could not be set up again: %s", exc)
+        self.apply(running)
 
     def apply(self, config: DeskmailConfig) -> None:
         """Stop the workers of removed or changed jobs, then start the missing ones."""
@@ -144,9 +175,12 @@ class Supervisor:
             )
             self._workers[name] = (worker, fingerprints[name])
             worker.start()
-        self._config = config
+        self.running = config
         if not wanted:
-            log.warning("%s: no enabled job; waiting for a reload (SIGHUP)", self._path)
+            log.warning(
+                "%s: no enabled job; waiting for a reload (SIGHUP) or a job in the database",
+                self._path,
+            )
         log.info(
             "configuration %s: %d job(s) started, %d kept, %d stopped",
             self._path,
@@ -173,13 +207,17 @@ class Supervisor:
                 " and ".join(f"[{key}]" for key in changed),
             )
             return
+        self._stored.forget_revisions()  # the file's names may now clash with theirs
+        self._stored.refresh(config)
+        running = self._stored.running(config)
         if self._on_reload is not None:
             try:
-                self._on_reload(config)
+                self._on_reload(running)
             except Exception as exc:  # e.g. a log folder that cannot be created
                 log.error("reload refused, still running the previous configuration: %s", exc)
                 return
-        self.apply(config)
+        self._config = config
+        self.apply(running)
 
     def shutdown(self) -> None:
         """Stop every worker (gracefully, within STOP_GRACE), then close the database."""

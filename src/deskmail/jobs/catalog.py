@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from deskmail.config.errors import ConfigError, Issue, job_key
 from deskmail.config.loader import same_name, validate_job
-from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.config.models import PASSWORD_PROTOCOLS, DeskmailConfig, JobConfig
 from deskmail.jobs.secrets import (
     KEPT,
     SecretSlot,
@@ -296,6 +296,7 @@ class JobCatalog:
         with self._writing() as session:
             for row in session.scalars(select(StoredJob).where(StoredJob.sealed.is_not(None))):
                 assert row.sealed is not None
+                open_sealed(keys, row.sealed, row.name)  # names the job a lost key sealed
                 row.sealed = keys.rotate(row.sealed.encode("ascii")).decode("ascii")
                 count += 1
         return count
@@ -458,11 +459,22 @@ def _has_table(table: Mapping[str, Any], slot: SecretSlot) -> bool:
 def _states(
     table: Mapping[str, Any], slots: set[SecretSlot] | frozenset[SecretSlot]
 ) -> dict[SecretSlot, SecretState]:
-    """Set or not set, for each secret whose table the job has."""
+    """Set or not set, for each secret the job holds or could hold (a form's write-only
+    fields): a password for a protocol that logs in with one, an SMTP password for its
+    smtp table, a client secret for each oauth2 table."""
+    smtp = table.get("smtp")
+    could = {
+        SecretSlot.PASSWORD: table.get("protocol") in {p.value for p in PASSWORD_PROTOCOLS}
+        and table.get("oauth2") is None,
+        SecretSlot.SMTP_PASSWORD: isinstance(smtp, Mapping) and smtp.get("oauth2") is None,
+        SecretSlot.CLIENT_SECRET: isinstance(table.get("oauth2"), Mapping),
+        SecretSlot.SMTP_CLIENT_SECRET: isinstance(smtp, Mapping)
+        and isinstance(smtp.get("oauth2"), Mapping),
+    }
     return {
         slot: SecretState.SET if slot in slots else SecretState.NOT_SET
         for slot in SecretSlot
-        if _has_table(table, slot)
+        if slot in slots or could[slot]
     }
 
 

@@ -52,7 +52,7 @@ def _job_lines(job: CatalogJob) -> list[str]:
     held = [slot for slot, state in job.secrets.items() if state is SecretState.SET]
     references = {slot: secret_variable(job.name, slot) for slot in held}
     comments = [
-        f"# {slot.value}: held in {where}, not exported; set {variable} where this file is used"
+        f"# {slot.value}: not exported; set {variable} where this file is used"
         for slot, variable in references.items()
     ]
     for slot, variable in references.items():

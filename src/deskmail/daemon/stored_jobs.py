@@ -1,0 +1,106 @@
+"""The database jobs a running daemon works, kept in step with the jobs catalog.
+
+Every few seconds one cheap query reads each database job's revision; only jobs
+whose revision moved are read again (and their secrets opened). A job whose new
+revision cannot be loaded (written by another version of deskmail, sealed with a
+key this instance lacks) is reported, in the log and by one infrastructure event
+whichever instance sees it first, and keeps running on its last good settings.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from deskmail.config.errors import ConfigError
+from deskmail.config.loader import same_name
+from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.jobs.catalog import JobCatalog
+from deskmail.jobs.running import RefusedJob, load_one
+from deskmail.jobs.secrets import UnreadableSecrets
+from deskmail.store.engine import Store
+from deskmail.store.errors import describe_error
+from deskmail.store.sealing import SecretKeyError
+
+log = logging.getLogger("deskmail.daemon")
+
+# How often the revisions are read: a change made through the catalog runs within this.
+POLL_SECONDS = 2.0
+
+
+class StoredJobs:
+    """The last good settings of each database job, by name."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._revisions: dict[str, int] = {}
+        self._good: dict[str, JobConfig] = {}
+        self._failing = False
+
+    def forget_revisions(self) -> None:
+        """Read every job again at the next refresh (the file changed: names may clash)."""
+        self._revisions = {}
+
+    def refresh(self, config: DeskmailConfig) -> bool:
+        """Catch up with the catalog; True when some job was added, changed or removed."""
+        try:
+            catalog = JobCatalog(config, self._store)
+            revisions = catalog.revisions()
+        except Exception as exc:  # the database out of reach: the workers say so too
+            if not self._failing:
+                log.error("database jobs: cannot read their revisions: %s", describe_error(exc))
+            self._failing = True
+            return False
+        self._failing = False
+        if revisions == self._revisions:
+            return False
+        changed = {
+            name for name, revision in revisions.items() if self._revisions.get(name) != revision
+        }
+        removed = set(self._revisions) - set(revisions)
+        for name in removed:
+            self._good.pop(name, None)
+        for row in catalog.stored_rows(changed) if changed else []:
+            revisions[row.name] = row.revision  # it may have moved since: that one was read
+            try:
+                self._good[row.name] = load_one(catalog, row)
+            except (ConfigError, UnreadableSecrets, SecretKeyError) as exc:
+                self._refused(catalog, RefusedJob(row.name, row.revision, str(exc)))
+        self._revisions = revisions
+        return True
+
+    def running(self, config: DeskmailConfig) -> DeskmailConfig:
+        """`config` (the file's) with the database jobs after its own; a file job wins a name."""
+        taken = {same_name(job.name) for job in config.jobs}
+        stored = [job for name, job in sorted(self._good.items()) if same_name(name) not in taken]
+        return config.model_copy(update={"jobs": [*config.jobs, *stored]}) if stored else config
+
+    def _refused(self, catalog: JobCatalog, refused: RefusedJob) -> None:
+        last_good = self._good.get(refused.name)
+        outcome = "still running its last good settings" if last_good is not None else "not started"
+        log.error("%s; %s", refused.describe(), outcome)
+        try:
+            if catalog.mark_refused(refused.name, refused.revision):
+                _report(self._store, refused, last_good, outcome)
+        except Exception as exc:  # the log line above stands
+            log.error(
+                "job %s: the refused settings could not be reported as an event: %s",
+                refused.name,
+                describe_error(exc),
+            )
+
+
+def _report(store: Store, refused: RefusedJob, last_good: JobConfig | None, outcome: str) -> None:
+    from deskmail.apply.events import stored_job_refused_event
+
+    team = last_good.team if last_good is not None else "IT"
+    group = (last_good.error_group or last_good.group) if last_good is not None else None
+    with store.transaction() as session:
+        stored_job_refused_event(
+            session,
+            refused.name,
+            refused.revision,
+            refused.problem,
+            outcome,
+            team=team,
+            group=group,
+        )
