@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import secrets
 import signal
 import socket
@@ -630,3 +631,116 @@ def test_an_oauth2_job_idles_with_its_token(
         finally:
             watcher.stop()
             assert watcher.join(10)
+
+
+# ---- jobs kept in the database (the jobs catalog) ----------------------------------
+
+
+def _deskmail(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    env.pop("DESKMAIL_DATABASE_URL", None)
+    return subprocess.run(
+        [*DESKMAIL, *args, "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_serve_runs_a_job_imported_into_the_database_without_a_restart(
+    dovecot: Dovecot,
+    database_url: str,
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real serve, a real import through the command line, the test Dovecot: the job's
+    password (entered in clear in the imported file) is stored sealed, reaches Dovecot,
+    and never shows in the daemon's log, the listing or the export."""
+    from deskmail.jobs.catalog import JobCatalog
+    from tests.support.dovecot import UNICODE_PASSWORD, UNICODE_USER
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    root = maildir(tmp_path)
+    config = write_config(tmp_path / "deskmail.toml", database_url, [maildir_job(root, "Filed")])
+    job = job_table(dovecot.job(UNICODE_USER), name="Stored", schedule="1h", idle=True)
+    job["password"] = UNICODE_PASSWORD
+    imported = write_config(tmp_path / "import.toml", database_url, [job])
+    imported.write_text("[[jobs]]" + imported.read_text("utf-8").split("[[jobs]]", 1)[1], "utf-8")
+
+    with serving(config) as daemon:
+        daemon.wait_for_log("job Filed: started")
+        done = _deskmail(config, "config", "import", str(imported))
+        assert done.returncode == 0, done.stdout + done.stderr
+        daemon.wait_for_log("job Stored: started")
+        daemon.wait_for_log("waiting for new mail")  # logged in to Dovecot with the password
+        dovecot.append(UNICODE_USER, make_mail("Made by a database job"))
+        wait_for(lambda: "Made by a database job" in subjects(store), "the stored job's ticket")
+
+        # A bad change is refused with its key; the running job is untouched.
+        from deskmail.config.errors import ConfigError
+        from deskmail.config.loader import load_config
+
+        catalog = JobCatalog(load_config(config), store)
+        with pytest.raises(ConfigError) as refused:
+            catalog.update("Stored", {"port": 0})
+        assert str(refused.value) == 'jobs ("Stored").port: must be between 1 and 65535 (got 0)'
+
+        # Disabled through the command line: stopped within seconds, the file's job kept.
+        done = _deskmail(config, "jobs", "disable", "Stored")
+        assert done.returncode == 0, done.stdout + done.stderr
+        daemon.wait_for_log("job Stored: stopped")
+        daemon.wait_for_log("0 job(s) started, 1 kept, 1 stopped")
+        listing = _deskmail(config, "jobs", "list").stdout
+        exported = _deskmail(config, "config", "export").stdout
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+    assert re.search(r"\nStored +database +imap +disabled +2 +password set\n", listing), listing
+    assert 'password_env = "DESKMAIL_STORED_PASSWORD"' in exported
+    for text in (daemon.log(), listing, exported):
+        assert UNICODE_PASSWORD not in text
+
+
+@sqlite_only
+def test_a_stored_revision_that_cannot_be_loaded_is_reported_once_and_the_job_keeps_running(
+    database_url: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from deskmail.config.loader import load_config
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.store.models import StoredJob
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    root = maildir(tmp_path)
+    config = write_config(tmp_path / "deskmail.toml", database_url, [])
+    JobCatalog(load_config(config), store).create(maildir_job(root, "Drop box"))
+    with serving(config) as daemon:
+        daemon.wait_for_log(f"watching {root}")
+        # As a newer deskmail would write it: a setting this one does not know.
+        with store.transaction() as session:
+            session.execute(
+                update(StoredJob)
+                .where(StoredJob.name == "Drop box")
+                .values(
+                    settings='{"protocol": "maildir", "path": "x", "future_key": 1}', revision=2
+                )
+            )
+        log = daemon.wait_for_log("still running its last good settings")
+        assert 'job "Drop box" (database, revision 2) cannot be loaded' in log
+        assert "future_key: unknown key" in log
+        deliver(root, make_mail("Still served"))
+        wait_for(lambda: "Still served" in subjects(store), "a ticket from the last good job")
+        time.sleep(2.5)  # a few more polls: no second report
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+    assert daemon.log().count("cannot be loaded") == 1
+    assert subjects(store).count('Configuration error: job "Drop box" revision 2 refused') == 1
+
+
+def _secret_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
