@@ -744,3 +744,64 @@ def _secret_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode()
+
+
+def test_two_instances_on_one_postgresql_see_the_same_database_job(
+    postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmail.config.loader import load_config
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.store.migrate import upgrade
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    upgrade(postgresql_url)
+    store = Store(postgresql_url, tmp_path / "blobs")
+    root = maildir(tmp_path)
+    configs = [
+        write_config(tmp_path / f"host-{host}.toml", postgresql_url, []) for host in ("a", "b")
+    ]
+    try:
+        with serving(configs[0]) as first, serving(configs[1]) as second:
+            for daemon in (first, second):
+                daemon.wait_for_log("no enabled job")
+            JobCatalog(load_config(configs[0]), store).create(maildir_job(root, "Shared"))
+            for daemon in (first, second):
+                daemon.wait_for_log("1 job(s) started, 0 kept, 0 stopped")
+            for n in range(3):
+                deliver(root, make_mail(f"Shared {n}"))
+            wait_for(lambda: subjects(store) == [f"Shared {n}" for n in range(3)], "3 tickets")
+            logs = first.log() + second.log()
+            assert logs.count("job Shared: started") == 1, logs  # one owner...
+            assert "job Shared: not ours to run" in logs  # ...the other waits its turn
+            for daemon in (first, second):
+                daemon.send(signal.SIGTERM)
+                assert daemon.exit_code() == 0, daemon.log()
+    finally:
+        store.dispose()
+
+
+def test_the_listener_hears_a_catalog_change_on_postgresql(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from deskmail.config.models import DeskmailConfig
+    from deskmail.daemon.stored_jobs import ChangeListener
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.store.migrate import upgrade
+
+    upgrade(postgresql_url)
+    store = Store(postgresql_url, tmp_path / "blobs")
+    wakes = Wakes()
+    listener = ChangeListener(store, wakes)
+    listener.start()
+    try:
+        wait_for(lambda: wakes.count, "the wake on connecting")
+        before = wakes.count
+        catalog = JobCatalog(DeskmailConfig(), store, lambda: MultiFernet([Fernet(_secret_key())]))
+        catalog.create(maildir_job(maildir(tmp_path), "Heard"))
+        wait_for(lambda: wakes.count > before, "the wake for the change", timeout=5)
+    finally:
+        listener.stop()
+        assert listener.join(5)
+        store.dispose()

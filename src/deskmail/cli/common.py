@@ -52,11 +52,16 @@ def load(config_path: Path, *, debug: bool = False) -> DeskmailConfig:
 
 
 def with_stored_jobs(
-    config: DeskmailConfig, store: Store | None = None, *, debug: bool = False
+    config: DeskmailConfig,
+    store: Store | None = None,
+    *,
+    job_name: str | None = None,
+    debug: bool = False,
 ) -> DeskmailConfig:
     """The configuration with the database's jobs after the file's (jobs/running.py).
 
-    Without `store`, an existing database is read (none is created). A database job
+    `job_name`: only that one is read (its secrets alone are opened; a file job's name
+    reads none). Without `store`, an existing database is read (none is created). A database job
     that cannot be loaded is named on stderr with the reason and left out. The log's
     redaction and per-job log files then cover the database jobs too.
     """
@@ -70,7 +75,11 @@ def with_stored_jobs(
     try:
         if not has_catalog(reading):
             return config
-        stored = load_stored_jobs(JobCatalog(config, reading))
+        catalog = JobCatalog(config, reading)
+        if job_name is not None and catalog.file_job_named(job_name) is not None:
+            return config
+        names = {job_name} if job_name is not None else None
+        stored = load_stored_jobs(catalog, catalog.stored_rows(names))
     finally:
         if store is None:
             reading.dispose()

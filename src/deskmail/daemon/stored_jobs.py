@@ -5,16 +5,22 @@ whose revision moved are read again (and their secrets opened). A job whose new
 revision cannot be loaded (written by another version of deskmail, sealed with a
 key this instance lacks) is reported, in the log and by one infrastructure event
 whichever instance sees it first, and keeps running on its last good settings.
+
+On PostgreSQL every change is also NOTIFYed (jobs/catalog.py): ChangeListener
+LISTENs on a connection of its own and wakes the daemon at once; the poll stays,
+for a listener that lost its connection.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.loader import same_name
 from deskmail.config.models import DeskmailConfig, JobConfig
-from deskmail.jobs.catalog import JobCatalog
+from deskmail.jobs.catalog import NOTIFY_CHANNEL, JobCatalog
 from deskmail.jobs.running import RefusedJob, load_one
 from deskmail.jobs.secrets import UnreadableSecrets
 from deskmail.store.engine import Store
@@ -25,6 +31,8 @@ log = logging.getLogger("deskmail.daemon")
 
 # How often the revisions are read: a change made through the catalog runs within this.
 POLL_SECONDS = 2.0
+# A listener whose connection failed tries again after this long (the poll goes on meanwhile).
+LISTEN_RETRY = 10.0
 
 
 class StoredJobs:
@@ -104,3 +112,45 @@ def _report(store: Store, refused: RefusedJob, last_good: JobConfig | None, outc
             team=team,
             group=group,
         )
+
+
+class ChangeListener:
+    """PostgreSQL: LISTEN for the catalog's changes and call `wake` on each."""
+
+    def __init__(self, store: Store, wake: Callable[[], None]) -> None:
+        url = store.engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._wake = wake
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="jobs listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _main(self) -> None:
+        import psycopg
+
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(
+                    self._conninfo, autocommit=True, application_name="deskmail jobs listener"
+                ) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self._wake()  # changes made while not listening
+                    while not self._stopping.is_set():
+                        if any(True for _ in connection.notifies(timeout=1.0, stop_after=1)):
+                            self._wake()
+            except psycopg.Error as exc:
+                log.warning(
+                    "database jobs: not listening for changes (%s); reading them every %.0f s",
+                    describe_error(exc),
+                    POLL_SECONDS,
+                )
+                self._stopping.wait(LISTEN_RETRY)

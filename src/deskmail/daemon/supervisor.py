@@ -9,7 +9,8 @@
 - Jobs kept in the database (the jobs catalog) are followed without a signal:
   their revisions are read every few seconds (stored_jobs.py), and a job
   added, changed, disabled or deleted there is started, restarted or stopped
-  alone, as a reload does.
+  alone, as a reload does. On PostgreSQL a change is also heard at once
+  (LISTEN/NOTIFY). SIGUSR1 makes the daemon read them now.
 
 Signals are taken synchronously: they are blocked in every thread and the
 main thread waits for them with sigtimedwait() (waking to read the revisions),
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +31,7 @@ from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.locks import JobLocks
-from deskmail.daemon.stored_jobs import POLL_SECONDS, StoredJobs
+from deskmail.daemon.stored_jobs import POLL_SECONDS, ChangeListener, StoredJobs
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
 
@@ -41,7 +43,7 @@ EXIT_OK = 0
 # before its commit and an uncommitted transaction dies with the process.
 STOP_GRACE = 30.0
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
-_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP}
+_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP, signal.SIGUSR1}
 # Settings whose change cannot be applied to a running daemon.
 _RESTART_ONLY = ("database", "storage")
 
@@ -78,13 +80,23 @@ def serve(
     # Blocked before the first worker thread starts: threads inherit the mask.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    # The listener wakes the main thread's sigtimedwait with the signal a person would send.
+    listener = (
+        ChangeListener(store, lambda: signal.pthread_kill(main_thread, signal.SIGUSR1))
+        if store.is_postgresql
+        else None
+    )
     try:
         supervisor.start()
+        if listener is not None:
+            listener.start()
         if on_started is not None:
             on_started(supervisor.running)
         while True:
             received = signal.sigtimedwait(_SIGNALS, poll_seconds)
-            if received is None:
+            if received is None or received.si_signo == signal.SIGUSR1:
                 supervisor.follow_database()
             elif received.si_signo in _STOP_SIGNALS:
                 log.info(
@@ -95,7 +107,14 @@ def serve(
             else:
                 supervisor.reload()
     finally:
+        if listener is not None:
+            listener.stop()
         supervisor.shutdown()
+        if listener is not None:
+            listener.join(STOP_GRACE)
+        # A wake still pending would kill the process once unblocked (SIGUSR1's default).
+        while signal.sigtimedwait({signal.SIGUSR1}, 0) is not None:
+            pass
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
     return EXIT_OK

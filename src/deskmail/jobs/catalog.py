@@ -175,6 +175,7 @@ class JobCatalog:
             with self._writing() as session:
                 session.add(row)
                 session.flush()
+                _notify(session, row.name)
         except IntegrityError:
             raise NameTaken(f'a job named "{job.name}" is in the database already') from None
         return self._view(row)
