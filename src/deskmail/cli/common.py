@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.logs import configure_logging
 from deskmail.store.engine import Store, open_store
+from deskmail.store.errors import describe_error
 
 if TYPE_CHECKING:  # imported by the commands that run jobs, not at start-up
     from deskmail.intake.run import RunSummary
@@ -80,6 +82,9 @@ def with_stored_jobs(
             return config
         names = {job_name} if job_name is not None else None
         stored = load_stored_jobs(catalog, catalog.stored_rows(names))
+    except SQLAlchemyError as exc:  # e.g. check or explain while the database is down
+        click.echo(f"deskmail: the database's jobs were not read: {describe_error(exc)}", err=True)
+        return config
     finally:
         if store is None:
             reading.dispose()
