@@ -68,18 +68,10 @@ def load_config(path: Path | str) -> DeskmailConfig:
     """Load and validate a configuration file; raise ConfigError listing every problem."""
     path = Path(path)
     raw = _read_toml(path)
-    names = _job_names(raw.get("jobs"))
     issues = []
     if "source_file" in raw:  # a field, but one only the loader sets
         issues.append(Issue("source_file", _unknown_key("source_file", DeskmailConfig)))
-    try:
-        config = DeskmailConfig.model_validate(raw)
-    except ValidationError as exc:
-        issues += [_issue(error, names) for error in exc.errors()]
-    if issues:
-        raise ConfigError.many(path, issues)
-    config = _place(config, path, names)
-    _check_unique_names(config.jobs, path)
+    config = _validated(raw, path, issues)
     _check_outgoing_mail(config, path)
     if config.smtp is not None:
         for warning in _smtp_warnings(config.smtp, path):
@@ -128,19 +120,26 @@ def load_jobs_file(path: Path, smtp: SmtpConfig | None) -> list[JobConfig]:
     ]
     if not raw.get("jobs") and not issues:
         issues.append(Issue("", "holds no [[jobs]] table to import"))
-    names = _job_names(raw.get("jobs"))
-    try:
-        config = DeskmailConfig.model_validate({"jobs": raw.get("jobs", [])})
-    except ValidationError as exc:
-        issues += [_issue(error, names) for error in exc.errors()]
-    if issues:
-        raise ConfigError.many(path, issues)
-    config = _place(config, path, names)
-    _check_unique_names(config.jobs, path)
+    config = _validated({"jobs": raw.get("jobs", [])}, path, issues)
     problems = [issue for job in config.jobs for issue in outgoing_mail_issues(job, smtp)]
     if problems:
         raise ConfigError.many(path, problems)
     return config.jobs
+
+
+def _validated(raw: dict[str, Any], path: Path, issues: list[Issue]) -> DeskmailConfig:
+    """The file's tables validated, named and placed; ConfigError with every issue (those
+    found before, `issues`, first)."""
+    names = _job_names(raw.get("jobs"))
+    try:
+        config = DeskmailConfig.model_validate(raw)
+    except ValidationError as exc:
+        issues = issues + [_issue(error, names) for error in exc.errors()]
+    if issues:
+        raise ConfigError.many(path, issues)
+    config = _place(config, path, names)
+    _check_unique_names(config.jobs, path)
+    return config
 
 
 def same_name(name: str) -> str:
