@@ -10,6 +10,7 @@ need=()
 [ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
 command -v openssl >/dev/null || need+=(openssl)
 command -v make >/dev/null || need+=(make)
+command -v systemd-analyze >/dev/null || need+=(systemd)  # checks deploy/systemd/deskmail.service
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing from Debian: ${need[*]}"

@@ -13,8 +13,13 @@
   (LISTEN/NOTIFY). SIGUSR1 makes the daemon read them now.
 
 Signals are taken synchronously: they are blocked in every thread and the
-main thread waits for them with sigtimedwait() (waking to read the revisions),
-so no handler ever runs in the middle of a worker's transaction.
+main thread waits for them with sigtimedwait() (waking to read the revisions
+and ping the watchdog), so no handler ever runs in the middle of a worker's
+transaction.
+
+Under systemd (`Type=notify`, see deploy/systemd/) the main thread also says
+READY, RELOADING and STOPPING, and pings the watchdog while every worker
+thread is alive: a daemon whose worker died is restarted by systemd.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.locks import JobLocks
+from deskmail.daemon.notify import notify, watchdog_interval
 from deskmail.daemon.stored_jobs import POLL_SECONDS, ChangeListener, StoredJobs
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
@@ -94,19 +100,28 @@ def serve(
             listener.start()
         if on_started is not None:
             on_started(supervisor.running)
+        notify("READY=1", f"STATUS={supervisor.status()}")
+        ping_every = watchdog_interval()
+        wait = min(poll_seconds, ping_every) if ping_every is not None else poll_seconds
         while True:
-            received = signal.sigtimedwait(_SIGNALS, poll_seconds)
-            if received is None or received.si_signo == signal.SIGUSR1:
+            received = _wait_for_signal(wait)
+            if received is None or received == signal.SIGUSR1:
+                # On every wake, not only timeouts: a stream of changes must not starve it.
+                if ping_every is not None and supervisor.all_alive():
+                    notify("WATCHDOG=1")
                 supervisor.follow_database()
-            elif received.si_signo in _STOP_SIGNALS:
+                continue
+            if received in _STOP_SIGNALS:
                 log.info(
                     "%s: finishing the messages in hand, then stopping",
-                    signal.Signals(received.si_signo).name,
+                    signal.Signals(received).name,
                 )
                 break
-            else:
-                supervisor.reload()
+            notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+            supervisor.reload()
+            notify("READY=1", f"STATUS={supervisor.status()}")
     finally:
+        notify("STOPPING=1")
         if listener is not None:
             listener.stop()
         supervisor.shutdown()
@@ -118,6 +133,12 @@ def serve(
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
     return EXIT_OK
+
+
+def _wait_for_signal(timeout: float) -> int | None:
+    """The next of our signals, or None when `timeout` seconds pass first."""
+    info = signal.sigtimedwait(_SIGNALS, timeout)
+    return None if info is None else info.si_signo
 
 
 def _fingerprint(config: DeskmailConfig, job: JobConfig) -> dict[str, Any]:
@@ -207,6 +228,14 @@ class Supervisor:
             kept,
             len(outdated),
         )
+
+    def status(self) -> str:
+        """One line for `systemctl status`."""
+        return f"{len(self._workers)} job(s) running"
+
+    def all_alive(self) -> bool:
+        """Every worker thread is still running (a dead one would never take mail in again)."""
+        return all(worker.alive() for worker, _fingerprint in self._workers.values())
 
     def reload(self) -> None:
         """SIGHUP: apply the configuration file again, unless it is refused."""

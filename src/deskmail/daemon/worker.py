@@ -144,6 +144,9 @@ class JobWorker:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
