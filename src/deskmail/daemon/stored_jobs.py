@@ -17,11 +17,13 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
 from deskmail.config.errors import ConfigError
 from deskmail.config.loader import same_name
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.jobs.catalog import NOTIFY_CHANNEL, JobCatalog
-from deskmail.jobs.running import RefusedJob, load_one
+from deskmail.jobs.running import NameClash, RefusedJob, load_one
 from deskmail.jobs.secrets import UnreadableSecrets
 from deskmail.store.engine import Store
 from deskmail.store.errors import describe_error
@@ -50,27 +52,32 @@ class StoredJobs:
 
     def refresh(self, config: DeskmailConfig) -> bool:
         """Catch up with the catalog; True when some job was added, changed or removed."""
+        catalog = JobCatalog(config, self._store)
         try:
-            catalog = JobCatalog(config, self._store)
             revisions = catalog.revisions()
+            changed = {
+                name
+                for name, revision in revisions.items()
+                if self._revisions.get(name) != revision
+            }
+            rows = catalog.stored_rows(changed) if changed else []
         except Exception as exc:  # the database out of reach: the workers say so too
             if not self._failing:
-                log.error("database jobs: cannot read their revisions: %s", describe_error(exc))
+                log.error("database jobs: cannot read them: %s", describe_error(exc))
             self._failing = True
             return False
         self._failing = False
         if revisions == self._revisions:
             return False
-        changed = {
-            name for name, revision in revisions.items() if self._revisions.get(name) != revision
-        }
-        removed = set(self._revisions) - set(revisions)
-        for name in removed:
+        for name in set(self._revisions) - set(revisions):
             self._good.pop(name, None)
-        for row in catalog.stored_rows(changed) if changed else []:
+        for row in rows:
             revisions[row.name] = row.revision  # it may have moved since: that one was read
             try:
                 self._good[row.name] = load_one(catalog, row)
+            except NameClash as exc:  # the file's job runs under that name
+                self._good.pop(row.name, None)
+                log.error("%s; not run", RefusedJob(row.name, row.revision, str(exc)).describe())
             except (ConfigError, UnreadableSecrets, SecretKeyError) as exc:
                 self._refused(catalog, RefusedJob(row.name, row.revision, str(exc)))
         self._revisions = revisions
@@ -86,32 +93,28 @@ class StoredJobs:
         last_good = self._good.get(refused.name)
         outcome = "still running its last good settings" if last_good is not None else "not started"
         log.error("%s; %s", refused.describe(), outcome)
+
+        def report(session: Session) -> None:
+            from deskmail.apply.events import stored_job_refused_event
+
+            stored_job_refused_event(
+                session,
+                refused.name,
+                refused.revision,
+                refused.problem,
+                outcome,
+                team=last_good.team if last_good is not None else "IT",
+                group=(last_good.error_group or last_good.group) if last_good else None,
+            )
+
         try:
-            if catalog.mark_refused(refused.name, refused.revision):
-                _report(self._store, refused, last_good, outcome)
+            catalog.report_refused(refused.name, refused.revision, report)
         except Exception as exc:  # the log line above stands
             log.error(
                 "job %s: the refused settings could not be reported as an event: %s",
                 refused.name,
                 describe_error(exc),
             )
-
-
-def _report(store: Store, refused: RefusedJob, last_good: JobConfig | None, outcome: str) -> None:
-    from deskmail.apply.events import stored_job_refused_event
-
-    team = last_good.team if last_good is not None else "IT"
-    group = (last_good.error_group or last_good.group) if last_good is not None else None
-    with store.transaction() as session:
-        stored_job_refused_event(
-            session,
-            refused.name,
-            refused.revision,
-            refused.problem,
-            outcome,
-            team=team,
-            group=group,
-        )
 
 
 class ChangeListener:

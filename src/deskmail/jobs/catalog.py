@@ -327,9 +327,9 @@ class JobCatalog:
     def file_job_named(self, name: str) -> JobConfig | None:
         return self._file_job(name)
 
-    def mark_refused(self, name: str, revision: int) -> bool:
-        """Record that `revision` of a job could not be loaded; True for the first instance
-        to do so (it reports it), False when it was reported already."""
+    def report_refused(self, name: str, revision: int, report: Callable[[Session], None]) -> bool:
+        """Record that `revision` of a job could not be loaded and `report` it, in one
+        transaction, unless it was reported already (by this or another instance)."""
         with self._writing() as session:
             row = session.scalars(
                 select(StoredJob).where(StoredJob.name == name).with_for_update()
@@ -337,6 +337,7 @@ class JobCatalog:
             if row is None or row.revision != revision or row.refused_revision == revision:
                 return False
             row.refused_revision = revision
+            report(session)
             return True
 
     # ---- helpers ------------------------------------------------------------

@@ -20,6 +20,10 @@ from deskmail.store.models import StoredJob
 from deskmail.store.sealing import SecretKeyError
 
 
+class NameClash(ConfigError):
+    """A job of the file has the database job's name: the file's runs."""
+
+
 @dataclass(frozen=True, slots=True)
 class RefusedJob:
     name: str
@@ -57,10 +61,11 @@ def load_stored_jobs(catalog: JobCatalog, rows: list[StoredJob] | None = None) -
 
 
 def load_one(catalog: JobCatalog, row: StoredJob) -> JobConfig:
-    """One database job, opened; ConfigError, UnreadableSecrets or SecretKeyError if not."""
+    """One database job, opened; ConfigError (NameClash among them), UnreadableSecrets or
+    SecretKeyError if not."""
     file_job = catalog.file_job_named(row.name)
     if file_job is not None:
-        raise ConfigError(
+        raise NameClash(
             None,
             "name",
             f"a job of this name is written in {file_job.origin_file}, which wins;"
