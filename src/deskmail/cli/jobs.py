@@ -155,7 +155,7 @@ def config_import(config_path: Path, file: Path, replace: bool) -> None:
     deskmail serve starts the jobs within seconds.
     """
     from deskmail.config.loader import load_jobs_file
-    from deskmail.jobs.catalog import CatalogError
+    from deskmail.jobs.catalog import CatalogError, JobCatalog
     from deskmail.store.sealing import SecretKeyError
 
     config = load(config_path)
@@ -163,8 +163,6 @@ def config_import(config_path: Path, file: Path, replace: bool) -> None:
         read = load_jobs_file(file, config.smtp)
     except ConfigError as exc:
         _refused(exc)
-    from deskmail.jobs.catalog import JobCatalog
-
     try:
         count = JobCatalog(config, store_of(config)).import_jobs(read, file, replace=replace)
     except (ConfigError, CatalogError, SecretKeyError) as exc:
