@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import select
 
+from deskmail.auth.cache import StoredTokenCache
 from deskmail.config.errors import ConfigError
 from deskmail.config.loader import load_config, load_jobs_file
 from deskmail.config.models import DeskmailConfig
@@ -27,7 +28,7 @@ from deskmail.jobs.export import export_toml, secret_variable
 from deskmail.jobs.running import load_stored_jobs
 from deskmail.jobs.secrets import SecretSlot, UnreadableSecrets
 from deskmail.store.engine import Store
-from deskmail.store.models import StoredJob, utcnow
+from deskmail.store.models import OAuthTokenCache, StoredJob, utcnow
 from tests.support.toml_config import write_config
 
 PASSWORD = "correct-horse-battery-staple"
@@ -176,8 +177,12 @@ def test_enable_disable_and_delete_a_database_job(tmp_path: Path, store: Store) 
     assert catalog.set_enabled("desk", False).enabled is False
     assert catalog.revisions() == {"Desk": 2}
     assert load_stored_jobs(catalog).jobs[0].enabled is False
+    StoredTokenCache(store, "Desk", catalog.keys()).save('{"refresh_token": "r"}')
+    StoredTokenCache(store, "Other", catalog.keys()).save('{"refresh_token": "o"}')
     catalog.delete("Desk", revision=2)
     assert catalog.revisions() == {}
+    with store.session() as session:  # no credential of the job is left behind
+        assert list(session.scalars(select(OAuthTokenCache.job))) == ["Other"]
     with pytest.raises(JobNotFound, match='no job named "Desk"'):
         catalog.get("Desk")
 

@@ -73,7 +73,7 @@ def _set_enabled(config_path: Path, name: str, enabled: bool) -> None:
 @config_option
 @click.argument("name")
 def jobs_delete(config_path: Path, name: str) -> None:
-    """Delete database job NAME; its tickets and history stay."""
+    """Delete database job NAME; its tickets and history stay, its OAuth2 tokens go."""
     from deskmail.jobs.catalog import CatalogError
 
     try:

@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from deskmail.jobs.secrets import (
     with_secrets,
 )
 from deskmail.store.engine import Store
-from deskmail.store.models import StoredJob, utcnow
+from deskmail.store.models import OAuthTokenCache, SourceState, StoredJob, utcnow
 from deskmail.store.sealing import key_file_for, sealing_keys
 
 if TYPE_CHECKING:
@@ -232,10 +232,15 @@ class JobCatalog:
             return self._view(row)
 
     def delete(self, name: str, *, revision: int | None = None) -> None:
+        """Delete a database job with its OAuth2 token cache (a credential) and its place in
+        the mailbox (a job made again under the name starts afresh); tickets, runs and the
+        intake journal stay."""
         self._refuse_file_job(name, "deleted")
         with self._writing() as session:
             row = self._row(session, name, lock=True)
             _check_revision(row, revision)
+            session.execute(delete(OAuthTokenCache).where(OAuthTokenCache.job == row.name))
+            session.execute(delete(SourceState).where(SourceState.job == row.name))
             session.delete(row)
             _notify(session, row.name)
 
