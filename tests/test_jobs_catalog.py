@@ -130,6 +130,8 @@ def test_names_are_unique_across_file_and_database_whatever_the_case(
     catalog.create(_imap("Desk"))
     with pytest.raises(NameTaken, match="in the database already"):
         catalog.create(_imap("DESK"))
+    with pytest.raises(ConfigError, match=r"\.name: must be at most 200 characters"):
+        catalog.create(_imap("x" * 201))
 
 
 def test_a_file_job_is_read_only(tmp_path: Path, store: Store) -> None:

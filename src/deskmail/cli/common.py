@@ -63,9 +63,9 @@ def with_stored_jobs(
     """The configuration with the database's jobs after the file's (jobs/running.py).
 
     `job_name`: only that one is read (its secrets alone are opened; a file job's name
-    reads none). Without `store`, an existing database is read (none is created). A database job
-    that cannot be loaded is named on stderr with the reason and left out. The log's
-    redaction and per-job log files then cover the database jobs too.
+    reads none). Without `store`, an existing database is read (none is created). A
+    database job that cannot be loaded is named on stderr with the reason and left out.
+    The log's redaction and per-job log files then cover the database jobs too.
     """
     from deskmail.jobs.catalog import JobCatalog
     from deskmail.jobs.running import has_catalog, load_stored_jobs, with_jobs

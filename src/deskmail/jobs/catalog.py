@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 # PostgreSQL: told on every change, so that daemons listening hear it at once.
 NOTIFY_CHANNEL = "deskmail_jobs"
 _SLOTS = frozenset(slot.value for slot in SecretSlot)
+# The job columns of the store (runs, health, token caches) hold this many characters.
+NAME_LIMIT = 200
+_NAME_TOO_LONG = f"must be at most {NAME_LIMIT} characters"
 
 
 class JobSource(StrEnum):
@@ -255,6 +258,9 @@ class JobCatalog:
             for job in jobs
             if self._file_job(job.name) is not None
         ]
+        issues += [
+            Issue(job.key("name"), _NAME_TOO_LONG) for job in jobs if len(job.name) > NAME_LIMIT
+        ]
         if issues:
             raise ConfigError.many(file, issues)
         keys = self.keys() if any(split_secrets(_stored_table(j))[1] for j in jobs) else None
@@ -348,7 +354,9 @@ class JobCatalog:
     # ---- helpers ------------------------------------------------------------
 
     def _validate(self, settings: dict[str, Any]) -> JobConfig:
-        return validate_job(settings, base=self.base, smtp=self._config.smtp)
+        job = validate_job(settings, base=self.base, smtp=self._config.smtp)
+        _check_name_length(job)
+        return job
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -495,6 +503,11 @@ def _merged(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
         else:
             target[key] = json.loads(json.dumps(value, default=str))
     return target
+
+
+def _check_name_length(job: JobConfig) -> None:
+    if len(job.name) > NAME_LIMIT:
+        raise ConfigError(None, job.key("name"), _NAME_TOO_LONG)
 
 
 def _check_revision(row: StoredJob, revision: int | None) -> None:
