@@ -161,16 +161,22 @@ def test_an_update_changes_what_it_names_and_keeps_the_secret_it_does_not(
 
     # Naming another way to give the password replaces the stored one.
     by_variable = catalog.update("Desk", {"password_env": "DESK_PASSWORD"})
-    assert by_variable.secrets[SecretSlot.PASSWORD] is SecretState.NOT_SET
+    assert by_variable.secrets[SecretSlot.PASSWORD] is SecretState.REFERENCED
     (job,) = load_stored_jobs(catalog).jobs
     assert (job.password_env, job.password) == ("DESK_PASSWORD", None)
+    smtp = {"server": "smtp.example.com", "from_address": "desk@example.com"}
+    with_smtp = catalog.update("Desk", {"smtp": smtp, "password": "new-one"})
+    assert with_smtp.secrets == {
+        SecretSlot.PASSWORD: SecretState.SET,
+        SecretSlot.SMTP_PASSWORD: SecretState.NOT_SET,
+    }
 
-    with pytest.raises(RevisionConflict, match="at revision 3, not 2"):
+    with pytest.raises(RevisionConflict, match="at revision 4, not 2"):
         catalog.update("Desk", {"port": 1994}, revision=2)
     with pytest.raises(ConfigError) as refused:
         catalog.update("Desk", {"schedule": "every tuesday"})
     assert refused.value.key == 'jobs ("Desk").schedule'
-    assert catalog.get("Desk").revision == 3  # neither change was stored
+    assert catalog.get("Desk").revision == 4  # neither change was stored
 
 
 def test_enable_disable_and_delete_a_database_job(tmp_path: Path, store: Store) -> None:

@@ -29,6 +29,7 @@ from deskmail.config.errors import ConfigError, Issue, job_key
 from deskmail.config.loader import same_name, validate_job
 from deskmail.config.models import PASSWORD_PROTOCOLS, DeskmailConfig, JobConfig
 from deskmail.jobs.secrets import (
+    ALTERNATIVES,
     KEPT,
     SecretSlot,
     drop_other_ways,
@@ -61,7 +62,8 @@ class JobSource(StrEnum):
 
 
 class SecretState(StrEnum):
-    SET = "set"
+    SET = "set"  # held (sealed in the database, or written in the job's file)
+    REFERENCED = "referenced"  # read where the job runs: password_env, password_file, ...
     NOT_SET = "not set"
 
 
@@ -474,9 +476,9 @@ def _has_table(table: Mapping[str, Any], slot: SecretSlot) -> bool:
 def _states(
     table: Mapping[str, Any], slots: set[SecretSlot] | frozenset[SecretSlot]
 ) -> dict[SecretSlot, SecretState]:
-    """Set or not set, for each secret the job holds or could hold (a form's write-only
-    fields): a password for a protocol that logs in with one, an SMTP password for its
-    smtp table, a client secret for each oauth2 table."""
+    """Set, referenced or not set, for each secret the job holds or could hold (a form's
+    write-only fields): a password for a protocol that logs in with one, an SMTP password
+    for its smtp table, a client secret for each oauth2 table."""
     smtp = table.get("smtp")
     could = {
         SecretSlot.PASSWORD: table.get("protocol") in {p.value for p in PASSWORD_PROTOCOLS}
@@ -486,11 +488,21 @@ def _states(
         SecretSlot.SMTP_CLIENT_SECRET: isinstance(smtp, Mapping)
         and isinstance(smtp.get("oauth2"), Mapping),
     }
-    return {
-        slot: SecretState.SET if slot in slots else SecretState.NOT_SET
-        for slot in SecretSlot
-        if slot in slots or could[slot]
-    }
+    return {slot: _state(table, slot, slots) for slot in SecretSlot if slot in slots or could[slot]}
+
+
+def _state(
+    table: Mapping[str, Any], slot: SecretSlot, slots: set[SecretSlot] | frozenset[SecretSlot]
+) -> SecretState:
+    if slot in slots:
+        return SecretState.SET
+    inner: Any = table
+    for part in slot.table:
+        inner = inner.get(part) if isinstance(inner, Mapping) else None
+    others = ALTERNATIVES[slot.key]
+    if isinstance(inner, Mapping) and any(inner.get(key) is not None for key in others):
+        return SecretState.REFERENCED
+    return SecretState.NOT_SET
 
 
 def _merged(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
