@@ -282,3 +282,22 @@ def test_export_writes_no_secret_and_loads_back_as_the_same_job(
     original = load_stored_jobs(catalog).jobs[0]
     expected = original.model_dump(exclude={"password", "password_env"})
     assert back.job("Desk").model_dump(exclude={"password", "password_env"}) == expected
+
+
+def test_every_secret_field_of_the_models_has_a_slot() -> None:
+    """A new secret field (hidden from repr) must be sealed apart too, not stored in clear."""
+    from pydantic import BaseModel
+
+    from deskmail.config.models import JobConfig
+
+    def secrets_of(model: type[BaseModel], prefix: str = "") -> set[str]:
+        found = set()
+        for name, field in model.model_fields.items():
+            if not field.repr:
+                found.add(prefix + name)
+            for inner in getattr(field.annotation, "__args__", (field.annotation,)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    found |= secrets_of(inner, f"{prefix}{name}.")
+        return found
+
+    assert secrets_of(JobConfig) == {slot.value for slot in SecretSlot}
