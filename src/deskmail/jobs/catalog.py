@@ -39,6 +39,7 @@ from deskmail.jobs.secrets import (
     slots_of,
     slots_text,
     split_secrets,
+    table_at,
     with_secrets,
 )
 from deskmail.store.engine import Store
@@ -467,10 +468,7 @@ def _without_secrets(job: JobConfig) -> JobConfig:
 
 
 def _has_table(table: Mapping[str, Any], slot: SecretSlot) -> bool:
-    inner: Any = table
-    for part in slot.table:
-        inner = inner.get(part) if isinstance(inner, Mapping) else None
-    return isinstance(inner, Mapping)
+    return table_at(table, slot.table) is not None
 
 
 def _states(
@@ -496,11 +494,8 @@ def _state(
 ) -> SecretState:
     if slot in slots:
         return SecretState.SET
-    inner: Any = table
-    for part in slot.table:
-        inner = inner.get(part) if isinstance(inner, Mapping) else None
-    others = ALTERNATIVES[slot.key]
-    if isinstance(inner, Mapping) and any(inner.get(key) is not None for key in others):
+    inner = table_at(table, slot.table) or {}
+    if any(inner.get(key) is not None for key in ALTERNATIVES[slot.key]):
         return SecretState.REFERENCED
     return SecretState.NOT_SET
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from deskmail.config.toml_text import toml_table
 from deskmail.jobs.catalog import CatalogJob, JobSource, SecretState
-from deskmail.jobs.secrets import SecretSlot
+from deskmail.jobs.secrets import SecretSlot, table_at
 
 
 def export_toml(jobs: list[CatalogJob], now: datetime) -> str:
@@ -56,11 +56,7 @@ def _job_lines(job: CatalogJob) -> list[str]:
         for slot, variable in references.items()
     ]
     for slot, variable in references.items():
-        _table_of(table, slot)[f"{slot.key}_env"] = variable  # password_env, client_secret_env
+        inner = table_at(table, slot.table)
+        assert isinstance(inner, dict)  # a held secret's table is there
+        inner[f"{slot.key}_env"] = variable  # password_env, client_secret_env
     return [f'# job "{job.name}" from {where}', *comments, *toml_table("[[jobs]]", "jobs", table)]
-
-
-def _table_of(table: dict[str, Any], slot: SecretSlot) -> dict[str, Any]:
-    for part in slot.table:
-        table = table[part]
-    return table

@@ -49,7 +49,8 @@ class UnreadableSecrets(Exception):
     """Sealed with a key that is no longer configured; the message says what to do."""
 
 
-def _table(settings: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any] | None:
+def table_at(settings: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any] | None:
+    """The sub-table at `path` (("smtp", "oauth2")), or None where the job has none."""
     for part in path:
         inner = settings.get(part)
         if not isinstance(inner, Mapping):
@@ -63,7 +64,7 @@ def split_secrets(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[Sec
     plain: dict[str, Any] = json.loads(json.dumps(settings))  # a deep copy of the JSON-ready table
     secrets: dict[SecretSlot, str] = {}
     for slot in SecretSlot:
-        table = _table(plain, slot.table)
+        table = table_at(plain, slot.table)
         if table is not None and table.get(slot.key) is not None:
             assert isinstance(table, dict)
             secrets[slot] = str(table.pop(slot.key))
@@ -74,7 +75,7 @@ def with_secrets(settings: Mapping[str, Any], secrets: Mapping[SecretSlot, str])
     """The settings with the secrets put back where their tables still are."""
     joined: dict[str, Any] = json.loads(json.dumps(settings))
     for slot, value in secrets.items():
-        table = _table(joined, slot.table)
+        table = table_at(joined, slot.table)
         if table is not None:
             assert isinstance(table, dict)
             table[slot.key] = value
@@ -99,8 +100,8 @@ def drop_other_ways(
     settings: dict[str, Any], family: tuple[str, ...], changes: Mapping[str, Any]
 ) -> None:
     """In `settings`, remove the ways of giving family's secret that `changes` does not name."""
-    table = _table(settings, family[:-1])
-    given = _table(changes, family[:-1]) or {}
+    table = table_at(settings, family[:-1])
+    given = table_at(changes, family[:-1]) or {}
     if table is None:
         return
     assert isinstance(table, dict)
