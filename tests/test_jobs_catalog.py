@@ -266,22 +266,33 @@ def test_export_writes_no_secret_and_loads_back_as_the_same_job(
                     "action": "ignore",
                 }
             ],
+            smtp={
+                "server": "smtp.example.com",
+                "from_address": "desk@example.com",
+                "user": "desk",
+                "password": SMTP_PASSWORD,
+            },
         )
     )
     text = export_toml(catalog.jobs(), utcnow())
-    assert PASSWORD not in text
+    assert PASSWORD not in text and SMTP_PASSWORD not in text
     variable = secret_variable("Desk", SecretSlot.PASSWORD)
+    smtp_variable = secret_variable("Desk", SecretSlot.SMTP_PASSWORD)
+    assert smtp_variable == "DESKMAIL_DESK_SMTP_PASSWORD"
     assert f'password_env = "{variable}"' in text
     assert f"set {variable} where this file is used" in text
+    assert f'password_env = "{smtp_variable}"' in text.split("[jobs.smtp]")[1]
 
     exported = tmp_path / "exported.toml"
     exported.write_text(text)
     monkeypatch.setenv(variable, PASSWORD)
+    monkeypatch.setenv(smtp_variable, SMTP_PASSWORD)
     back = load_config(exported)
     assert [job.name for job in back.jobs] == ["Filed", "Desk"]
     original = load_stored_jobs(catalog).jobs[0]
-    expected = original.model_dump(exclude={"password", "password_env"})
-    assert back.job("Desk").model_dump(exclude={"password", "password_env"}) == expected
+    secrets = {"password": True, "password_env": True, "smtp": {"password", "password_env"}}
+    expected = original.model_dump(exclude=secrets)
+    assert back.job("Desk").model_dump(exclude=secrets) == expected
 
 
 def test_every_secret_field_of_the_models_has_a_slot() -> None:
