@@ -109,7 +109,8 @@ def serve(
                 # On every wake, not only timeouts: a stream of changes must not starve it.
                 if ping_every is not None and supervisor.all_alive():
                     notify("WATCHDOG=1")
-                supervisor.follow_database()
+                if supervisor.follow_database():
+                    notify(f"STATUS={supervisor.status()}")
                 continue
             if received in _STOP_SIGNALS:
                 log.info(
@@ -180,10 +181,12 @@ class Supervisor:
         self._stored.refresh(self._config)
         self._apply_running(self._config)
 
-    def follow_database(self) -> None:
-        """Apply the changes made to database jobs since the last look, if any."""
-        if self._stored.refresh(self._config):
-            self._apply_running(self._config, reconfigure=True)
+    def follow_database(self) -> bool:
+        """Apply the changes made to database jobs since the last look; True if any."""
+        if not self._stored.refresh(self._config):
+            return False
+        self._apply_running(self._config, reconfigure=True)
+        return True
 
     def _apply_running(self, config: DeskmailConfig, *, reconfigure: bool = False) -> None:
         running = self._stored.running(config)
