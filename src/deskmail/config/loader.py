@@ -334,12 +334,7 @@ def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:
 
 def _warnings(job: JobConfig, path: Path) -> list[str]:
     """Settings that work but expose the password or the mail."""
-    warnings = []
-    if job.oauth2 is not None and job.oauth2.client_secret is not None:
-        warnings.append(
-            f"oauth2.client_secret is written in clear text in {path};"
-            " use client_secret_env or client_secret_file"
-        )
+    warnings = _client_secret_warnings(job.oauth2, path)
     if job.protocol not in PASSWORD_PROTOCOLS:
         return warnings
     if job.password is not None:
@@ -362,6 +357,15 @@ def _warnings(job: JobConfig, path: Path) -> list[str]:
             f" {job.server} and read the password; to trust a private CA, set ca_file instead"
         )
     return warnings
+
+
+def _client_secret_warnings(oauth2: OAuth2Config | None, path: Path) -> list[str]:
+    if oauth2 is None or oauth2.client_secret is None:
+        return []
+    return [
+        f"oauth2.client_secret is written in clear text in {path};"
+        " use client_secret_env or client_secret_file"
+    ]
 
 
 def _check_outgoing_mail(config: DeskmailConfig, path: Path) -> None:
@@ -394,7 +398,7 @@ def _mail_warnings(config: DeskmailConfig, job: JobConfig, path: Path) -> list[s
 
 def _smtp_warnings(smtp: SmtpConfig, path: Path) -> list[str]:
     """Outgoing mail settings that work but expose the password or the mail."""
-    warnings = []
+    warnings = _client_secret_warnings(smtp.oauth2, path)
     if smtp.password is not None:
         warnings.append(
             f"password is written in clear text in {path}; use password_env or password_file"
