@@ -312,3 +312,19 @@ def test_every_secret_field_of_the_models_has_a_slot() -> None:
         return found
 
     assert secrets_of(JobConfig) == {slot.value for slot in SecretSlot}
+
+
+def test_an_oauth2_client_secret_is_sealed_like_a_password(tmp_path: Path, store: Store) -> None:
+    catalog = _catalog(_config(tmp_path, store.url), store)
+    oauth2 = {"tenant": "contoso.example", "client_id": "app", "client_secret": PASSWORD}
+    graph = {"name": "Graph", "protocol": "graph", "user": "desk@example.com", "oauth2": oauth2}
+    created = catalog.create(graph)
+    assert created.secrets == {SecretSlot.CLIENT_SECRET: SecretState.SET}
+    (row,) = _rows(store)
+    assert PASSWORD not in row.settings and row.secret_slots == "oauth2.client_secret"
+    (job,) = load_stored_jobs(catalog).jobs
+    assert job.oauth2 is not None and job.oauth2.client_secret == PASSWORD
+    # A certificate instead: the stored secret goes (one credential at most).
+    changed = catalog.update("Graph", {"oauth2": {"certificate_file": "app.pem"}})
+    assert changed.secrets == {SecretSlot.CLIENT_SECRET: SecretState.REFERENCED}
+    assert _rows(store)[0].sealed is None
