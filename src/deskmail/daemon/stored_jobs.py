@@ -75,8 +75,7 @@ class StoredJobs:
             revisions[row.name] = row.revision  # it may have moved since: that one was read
             try:
                 self._good[row.name] = load_one(catalog, row)
-            except NameClash as exc:  # the file's job runs under that name
-                self._good.pop(row.name, None)
+            except NameClash as exc:  # the file's job runs under that name (see running)
                 log.error("%s; not run", RefusedJob(row.name, row.revision, str(exc)).describe())
             except (ConfigError, UnreadableSecrets, SecretKeyError) as exc:
                 self._refused(catalog, RefusedJob(row.name, row.revision, str(exc)))
