@@ -26,7 +26,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
-from deskmail.auth.keys import SECRET_KEY_ENV, sealing_keys
 from deskmail.auth.tokens import job_tokens, tokens_for
 from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
@@ -37,6 +36,7 @@ from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
 from deskmail.store.models import OAuthTokenCache, Ticket, TicketKind
+from deskmail.store.sealing import SECRET_KEY_ENV, sealing_keys
 from tests.support.dovecot import Dovecot, make_mail
 from tests.support.identity import (
     DEVICE_CODE,

@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 
 from deskmail.auth.cache import StoredTokenCache
-from deskmail.auth.keys import SECRET_KEY_ENV, sealing_keys
 from deskmail.auth.tokens import job_tokens
 from deskmail.cli import main
 from deskmail.config.loader import load_config
 from deskmail.store.engine import Store
+from deskmail.store.sealing import SECRET_KEY_ENV, sealing_keys
 from tests.support.identity import IdentityPlatform, identity_platform, make_certificate
 from tests.support.toml_config import write_config
 

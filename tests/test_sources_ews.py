@@ -444,7 +444,7 @@ def _oauth2_job(fake: EwsFake, platform: Any, client_id: str, flow: str = "app")
 def bearer_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EwsFake, Any]]:
     from cryptography.fernet import Fernet
 
-    from deskmail.auth.keys import SECRET_KEY_ENV
+    from deskmail.store.sealing import SECRET_KEY_ENV
     from tests.support.identity import identity_platform
 
     monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())

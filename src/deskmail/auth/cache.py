@@ -83,21 +83,12 @@ class StoredTokenCache:
 
     def load(self) -> str | None:
         """The cache's JSON, or None before the first sign-in."""
-        from cryptography.fernet import InvalidToken
-
         with self._session(write=False) as session:
             row = session.get(OAuthTokenCache, self._job)
             sealed = row.sealed if row is not None else None
         if sealed is None:
             return None
-        try:
-            return self._keys.decrypt(sealed.encode("ascii")).decode("utf-8")
-        except InvalidToken:
-            raise CacheUnreadable(
-                f'the token cache of job "{self._job}" was sealed with another key than the'
-                " configured ones (DESKMAIL_SECRET_KEY or the key file): add the old key after"
-                " the new one, or sign in again"
-            ) from None
+        return _opened(self._keys, sealed, self._job)
 
     def save(self, serialized: str) -> None:
         sealed = self._keys.encrypt(serialized.encode("utf-8")).decode("ascii")
@@ -115,3 +106,29 @@ class StoredTokenCache:
             row = session.get(OAuthTokenCache, self._job)
             if row is not None:
                 session.delete(row)
+
+
+def reseal_token_caches(store: Store, keys: MultiFernet) -> int:
+    """Seal every job's token cache again with the first key (after a key rotation)."""
+    from sqlalchemy import select
+
+    count = 0
+    with store.transaction() as session:
+        for row in session.scalars(select(OAuthTokenCache)):
+            _opened(keys, row.sealed, row.job)  # names the job a lost key sealed
+            row.sealed = keys.rotate(row.sealed.encode("ascii")).decode("ascii")
+            count += 1
+    return count
+
+
+def _opened(keys: MultiFernet, sealed: str, job: str) -> str:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return keys.decrypt(sealed.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        raise CacheUnreadable(
+            f'the token cache of job "{job}" was sealed with another key than the'
+            " configured ones (DESKMAIL_SECRET_KEY or the key file): add the old key after"
+            " the new one, or sign in again"
+        ) from None

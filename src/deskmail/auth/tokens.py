@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Protocol
 
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
-from deskmail.auth.keys import SecretKeyError, key_file_for, sealing_keys
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig, JobConfig
@@ -14,6 +13,7 @@ from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow, OAuth2Provider
 from deskmail.config.secrets import resolve_certificate_password, resolve_client_secret
 from deskmail.sources.errors import SourceError, Step
 from deskmail.store.engine import Store
+from deskmail.store.sealing import SecretKeyError, key_file_for, sealing_keys
 
 
 class SignIn(Protocol):

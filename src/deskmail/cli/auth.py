@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from deskmail.cli.app import main
-from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, config_option, jobs_of, load, store_of
+from deskmail.cli.common import (
+    EXIT_CONFIG,
+    EXIT_JOB_FAILED,
+    config_option,
+    jobs_of,
+    load,
+    store_of,
+    with_stored_jobs,
+)
 from deskmail.config.errors import ConfigError
 
 
@@ -35,7 +43,7 @@ def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
     from deskmail.outbound.outbox import smtp_settings
     from deskmail.sources.errors import SourceError
 
-    config = load(config_path)
+    config = with_stored_jobs(load(config_path), job_name=job_name)
     (job,) = jobs_of(config, job_name)
     settings = smtp_settings(config, job) if smtp else None
     oauth2 = settings.oauth2 if settings is not None else None if smtp else job.oauth2
@@ -74,7 +82,7 @@ def auth_status(config_path: Path, job_name: str | None) -> None:
     from deskmail.sources.errors import SourceError
     from deskmail.store.models import utcnow
 
-    config = load(config_path)
+    config = with_stored_jobs(load(config_path), job_name=job_name)
     jobs = [job for job in jobs_of(config, job_name) if job.oauth2 is not None]
     if not jobs:
         click.echo("no job signs in with OAuth2")
