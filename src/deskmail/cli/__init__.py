@@ -3,7 +3,7 @@
 One module per family of commands; importing them registers them on `main`.
 """
 
-from deskmail.cli import auth, daemon, denied, mail, octopus, operations, records
+from deskmail.cli import auth, daemon, denied, mail, octopus, operations, records, webhooks
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
 
@@ -19,4 +19,5 @@ __all__ = [
     "octopus",
     "operations",
     "records",
+    "webhooks",
 ]

@@ -30,6 +30,7 @@ from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.notify import notify, watchdog_interval
+from deskmail.daemon.webhooks import WebhookWorker
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
 
@@ -76,8 +77,10 @@ def serve(
     # Blocked before the first worker thread starts: threads inherit the mask.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
+    webhooks = WebhookWorker(store, config)
     try:
         supervisor.apply(config)
+        webhooks.start()
         if on_started is not None:
             on_started()
         notify("READY=1", f"STATUS={supervisor.status()}")
@@ -99,7 +102,8 @@ def serve(
             notify("READY=1", f"STATUS={supervisor.status()}")
     finally:
         notify("STOPPING=1")
-        supervisor.shutdown()
+        webhooks.stop()
+        supervisor.shutdown(webhooks)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
     return EXIT_OK
@@ -211,9 +215,13 @@ class Supervisor:
                 return
         self.apply(config)
 
-    def shutdown(self) -> None:
-        """Stop every worker (gracefully, within STOP_GRACE), then close the database."""
+    def shutdown(self, webhooks: WebhookWorker | None = None) -> None:
+        """Stop every worker (gracefully, within STOP_GRACE), then close the database.
+
+        `webhooks`: the webhook worker, asked to stop already, waited for with the jobs."""
         self._stop(list(self._workers))
+        if webhooks is not None and not webhooks.join(STOP_GRACE):
+            log.warning("webhooks: a POST still running after %.0f s, left behind", STOP_GRACE)
         self._locks.dispose()
         self._store.dispose()
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from deskmail import __version__
 from deskmail.apply.events import webhook_endpoint_disabled
+from deskmail.config.models import DeskmailConfig
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     WebhookAttempt,
@@ -164,8 +165,15 @@ class Deliverer:
             claimed = self._claim()
             if not claimed:
                 break
+            disabled: set[int] = set()
             for one in claimed:
-                report.attempts.append(self._post(one))
+                if one.endpoint_id in disabled:  # by an attempt of this batch
+                    self._release(one)
+                    continue
+                attempt = self._post(one)
+                report.attempts.append(attempt)
+                if attempt.endpoint_disabled:
+                    disabled.add(one.endpoint_id)
         return report
 
     def send_test(self, endpoint_id: int) -> AttemptResult:
@@ -226,7 +234,7 @@ class Deliverer:
             query = query.where(WebhookDelivery.id == only)
         claimed = []
         with self._store.transaction() as session:
-            for delivery, message, endpoint in session.execute(query).tuples():
+            for delivery, message, endpoint in session.execute(query):
                 delivery.attempts += 1
                 delivery.last_attempt_at = now
                 delivery.next_attempt_at = now + self._policy.lease
@@ -255,6 +263,14 @@ class Deliverer:
                     )
                 )
         return claimed
+
+    def _release(self, one: _Claimed) -> None:
+        """Give a claimed delivery back untried: due again, its attempt not counted."""
+        with self._store.transaction() as session:
+            delivery = session.get(WebhookDelivery, one.delivery_id, with_for_update=True)
+            if delivery is not None:
+                delivery.attempts -= 1
+                delivery.next_attempt_at = self._clock()
 
     def _post(self, one: _Claimed) -> AttemptResult:
         headers = {
@@ -376,6 +392,23 @@ class Deliverer:
         return True
 
 
+def deliverer_for(
+    store: Store, config: DeskmailConfig, policy: RetryPolicy = DEFAULT_POLICY
+) -> Deliverer:
+    """A Deliverer with the configuration's secret key; the event that an endpoint was
+    disabled goes to the first job's team and error group. Raises SecretKeyError."""
+    from deskmail.auth.keys import key_file_for, sealing_keys
+
+    first = config.jobs[0] if config.jobs else None
+    return Deliverer(
+        store,
+        sealing_keys(key_file_for(config.source_file)),
+        policy,
+        report_team=first.team if first else "IT",
+        report_group=(first.error_group or first.group) if first else None,
+    )
+
+
 def _read_some(reply: httpx.Response) -> str:
     """The start of the answer: a receiver's error page is for the log, not kept whole."""
     kept = bytearray()
@@ -391,5 +424,6 @@ __all__ = [
     "Deliverer",
     "DeliveryError",
     "DeliveryReport",
+    "deliverer_for",
     "where",
 ]

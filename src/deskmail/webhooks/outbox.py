@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, select
@@ -88,6 +89,22 @@ def queue_webhook(
     return message_id
 
 
+def anything_due(session: Session, now: datetime) -> bool:
+    """Whether a delivery to an enabled endpoint is due (the daemon asks every few seconds,
+    without importing what posts)."""
+    query = (
+        select(_DELIVERY.c.id)
+        .join(_ENDPOINT, _DELIVERY.c.endpoint_id == _ENDPOINT.c.id)
+        .where(
+            _DELIVERY.c.status == WebhookDeliveryStatus.PENDING,
+            _DELIVERY.c.next_attempt_at <= now,
+            _ENDPOINT.c.enabled.is_(True),
+        )
+        .limit(1)
+    )
+    return session.connection().execute(query).first() is not None
+
+
 def _subscribers(session: Session) -> list[_Subscriber]:
     """The enabled endpoints, read once per transaction (a batch of intake asks for each mail).
 
@@ -107,4 +124,4 @@ def _subscribers(session: Session) -> list[_Subscriber]:
     return known
 
 
-__all__ = ["new_message_id", "queue_webhook"]
+__all__ = ["anything_due", "new_message_id", "queue_webhook"]
