@@ -4,7 +4,7 @@ redelivered, disabled after sustained failure, never posted twice by two instanc
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -46,8 +46,6 @@ def test_our_signature_is_the_reference_librarys() -> None:
     body = b'{"type":"run.failed","data":{"job":"Support \xc3\xa9"}}'
     header = signature(secret, "msg_1", 1_765_083_600, body)
     reference = Webhook(secret)
-    from datetime import UTC, datetime
-
     assert header == reference.sign("msg_1", datetime.fromtimestamp(1_765_083_600, UTC), body)
     assert secret.startswith("whsec_") and len(secret) > 40
 
@@ -214,7 +212,7 @@ def test_send_test_posts_once_and_is_not_retried(
 
 
 def test_two_instances_never_post_the_same_attempt(
-    store: Store, receiver: Receiver, database_url: str, tmp_path: object
+    store: Store, receiver: Receiver, database_url: str
 ) -> None:
     keys = new_keys()
     add(store, keys, receiver.url, "run.failed")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from deskmail.store.engine import Store
-from deskmail.store.models import WebhookEndpoint
+from deskmail.store.models import WebhookEndpoint, utcnow
 from deskmail.webhooks.endpoints import (
     EndpointError,
     check_kinds,
@@ -74,7 +74,6 @@ def test_the_secret_is_sealed_and_views_never_hold_it(store: Store) -> None:
 def test_a_disabled_endpoint_gets_nothing_queued_until_enabled(store: Store) -> None:
     keys = new_keys()
     new = add(store, keys, "https://hooks.example.com/in", "run.failed")
-    from deskmail.store.models import utcnow
 
     def queued() -> str | None:
         with store.transaction() as session:

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from deskmail.cli import main
-from deskmail.config.models import JobConfig
+from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake.quarantine import discard, retry
 from deskmail.intake.run import run_job
 from deskmail.store.engine import Store
@@ -182,8 +182,6 @@ def test_retry_and_discard_of_quarantined_mail_are_reported(store: Store, tmp_pa
     assert run_job(store, job).quarantined == 2
     with store.session() as session:
         first, second = session.scalars(select(IntakeRecord).order_by(IntakeRecord.id)).all()
-    from deskmail.config.models import DeskmailConfig
-
     config = DeskmailConfig(source_file=tmp_path / "deskmail.toml", jobs=[job])
     [again] = retry(store, config, first.id)  # still refused: quarantined again
     assert not again.ok
@@ -274,9 +272,7 @@ def test_a_real_run_once_against_dovecot_makes_exactly_one_delivery(
     document = verified(request, secret)
     assert (document["type"], document["data"]["reference"]) == ("ticket.created", "IT-1")
     assert document["data"]["message_id"] == "hooks-1@example.com"
-    from deskmail.store.engine import Store as OpenStore
-
-    opened = OpenStore(database_url, tmp_path / "blobs")
+    opened = Store(database_url, tmp_path / "blobs")
     try:
         with opened.session() as session:
             assert len(session.scalars(select(WebhookMessage)).all()) == 1

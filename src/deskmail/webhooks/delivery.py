@@ -277,6 +277,7 @@ class Deliverer:
             "content-type": "application/json",
             **signed_headers(one.secret, one.message_id, int(time.time()), one.body),
         }
+        attempted_at = self._clock()
         started = time.monotonic()
         status: int | None = None
         answer: str | None = None
@@ -289,7 +290,7 @@ class Deliverer:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration_ms = int((time.monotonic() - started) * 1000)
         sent = {**headers, "user-agent": USER_AGENT}
-        result = self._record(one, sent, status, answer, error, duration_ms)
+        result = self._record(one, attempted_at, sent, status, answer, error, duration_ms)
         if error is not None:
             log.warning(
                 "webhook %s to endpoint %d (%s), attempt %d: %s",
@@ -304,6 +305,7 @@ class Deliverer:
     def _record(
         self,
         one: _Claimed,
+        attempted_at: datetime,
         headers: dict[str, str],
         status: int | None,
         answer: str | None,
@@ -311,7 +313,9 @@ class Deliverer:
         duration_ms: int,
     ) -> AttemptResult:
         now = self._clock()
-        result = AttemptResult(one.delivery_id, one.message_id, one.endpoint_id, status, error, 0)
+        result = AttemptResult(
+            one.delivery_id, one.message_id, one.endpoint_id, status, error, duration_ms
+        )
         with self._store.transaction() as session:
             delivery = session.get(WebhookDelivery, one.delivery_id, with_for_update=True)
             if delivery is None:  # its endpoint was removed meanwhile
@@ -319,7 +323,7 @@ class Deliverer:
             session.add(
                 WebhookAttempt(
                     delivery_id=one.delivery_id,
-                    attempted_at=now,
+                    attempted_at=attempted_at,
                     url=one.url,
                     request_headers=json.dumps(headers),
                     response_status=status,
