@@ -27,26 +27,13 @@ from deskmail.store.models import (
     WebhookMessage,
 )
 from deskmail.webhooks.delivery import Deliverer
+from tests.support.database import REFUSE_TICKET
 from tests.support.dovecot import Dovecot
 from tests.support.jobs import drop_mail, maildir_job
 from tests.support.toml_config import job_table, write_config
 from tests.support.webhook_receiver import Receiver
 from tests.webhooks.helpers import FAST, add, new_keys, outbox, verified
 
-_REFUSE = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
-        " WHEN NEW.subject = 'Refused by a trigger'"
-        " BEGIN SELECT RAISE(ABORT, 'trigger says no'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_ticket() RETURNS trigger LANGUAGE plpgsql AS $$"
-        " BEGIN IF NEW.subject = 'Refused by a trigger' THEN"
-        " RAISE EXCEPTION 'trigger says no'; END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
-        " FOR EACH ROW EXECUTE FUNCTION refuse_ticket()",
-    ],
-}
 _ALLOW = {
     "sqlite": ["DROP TRIGGER refuse_ticket"],
     "postgresql": ["DROP TRIGGER refuse_ticket ON ticket"],
@@ -147,7 +134,7 @@ def test_nothing_is_sent_for_a_transaction_that_rolled_back(
 ) -> None:
     keys = new_keys()
     endpoint = add(store, keys, receiver.url, "*")
-    _execute(store, _REFUSE)
+    _execute(store, REFUSE_TICKET)
     job = _job(tmp_path)
     assert job.path is not None
     drop_mail(job.path, "a", "alice@example.com", "Fine")
@@ -174,7 +161,7 @@ def test_nothing_is_sent_for_a_transaction_that_rolled_back(
 def test_retry_and_discard_of_quarantined_mail_are_reported(store: Store, tmp_path: Path) -> None:
     keys = new_keys()
     add(store, keys, "https://hooks.example.com/deskmail", "*")
-    _execute(store, _REFUSE)
+    _execute(store, REFUSE_TICKET)
     job = _job(tmp_path)
     assert job.path is not None
     drop_mail(job.path, "a", "alice@example.com", "Refused by a trigger")

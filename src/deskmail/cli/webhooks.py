@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
     from deskmail.store.engine import Store
-    from deskmail.webhooks.delivery import Deliverer
+    from deskmail.webhooks.delivery import AttemptResult, Deliverer
 
 _STATUSES = ("pending", "delivered", "failed")
 
@@ -156,18 +156,7 @@ def webhooks_disable(config_path: Path, endpoint_id: int) -> None:
 @click.argument("endpoint_id", type=int)
 def webhooks_test(config_path: Path, endpoint_id: int) -> None:
     """Post a webhook.test event to the endpoint now, once; exit 1 if it failed."""
-    from deskmail.report.webhooks import render_attempt
-    from deskmail.webhooks.delivery import DeliveryError
-
-    config = load(config_path)
-    store = store_of(config)
-    try:
-        with _deliverer(config, store) as deliverer:
-            result = deliverer.send_test(endpoint_id)
-    except DeliveryError as exc:
-        _fail(str(exc), EXIT_JOB_FAILED)
-    click.echo(render_attempt(result))
-    sys.exit(0 if result.delivered else EXIT_JOB_FAILED)
+    _post_now(config_path, lambda deliverer: deliverer.send_test(endpoint_id))
 
 
 @webhooks.command("deliveries")
@@ -206,6 +195,11 @@ def webhooks_deliveries(
 def webhooks_redeliver(config_path: Path, delivery_id: int) -> None:
     """Post a delivery again now, under the same webhook-id; exit 1 if it failed (it is then
     retried on the usual schedule)."""
+    _post_now(config_path, lambda deliverer: deliverer.redeliver(delivery_id))
+
+
+def _post_now(config_path: Path, post: Callable[[Deliverer], AttemptResult]) -> NoReturn:
+    """Send test and redeliver: one POST now, said in one line; exit 1 if it failed."""
     from deskmail.report.webhooks import render_attempt
     from deskmail.webhooks.delivery import DeliveryError
 
@@ -213,7 +207,7 @@ def webhooks_redeliver(config_path: Path, delivery_id: int) -> None:
     store = store_of(config)
     try:
         with _deliverer(config, store) as deliverer:
-            result = deliverer.redeliver(delivery_id)
+            result = post(deliverer)
     except DeliveryError as exc:
         _fail(str(exc), EXIT_JOB_FAILED)
     click.echo(render_attempt(result))
