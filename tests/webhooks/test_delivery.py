@@ -239,3 +239,16 @@ def test_two_instances_never_post_the_same_attempt(
     assert sum(len(r.attempts) for r in reports) == 40
     with store.session() as session:
         assert session.query(WebhookAttempt).count() == 40
+
+
+def test_redelivery_waits_for_an_attempt_in_flight(store: Store, receiver: Receiver) -> None:
+    keys = new_keys()
+    add(store, keys, receiver.url, "run.failed")
+    _queue(store)
+    with Deliverer(store, keys, FAST) as other, Deliverer(store, keys, FAST) as this:
+        [claimed] = other._claim()  # another instance, between its claim and its answer
+        with pytest.raises(DeliveryError, match="is being posted right now"):
+            this.redeliver(claimed.delivery_id)
+        assert other._post(claimed).delivered
+        assert this.redeliver(claimed.delivery_id).delivered
+    assert len(receiver.received) == 2

@@ -200,10 +200,29 @@ class Deliverer:
                     f"endpoint {delivery.endpoint_id} is disabled; enable it first"
                     f" (deskmail webhooks enable {delivery.endpoint_id})"
                 )
+            if self._in_flight(session, delivery):
+                raise DeliveryError(
+                    f"delivery {delivery_id} is being posted right now; see its answer with"
+                    f" deskmail webhooks deliveries {delivery_id}"
+                )
             delivery.status = WebhookDeliveryStatus.PENDING
             delivery.attempts = 0
             delivery.next_attempt_at = self._clock()
         return self._post_now(delivery_id, probe=False)
+
+    def _in_flight(self, session: Session, delivery: WebhookDelivery) -> bool:
+        """Claimed by an instance whose answer is not logged yet, and its lease still runs."""
+        claimed = delivery.last_attempt_at
+        if delivery.status is not WebhookDeliveryStatus.PENDING or claimed is None:
+            return False
+        if claimed + self._policy.lease <= self._clock():
+            return False
+        logged = session.scalars(
+            select(WebhookAttempt.id).where(
+                WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.attempted_at >= claimed
+            )
+        ).first()
+        return logged is None
 
     # ---- claim, post, record ----------------------------------------------------
 
