@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.dovecot",
     "tests.support.graph",
     "tests.support.smtp",
+    "tests.support.webhook_receiver",
 ]

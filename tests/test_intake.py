@@ -41,6 +41,7 @@ from deskmail.store.models import (
     TicketKind,
     TicketMessage,
 )
+from tests.support.database import REFUSE_TICKET
 from tests.support.jobs import maildir_job
 from tests.support.smtp import SmtpServer
 
@@ -643,22 +644,6 @@ def test_run_is_recorded_with_counts(
         assert s.scalar(select(func.count(Person.id))) == 1  # the fallback user
 
 
-_REFUSE_TICKET = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
-        " WHEN NEW.subject = 'Refused by a trigger'"
-        " BEGIN SELECT RAISE(ABORT, 'trigger says no'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_ticket() RETURNS trigger LANGUAGE plpgsql AS $$"
-        " BEGIN IF NEW.subject = 'Refused by a trigger' THEN"
-        " RAISE EXCEPTION 'trigger says no'; END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
-        " FOR EACH ROW EXECUTE FUNCTION refuse_ticket()",
-    ],
-}
-
-
 def test_a_database_error_never_puts_the_mail_in_a_log_reason_or_event(
     store: Store,
     maildir: mailbox.Maildir,
@@ -670,7 +655,7 @@ def test_a_database_error_never_puts_the_mail_in_a_log_reason_or_event(
 
     marker = f"private-{os.urandom(8).hex()}"
     with store.engine.begin() as connection:
-        for statement in _REFUSE_TICKET[store.engine.dialect.name]:
+        for statement in REFUSE_TICKET[store.engine.dialect.name]:
             connection.exec_driver_sql(statement)
     job = maildir_job(Path(maildir._path), log_file=tmp_path / "logs" / "support.log")
     config = DeskmailConfig(

@@ -40,8 +40,9 @@ WALKTHROUGH_HEADING = "### Every command, on the sample"
 # Octopus command line reads a POP3 mailbox (tests/test_octopus.py runs the
 # Octopus document's own examples), `sample init` is what makes the sample, and
 # `auth login` waits for a person at a browser (tests/test_auth_cli.py signs in), and
-# `web` serves until stopped (tests/test_cli_web.py).
-NOT_ON_THE_SAMPLE = {"serve", "octopus", "sample init", "auth login", "web"}
+# `web` serves until stopped (tests/test_cli_web.py); `webhooks test` posts to a receiver
+# the sample has none of (tests/webhooks/ runs one).
+NOT_ON_THE_SAMPLE = {"serve", "octopus", "sample init", "auth login", "web", "webhooks test"}
 
 
 def _walkthrough() -> list[str]:

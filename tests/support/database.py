@@ -24,6 +24,23 @@ from deskmail.store.migrate import upgrade
 POSTGRES_SERVER = "postgres@127.0.0.1:5432"
 ALL_DATABASES = ("sqlite", "postgresql")
 
+# A trigger that makes the store refuse a ticket with this subject, by dialect: a
+# transaction that fails in the database, as a real one can.
+REFUSE_TICKET = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
+        " WHEN NEW.subject = 'Refused by a trigger'"
+        " BEGIN SELECT RAISE(ABORT, 'trigger says no'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_ticket() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN IF NEW.subject = 'Refused by a trigger' THEN"
+        " RAISE EXCEPTION 'trigger says no'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_ticket BEFORE INSERT ON ticket"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_ticket()",
+    ],
+}
+
 
 def _selected_databases() -> list[str]:
     wanted = os.environ.get("DESKMAIL_TEST_DATABASES", "")

@@ -44,6 +44,8 @@ from deskmail.store.models import (
     TicketStatus,
     utcnow,
 )
+from deskmail.webhooks.outbox import queue_webhook
+from deskmail.webhooks.payloads import EventCause, EventClosed, EventOpened, JobHealthChanged
 
 # While a mailbox keeps failing, one note an hour at most (a job's failure_note_minutes;
 # Octopus adds one on every failed run).
@@ -112,6 +114,8 @@ def quarantine_event(
         f'Mail could not be processed (job "{job.name}"){about}',
         _quarantine_description(job, record),
         now,
+        cause=EventCause.QUARANTINE,
+        job=job.name,
     )
     store_attachments(
         session, blobs, [eml_attachment(raw, eml_name(subject, QUARANTINED_NAME))], event
@@ -146,7 +150,8 @@ def retried_ok(session: Session, record: IntakeRecord, outcome: str = "") -> Tic
     event = _open_event(session, record.event_ticket_id)
     if event is not None:
         done = f": {outcome}" if outcome else ""
-        _close(event, f"Retried at {_when(now)} and processed{done}.", now)
+        closing = f"Retried at {_when(now)} and processed{done}."
+        _close(session, event, closing, now, EventCause.QUARANTINE, record.job)
     return event
 
 
@@ -156,10 +161,13 @@ def discarded(session: Session, record: IntakeRecord) -> Ticket | None:
     event = _open_event(session, record.event_ticket_id)
     if event is not None:
         _close(
+            session,
             event,
             f"Discarded at {_when(now)}: no ticket will be made from it. The raw message is"
             f" kept in the blob store for audit (SHA-256 {record.raw_sha256}).",
             now,
+            EventCause.QUARANTINE,
+            record.job,
         )
     return event
 
@@ -186,6 +194,8 @@ def mailbox_failed(
             f'Mailbox of job "{job.name}" cannot be used: {step} failed',
             _mailbox_description(job, error, now),
             now,
+            cause=EventCause.MAILBOX,
+            job=job.name,
         )
         _attach(session, blobs, event, shown_configuration(job))
         return event
@@ -218,7 +228,17 @@ def credential_expiring(
         f" {what}; put it where the job's oauth2 table names it{renew};"
         f" then test the connection with: {check_command(job)}\n"
     )
-    event = _new_event(session, job.team, job.error_group or job.group, subject, description, now)
+    group = job.error_group or job.group
+    event = _new_event(
+        session,
+        job.team,
+        group,
+        subject,
+        description,
+        now,
+        cause=EventCause.CREDENTIAL,
+        job=job.name,
+    )
     return event
 
 
@@ -253,6 +273,8 @@ def config_error_event(
             "What to do: correct the file (the problem names the line); the next run"
             " that works closes this event. The file is attached, its passwords shown as ***.",
             now,
+            cause=EventCause.CONFIGURATION,
+            job=job_name,
         )
         shown = redacted_octopus_file(Path(file)) if blobs is not None else None
         if blobs is not None and shown is not None:
@@ -291,6 +313,8 @@ def stored_job_refused_event(
         " a job whose secrets cannot be decrypted needs the key they were sealed with"
         " (DESKMAIL_SECRET_KEY or the key file).",
         now,
+        cause=EventCause.CONFIGURATION,
+        job=job_name,
     )
 
 
@@ -302,17 +326,52 @@ def mailbox_recovered(session: Session, job: JobConfig, now: datetime) -> Ticket
     if health is None or health.failing_since is None:
         return None
     event = _open_event(session, health.event_ticket_id)
+    event_id = health.event_ticket_id
     if event is not None:
         since = health.failing_since
         _close(
+            session,
             event,
             f"The mailbox works again ({_when(now)}). It had failed since {_when(since)}"
             f" ({_duration(now - since)}); the last problem was: {health.detail}",
             now,
+            EventCause.CONFIGURATION if health.step == CONFIGURATION_STEP else EventCause.MAILBOX,
+            job.name,
         )
     health.failing_since = health.step = health.detail = None
     health.event_ticket_id = health.last_reported_at = None
+    queue_webhook(session, JobHealthChanged(job.name, True, None, None, event_id, now))
     return event
+
+
+def webhook_endpoint_disabled(
+    session: Session,
+    team: str,
+    group: str | None,
+    endpoint_id: int,
+    where: str,
+    reason: str,
+    now: datetime,
+) -> Ticket:
+    """Report a webhook endpoint disabled after sustained failure (webhooks/policy.py).
+
+    `where`: its scheme and host only: a path or query may carry the receiver's token.
+    """
+    return _new_event(
+        session,
+        team,
+        group,
+        f"Webhook endpoint {endpoint_id} ({where}) was disabled",
+        f"deskmail stopped posting webhooks to endpoint {endpoint_id} ({where}): {reason}.\n\n"
+        "Events for it are no longer queued while it is disabled. What to do: fix the"
+        " receiver, check it with `deskmail webhooks test"
+        f" {endpoint_id}`, then `deskmail webhooks enable {endpoint_id}`; `deskmail webhooks"
+        f" deliveries --endpoint {endpoint_id}` shows the attempts and the answers, and"
+        " `deskmail webhooks redeliver ID` posts a failed delivery again.",
+        now,
+        cause=EventCause.WEBHOOK,
+        job=None,
+    )
 
 
 def _attach(session: Session, blobs: BlobStore, event: Ticket, shown: ShownFile) -> None:
@@ -375,9 +434,13 @@ def _report_failure(
     event = _open_event(session, health.event_ticket_id) if health.failing_since else None
     if event is None:
         # First failure, or the event was closed by hand while the problem lasts.
+        healthy = health.failing_since is None
         health.failing_since = health.failing_since or now
         event = open_event()
         health.event_ticket_id, health.last_reported_at = event.id, now
+        if healthy:
+            change = JobHealthChanged(job_name, False, step, now, event.id, now)
+            queue_webhook(session, change)
         return event, True
     last = health.last_reported_at or health.failing_since
     if last is not None and now - last < every:
@@ -411,6 +474,9 @@ def _new_event(
     subject: str,
     description: str,
     now: datetime,
+    *,
+    cause: EventCause,
+    job: str | None,
 ) -> Ticket:
     team = get_or_create(session, Team, team_name)
     event = Ticket(
@@ -426,6 +492,9 @@ def _new_event(
     )
     session.add(event)
     session.flush()
+    reference = f"{team.name}-{event.number}"
+    opened = EventOpened(event.id, reference, cause, job, now)
+    queue_webhook(session, opened, subject=subject)
     return event
 
 
@@ -445,9 +514,13 @@ def _note(event: Ticket, body: str, now: datetime) -> None:
     event.updated_at = now
 
 
-def _close(event: Ticket, body: str, now: datetime) -> None:
+def _close(
+    session: Session, event: Ticket, body: str, now: datetime, cause: EventCause, job: str | None
+) -> None:
     _note(event, body, now)
     event.status = TicketStatus.CLOSED
+    reference = f"{event.team.name}-{event.number}"
+    queue_webhook(session, EventClosed(event.id, reference, cause, job, now), subject=event.subject)
 
 
 def _when(moment: datetime) -> str:
@@ -476,4 +549,5 @@ __all__ = [
     "quarantine_event",
     "retried_ok",
     "stored_job_refused_event",
+    "webhook_endpoint_disabled",
 ]

@@ -36,6 +36,8 @@ from deskmail.store.models import (
     new_token,
     utcnow,
 )
+from deskmail.webhooks.outbox import queue_webhook
+from deskmail.webhooks.payloads import ActivityAdded, TicketCreated
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,11 @@ def apply_plan(
     if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
         ticket = _ticket_to_update(session, plan.ticket_id)
         if ticket is not None:
-            return _add_activity(session, blobs, ticket, content)
+            return _add_activity(session, blobs, ticket, content, context.job)
     if plan.action in (Action.IGNORE, Action.DENY):
         return None
     draft = draft_ticket(session, context, content.message, plan)
-    return _create_ticket(session, blobs, draft, content)
+    return _create_ticket(session, blobs, draft, content, context.job)
 
 
 _MADE = "deskmail_tickets_made"  # session.info: ticket id -> the object _create_ticket made
@@ -151,7 +153,7 @@ def next_ticket_number(session: Session, team_id: int) -> int:
 
 
 def _create_ticket(
-    session: Session, blobs: BlobWriter, draft: TicketDraft, content: Content
+    session: Session, blobs: BlobWriter, draft: TicketDraft, content: Content, job: str
 ) -> Applied:
     message = content.message
     team = get_or_create(session, Team, draft.team)
@@ -197,7 +199,12 @@ def _create_ticket(
     ]
     if notes:
         _note_names(session, ticket, notes)
-    return Applied(ticket.id, ticket.number, team.name, None, ticket)
+    made = Applied(ticket.id, ticket.number, team.name, None, ticket)
+    created = TicketCreated(
+        ticket.id, made.label, team.name, ticket.number, draft.kind, job, message.message_id, now
+    )
+    queue_webhook(session, created, subject=message.subject)
+    return made
 
 
 def _note_names(session: Session, ticket: Ticket, notes: list[str]) -> None:
@@ -218,7 +225,9 @@ def _note_names(session: Session, ticket: Ticket, notes: list[str]) -> None:
     )
 
 
-def _add_activity(session: Session, blobs: BlobWriter, ticket: Ticket, content: Content) -> Applied:
+def _add_activity(
+    session: Session, blobs: BlobWriter, ticket: Ticket, content: Content, job: str
+) -> Applied:
     message = content.message
     author = find_person(session, message.sender)
     now = utcnow()
@@ -242,7 +251,10 @@ def _add_activity(session: Session, blobs: BlobWriter, ticket: Ticket, content: 
     activity = _new_row(session, Activity, values)
     _remember(session, ticket, activity, message)
     _store_files(session, blobs, ticket, activity, content)
-    return Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
+    made = Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
+    added = ActivityAdded(activity.id, ticket.id, made.label, job, message.message_id, now)
+    queue_webhook(session, added, subject=message.subject)
+    return made
 
 
 NewRow = TypeVar("NewRow", Ticket, Activity)

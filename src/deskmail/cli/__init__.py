@@ -3,7 +3,18 @@
 One module per family of commands; importing them registers them on `main`.
 """
 
-from deskmail.cli import auth, daemon, denied, jobs, mail, octopus, operations, records, web
+from deskmail.cli import (
+    auth,
+    daemon,
+    denied,
+    jobs,
+    mail,
+    octopus,
+    operations,
+    records,
+    web,
+    webhooks,
+)
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
 
@@ -21,4 +32,5 @@ __all__ = [
     "operations",
     "records",
     "web",
+    "webhooks",
 ]

@@ -42,6 +42,7 @@ from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.notify import notify, watchdog_interval
 from deskmail.daemon.stored_jobs import POLL_SECONDS, ChangeListener, StoredJobs
 from deskmail.daemon.switches import read_switches, switched
+from deskmail.daemon.webhooks import WebhookWorker
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
 
@@ -103,11 +104,13 @@ def serve(
         if store.is_postgresql
         else None
     )
+    webhooks = WebhookWorker(store, config)
     stop_alongside: Callable[[], None] | None = None
     try:
         supervisor.start()
         if listener is not None:
             listener.start()
+        webhooks.start()
         if alongside is not None:
             stop_alongside = alongside(supervisor)
         if on_started is not None:
@@ -143,7 +146,8 @@ def serve(
             stop_alongside()
         if listener is not None:
             listener.stop()
-        supervisor.shutdown()
+        webhooks.stop()
+        supervisor.shutdown(webhooks)
         if listener is not None:
             listener.join(STOP_GRACE)
         # A wake still pending would kill the process once unblocked (SIGUSR1's default).
@@ -314,9 +318,13 @@ class Supervisor:
         self._config = config
         self.apply(running)
 
-    def shutdown(self) -> None:
-        """Stop every worker (gracefully, within STOP_GRACE), then close the database."""
+    def shutdown(self, webhooks: WebhookWorker | None = None) -> None:
+        """Stop every worker (gracefully, within STOP_GRACE), then close the database.
+
+        `webhooks`: the webhook worker, asked to stop already, waited for with the jobs."""
         self._stop(list(self._workers))
+        if webhooks is not None and not webhooks.join(STOP_GRACE):
+            log.warning("webhooks: a POST still running after %.0f s, left behind", STOP_GRACE)
         self._heartbeat.forget()
         self._locks.dispose()
         self._store.dispose()

@@ -43,7 +43,9 @@ from deskmail.store.blobs import BlobBatch, BlobWriter
 from deskmail.store.engine import Store
 from deskmail.store.errors import describe_error
 from deskmail.store.ids import assign_ids_up_front
-from deskmail.store.models import IntakeOutcome, IntakeRecord
+from deskmail.store.models import IntakeOutcome, IntakeRecord, utcnow
+from deskmail.webhooks.outbox import queue_webhook
+from deskmail.webhooks.payloads import MessageQuarantined, QuarantineRetried
 
 _JOURNAL = cast(Table, IntakeRecord.__table__)
 
@@ -244,6 +246,7 @@ def _write(
         deferred.insert(session, _JOURNAL, _journal_values(record))  # with the batch's rows
     if retrying is not None:
         retried_ok(session, record, ticket or record.outcome.value)
+        queue_webhook(session, QuarantineRetried.of(record, utcnow()))
     reached(CrashPoint.IN_TRANSACTION)
     return MessageOutcome(
         fetched.key,
@@ -331,6 +334,8 @@ def _quarantine(
             session.add(record)
             session.flush()
             _report(session, store, job, record, fetched.raw, subject)
+            quarantined = MessageQuarantined.of(record, utcnow(), retry=retrying is not None)
+            queue_webhook(session, quarantined, subject=subject)
     except _NotQuarantined:
         return MessageOutcome(fetched.key, Result.SKIPPED, subject)
     except IntegrityError:

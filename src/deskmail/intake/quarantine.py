@@ -28,6 +28,8 @@ from deskmail.sources.base import FetchedMessage
 from deskmail.store.blobs import BlobStore
 from deskmail.store.engine import Store
 from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
+from deskmail.webhooks.outbox import queue_webhook
+from deskmail.webhooks.payloads import QuarantineDiscarded
 
 # A discarded message is journaled IGNORED (taken care of: the next run acknowledges
 # it); this prefix on its error tells it from one a processing rule ignored.
@@ -167,6 +169,7 @@ def discard(session: Session, record_id: int) -> IntakeRecord | None:
     record.outcome = IntakeOutcome.IGNORED
     record.error = f"{DISCARDED} {utcnow():%Y-%m-%d %H:%M} UTC; was: {record.error}"[:4000]
     discarded(session, record)
+    queue_webhook(session, QuarantineDiscarded.of(record, utcnow()))
     return record
 
 

@@ -41,6 +41,8 @@ from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
 from deskmail.store.errors import describe_error
 from deskmail.store.models import Run, utcnow
+from deskmail.webhooks.outbox import queue_webhook
+from deskmail.webhooks.payloads import RunFailed
 
 log = logging.getLogger(__name__)
 
@@ -424,6 +426,11 @@ def _finish_run(store: Store, run_id: int, summary: RunSummary) -> None:
             run.finished_at = utcnow()
             run.status = "ok" if summary.ok else "failed"
             run.error = summary.failure
+            if summary.failure is not None:
+                failed = RunFailed(
+                    run.id, run.job, summary.failure, run.started_at, run.finished_at
+                )
+                queue_webhook(session, failed)
             for name in (
                 "fetched",
                 "created",

@@ -445,6 +445,93 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class WebhookEndpoint(Base):
+    """Where webhooks go: a URL, the kinds of event it takes, and its signing secret.
+
+    The secret (whsec_...) is sealed with the deskmail secret key and shown once, when
+    made. `failing_since` and `failures` count the attempts that failed in a row: the
+    rule that disables an endpoint reads them (webhooks/policy.py).
+    """
+
+    __tablename__ = "webhook_endpoint"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    kinds: Mapped[str] = mapped_column(Text)  # space-separated event kinds
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret_sealed: Mapped[str] = mapped_column(Text)  # Fernet token of the whsec_ secret
+    description: Mapped[str] = mapped_column(Text, default="")
+    include_subject: Mapped[bool] = mapped_column(Boolean, default=False)  # mail text: opt-in
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookMessage(Base):
+    """The outbox: one event to report, written in the transaction of what it reports.
+
+    `id` is the webhook-id every attempt of it carries, to every endpoint.
+    """
+
+    __tablename__ = "webhook_message"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # the event's data as JSON, never mail text
+    # The mail's subject, kept only when an endpoint asked for it (include_subject).
+    subject: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every attempt of the retry schedule failed
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint, until it is delivered or its attempts run out."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_message.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _enum(WebhookDeliveryStatus, "webhook_delivery_status"),
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # since queued or redelivered
+    # When it is due; while an instance posts it, the end of that instance's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[WebhookMessage] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one POST, its request headers (no secret), the answer, the time."""
+
+    __tablename__ = "webhook_attempt"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    url: Mapped[str] = mapped_column(String(2000))
+    request_headers: Mapped[str] = mapped_column(Text)  # JSON object
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)  # truncated
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # no answer: timeout, refused, TLS...
+
+
 # The tables of the web UI live in their own modules; importing them here puts them in
 # Base.metadata wherever the models are (fresh databases, the migration comparison).
 from deskmail.store import accounts, daemon_state  # noqa: E402
@@ -473,6 +560,11 @@ __all__ = [
     "TicketParticipant",
     "TicketStatus",
     "UTCDateTime",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookMessage",
     "accounts",
     "daemon_state",
 ]
