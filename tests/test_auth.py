@@ -6,6 +6,7 @@ token call that changed it; failures are named by their step.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -25,7 +26,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
-from deskmail.auth.keys import SECRET_KEY_ENV, sealing_keys
 from deskmail.auth.tokens import job_tokens, tokens_for
 from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
@@ -36,6 +36,7 @@ from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
 from deskmail.store.engine import Store
 from deskmail.store.models import OAuthTokenCache, Ticket, TicketKind
+from deskmail.store.sealing import SECRET_KEY_ENV, sealing_keys
 from tests.support.dovecot import Dovecot, make_mail
 from tests.support.identity import (
     DEVICE_CODE,
@@ -549,6 +550,64 @@ def test_two_token_sources_of_one_job_spend_the_refresh_token_the_other_rotated(
     assert jwt_claims(watcher.refused("stale"))["email"] == "agent@contoso.example"
 
 
+_REFRESHING_PROCESS = """
+import json, sys, time
+from pathlib import Path
+from deskmail.auth.tokens import job_tokens
+from deskmail.config.models import JobConfig
+from deskmail.store.engine import Store
+
+url, table, go = json.loads(sys.argv[1])
+store = Store(url, Path(go).parent / "blobs")
+tokens = job_tokens(JobConfig.model_validate(table), store)
+print("ready", flush=True)
+while not Path(go).exists():
+    time.sleep(0.002)
+try:
+    print(json.dumps(tokens.refused("stale").split(".")[1]))
+except Exception as exc:
+    print(json.dumps(f"{type(exc).__name__}: {exc}"))
+store.dispose()
+"""
+
+
+@pytest.mark.parametrize("provider", ["microsoft", "generic"])  # msal, Authlib
+def test_two_processes_refreshing_at_once_both_get_a_token_and_keep_the_rotated_one(
+    platform: IdentityPlatform, store: Store, database_url: str, tmp_path: Path, provider: str
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    if provider == "microsoft":
+        job = oauth2_job(platform, app.client_id, flow="delegated")
+    else:
+        job = _person_job(platform, app.client_id)
+    tokens(job, store).sign_in.interactive_sign_in(lambda message: None)  # type: ignore[attr-defined]
+    platform.refresh_delay = 0.5  # the second refresh arrives while the first is answered
+    go = tmp_path / "go"
+    arguments = json.dumps([database_url, job.model_dump(mode="json"), str(go)])
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _REFRESHING_PROCESS, arguments],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    go.touch()
+    answers = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
+    for answer in answers:
+        assert not answer.startswith("SourceError"), answer  # invalid_grant: a spent token
+        claims = json.loads(base64.urlsafe_b64decode(answer + "=" * (-len(answer) % 4)))
+        assert claims["email"] == "agent@contoso.example"
+    assert platform.grant_types.count("refresh_token") == 2
+    # What is saved is the live refresh token: the next refresh, in this process, works.
+    platform.refresh_delay = 0
+    assert jwt_claims(tokens(job, store).refused("stale"))["email"] == "agent@contoso.example"
+
+
 def test_the_web_sign_in_seam_runs_the_authorization_code_flow_with_pkce(
     platform: IdentityPlatform, store: Store
 ) -> None:
@@ -642,3 +701,71 @@ def test_a_generic_issuer_gives_app_tokens_by_client_credentials_through_authlib
         wrong.token()
     assert refused.value.step is Step.CLIENT
     assert "not-the-secret" not in str(refused.value)
+
+
+def _person_job(platform: IdentityPlatform, client_id: str) -> JobConfig:
+    return JobConfig(
+        name="Support",
+        protocol="imap",
+        server="127.0.0.1",
+        user="agent@contoso.example",
+        auth_mechanism="xoauth2",
+        oauth2=OAuth2Config.model_validate(
+            {
+                "provider": "generic",
+                "flow": "delegated",
+                "client_id": client_id,
+                "issuer": platform.issuer,  # its metadata names every endpoint
+                "scopes": ["https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"],
+                "ca_file": platform.ca_file,
+            }
+        ),
+    )
+
+
+def test_a_generic_issuer_signs_a_person_in_by_the_device_code_its_metadata_offers(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 1
+    job = _person_job(platform, app.client_id)
+    shown: list[str] = []
+    claims = tokens(job, store).sign_in.interactive_sign_in(shown.append)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    assert re.fullmatch(
+        r"Open https://microsoft.com/devicelogin in a browser and enter the code \w+", shown[0]
+    )
+    assert ("GET", f"/{platform.tenant}/v2.0/.well-known/openid-configuration") in platform.requests
+    assert platform.grant_types == [DEVICE_CODE, DEVICE_CODE]  # pending, then the tokens
+    # Another process: the saved access token, then a refresh that rotates and is saved.
+    token = tokens(job, store).token()
+    assert jwt_claims(token)["scp"] == "IMAP.AccessAsUser.All"
+    assert platform.grant_types == [DEVICE_CODE, DEVICE_CODE]
+    renewed = tokens(job, store).refused(token)
+    assert jwt_claims(tokens(job, store).refused(renewed))["email"] == "agent@contoso.example"
+    assert platform.grant_types[2:] == ["refresh_token", "refresh_token"]
+
+
+def test_a_generic_issuer_without_a_device_code_signs_in_by_loopback_redirect_with_pkce(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(public=True)
+    platform.advertise_device_code = False
+    job = _person_job(platform, app.client_id)
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=platform.ca_file))
+    )
+    pages: list[str] = []
+
+    def open_in_browser(message: str) -> None:  # the person at the browser
+        url = message.splitlines()[-1]
+        assert "code_challenge_method=S256" in url and "access_type" not in url
+        with browser.open(url) as page:
+            pages.append(page.read().decode())
+
+    claims = tokens(job, store).sign_in.interactive_sign_in(open_in_browser)  # type: ignore[attr-defined]
+    assert claims["preferred_username"] == "agent@contoso.example"
+    assert pages == ["deskmail: signed in; you may close this page.\n"]
+    assert platform.grant_types == ["authorization_code"]
+    assert jwt_claims(tokens(job, store).refused("stale"))["email"] == "agent@contoso.example"
+    assert platform.grant_types == ["authorization_code", "refresh_token"]

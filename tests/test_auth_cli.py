@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,12 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 
-from deskmail.auth.keys import SECRET_KEY_ENV
+from deskmail.auth.cache import StoredTokenCache
+from deskmail.auth.tokens import job_tokens
 from deskmail.cli import main
+from deskmail.config.loader import load_config
+from deskmail.store.engine import Store
+from deskmail.store.sealing import SECRET_KEY_ENV, sealing_keys
 from tests.support.identity import IdentityPlatform, identity_platform, make_certificate
 from tests.support.toml_config import write_config
 
@@ -78,9 +84,84 @@ def test_login_shows_the_code_waits_and_status_shows_who_until_when(
         "  scopes: https://outlook.office.com/IMAP.AccessAsUser.All",
     ]
     assert status[3].startswith("  access token: expires ") and status[3].endswith("(in 59 min)")
-    assert status[4] == (
-        "  refresh token: held (renewed at each use; expires after 90 days unused)"
+    today = datetime.datetime.now(datetime.UTC)
+    assert status[4].startswith(
+        f"  refresh token: expires about {today + datetime.timedelta(days=90):%Y-%m-%d}"
+        f" (90 days after it was issued, {today:%Y-%m-%d} "
     )
+    assert status[4].endswith(" UTC; each use issues a new one)")
+    for secret in [*platform.issued, *platform.refresh_tokens]:
+        assert secret not in result.output + "\n".join(status)
+
+
+def test_status_dates_the_refresh_token_from_its_last_issue(
+    platform: IdentityPlatform, tmp_path: Path, database_url: str
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    config = write_config(
+        tmp_path / "deskmail.toml", database_url, [job(platform, app.client_id, flow="delegated")]
+    )
+    assert cli("auth", "login", "--job", "Support", "--config", str(config)).exit_code == 0
+    # As if the refresh token had last been issued on 2026-10-01 at noon.
+    store = Store(database_url, tmp_path / "blobs")
+    cache = StoredTokenCache(store, "Support", sealing_keys(tmp_path / "unused.key"))
+    saved = json.loads(cache.load() or "{}")
+    for entry in saved["RefreshToken"].values():
+        entry["last_modification_time"] = str(
+            int(datetime.datetime(2026, 10, 1, 12, tzinfo=datetime.UTC).timestamp())
+        )
+    cache.save(json.dumps(saved))
+    line = next(
+        line
+        for line in cli("auth", "status", "--config", str(config)).output.splitlines()
+        if line.startswith("  refresh token:")
+    )
+    assert line == (
+        "  refresh token: expires about 2026-12-30 (90 days after it was issued,"
+        " 2026-10-01 12:00 UTC; each use issues a new one)"
+    )
+    # A renewal issues a new refresh token: the date moves on.
+    job_config = load_config(config).jobs[0]
+    found = job_tokens(job_config, store)
+    assert found is not None
+    found.refused("stale")
+    store.dispose()
+    later = cli("auth", "status", "--config", str(config)).output
+    today = datetime.datetime.now(datetime.UTC)
+    assert f"expires about {today + datetime.timedelta(days=90):%Y-%m-%d}" in later
+
+
+def test_login_with_a_generic_issuer_by_device_code_and_status_shows_who(
+    platform: IdentityPlatform, tmp_path: Path, database_url: str
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0
+    table = job(platform, app.client_id, flow="delegated")
+    table["oauth2"] = {
+        "provider": "generic",
+        "flow": "delegated",
+        "client_id": app.client_id,
+        "issuer": platform.issuer,
+        "scopes": ["https://outlook.office.com/IMAP.AccessAsUser.All"],
+        "ca_file": str(platform.ca_file),
+    }
+    config = write_config(tmp_path / "deskmail.toml", database_url, [table])
+    result = cli("auth", "login", "--job", "Support", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "in a browser and enter the code" in result.output
+    assert result.output.endswith(
+        "Support: signed in as agent@contoso.example; the tokens are kept, encrypted,"
+        " in the database\n"
+    )
+    status = cli("auth", "status", "--config", str(config)).output.splitlines()
+    assert status[:3] == [
+        "Support: generic, delegated",
+        "  signed in: agent@contoso.example",
+        "  scopes: https://outlook.office.com/IMAP.AccessAsUser.All",
+    ]
+    assert status[3].startswith("  access token: expires ") and status[3].endswith("(in 59 min)")
+    assert status[4] == "  refresh token: held (renewed at each use)"
     for secret in [*platform.issued, *platform.refresh_tokens]:
         assert secret not in result.output + "\n".join(status)
 

@@ -689,6 +689,38 @@ def test_literal_password_works_with_a_warning(
     assert all(record.name == "deskmail.config" for record in caplog.records)
 
 
+def test_literal_client_secret_works_with_a_warning_and_is_redacted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from deskmail.config.secrets import resolve_client_secret
+
+    text = dedent(
+        """
+        [[jobs]]
+        name = "Graph"
+        protocol = "graph"
+        user = "support@example.com"
+        [jobs.oauth2]
+        tenant = "contoso.example"
+        client_id = "app"
+        client_secret = "s3cr3t-app-value"
+        """
+    )
+    with caplog.at_level(logging.WARNING, logger="deskmail.config"):
+        (job,) = load(tmp_path, text)
+    assert job.oauth2 is not None
+    fail = lambda key, problem: ConfigError(None, key, problem)  # noqa: E731
+    assert resolve_client_secret(job.oauth2, fail) == "s3cr3t-app-value"
+    assert [record.getMessage() for record in caplog.records] == [
+        f'job "Graph": oauth2.client_secret is written in clear text in {tmp_path}/deskmail.toml;'
+        " use client_secret_env or client_secret_file"
+    ]
+    assert redact(job)["oauth2"]["client_secret"] == REDACTED
+    assert "s3cr3t-app-value" not in repr(job)
+    with pytest.raises(ConfigError, match="client_secret_env and client_secret are set"):
+        load(tmp_path, text + 'client_secret_env = "APP_SECRET"\n')
+
+
 def test_weak_transport_settings_are_warned_about(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1127,9 +1159,17 @@ def test_google_and_generic_providers_name_what_they_need(tmp_path: Path) -> Non
         " by a signed-in account",
         'jobs[0] ("Support").oauth2: Google needs the OAuth client\'s secret (a desktop'
         " app's too): set client_secret_env or client_secret_file",
-        "jobs[1] (\"Other\").oauth2.token_endpoint: is required with provider = 'generic'",
-        "jobs[1] (\"Other\").oauth2.flow: must be 'app' with provider = 'generic' (client"
-        " credentials); a person's sign-in is offered for microsoft and google",
+        "jobs[1] (\"Other\").oauth2.token_endpoint: is required with provider = 'generic'"
+        " (or issuer, whose metadata names it)",
+        'jobs[1] ("Other").oauth2.authorization_endpoint: is required for a person\'s sign-in'
+        " with provider = 'generic' (or issuer, whose metadata names it)",
+    ]
+    issuer_elsewhere = dedent(XOAUTH2_JOB).replace(
+        'tenant = "contoso.example"\n',
+        'tenant = "contoso.example"\nissuer = "https://id.example"\n',
+    )
+    assert "jobs[0] (\"Support\").oauth2.issuer: is only used with provider = 'generic'" in [
+        line.split(": ", 1)[1] for line in lines(error(tmp_path, issuer_elsewhere))
     ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import secrets
 import signal
 import socket
@@ -630,3 +631,177 @@ def test_an_oauth2_job_idles_with_its_token(
         finally:
             watcher.stop()
             assert watcher.join(10)
+
+
+# ---- jobs kept in the database (the jobs catalog) ----------------------------------
+
+
+def _deskmail(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    env.pop("DESKMAIL_DATABASE_URL", None)
+    return subprocess.run(
+        [*DESKMAIL, *args, "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_serve_runs_a_job_imported_into_the_database_without_a_restart(
+    dovecot: Dovecot,
+    database_url: str,
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real serve, a real import through the command line, the test Dovecot: the job's
+    password (entered in clear in the imported file) is stored sealed, reaches Dovecot,
+    and never shows in the daemon's log, the listing or the export."""
+    from deskmail.jobs.catalog import JobCatalog
+    from tests.support.dovecot import UNICODE_PASSWORD, UNICODE_USER
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    root = maildir(tmp_path)
+    config = write_config(tmp_path / "deskmail.toml", database_url, [maildir_job(root, "Filed")])
+    job = job_table(dovecot.job(UNICODE_USER), name="Stored", schedule="1h", idle=True)
+    job["password"] = UNICODE_PASSWORD
+    imported = write_config(tmp_path / "import.toml", database_url, [job])
+    imported.write_text("[[jobs]]" + imported.read_text("utf-8").split("[[jobs]]", 1)[1], "utf-8")
+
+    with serving(config) as daemon:
+        daemon.wait_for_log("job Filed: started")
+        done = _deskmail(config, "config", "import", str(imported))
+        assert done.returncode == 0, done.stdout + done.stderr
+        daemon.wait_for_log("job Stored: started")
+        daemon.wait_for_log("waiting for new mail")  # logged in to Dovecot with the password
+        dovecot.append(UNICODE_USER, make_mail("Made by a database job"))
+        wait_for(lambda: "Made by a database job" in subjects(store), "the stored job's ticket")
+
+        # A bad change is refused with its key; the running job is untouched.
+        from deskmail.config.errors import ConfigError
+        from deskmail.config.loader import load_config
+
+        catalog = JobCatalog(load_config(config), store)
+        with pytest.raises(ConfigError) as refused:
+            catalog.update("Stored", {"port": 0})
+        assert str(refused.value) == 'jobs ("Stored").port: must be between 1 and 65535 (got 0)'
+
+        # Disabled through the command line: stopped within seconds, the file's job kept.
+        done = _deskmail(config, "jobs", "disable", "Stored")
+        assert done.returncode == 0, done.stdout + done.stderr
+        daemon.wait_for_log("job Stored: stopped")
+        daemon.wait_for_log("0 job(s) started, 1 kept, 1 stopped")
+        listing = _deskmail(config, "jobs", "list").stdout
+        exported = _deskmail(config, "config", "export").stdout
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+    assert re.search(r"\nStored +database +imap +disabled +2 +password set\n", listing), listing
+    assert 'password_env = "DESKMAIL_STORED_PASSWORD"' in exported
+    for text in (daemon.log(), listing, exported):
+        assert UNICODE_PASSWORD not in text
+
+
+@sqlite_only
+def test_a_stored_revision_that_cannot_be_loaded_is_reported_once_and_the_job_keeps_running(
+    database_url: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from deskmail.config.loader import load_config
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.store.models import StoredJob
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    root = maildir(tmp_path)
+    config = write_config(tmp_path / "deskmail.toml", database_url, [])
+    JobCatalog(load_config(config), store).create(maildir_job(root, "Drop box"))
+    with serving(config) as daemon:
+        daemon.wait_for_log(f"watching {root}")
+        # As a newer deskmail would write it: a setting this one does not know.
+        with store.transaction() as session:
+            session.execute(
+                update(StoredJob)
+                .where(StoredJob.name == "Drop box")
+                .values(
+                    settings='{"protocol": "maildir", "path": "x", "future_key": 1}', revision=2
+                )
+            )
+        log = daemon.wait_for_log("still running its last good settings")
+        assert 'job "Drop box" (database, revision 2) cannot be loaded' in log
+        assert "future_key: unknown key" in log
+        deliver(root, make_mail("Still served"))
+        wait_for(lambda: "Still served" in subjects(store), "a ticket from the last good job")
+        time.sleep(2.5)  # a few more polls: no second report
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+    assert daemon.log().count("cannot be loaded") == 1
+    assert subjects(store).count('Configuration error: job "Drop box" revision 2 refused') == 1
+
+
+def _secret_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def test_two_instances_on_one_postgresql_see_the_same_database_job(
+    postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmail.config.loader import load_config
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.store.migrate import upgrade
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    upgrade(postgresql_url)
+    store = Store(postgresql_url, tmp_path / "blobs")
+    root = maildir(tmp_path)
+    configs = [
+        write_config(tmp_path / f"host-{host}.toml", postgresql_url, []) for host in ("a", "b")
+    ]
+    try:
+        with serving(configs[0]) as first, serving(configs[1]) as second:
+            for daemon in (first, second):
+                daemon.wait_for_log("no enabled job")
+            JobCatalog(load_config(configs[0]), store).create(maildir_job(root, "Shared"))
+            for daemon in (first, second):
+                daemon.wait_for_log("1 job(s) started, 0 kept, 0 stopped")
+            for n in range(3):
+                deliver(root, make_mail(f"Shared {n}"))
+            wait_for(lambda: subjects(store) == [f"Shared {n}" for n in range(3)], "3 tickets")
+            logs = first.log() + second.log()
+            assert logs.count("job Shared: started") == 1, logs  # one owner...
+            assert "job Shared: not ours to run" in logs  # ...the other waits its turn
+            for daemon in (first, second):
+                daemon.send(signal.SIGTERM)
+                assert daemon.exit_code() == 0, daemon.log()
+    finally:
+        store.dispose()
+
+
+def test_the_listener_hears_a_catalog_change_on_postgresql(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from deskmail.config.models import DeskmailConfig
+    from deskmail.daemon.stored_jobs import ChangeListener
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.store.migrate import upgrade
+
+    upgrade(postgresql_url)
+    store = Store(postgresql_url, tmp_path / "blobs")
+    wakes = Wakes()
+    listener = ChangeListener(store, wakes)
+    listener.start()
+    try:
+        wait_for(lambda: wakes.count, "the wake on connecting")
+        before = wakes.count
+        catalog = JobCatalog(DeskmailConfig(), store, lambda: MultiFernet([Fernet(_secret_key())]))
+        catalog.create(maildir_job(maildir(tmp_path), "Heard"))
+        wait_for(lambda: wakes.count > before, "the wake for the change", timeout=5)
+    finally:
+        listener.stop()
+        assert listener.join(5)
+        store.dispose()

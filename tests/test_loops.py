@@ -258,7 +258,9 @@ def test_qmail_failure_notice_quoting_the_message_in_the_body() -> None:
     )
     message = mail(sender="MAILER-DAEMON@mx.example.org", subject="failure notice", body=body)
     assert is_bounce(message) == Bounce(
-        original_message_id="deskmail.feed@desk.example.com", recipients=(), standard=False
+        original_message_id="deskmail.feed@desk.example.com",
+        recipients=(FailedRecipient(address="nobody@example.org", action="failed", status=""),),
+        standard=False,
     )
 
 
@@ -289,6 +291,7 @@ def test_a_person_quoting_a_bounce_subject_is_not_a_bounce() -> None:
         ("Auto-Submitted: auto-replied",),
         ("Auto-Submitted: auto-replied; owner-email=bob@example.com",),
         ("Auto-Submitted: vacation",),  # Zimbra
+        ("Auto-Submitted: auto-replied (zimbra; vacation)",),  # an RFC 3834 comment
         ("X-Autoreply: yes",),
         ("X-Autorespond: Out of office",),
         ("Precedence: auto_reply",),

@@ -3,6 +3,7 @@ mailbox and a real aiosmtpd SMTP server."""
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -62,6 +63,13 @@ class Desk:
         )
         assert result.exit_code == 0, result.output
         return result
+
+    def acknowledged_request(self) -> EmailMessage:
+        """A new ticket from an address that will bounce, and our acknowledgement of it."""
+        self.deliver(_mail("Printer broken", sender="gone@example.net"))
+        self.run()
+        (sent,) = self.smtp.received
+        return sent.message
 
     def outbox(self) -> list[OutgoingMail]:
         with self.store.session() as s:
@@ -215,9 +223,7 @@ def test_bounce_of_our_mail_lands_on_its_ticket_and_opens_nothing(
     dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
 ) -> None:
     desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
-    desk.deliver(_mail("Printer broken", sender="gone@example.net"))
-    desk.run()
-    ack_id = smtp_server.received[0].message["Message-ID"]
+    ack_id = desk.acknowledged_request()["Message-ID"]
     report = (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
         "To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
@@ -238,6 +244,98 @@ def test_bounce_of_our_mail_lands_on_its_ticket_and_opens_nothing(
         bodies = [a.body for a in tickets[0].activities]
     assert any("could not be delivered" in body for body in bodies)
     assert len(smtp_server.received) == 1  # nothing answers a bounce
+
+
+BOUNCES = Path(__file__).parent / "corpus" / "bounces"
+
+
+@pytest.mark.parametrize(
+    ("name", "original", "said"),
+    [
+        # Japanese, ISO-2022-JP, from an address that is not a mailer daemon's
+        ("hand-japanese-isp-ndr.eml", "deskmail.6f7e8d9c0b1a", "配信できませんでした"),
+        # JSON from Amazon SES through SNS
+        ("hand-ses-sns-bounce-notification.eml", "deskmail.fe98dc76ba54", "bouncedRecipients"),
+        # Apache James: multipart/mixed, "[BOUNCE]", the returned mail attached
+        ("hand-apache-james-bounce.eml", "deskmail.a0b1c2d3e4f5", "wasn't able to deliver"),
+    ],
+)
+def test_bounces_as_other_mtas_write_them_land_on_their_ticket(
+    name: str,
+    original: str,
+    said: str,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    ack_id = desk.acknowledged_request()["Message-ID"].strip("<>")
+    report = (BOUNCES / name).read_bytes()
+    desk.deliver(report.replace(f"{original}@desk.example.com".encode(), ack_id.encode()))
+    desk.run()
+    with desk.store.session() as s:
+        (ticket,) = s.scalars(select(Ticket))
+        bodies = [a.body for a in ticket.activities]
+    assert any(said in body for body in bodies), bodies
+    assert len(smtp_server.received) == 1  # nothing answers a bounce
+
+
+def test_reports_open_no_ticket_and_look_alikes_do(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    reports = [
+        "hand-arf-rfc5965-abuse.eml",
+        "hand-mimecast-rejection.eml",
+        "hand-fml-not-member.eml",
+        "generated-exim-rcpt-rejected.eml",
+        "hand-trendmicro-imss.eml",
+    ]
+    look_alikes = [
+        "hand-ordinary-forwarded-bounce-attached.eml",
+        "hand-ordinary-postmaster-unblock-request.eml",
+    ]
+    for name in reports + look_alikes:
+        desk.deliver((BOUNCES / name).read_bytes())
+    out = desk.run().output
+    assert "ignored 5" in out
+    with desk.store.session() as s:
+        subjects = sorted(t.subject for t in s.scalars(select(Ticket)))
+    assert subjects == [
+        "Fwd: Undelivered Mail Returned to Sender",
+        "Your server rejects our mail (550 5.7.1)",
+    ]
+    # The person is acknowledged; a postmaster never is (test_mailer_daemon_and_postmaster_...).
+    assert [str(m.message["To"]) for m in smtp_server.received] == ["maria.lopez@client.example"]
+
+
+def test_a_bounce_quoting_only_the_subject_lands_by_the_token_reference(
+    dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path, database_url: str
+) -> None:
+    desk = Desk(dovecot, smtp_server, tmp_path, database_url, send_acknowledgement=True)
+    subject = str(desk.acknowledged_request()["Subject"])
+    number, token = re.search(r"\] (\d+)-([a-z0-9]+)", subject).groups()  # type: ignore[union-attr]
+
+    def exchange_2003(quoted: str) -> bytes:
+        return (
+            "From: System Administrator <postmaster@mx.example.net>\r\n"
+            f"To: support@example.com\r\nSubject: Undeliverable: {quoted}\r\n"
+            f"Message-ID: {make_msgid(domain='mx.example.net')}\r\n\r\n"
+            f"Your message\r\n\r\n  Subject: {quoted}\r\n\r\n"
+            "did not reach the following recipient(s):\r\n\r\ngone@example.net\r\n"
+            "    The e-mail account does not exist.\r\n    <mx.example.net #5.1.1>\r\n"
+        ).encode()
+
+    desk.deliver(exchange_2003(subject))
+    desk.deliver(exchange_2003(subject.replace(f"{number}-{token}", f"{number}-zzzzzzzz")))
+    out = desk.run().output
+    assert "updated 1" in out and "ignored 1" in out
+    with desk.store.session() as s:
+        (ticket,) = s.scalars(select(Ticket))
+        bodies = [a.body for a in ticket.activities]
+    assert sum("did not reach" in body for body in bodies) == 1
+    assert len(smtp_server.received) == 1
 
 
 def test_out_of_office_is_recorded_not_ticketed(

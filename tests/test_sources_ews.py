@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,16 @@ from deskmail.sources.ews.connection import open_account, suggested_url
 from deskmail.sources.ews.folders import resolve_folder
 from deskmail.sources.ews.sync import read_changes
 from deskmail.sources.factory import open_source
-from tests.support.ews import ADDRESS, PASSWORD, EwsFake, ews_fake, ews_job
+from tests.support.dns import DnsZone
+from tests.support.ews import (
+    ADDRESS,
+    DOMAIN,
+    PASSWORD,
+    EwsFake,
+    autodiscover_fake,
+    ews_fake,
+    ews_job,
+)
 
 
 class MemoryState:
@@ -227,6 +237,38 @@ def test_two_jobs_with_two_private_cas_both_work_in_one_process(tmp_path: Path) 
             assert len(source.list_keys()) == 1
 
 
+def test_jobs_on_one_server_with_different_tls_settings_each_keep_their_own(
+    fake: EwsFake, tmp_path: Path
+) -> None:
+    fake.mailbox.deliver(_mail(1), "Inbox/Support")
+    with ews_fake(tmp_path / "other") as other:
+        foreign_ca = str(other.ca_file)  # a CA that did not sign this server's certificate
+    trusting = _job(fake)  # the server's CA as ca_file
+    unverified = _job(fake, ca_file=None, reject_invalid_certificates=False)
+    wrong_ca = _job(fake, ca_file=foreign_ca)
+    with (
+        open_source(trusting, PASSWORD, MemoryState()) as first,
+        open_source(unverified, PASSWORD, MemoryState()) as second,
+    ):
+        # Same server, same login: still not the unverified job's sessions.
+        with pytest.raises(SourceError) as failure:
+            open_source(wrong_ca, PASSWORD, MemoryState())
+        assert failure.value.step is Step.CERTIFICATE
+        # The open jobs go on, each with its own rules, on new connections too.
+        for source in (first, second, first):
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        thread_result: list[list[bytes]] = []
+        worker = threading.Thread(
+            target=lambda: thread_result.append([m.raw for m in first.fetch(first.list_keys())])
+        )
+        worker.start()
+        worker.join()
+        assert thread_result == [[_mail(1)]]
+    with pytest.raises(SourceError) as again:
+        open_source(wrong_ca, PASSWORD, MemoryState())
+    assert again.value.step is Step.CERTIFICATE
+
+
 def test_no_server_listening_fails_at_connect(fake: EwsFake) -> None:
     url = fake.service_url.replace(str(fake.server.port), "1")
     with pytest.raises(SourceError) as failure:
@@ -239,6 +281,54 @@ def test_autodiscover_that_finds_nothing_is_named(fake: EwsFake) -> None:
     with pytest.raises(SourceError) as failure:
         open_source(job, PASSWORD, MemoryState())
     assert failure.value.step is Step.AUTODISCOVER
+
+
+def test_autodiscover_finds_the_ews_url_through_the_domain_srv_record(tmp_path: Path) -> None:
+    # example.com has no autodiscover host of its own: DNS names the server that answers.
+    zone = DnsZone(
+        a={"localhost": "127.0.0.1"},
+        srv={"_autodiscover._tcp.example.com": ["0 0 443 localhost."]},
+    )
+    with autodiscover_fake(tmp_path / "ews", zone) as fake:
+        fake.mailbox.add_folder("Inbox/Support")
+        fake.mailbox.deliver(_mail(1), "Inbox/Support")
+        job = _job(fake, service_url=None)
+        assert job.mailbox == "support@example.com"
+        account, url = open_account(job, PASSWORD)
+        assert url == "https://localhost/EWS/Exchange.asmx"
+        assert account.primary_smtp_address == "support@example.com"
+        with open_source(job, PASSWORD, MemoryState()) as source:
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        # Steps 1 to 3 found no host in DNS; step 4's SRV record led to the fake.
+        assert ("example.com", "A") in zone.questions
+        assert ("autodiscover.example.com", "A") in zone.questions
+        assert ("_autodiscover._tcp.example.com", "SRV") in zone.questions
+        assert fake.mailbox.autodiscover_users[0] == "support@example.com"
+        assert any(user.startswith(f"{DOMAIN}\\") for user in fake.mailbox.authenticated_users)
+        # The job's ca_file is what trusts the host the SRV record names.
+        stranger = _job(fake, service_url=None, ca_file=None)
+        with pytest.raises(SourceError) as failure:
+            open_account(stranger, PASSWORD)
+        assert failure.value.step is Step.AUTODISCOVER
+
+
+def test_autodiscover_at_the_mail_domain_itself(tmp_path: Path) -> None:
+    zone = DnsZone(a={"localhost": "127.0.0.1"})
+    with autodiscover_fake(tmp_path / "ews", zone, address="support@localhost") as fake:
+        fake.mailbox.deliver(_mail(1))
+        job = JobConfig.model_validate(ews_job(fake, service_url=None, mailbox="support@localhost"))
+        with open_source(job, PASSWORD, MemoryState()) as source:
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        assert zone.questions[0] == ("localhost", "A")  # step 1: https://localhost/autodiscover
+        assert not [kind for _name, kind in zone.questions if kind == "SRV"]
+        assert fake.mailbox.autodiscover_users == ["support@localhost"]
+        # A mailbox autodiscover does not know is named at the autodiscover step.
+        unknown = JobConfig.model_validate(
+            ews_job(fake, service_url=None, mailbox="nobody@localhost")
+        )
+        with pytest.raises(SourceError) as failure:
+            open_account(unknown, PASSWORD)
+        assert failure.value.step is Step.MAILBOX, failure.value
 
 
 def test_a_server_name_suggests_the_ews_url_as_alloy_does() -> None:
@@ -354,7 +444,7 @@ def _oauth2_job(fake: EwsFake, platform: Any, client_id: str, flow: str = "app")
 def bearer_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EwsFake, Any]]:
     from cryptography.fernet import Fernet
 
-    from deskmail.auth.keys import SECRET_KEY_ENV
+    from deskmail.store.sealing import SECRET_KEY_ENV
     from tests.support.identity import identity_platform
 
     monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
@@ -401,6 +491,48 @@ def test_an_app_that_exchange_was_not_told_about_fails_at_the_mailbox(
     assert failure.value.step is Step.MAILBOX
     assert "ErrorImpersonateUserDenied" in failure.value.detail
     assert all(token not in describe_failure(failure.value) for token in platform.issued)
+
+
+def test_a_person_signed_in_by_device_code_reads_the_mailbox_and_tokens_renew(
+    bearer_fake: tuple[EwsFake, Any], store: Any, tmp_path: Path
+) -> None:
+    from deskmail.auth.tokens import job_tokens
+    from deskmail.intake.run import run_job
+    from tests.support.dovecot import make_mail
+    from tests.support.identity import DEVICE_CODE, jwt_claims
+
+    fake, platform = bearer_fake
+    for n in range(2):
+        fake.mailbox.deliver(make_mail(f"request {n}"))
+    app = platform.register(public=True)
+    # Under msal's five minutes: each run renews the access token with the refresh token.
+    platform.access_lifetime = 240
+    job = _oauth2_job(fake, platform, app.client_id, flow="delegated")
+    job.set_origin(tmp_path / "deskmail.toml", 0)
+    sign_in = job_tokens(job, store)
+    assert sign_in is not None
+    shown: list[str] = []
+    sign_in.sign_in.device_sign_in(shown.append)  # type: ignore[attr-defined]
+    assert "enter the code" in shown[0]
+    assert platform.grant_types == [DEVICE_CODE, DEVICE_CODE]  # pending, then the tokens
+    # agent@ has no FullAccess to support@ yet: Exchange refuses, the step is named.
+    failed = run_job(store, job)
+    assert failed.created == 0
+    assert failed.failure is not None and "ErrorAccessDenied" in failed.failure, failed.failure
+    fake.mailbox.full_access.add(platform.device_user)
+    assert run_job(store, job).created == 2
+    spent = [t for t in platform.issued if jwt_claims(t).get("scp")]
+    assert {jwt_claims(t)["aud"] for t in spent} == {"https://outlook.office.com"}
+    assert jwt_claims(spent[-1])["scp"] == "EWS.AccessAsUser.All"
+    assert fake.mailbox.authenticated_users == {jwt_claims(spent[-1])["sub"]}
+    # Every run so far renewed with the refresh token the one before had rotated and saved.
+    assert platform.grant_types[2:] == ["refresh_token", "refresh_token"]
+    # A token Exchange refuses before its expiry is renewed once, and the run goes on.
+    fake.mailbox.deliver(make_mail("request 2"))
+    fake.mailbox.refuse_tokens = 1
+    assert run_job(store, job).created == 1
+    assert len(fake.mailbox.refused_tokens) == 1
+    assert platform.grant_types[4:] == ["refresh_token", "refresh_token"]
 
 
 def test_no_mail_text_nor_password_reaches_the_log_even_at_debug(

@@ -5,6 +5,8 @@ sends for a deskmail EWS job, in the wire format of Exchange 2016: the
 unauthenticated probe (401 with WWW-Authenticate), ConvertId for the version,
 GetFolder, FindFolder, SyncFolderItems, GetItem with MimeContent, UpdateItem,
 MoveItem and DeleteItem. Every answer carries the ServerVersionInfo header.
+It also answers SOAP autodiscover (GetUserSettings at /autodiscover/autodiscover.svc,
+with the HEAD check exchangelib makes of a host an SRV record names).
 Logins are checked with NTLM (pyspnego as the acceptor, bound to the
 connection as IIS does), HTTP Basic, or OAuth2 bearer tokens of the identity
 fake (an app-only token must impersonate the mailbox it was granted).
@@ -20,15 +22,17 @@ IncludesLastItemInRange; ItemIds change when an item moves. Switches:
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import itertools
 import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -36,9 +40,11 @@ from typing import Any
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
+import pytest
 import spnego
 from spnego.exceptions import SpnegoError
 
+from tests.support.dns import DnsZone, dns_server
 from tests.support.https import HttpsServer
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -47,6 +53,11 @@ T = "http://schemas.microsoft.com/exchange/services/2006/types"
 NS = {"s": SOAP, "m": M, "t": T}
 
 PATH = "/EWS/Exchange.asmx"
+AUTODISCOVER_PATH = "/autodiscover/autodiscover.svc"
+A = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
+WSA = "http://www.w3.org/2005/08/addressing"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+_ANS = {"a": A}
 DOMAIN = "EXAMPLE"
 USER = "support"
 PASSWORD = "Ews-Passw0rd"
@@ -110,9 +121,14 @@ class Mailbox:
         self.authenticated_users: set[str] = set()
         # Bearer mode: tokens of the identity fake (tests/support/identity.py) for this audience.
         self.bearer_key = b""
-        self.bearer_audience = "https://outlook.office365.com"
+        # Exchange's resource answers to both names (app-only tokens name the first).
+        self.bearer_audiences = {"https://outlook.office365.com", "https://outlook.office.com"}
+        # A person's token opens their own mailbox and those they have FullAccess to.
+        self.full_access: set[str] = {address}
         self.refuse_tokens = 0
         self.refused_tokens: list[str] = []
+        self.ews_url = ""  # what autodiscover answers as the EWS URL (ews_fake sets it)
+        self.autodiscover_users: list[str] = []  # who GetUserSettings was asked about
         root = self._add_folder("Top of Information Store", None, "msgfolderroot")
         self.inbox = self._add_folder("Inbox", root.id, "inbox")
         self.deleted = self._add_folder("Deleted Items", root.id, "deleteditems")
@@ -160,7 +176,7 @@ class Mailbox:
 
     def bearer_claims(self, token: str) -> dict[str, Any] | None:
         """The claims of a valid access token (HS256 with `bearer_key`, unexpired, for
-        `bearer_audience`), or None; `refuse_tokens` refuses that many valid ones first."""
+        `bearer_audiences`), or None; `refuse_tokens` refuses that many valid ones first."""
         try:
             head, payload, signature = token.split(".")
             claims: dict[str, Any] = json.loads(_b64url_decode(payload))
@@ -169,7 +185,7 @@ class Mailbox:
         expected = hmac.new(self.bearer_key, f"{head}.{payload}".encode(), hashlib.sha256)
         if not hmac.compare_digest(_b64url_decode(signature), expected.digest()):
             return None
-        if claims.get("exp", 0) < time.time() or claims.get("aud") != self.bearer_audience:
+        if claims.get("exp", 0) < time.time() or claims.get("aud") not in self.bearer_audiences:
             return None
         with self.lock:
             if self.refuse_tokens > 0:
@@ -178,6 +194,65 @@ class Mailbox:
                 return None
         self.authenticated_users.add(str(claims.get("sub")))
         return claims
+
+    def user_settings(self, body: ET.Element) -> bytes:
+        """Autodiscover's GetUserSettings (SOAP, Exchange 2010 and later): the EWS URL and the
+        schemas of this mailbox; SettingIsNotAvailable for the other settings asked, and
+        InvalidUser for any other address."""
+        asked = [s.text or "" for s in body.iterfind(".//a:RequestedSettings/a:Setting", _ANS)]
+        known = {
+            "ExternalEwsUrl": self.ews_url,
+            "InternalEwsUrl": self.ews_url,
+            "AutoDiscoverSMTPAddress": self.address,
+            "UserDisplayName": "Support",
+            "CasVersion": "15.01.2507.006",
+            "EwsSupportedSchemas": "Exchange2007, Exchange2007_SP1, Exchange2010,"
+            " Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2016",
+        }
+        answers = []
+        for mailbox in body.iterfind(".//a:Users/a:User/a:Mailbox", _ANS):
+            user = (mailbox.text or "").lower()
+            self.autodiscover_users.append(user)
+            if user != self.address:
+                answers.append(
+                    "<UserResponse><ErrorCode>InvalidUser</ErrorCode><ErrorMessage>Invalid user:"
+                    f" '{escape(user)}'</ErrorMessage>"
+                    '<RedirectTarget i:nil="true"/><UserSettingErrors/><UserSettings/>'
+                    "</UserResponse>"
+                )
+                continue
+            settings = "".join(
+                f'<UserSetting i:type="StringSetting"><Name>{name}</Name>'
+                f"<Value>{escape(known[name])}</Value></UserSetting>"
+                for name in asked
+                if name in known
+            )
+            errors = "".join(
+                "<UserSettingError><ErrorCode>SettingIsNotAvailable</ErrorCode><ErrorMessage>"
+                f"User setting '{name}' is not available.</ErrorMessage>"
+                f"<SettingName>{name}</SettingName></UserSettingError>"
+                for name in asked
+                if name not in known
+            )
+            answers.append(
+                "<UserResponse><ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
+                f'<RedirectTarget i:nil="true"/><UserSettingErrors>{errors}</UserSettingErrors>'
+                f"<UserSettings>{settings}</UserSettings></UserResponse>"
+            )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<s:Envelope xmlns:s="{SOAP}" xmlns:a="{WSA}"><s:Header>'
+            '<a:Action s:mustUnderstand="1">http://schemas.microsoft.com/exchange/2010/'
+            "Autodiscover/Autodiscover/GetUserSettingsResponse</a:Action>"
+            f'<h:ServerVersionInfo xmlns:h="{A}" xmlns:i="{XSI}"><h:MajorVersion>15'
+            "</h:MajorVersion><h:MinorVersion>1</h:MinorVersion><h:MajorBuildNumber>2507"
+            "</h:MajorBuildNumber><h:MinorBuildNumber>6</h:MinorBuildNumber><h:Version>"
+            "Exchange2015</h:Version></h:ServerVersionInfo></s:Header><s:Body>"
+            f'<GetUserSettingsResponseMessage xmlns="{A}"><Response xmlns:i="{XSI}">'
+            "<ErrorCode>NoError</ErrorCode><ErrorMessage/>"
+            f"<UserResponses>{''.join(answers)}</UserResponses></Response>"
+            "</GetUserSettingsResponseMessage></s:Body></s:Envelope>"
+        ).encode()
 
     def invalidate_sync_states(self) -> None:
         """Every SyncState handed out so far is refused (ErrorInvalidSyncStateData)."""
@@ -499,6 +574,7 @@ _BUSY_FAULT = (
 
 
 _DENIED = "The account does not have permission to impersonate the requested user."
+_NO_ACCESS = "Access is denied. Check credentials and try again."
 
 
 def _fault(code: str, text: str) -> str:
@@ -587,10 +663,14 @@ class EwsHandler(BaseHTTPRequestHandler):
         return True
 
     def _may_act(self, envelope: ET.Element) -> bool:
-        """An app-only token acts for a mailbox by impersonation, if Exchange was told so."""
+        """An app-only token (roles, no scp) acts for a mailbox by impersonation, if Exchange
+        was told so; a person's (scp) for a mailbox they own or have FullAccess to."""
         claims = self._claims or {}
-        if "appid" not in claims:
-            return True  # a person's token: their own mailbox, or one delegated to them
+        if "scp" in claims:
+            if str(claims.get("email", "")).lower() in self.mailbox.full_access:
+                return True
+            self._send(500, _envelope(_fault("ErrorAccessDenied", _NO_ACCESS)))
+            return False
         named = envelope.find("s:Header/t:ExchangeImpersonation/t:ConnectingSID/*", NS)
         wanted = (named.text or "").lower() if named is not None else None
         if wanted is not None and wanted == str(claims.get("email", "")).lower():
@@ -598,10 +678,20 @@ class EwsHandler(BaseHTTPRequestHandler):
         self._send(500, _envelope(_fault("ErrorImpersonateUserDenied", _DENIED)))
         return False
 
+    def do_HEAD(self) -> None:
+        """exchangelib checks an autodiscover host it was sent to (an SRV record, a
+        redirect) with an unauthenticated HEAD; IIS answers it with the login challenge."""
+        self._challenge()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length)
-        if self.path.split("?")[0].lower() != PATH.lower():
+        path = self.path.split("?")[0].lower()
+        if path == AUTODISCOVER_PATH:
+            if self._authenticated():
+                self._send(200, self.mailbox.user_settings(ET.fromstring(data)))
+            return
+        if path != PATH.lower():
             self._send(404)
             return
         if not self._authenticated():
@@ -654,15 +744,19 @@ def _user_file(directory: Path) -> Path:
 
 
 @contextmanager
-def ews_fake(directory: Path, auth: str = "ntlm") -> Iterator[EwsFake]:
-    """An EWS fake on https://localhost:PORT/EWS/Exchange.asmx with one mailbox."""
+def ews_fake(
+    directory: Path, auth: str = "ntlm", *, address: str = ADDRESS, port: int = 0
+) -> Iterator[EwsFake]:
+    """An EWS fake on https://localhost:PORT/EWS/Exchange.asmx with one mailbox, which also
+    answers autodiscover at /autodiscover/autodiscover.svc (port 443 for a domain's own)."""
     directory.mkdir(parents=True, exist_ok=True)
     # pyspnego's NTLM acceptor reads its accounts from the file this variable names.
     before = os.environ.get("NTLM_USER_FILE")
     os.environ["NTLM_USER_FILE"] = str(_user_file(directory))
-    mailbox = Mailbox()
+    mailbox = Mailbox(address)
     handler = type("Handler", (EwsHandler,), {"mailbox": mailbox, "auth": auth})
-    server = HttpsServer(handler, directory).start()
+    server = HttpsServer(handler, directory, port).start()
+    mailbox.ews_url = f"{server.url}{PATH}"
     try:
         yield EwsFake(server, mailbox)
     finally:
@@ -686,3 +780,50 @@ def ews_job(fake: EwsFake, **settings: Any) -> dict[str, Any]:
     }
     table.update(settings)
     return table
+
+
+AUTODISCOVER_PORT = 443  # a domain's autodiscover URLs carry no port
+_PORT_LOCK = Path(tempfile.gettempdir()) / "deskmail-tests-port-443.lock"
+
+
+@contextmanager
+def autodiscover_fake(directory: Path, zone: DnsZone, **settings: Any) -> Iterator[EwsFake]:
+    """The EWS fake on https://localhost (port 443), and exchangelib's autodiscover asking
+    the DNS server of `zone` (tests/support/dns.py) instead of the machine's.
+
+    Port 443 needs root (the tests run as root, CI too): elsewhere the test is skipped,
+    and fails under CI=true. A lock file keeps parallel test processes off the port in turn.
+    exchangelib's autodiscover caches (in memory, and a file in the temp directory shared
+    by every process of the user) are emptied before and after.
+    """
+    from exchangelib.autodiscover import Autodiscovery, cache
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(_PORT_LOCK, "w") as lock, dns_server(zone) as dns:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kwargs, attrs = Autodiscovery.DNS_RESOLVER_KWARGS, Autodiscovery.DNS_RESOLVER_ATTRS
+        storage = cache.AUTODISCOVER_PERSISTENT_STORAGE
+        Autodiscovery.DNS_RESOLVER_KWARGS = {"configure": False}
+        Autodiscovery.DNS_RESOLVER_ATTRS = {
+            **attrs,
+            "nameservers": ["127.0.0.1"],
+            "port": dns.port,
+        }
+        cache.AUTODISCOVER_PERSISTENT_STORAGE = directory / "exchangelib-autodiscover-cache"
+        cache.autodiscover_cache._protocols.clear()
+        try:
+            with ExitStack() as stack:
+                try:
+                    fake = stack.enter_context(
+                        ews_fake(directory, port=AUTODISCOVER_PORT, **settings)
+                    )
+                except OSError as exc:
+                    reason = f"the autodiscover fake cannot listen on port 443 ({exc.strerror})"
+                    if os.environ.get("CI", "").lower() == "true":
+                        pytest.fail(f"EWS autodiscover tests cannot run under CI: {reason}")
+                    pytest.skip(reason)
+                yield fake
+        finally:
+            cache.autodiscover_cache._protocols.clear()
+            cache.AUTODISCOVER_PERSISTENT_STORAGE = storage
+            Autodiscovery.DNS_RESOLVER_KWARGS, Autodiscovery.DNS_RESOLVER_ATTRS = kwargs, attrs

@@ -721,7 +721,7 @@ def microsoft365(
 ) -> Iterator[Microsoft365]:
     from cryptography.fernet import Fernet
 
-    from deskmail.auth.keys import SECRET_KEY_ENV
+    from deskmail.store.sealing import SECRET_KEY_ENV
 
     directory = tmp_path / "identity"
     directory.mkdir()

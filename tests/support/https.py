@@ -19,11 +19,13 @@ from tests.support.dovecot import _write_certificate
 
 
 class HttpsServer:
-    """`handler` served over TLS on 127.0.0.1 at a free port, in a thread of its own."""
+    """`handler` served over TLS on 127.0.0.1 at `port` (a free one by default), in a thread."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], directory: Path) -> None:
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], directory: Path, port: int = 0
+    ) -> None:
         self.ca_file, key_file = _write_certificate(directory)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.ca_file, key_file)
@@ -36,8 +38,8 @@ class HttpsServer:
 
     @property
     def url(self) -> str:
-        """https://localhost:PORT, a name the certificate carries."""
-        return f"https://localhost:{self.port}"
+        """https://localhost:PORT, a name the certificate carries (no port when it is 443)."""
+        return "https://localhost" if self.port == 443 else f"https://localhost:{self.port}"
 
     def start(self) -> HttpsServer:
         self._thread.start()

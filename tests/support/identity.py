@@ -132,6 +132,8 @@ class IdentityPlatform:
     device_user: str = "agent@contoso.example"  # who signs in at the device-code page
     device_pending: int = 1  # polls answered authorization_pending before success
     access_lifetime: int = 3599
+    refresh_delay: float = 0.0  # seconds a refresh takes after the old token was spent
+    advertise_device_code: bool = True  # the metadata names the device authorization endpoint
     interval: int = 1
     devices: dict[str, DeviceSignIn] = field(default_factory=dict)
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
@@ -167,6 +169,12 @@ class IdentityPlatform:
         return f"{self.url}/{self.tenant}/oauth2/v2.0/{name}"
 
     def openid_configuration(self) -> dict[str, Any]:
+        metadata = self._metadata()
+        if not self.advertise_device_code:
+            del metadata["device_authorization_endpoint"]
+        return metadata
+
+    def _metadata(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
             "authorization_endpoint": self.endpoint("authorize"),
@@ -601,6 +609,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
         platform = self.platform
         with platform.lock:
             grant = platform.refresh_tokens.pop(form.get("refresh_token", ""), None)
+        time.sleep(platform.refresh_delay)  # a slow answer: the old token is already dead
         if grant is None or grant.client_id != app.client_id:
             raise _Refusal(
                 400,

@@ -265,6 +265,35 @@ def config_error_event(
     return event
 
 
+def stored_job_refused_event(
+    session: Session,
+    job_name: str,
+    revision: int,
+    problem: str,
+    outcome: str,
+    *,
+    team: str = "IT",
+    group: str | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Report settings of a database job that the daemon cannot load (one event per
+    revision; the caller makes sure only one instance reports it)."""
+    now = now or utcnow()
+    return _new_event(
+        session,
+        team,
+        group,
+        f'Configuration error: job "{job_name}" revision {revision} refused',
+        f'The settings of job "{job_name}" kept in the database (revision'
+        f" {revision}) cannot be used by this deskmail: the job is {outcome}."
+        f"\n\nProblem: {problem}\nSince: {_when(now)}\n\nWhat to do: correct the"
+        " job through the catalog (web UI, API, or `deskmail config import --replace`);"
+        " a job whose secrets cannot be decrypted needs the key they were sealed with"
+        " (DESKMAIL_SECRET_KEY or the key file).",
+        now,
+    )
+
+
 def mailbox_recovered(session: Session, job: JobConfig, now: datetime) -> Ticket | None:
     """After a good run: close the job's open event, if any, and mark the job healthy."""
     health = session.scalars(
@@ -446,4 +475,5 @@ __all__ = [
     "mailbox_recovered",
     "quarantine_event",
     "retried_ok",
+    "stored_job_refused_event",
 ]

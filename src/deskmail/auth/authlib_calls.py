@@ -16,7 +16,7 @@ from deskmail.sources.errors import SourceError, Step
 def oauth2_session(
     client_id: str, secret: str | None, scopes: list[str], ca_file: Path | None, **options: Any
 ) -> Any:
-    """An Authlib OAuth2Session that posts the client secret and trusts `ca_file` (or the
+    """An Authlib OAuth2Session that posts the client secret (if any) and trusts `ca_file` (or the
     system's CAs), whatever REQUESTS_CA_BUNDLE says."""
     from authlib.integrations.requests_client import OAuth2Session
 
@@ -24,7 +24,8 @@ def oauth2_session(
         client_id,
         secret,
         scope=" ".join(scopes) or None,
-        token_endpoint_auth_method="client_secret_post",
+        # A public client (a person's sign-in without a secret) only names itself.
+        token_endpoint_auth_method="client_secret_post" if secret else "none",
         **options,
     )
     session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify

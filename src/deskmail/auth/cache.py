@@ -6,8 +6,14 @@ it never leaves this module unsealed except to the token source that owns it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from deskmail.store.engine import Store
 from deskmail.store.models import OAuthTokenCache, utcnow
@@ -17,7 +23,8 @@ if TYPE_CHECKING:
 
 
 # One lock per cache in this process: the IDLE watcher and the job's run may both renew,
-# and a refresh token spent twice is refused once it has rotated.
+# and a refresh token spent twice is refused once it has rotated. The database lock
+# (renewing) does the same between processes and hosts.
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -33,43 +40,95 @@ class StoredTokenCache:
         self._store = store
         self._job = job
         self._keys = keys
+        self._held = threading.local()  # the renewing transaction, in the thread that holds it
 
     @property
     def lock(self) -> threading.Lock:
-        """Held around load, token call and save, so this process renews one at a time."""
+        """This process's lock on the cache: enough to read it; renewing also locks the database."""
         with _LOCKS_GUARD:
             return _LOCKS.setdefault(f"{self._store.url}\0{self._job}", threading.Lock())
 
+    @contextmanager
+    def renewing(self) -> Iterator[None]:
+        """Held around load, token call and save: one renewal of this cache at a time, among
+        the threads of this process and among processes and hosts. PostgreSQL: an advisory
+        transaction lock on the cache's name; SQLite: the write lock (BEGIN IMMEDIATE).
+        Loads and saves in the block go through that transaction, committed at its end."""
+        with self.lock, self._store.transaction() as session:
+            if self._store.is_postgresql:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._key()})
+            else:
+                session.connection()  # begins now: BEGIN IMMEDIATE waits for the write lock
+            self._held.session = session
+            try:
+                yield
+            finally:
+                self._held.session = None
+
+    def _key(self) -> int:
+        digest = hashlib.sha256(f"deskmail oauth2 cache\0{self._job}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
+        held: Session | None = getattr(self._held, "session", None)
+        if held is not None:
+            yield held
+        elif write:
+            with self._store.transaction() as session:
+                yield session
+        else:
+            with self._store.session() as session:
+                yield session
+
     def load(self) -> str | None:
         """The cache's JSON, or None before the first sign-in."""
-        from cryptography.fernet import InvalidToken
-
-        with self._store.session() as session:
+        with self._session(write=False) as session:
             row = session.get(OAuthTokenCache, self._job)
             sealed = row.sealed if row is not None else None
         if sealed is None:
             return None
-        try:
-            return self._keys.decrypt(sealed.encode("ascii")).decode("utf-8")
-        except InvalidToken:
-            raise CacheUnreadable(
-                f'the token cache of job "{self._job}" was sealed with another key than the'
-                " configured ones (DESKMAIL_SECRET_KEY or the key file): add the old key after"
-                " the new one, or sign in again"
-            ) from None
+        return _opened(self._keys, sealed, self._job)
 
     def save(self, serialized: str) -> None:
         sealed = self._keys.encrypt(serialized.encode("utf-8")).decode("ascii")
-        with self._store.transaction() as session:
+        with self._session(write=True) as session:
             row = session.get(OAuthTokenCache, self._job)
             if row is None:
                 session.add(OAuthTokenCache(job=self._job, sealed=sealed))
             else:
                 row.sealed = sealed
                 row.updated_at = utcnow()
+            session.flush()
 
     def forget(self) -> None:
         with self._store.transaction() as session:
             row = session.get(OAuthTokenCache, self._job)
             if row is not None:
                 session.delete(row)
+
+
+def reseal_token_caches(store: Store, keys: MultiFernet) -> int:
+    """Seal every job's token cache again with the first key (after a key rotation)."""
+    from sqlalchemy import select
+
+    count = 0
+    with store.transaction() as session:
+        for row in session.scalars(select(OAuthTokenCache)):
+            _opened(keys, row.sealed, row.job)  # names the job a lost key sealed
+            row.sealed = keys.rotate(row.sealed.encode("ascii")).decode("ascii")
+            count += 1
+    return count
+
+
+def _opened(keys: MultiFernet, sealed: str, job: str) -> str:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return keys.decrypt(sealed.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        raise CacheUnreadable(
+            f'the token cache of job "{job}" was sealed with another key than the'
+            " configured ones (DESKMAIL_SECRET_KEY or the key file): add the old key after"
+            " the new one, or sign in again"
+        ) from None

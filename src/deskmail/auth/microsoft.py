@@ -7,6 +7,7 @@ database (cache.py) whenever a token call changed it: refresh tokens rotate.
 from __future__ import annotations
 
 import logging
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -118,8 +119,32 @@ class MicrosoftSignIn:
     # ---- tokens -------------------------------------------------------------------
 
     def token(self, *, fresh: bool = False) -> str:
-        with self._store.lock:
+        if not fresh:
+            with self._store.lock:
+                held = self._unexpired_access_token()
+            if held is not None:
+                return held
+        # A token call may spend the refresh token: one process at a time (cache.renewing).
+        with self._store.renewing():
             return self._token(fresh)
+
+    def _unexpired_access_token(self) -> str | None:
+        """A saved access token msal would hand out without a token call (more than five
+        minutes left, not yet due for refresh, as msal judges), or None."""
+        self._application()
+        self._reload()
+        now = time.time()
+        for entry in self._cache.search(
+            self._cache.CredentialType.ACCESS_TOKEN,
+            target=self._scopes,
+            query={"client_id": self._oauth2.client_id},
+        ):
+            if (
+                int(entry["expires_on"]) - now >= 5 * 60
+                and int(entry.get("refresh_on", now)) >= now
+            ):
+                return str(entry["secret"])
+        return None
 
     def _reload(self) -> None:
         """The cache as saved now: another source of this job may have rotated its tokens."""
@@ -191,7 +216,7 @@ class MicrosoftSignIn:
         """The fields posted back to the redirect URI (code, state): tokens kept, the person's
         claims."""
         app = self._application()
-        with self._store.lock:
+        with self._store.renewing():
             self._reload()
             try:
                 result = self._calling(

@@ -10,11 +10,13 @@ from deskmail.auth.certificates import certificate_expiry
 from deskmail.auth.tokens import JobTokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import JobConfig
-from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
+from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow, OAuth2Provider
 from deskmail.config.secrets import resolve_certificate_password
 from deskmail.sources.errors import SourceError
 
 UTC = datetime.UTC
+# Microsoft's refresh tokens live 90 days from their issue, and each use issues a new one.
+MICROSOFT_REFRESH_LIFETIME = datetime.timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,8 @@ class SignInStatus:
     refresh_held: bool
     credential: CredentialExpiry | None
     problem: str = ""  # the cache could not be read, or the like
+    refresh_issued: datetime.datetime | None = None  # when the held refresh token was issued
+    refresh_lifetime: datetime.timedelta | None = None  # the issuer's, where it is known
 
 
 def credential_expiry(job: JobConfig, oauth2: OAuth2Config) -> CredentialExpiry | None:
@@ -76,6 +80,7 @@ def sign_in_status(job: JobConfig, tokens: JobTokens) -> SignInStatus:
     accounts: tuple[str, ...] = ()
     access: datetime.datetime | None = None
     refresh = False
+    issued: datetime.datetime | None = None
     problem = ""
     scopes = tuple(oauth2.scopes_for(job.protocol.value))
     if oauth2.provider is OAuth2Provider.MICROSOFT:
@@ -92,6 +97,24 @@ def sign_in_status(job: JobConfig, tokens: JobTokens) -> SignInStatus:
                     sorted({s for t in held["AccessToken"] for s in str(t["target"]).split()})
                 )
             refresh = bool(held["RefreshToken"])
+            # msal stamps a refresh token with the time it was stored, i.e. issued.
+            stamps = [
+                int(t["last_modification_time"])
+                for t in held["RefreshToken"]
+                if str(t.get("last_modification_time", "")).isdigit()
+            ]
+            if stamps:
+                issued = datetime.datetime.fromtimestamp(max(stamps), UTC)
+    elif oauth2.flow is OAuth2Flow.DELEGATED:  # Google, another issuer: Authlib's token
+        try:
+            saved = tokens.sign_in.saved() or {}  # type: ignore[attr-defined]
+        except (SourceError, ConfigError) as exc:
+            saved, problem = {}, str(exc)
+        if saved:
+            accounts = (str(saved.get("who") or "(the issuer did not say who)"),)
+            access = datetime.datetime.fromtimestamp(float(saved.get("expires_at", 0)), UTC)
+            scopes = tuple(str(saved.get("scope") or "").split()) or scopes
+            refresh = bool(saved.get("refresh_token"))
     try:
         credential = credential_expiry(job, oauth2)
     except (SourceError, ConfigError) as exc:
@@ -106,6 +129,10 @@ def sign_in_status(job: JobConfig, tokens: JobTokens) -> SignInStatus:
         refresh_held=refresh,
         credential=credential,
         problem=problem,
+        refresh_issued=issued,
+        refresh_lifetime=(
+            MICROSOFT_REFRESH_LIFETIME if oauth2.provider is OAuth2Provider.MICROSOFT else None
+        ),
     )
 
 
@@ -118,14 +145,7 @@ def status_lines(status: SignInStatus, now: datetime.datetime) -> list[str]:
     lines.append(f"  scopes: {' '.join(status.scopes) or '(the issuer default)'}")
     lines.append(f"  access token: {_expiry(status.access_expires, now, 'none cached')}")
     if status.flow == "delegated":
-        lines.append(
-            "  refresh token: "
-            + (
-                "held (renewed at each use; expires after 90 days unused)"
-                if status.refresh_held
-                else "none"
-            )
-        )
+        lines.append(f"  refresh token: {_refresh_expiry(status)}")
     if status.credential is not None:
         lines.append(
             f"  {status.credential.what}: "
@@ -134,6 +154,18 @@ def status_lines(status: SignInStatus, now: datetime.datetime) -> list[str]:
     if status.problem:
         lines.append(f"  problem: {status.problem}")
     return lines
+
+
+def _refresh_expiry(status: SignInStatus) -> str:
+    if not status.refresh_held:
+        return "none"
+    if status.refresh_issued is None or status.refresh_lifetime is None:
+        return "held (renewed at each use)"
+    until = status.refresh_issued + status.refresh_lifetime
+    return (
+        f"expires about {until:%Y-%m-%d} ({status.refresh_lifetime.days} days after it was"
+        f" issued, {status.refresh_issued:%Y-%m-%d %H:%M} UTC; each use issues a new one)"
+    )
 
 
 def _expiry(moment: datetime.datetime | None, now: datetime.datetime, unknown: str) -> str:

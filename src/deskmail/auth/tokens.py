@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Protocol
 
 from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
-from deskmail.auth.keys import SecretKeyError, key_file_for, sealing_keys
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig, JobConfig
-from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
+from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow, OAuth2Provider
 from deskmail.config.secrets import resolve_certificate_password, resolve_client_secret
 from deskmail.sources.errors import SourceError, Step
 from deskmail.store.engine import Store
+from deskmail.store.sealing import SecretKeyError, key_file_for, sealing_keys
 
 
 class SignIn(Protocol):
@@ -113,7 +113,7 @@ def tokens_for(
 
     secret = resolve_client_secret(oauth2, fail)
     scopes = oauth2.scopes_for(use)
-    if oauth2.provider is not OAuth2Provider.GENERIC:
+    if oauth2.provider is not OAuth2Provider.GENERIC or oauth2.flow is OAuth2Flow.DELEGATED:
         try:
             keys = sealing_keys(key_file_for(file))
         except SecretKeyError as exc:
@@ -134,14 +134,19 @@ def tokens_for(
                 sign_in_hint=hint,
             )
         )
-    if oauth2.provider is OAuth2Provider.GOOGLE:
-        from deskmail.auth.google import GoogleSignIn
+    if oauth2.provider is OAuth2Provider.GOOGLE or oauth2.flow is OAuth2Flow.DELEGATED:
+        from deskmail.auth.generic import issuer_endpoints, issuer_server
+        from deskmail.auth.google import google_endpoints
+        from deskmail.auth.person import PersonSignIn
 
+        google = oauth2.provider is OAuth2Provider.GOOGLE
         return JobTokens(
-            GoogleSignIn(
-                oauth2,
+            PersonSignIn(
+                oauth2.client_id,
                 scopes,
                 cache,
+                google_endpoints(oauth2) if google else issuer_endpoints(oauth2, ca_file, timeout),
+                server=issuer_server(oauth2),
                 secret=secret,
                 ca_file=ca_file,
                 timeout=timeout,

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesHeaderParser
 
+from deskmail.classify.bounce_signs import (
+    ORIGINAL_TYPES,
+    STATUS_TYPES,
+    BounceKind,
+    Sign,
+    Signs,
+    read_signs,
+    returned_marker,
+    verdict,
+)
 from deskmail.classify.references import strip_reply_prefixes
 from deskmail.classify.threading import normalize_message_id
 from deskmail.parse.encoded_words import decode_header_text
@@ -29,23 +39,16 @@ MESSAGE_ID_PREFIX = "deskmail."
 _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mailer_daemon", "mail-daemon"})
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 _SUPPRESS_REPLIES = frozenset({"all", "autoreply", "oof"})
+_KEYWORD = re.compile(r"[^\s(]*")
 _ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 # Reads the header blocks of report parts and returned mail; compat32 never raises on junk.
 _HEADERS_PARSER = BytesHeaderParser(policy=policy.compat32)
 
-_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
-_ORIGINAL_TYPES = frozenset(
-    {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
+_BODY_SUBJECT = re.compile(r"^[ \t>]*subject:[ \t]*(\S.*)$", re.IGNORECASE | re.MULTILINE)
+# A returned mail quoted in the text ("Message-ID: <...>", maybe indented or quoted with ">").
+_BODY_MESSAGE_ID = re.compile(
+    r"^[ \t>]*message-id:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE
 )
-# Subjects of bounces that are not RFC 3464 reports (qmail, old Exim, Lotus, Exchange).
-_BOUNCE_SUBJECT = re.compile(
-    r"^(?:undelivered mail returned to sender|undeliver(?:able|ed)\b|returned mail\b"
-    r"|mail delivery failed|delivery status notification|delivery failure|failure notice"
-    r"|non[- ]?delivery|nondeliverable|unzustellbar|non remis|message not delivered"
-    r"|mail system error|delivery has failed)",
-    re.IGNORECASE,
-)
-_BODY_MESSAGE_ID = re.compile(r"^message-id:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 
 # Subjects that mean "automatic reply" in the usual client languages: enough alone.
 _AUTO_REPLY_SUBJECT = re.compile(
@@ -78,7 +81,12 @@ class Bounce:
 
     original_message_id: str | None  # without angle brackets, as ticket_message stores it
     recipients: tuple[FailedRecipient, ...]
-    standard: bool  # an RFC 3464 report; False: recognised from sender and subject
+    standard: bool  # an RFC 3464 report; False: recognised by other signs
+    kind: BounceKind = BounceKind.DELIVERY
+    signs: tuple[Sign, ...] = field(default=(), compare=False)  # why: for explain and the log
+    # The returned mail's subject, whose ticket reference (with its token) finds our ticket
+    # when no Message-ID was returned.
+    original_subject: str | None = field(default=None, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -108,6 +116,9 @@ def auto_reply_blocker(
         return looped
     if _is_report(message):
         return "a delivery status notification (multipart/report)"
+    bounce = is_bounce(message)
+    if bounce is not None:
+        return f"a {bounce.kind} ({', '.join(bounce.signs)})"
     own_mail = _own_mail(message, own, own_message_id_domain)
     if own_mail:
         return own_mail
@@ -123,35 +134,25 @@ def is_own_message_id(value: str, domain: str) -> bool:
 
 
 def is_bounce(message: ParsedMessage) -> Bounce | None:
-    """The delivery report this message is, or None.
+    """The delivery or feedback report this message is, or None.
 
-    RFC 3464 reports (multipart/report; report-type=delivery-status) are read
-    for the failed recipients and the Message-ID of the returned mail; other
-    bounces are recognised by a mailer-daemon sender and a bounce subject.
+    classify/bounce_signs.py decides; this reads what the report says: the
+    failed recipients (RFC 3464 status part, Amazon SES, Exim's header) and the
+    Message-ID of the returned mail (attached, quoted in the text, or named by
+    the report's own References).
     """
-    media_type, params = _report_content_type(message)
-    if media_type == "multipart/report" and params.get("report-type", "").lower() in (
-        "delivery-status",
-        "global-delivery-status",
-    ):
-        status = _attachment(message, _STATUS_TYPES)
-        return Bounce(
-            original_message_id=_original_message_id(message),
-            recipients=_recipients(status.data) if status else (),
-            standard=True,
-        )
-    if _daemon_sender(message) and _BOUNCE_SUBJECT.search(message.subject.strip()):
-        failed = [
-            FailedRecipient(address=address, action="failed", status="")
-            for value in message.header("X-Failed-Recipients")  # Exim
-            for address in _ADDRESS.findall(value)
-        ]
-        return Bounce(
-            original_message_id=_original_message_id(message),
-            recipients=tuple(failed),
-            standard=False,
-        )
-    return None
+    signs = read_signs(message)
+    kind = verdict(signs)
+    if kind is None:
+        return None
+    return Bounce(
+        original_message_id=_original_message_id(message, signs),
+        recipients=_failed_recipients(message, signs),
+        standard=Sign.DELIVERY_REPORT in signs,
+        kind=kind,
+        signs=tuple(sorted(signs.found)),
+        original_subject=_original_subject(message),
+    )
 
 
 def is_out_of_office(message: ParsedMessage) -> bool:
@@ -245,9 +246,11 @@ def _looks_automatic(message: ParsedMessage) -> bool:
 
 
 def _first_token(values: Iterable[str]) -> str:
-    """The first value's keyword, lower-cased: "auto-replied; owner-email=..." -> "auto-replied"."""
+    """The first value's keyword, lower-cased: "auto-replied; owner-email=..." -> "auto-replied",
+    "auto-replied (zimbra; vacation)" -> "auto-replied" (RFC 3834 allows comments)."""
     for value in values:
-        return value.split(";", 1)[0].strip().lower()
+        keyword = _KEYWORD.match(value.split(";", 1)[0].strip().lower())
+        return keyword.group() if keyword else ""
     return ""
 
 
@@ -281,16 +284,63 @@ def _attachment(message: ParsedMessage, types: frozenset[str]) -> ParsedAttachme
     return None
 
 
-def _original_message_id(message: ParsedMessage) -> str | None:
-    returned = _attachment(message, _ORIGINAL_TYPES)
+def _original_message_id(message: ParsedMessage, signs: Signs) -> str | None:
+    returned = _attachment(message, ORIGINAL_TYPES)
     if returned is not None:
         headers = _HEADERS_PARSER.parsebytes(returned.data)
         found = message_id(decode_header_text(headers.get("Message-ID", "") or ""))
         if found:
             return normalize_message_id(found)
-    # qmail and others quote the returned mail in the body.
+    # qmail, Sendmail, KDDI and others quote the returned mail in the text.
     quoted = _BODY_MESSAGE_ID.search(message.text)
-    return normalize_message_id(quoted.group(1)) if quoted else None
+    if quoted:
+        return normalize_message_id(quoted.group(1))
+    if signs.ses is not None and signs.ses.message_id:
+        return normalize_message_id(signs.ses.message_id)
+    # Gmail and Exim name the returned mail in References when they do not return it.
+    named = [*message.references, *([message.in_reply_to] if message.in_reply_to else [])]
+    return normalize_message_id(named[-1]) if named else None
+
+
+def _original_subject(message: ParsedMessage) -> str | None:
+    returned = _attachment(message, ORIGINAL_TYPES)
+    if returned is not None:
+        subject = decode_header_text(_HEADERS_PARSER.parsebytes(returned.data).get("Subject", ""))
+        if subject.strip():
+            return subject.strip()
+    quoted = _BODY_SUBJECT.search(message.text)
+    return quoted.group(1).strip() if quoted else None
+
+
+def _failed_recipients(message: ParsedMessage, signs: Signs) -> tuple[FailedRecipient, ...]:
+    status = _attachment(message, STATUS_TYPES)
+    if status is not None:
+        return _recipients(status.data)
+    if signs.ses is not None:
+        return tuple(
+            FailedRecipient(r.address, r.action, r.status, r.diagnostic)
+            for r in signs.ses.recipients
+        )
+    named = [a for value in message.header("X-Failed-Recipients") for a in _ADDRESS.findall(value)]
+    return tuple(
+        FailedRecipient(address=address, action="failed", status="")
+        for address in named or _addresses_in_report(message)
+    )
+
+
+def _addresses_in_report(message: ParsedMessage) -> list[str]:
+    """The addresses a text report names before the returned mail, but its own parties."""
+    end = returned_marker(message.text[:4000].lower())
+    text = message.text[: min(end if end is not None else len(message.text), 4000)]
+    parties = {a.normalized for a in (*message.to, *message.cc)}
+    if message.sender:
+        parties.add(message.sender.normalized)
+    found: dict[str, None] = {}
+    for candidate in _ADDRESS.findall(text):
+        address = candidate.strip(".'\"`").lower()
+        if address not in parties and address.partition("@")[0] not in _DAEMONS:
+            found.setdefault(address)
+    return list(found)
 
 
 def _recipients(data: bytes) -> tuple[FailedRecipient, ...]:

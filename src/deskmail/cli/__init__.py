@@ -3,7 +3,7 @@
 One module per family of commands; importing them registers them on `main`.
 """
 
-from deskmail.cli import auth, daemon, denied, mail, octopus, operations, records, web
+from deskmail.cli import auth, daemon, denied, jobs, mail, octopus, operations, records, web
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED
 
@@ -14,6 +14,7 @@ __all__ = [
     "auth",
     "daemon",
     "denied",
+    "jobs",
     "mail",
     "main",
     "octopus",

@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from deskmail.cli.app import main
-from deskmail.cli.common import EXIT_CONFIG, EXIT_JOB_FAILED, config_option, jobs_of, load, store_of
+from deskmail.cli.common import (
+    EXIT_CONFIG,
+    EXIT_JOB_FAILED,
+    config_option,
+    jobs_of,
+    load,
+    store_of,
+    with_stored_jobs,
+)
 from deskmail.config.errors import ConfigError
 
 
@@ -25,7 +33,8 @@ def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
     """Sign a delegated job in: prints a URL (and a code), waits, keeps the tokens encrypted.
 
     Microsoft: the device code, entered in any browser. Google: the loopback redirect
-    with PKCE, from a browser on this machine or through an SSH tunnel.
+    with PKCE, from a browser on this machine or through an SSH tunnel. Another issuer:
+    the device code where its metadata offers one, else the loopback redirect.
 
     Every other setting of the job stays as it is.
     """
@@ -34,7 +43,7 @@ def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
     from deskmail.outbound.outbox import smtp_settings
     from deskmail.sources.errors import SourceError
 
-    config = load(config_path)
+    config = with_stored_jobs(load(config_path), job_name=job_name)
     (job,) = jobs_of(config, job_name)
     settings = smtp_settings(config, job) if smtp else None
     oauth2 = settings.oauth2 if settings is not None else None if smtp else job.oauth2
@@ -73,7 +82,7 @@ def auth_status(config_path: Path, job_name: str | None) -> None:
     from deskmail.sources.errors import SourceError
     from deskmail.store.models import utcnow
 
-    config = load(config_path)
+    config = with_stored_jobs(load(config_path), job_name=job_name)
     jobs = [job for job in jobs_of(config, job_name) if job.oauth2 is not None]
     if not jobs:
         click.echo("no job signs in with OAuth2")

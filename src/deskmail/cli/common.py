@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.logs import configure_logging
 from deskmail.store.engine import Store, open_store
+from deskmail.store.errors import describe_error
 
 if TYPE_CHECKING:  # imported by the commands that run jobs, not at start-up
     from deskmail.intake.run import RunSummary
@@ -51,6 +53,51 @@ def load(config_path: Path, *, debug: bool = False) -> DeskmailConfig:
     return config
 
 
+def with_stored_jobs(
+    config: DeskmailConfig,
+    store: Store | None = None,
+    *,
+    job_name: str | None = None,
+    debug: bool = False,
+) -> DeskmailConfig:
+    """The configuration with the database's jobs after the file's (jobs/running.py).
+
+    `job_name`: only that one is read (its secrets alone are opened; a file job's name
+    reads none). Without `store`, an existing database is read (none is created). A
+    database job that cannot be loaded is named on stderr with the reason and left out.
+    The log's redaction and per-job log files then cover the database jobs too.
+    """
+    from deskmail.jobs.catalog import JobCatalog
+    from deskmail.jobs.running import has_catalog, load_stored_jobs, with_jobs
+    from deskmail.store.engine import database_missing
+
+    if store is None and database_missing(config):
+        return config
+    reading = store or open_store(config)
+    try:
+        if not has_catalog(reading):
+            return config
+        catalog = JobCatalog(config, reading)
+        if job_name is not None and catalog.file_job_named(job_name) is not None:
+            return config
+        names = {job_name} if job_name is not None else None
+        stored = load_stored_jobs(catalog, catalog.stored_rows(names))
+    except SQLAlchemyError as exc:  # e.g. check or explain while the database is down
+        click.echo(f"deskmail: the database's jobs were not read: {describe_error(exc)}", err=True)
+        return config
+    finally:
+        if store is None:
+            reading.dispose()
+    for refused in stored.refused:
+        click.echo(f"deskmail: {refused.describe()}", err=True)
+    if not stored.jobs:
+        return config
+    merged = with_jobs(config, stored.jobs)
+    verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
+    configure_logging(merged, verbose, debug)
+    return merged
+
+
 def jobs_of(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:
     """The named job, or every enabled one; none at all is a usage error (exit 2), not a
     silent success."""
@@ -69,7 +116,7 @@ def jobs_of(config: DeskmailConfig, job_name: str | None) -> list[JobConfig]:
 
 def _no_enabled_job(config: DeskmailConfig) -> str:
     if not config.jobs:
-        return "no job is configured; add a [[jobs]] table"
+        return "no job is configured; add a [[jobs]] table (or `deskmail config import` one)"
     return (
         f"no enabled job ({len(config.jobs)} configured, all with enabled = false);"
         " enable one, or name one with --job"

@@ -28,8 +28,10 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
     IMAP jobs with idle = true are woken by the server (IDLE), Maildir jobs by
     file-system events. SIGTERM or SIGINT: finish the message in hand, then
     exit. SIGHUP: reload the configuration file (a bad file is refused and
-    the running configuration stays). With a [web] table (enabled = true, the
-    default in it) the web UI and API are served too, in the same process.
+    the running configuration stays). Jobs kept in the database are followed
+    without a signal: a change there applies within seconds. With a [web]
+    table (enabled = true, the default in it) the web UI and API are served
+    too, in the same process.
     """
     from deskmail.apply.names import log_unmatched_names
     from deskmail.daemon.supervisor import serve as run_daemon
@@ -55,7 +57,7 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
         on_reload=lambda new: configure_logging(new, verbose, debug),
         debug_dir=raw_dir,
         # Said whatever the log level: a daemon that prints nothing looks hung.
-        on_started=lambda: click.echo(_started_line(config_path, config)),
+        on_started=lambda running: click.echo(_started_line(config_path, running)),
         alongside=alongside,
     )
     click.echo("deskmail serve: stopped")
@@ -69,7 +71,10 @@ def _started_line(config_path: Path, config: DeskmailConfig) -> str:
 
     jobs = [job for job in config.jobs if job.enabled]
     if not jobs:
-        return f"deskmail serve: {config_path}: no enabled job; waiting for a reload (SIGHUP)"
+        return (
+            f"deskmail serve: {config_path}: no enabled job; waiting for a reload (SIGHUP)"
+            " or a job in the database"
+        )
     described = "; ".join(
         f"{job.name} ({parse_schedule(job.schedule)}, {push_of(job) or 'no push'})" for job in jobs
     )

@@ -19,6 +19,7 @@ from deskmail.cli.common import (
     one_job,
     run_owned,
     store_of,
+    with_stored_jobs,
 )
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import JobConfig
@@ -61,8 +62,9 @@ def run_once(
 
     imported()
     config = load(config_path, debug=debug)
-    jobs = jobs_of(config, job_name)
     store = store_of(config)
+    config = with_stored_jobs(config, store, job_name=job_name, debug=debug)
+    jobs = jobs_of(config, job_name)
     log_unmatched_names(store, jobs)  # a misspelt assignee, group or site
     on_message = (lambda outcome: click.echo(outcome_line(outcome))) if show else None
     raw_dir = (debug_dir or config_path.absolute().parent / "debug") if debug else None
@@ -104,7 +106,7 @@ def check(config_path: Path, job_name: str | None) -> None:
     from deskmail.sources.check import check_connection, describe_failure
     from deskmail.sources.errors import SourceError
 
-    config = load(config_path)
+    config = with_stored_jobs(load(config_path), job_name=job_name)
     jobs = jobs_of(config, job_name)
     # OAuth2 tokens are cached in the database (a renewed one is saved): opened once, and
     # only when a job signs in so; a check of password jobs creates no database.
@@ -145,7 +147,7 @@ def preprocess_command(
     """
     from deskmail.report.preprocess import preview
 
-    job = one_job(load(config_path), job_name)
+    job = one_job(with_stored_jobs(load(config_path), job_name=job_name), job_name)
     click.echo(preview(message.read_bytes(), job, text_only=text_only))
 
 
@@ -164,7 +166,7 @@ def explain_command(message: Path, config_path: Path, job_name: str | None) -> N
     from deskmail.store.engine import SchemaVersionError
     from deskmail.store.readonly import read_only
 
-    config = load(config_path)
+    config = with_stored_jobs(load(config_path), job_name=job_name)
     job = one_job(config, job_name)
     try:
         with read_only(config) as reading:  # creates no database; opens one read-only

@@ -18,6 +18,7 @@ import click
 
 from deskmail.cli.app import main
 from deskmail.cli.common import EXIT_CONFIG, exit_code, store_of
+from deskmail.cli.jobs import config_group
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import DEFAULT_TEAM
 from deskmail.config.models import DeskmailConfig
@@ -226,11 +227,6 @@ def _check_log_file(path: Path | None) -> None:
         raise click.UsageError(
             f"/LogFilePath: the folder {path.absolute().parent} does not exist; create it first"
         )
-
-
-@main.group("config")
-def config_group() -> None:
-    """Configuration files: import from other products."""
 
 
 @config_group.command("import-octopus")

@@ -16,6 +16,7 @@ from deskmail.cli.common import (
     job_option,
     load,
     store_of,
+    with_stored_jobs,
 )
 
 
@@ -88,7 +89,7 @@ def quarantine_retry(
     which: int | Literal["all"] = "all" if record_id is None else record_id
     config = load(config_path)
     store = store_of(config)
-    results = retry(store, config, which, job_name)
+    results = retry(store, with_stored_jobs(config, store), which, job_name)
     store.dispose()
     if not results:
         click.echo("no quarantined messages")

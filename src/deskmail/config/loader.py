@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from deskmail.config.errors import ConfigError, Issue, job_label
+from deskmail.config.errors import ConfigError, Issue, job_key, job_label
 from deskmail.config.models import (
     PASSWORD_PROTOCOLS,
     DatabaseConfig,
@@ -69,18 +69,10 @@ def load_config(path: Path | str) -> DeskmailConfig:
     """Load and validate a configuration file; raise ConfigError listing every problem."""
     path = Path(path)
     raw = _read_toml(path)
-    names = _job_names(raw.get("jobs"))
     issues = []
     if "source_file" in raw:  # a field, but one only the loader sets
         issues.append(Issue("source_file", _unknown_key("source_file", DeskmailConfig)))
-    try:
-        config = DeskmailConfig.model_validate(raw)
-    except ValidationError as exc:
-        issues += [_issue(error, names) for error in exc.errors()]
-    if issues:
-        raise ConfigError.many(path, issues)
-    config = _place(config, path, names)
-    _check_unique_names(config.jobs, path)
+    config = _validated(raw, path, issues)
     _check_outgoing_mail(config, path)
     if config.smtp is not None:
         for warning in _smtp_warnings(config.smtp, path):
@@ -89,6 +81,75 @@ def load_config(path: Path | str) -> DeskmailConfig:
         for warning in _warnings(job, path) + _mail_warnings(config, job, path):
             log.warning('job "%s": %s', job.name, warning)
     return config
+
+
+def validate_job(
+    settings: dict[str, Any], *, base: Path, smtp: SmtpConfig | None, file: Path | None = None
+) -> JobConfig:
+    """One job's settings, as a [[jobs]] table holds them, validated as load_config does:
+    the same models and messages, each key named 'jobs ("Name").setting'. Relative paths
+    are taken from `base`; `smtp` is the global [smtp] table the job may send through.
+    Raises ConfigError (with `file`, when the settings come from one)."""
+    name = settings.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(file, job_key(None, None, "name"), "is required: the job's name")
+    try:
+        job = JobConfig.model_validate(settings)
+    except ValidationError as exc:
+        issues = [
+            Issue(job_key(None, name, _key(error["loc"], [])), _problem(error, _in_job(error)))
+            for error in exc.errors()
+        ]
+        raise ConfigError.many(file, issues) from None
+    job = _place_job(job, base)
+    job.set_origin(file, None)
+    issues = outgoing_mail_issues(job, smtp)
+    if issues:
+        raise ConfigError.many(file, issues)
+    return job
+
+
+def load_jobs_file(path: Path, smtp: SmtpConfig | None) -> list[JobConfig]:
+    """The [[jobs]] tables of a file (`deskmail config import`), validated as load_config
+    validates them, their relative paths taken from the file's folder. Raises ConfigError
+    naming the file, each key and its problem; a file with anything but jobs is refused."""
+    raw = _read_toml(path)
+    issues = [
+        Issue(key, "is not imported: this file may hold [[jobs]] tables only")
+        for key in raw
+        if key != "jobs"
+    ]
+    if not raw.get("jobs") and not issues:
+        issues.append(Issue("", "holds no [[jobs]] table to import"))
+    config = _validated({"jobs": raw.get("jobs", [])}, path, issues)
+    problems = [issue for job in config.jobs for issue in outgoing_mail_issues(job, smtp)]
+    if problems:
+        raise ConfigError.many(path, problems)
+    return config.jobs
+
+
+def _validated(raw: dict[str, Any], path: Path, issues: list[Issue]) -> DeskmailConfig:
+    """The file's tables validated, named and placed; ConfigError with every issue (those
+    found before, `issues`, first)."""
+    names = _job_names(raw.get("jobs"))
+    try:
+        config = DeskmailConfig.model_validate(raw)
+    except ValidationError as exc:
+        issues = issues + [_issue(error, names) for error in exc.errors()]
+    if issues:
+        raise ConfigError.many(path, issues)
+    config = _place(config, path, names)
+    _check_unique_names(config.jobs, path)
+    return config
+
+
+def same_name(name: str) -> str:
+    """The form two job names are compared in: "Café" and "café" are one job."""
+    return _same(name)
+
+
+def _in_job(error: ErrorDetails) -> tuple[int | str, ...]:
+    return ("jobs", 0, *error["loc"])
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -163,17 +224,7 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
     base = path.absolute().parent
     jobs = []
     for index, (job, name) in enumerate(zip(config.jobs, names, strict=True)):
-        placed = job.model_copy(
-            update={
-                "name": name,
-                "path": _absolute(job.path, base),
-                "password_file": _absolute(job.password_file, base),
-                "ca_file": _absolute(job.ca_file, base),
-                "smtp": _place_smtp(job.smtp, base),
-                "oauth2": _place_oauth2(job.oauth2, base),
-                "log_file": _absolute(job.log_file, base),
-            }
-        )
+        placed = _place_job(job.model_copy(update={"name": name}), base)
         placed.set_origin(path, index)
         jobs.append(placed)
     database = config.database.model_copy(
@@ -198,6 +249,20 @@ def _place(config: DeskmailConfig, path: Path, names: list[str]) -> DeskmailConf
             "templates_dir": _absolute(config.templates_dir, base),
             "web": _place_web(config.web, base),
             "jobs": jobs,
+        }
+    )
+
+
+def _place_job(job: JobConfig, base: Path) -> JobConfig:
+    """The job's relative paths made absolute against `base`."""
+    return job.model_copy(
+        update={
+            "path": _absolute(job.path, base),
+            "password_file": _absolute(job.password_file, base),
+            "ca_file": _absolute(job.ca_file, base),
+            "smtp": _place_smtp(job.smtp, base),
+            "oauth2": _place_oauth2(job.oauth2, base),
+            "log_file": _absolute(job.log_file, base),
         }
     )
 
@@ -282,9 +347,9 @@ def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:
 
 def _warnings(job: JobConfig, path: Path) -> list[str]:
     """Settings that work but expose the password or the mail."""
+    warnings = _client_secret_warnings(job.oauth2, path)
     if job.protocol not in PASSWORD_PROTOCOLS:
-        return []
-    warnings = []
+        return warnings
     if job.password is not None:
         warnings.append(
             f"password is written in clear text in {path}; use password_env or password_file"
@@ -307,22 +372,34 @@ def _warnings(job: JobConfig, path: Path) -> list[str]:
     return warnings
 
 
+def _client_secret_warnings(oauth2: OAuth2Config | None, path: Path) -> list[str]:
+    if oauth2 is None or oauth2.client_secret is None:
+        return []
+    return [
+        f"oauth2.client_secret is written in clear text in {path};"
+        " use client_secret_env or client_secret_file"
+    ]
+
+
 def _check_outgoing_mail(config: DeskmailConfig, path: Path) -> None:
-    """Settings that send mail need an SMTP server, the job's own or the global [smtp]."""
-    issues = []
-    for job in config.jobs:
-        if job.smtp is not None or config.smtp is not None:
-            continue
-        wanted = ["send_acknowledgement"] if job.send_acknowledgement else []
-        wanted += ["notify_group_address"] if job.notify_group_address else []
-        issues += [
-            Issue(job.key(key), "needs [smtp] settings (or smtp on the job) to send mail")
-            for key in wanted
-        ]
-        if not job.create_new_requests:
-            issues.append(Issue(job.key("create_new_requests"), DENIAL_NEEDS_SMTP))
+    issues = [issue for job in config.jobs for issue in outgoing_mail_issues(job, config.smtp)]
     if issues:
         raise ConfigError.many(path, issues)
+
+
+def outgoing_mail_issues(job: JobConfig, smtp: SmtpConfig | None) -> list[Issue]:
+    """Settings that send mail need an SMTP server, the job's own or the global [smtp]."""
+    if job.smtp is not None or smtp is not None:
+        return []
+    wanted = ["send_acknowledgement"] if job.send_acknowledgement else []
+    wanted += ["notify_group_address"] if job.notify_group_address else []
+    issues = [
+        Issue(job.key(key), "needs [smtp] settings (or smtp on the job) to send mail")
+        for key in wanted
+    ]
+    if not job.create_new_requests:
+        issues.append(Issue(job.key("create_new_requests"), DENIAL_NEEDS_SMTP))
+    return issues
 
 
 def _mail_warnings(config: DeskmailConfig, job: JobConfig, path: Path) -> list[str]:
@@ -334,7 +411,7 @@ def _mail_warnings(config: DeskmailConfig, job: JobConfig, path: Path) -> list[s
 
 def _smtp_warnings(smtp: SmtpConfig, path: Path) -> list[str]:
     """Outgoing mail settings that work but expose the password or the mail."""
-    warnings = []
+    warnings = _client_secret_warnings(smtp.oauth2, path)
     if smtp.password is not None:
         warnings.append(
             f"password is written in clear text in {path}; use password_env or password_file"

@@ -341,7 +341,9 @@ class JobConfig(Strict):
 
     _octopus_xml: bool = PrivateAttr(default=False)
 
-    def set_origin(self, file: Path, index: int | None, *, octopus_xml: bool = False) -> None:
+    def set_origin(
+        self, file: Path | None, index: int | None, *, octopus_xml: bool = False
+    ) -> None:
         self._file = file
         self._index = index
         self._octopus_xml = octopus_xml

@@ -1,7 +1,8 @@
 """The [jobs.oauth2] table: how a job signs in with OAuth2 instead of a password.
 
-Only where the secrets are (an environment variable, a file, a certificate) is
-written here, never a secret itself. The default scopes depend on the
+Where the secrets are (an environment variable, a file, a certificate) is written
+here; the secret itself only in a job kept in the database (stored encrypted), or in
+a file with a warning, as a password. The default scopes depend on the
 provider, the flow and what the token is spent on (IMAP, POP3, SMTP, Graph, EWS).
 """
 
@@ -23,6 +24,8 @@ GOOGLE_AUTHORIZATION_ENDPOINT = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The ways an application proves itself: one at most.
+CREDENTIAL_KEYS = ("client_secret_env", "client_secret_file", "client_secret", "certificate_file")
 
 
 class OAuth2Provider(StrEnum):
@@ -80,6 +83,11 @@ class OAuth2Config(BaseModel):
     client_secret_file: Path | None = Field(
         default=None, description="file whose first line is the client secret"
     )
+    # repr=False: a secret (secrets.redact, the jobs catalog's sealing and the logs' redactor
+    # find secrets by it).
+    client_secret: str | None = Field(
+        default=None, repr=False, description="accepted with a warning; prefer client_secret_env"
+    )
     certificate_file: Path | None = Field(
         default=None, description="Microsoft app-only: the certificate and key, PEM or PFX"
     )
@@ -96,7 +104,11 @@ class OAuth2Config(BaseModel):
         default=None, description="generic: the issuer's token endpoint; google: its default"
     )
     authorization_endpoint: HttpsUrl | None = Field(
-        default=None, description="google: the sign-in page, for deskmail auth login"
+        default=None, description="google, generic: the sign-in page, for deskmail auth login"
+    )
+    issuer: HttpsUrl | None = Field(
+        default=None,
+        description="generic: the issuer, whose metadata names the endpoints not set here",
     )
     ca_file: Path | None = Field(
         default=None, description="extra trust anchor (PEM) for the identity provider"
@@ -126,7 +138,10 @@ class OAuth2Config(BaseModel):
 
     @property
     def has_client_secret(self) -> bool:
-        return self.client_secret_env is not None or self.client_secret_file is not None
+        return any(
+            value is not None
+            for value in (self.client_secret_env, self.client_secret_file, self.client_secret)
+        )
 
     def scopes_for(self, use: str) -> list[str]:
         """The scopes asked for when the token is spent on `use`: imap, pop3, smtp, graph, ews."""
@@ -159,11 +174,7 @@ class OAuth2Config(BaseModel):
     def _problems(self) -> list[tuple[str, str]]:
         """(key, problem) pairs, all at once, so the table is fixed in one round."""
         problems: list[tuple[str, str]] = []
-        given = [
-            key
-            for key in ("client_secret_env", "client_secret_file", "certificate_file")
-            if getattr(self, key) is not None
-        ]
+        given = [key for key in CREDENTIAL_KEYS if getattr(self, key) is not None]
         if len(given) > 1:
             problems.append(("", f"{' and '.join(given)} are set; keep only one"))
         provider = self.provider
@@ -208,18 +219,26 @@ class OAuth2Config(BaseModel):
                     )
                 )
         if provider is OAuth2Provider.GENERIC:
-            if self.token_endpoint is None:
-                problems.append(("token_endpoint", "is required with provider = 'generic'"))
-            if self.flow is not OAuth2Flow.APP:
+            discovered = " (or issuer, whose metadata names it)"
+            if self.token_endpoint is None and self.issuer is None:
+                problems.append(
+                    ("token_endpoint", f"is required with provider = 'generic'{discovered}")
+                )
+            if self.flow is OAuth2Flow.APP and not self.has_client_secret:
+                problems.append(("", "needs client_secret_env or client_secret_file"))
+            if (
+                self.flow is OAuth2Flow.DELEGATED
+                and self.authorization_endpoint is None
+                and self.issuer is None
+            ):
                 problems.append(
                     (
-                        "flow",
-                        "must be 'app' with provider = 'generic' (client credentials);"
-                        " a person's sign-in is offered for microsoft and google",
+                        "authorization_endpoint",
+                        f"is required for a person's sign-in with provider = 'generic'{discovered}",
                     )
                 )
-            elif not self.has_client_secret:
-                problems.append(("", "needs client_secret_env or client_secret_file"))
+        elif self.issuer is not None:
+            problems.append(("issuer", "is only used with provider = 'generic'"))
         if self.certificate_password_env is not None and self.certificate_file is None:
             problems.append(("certificate_password_env", "is only used with certificate_file"))
         if self.secret_expires is not None and not self.has_client_secret:
@@ -230,6 +249,8 @@ class OAuth2Config(BaseModel):
                     " the certificate itself",
                 )
             )
-        if self.authorization_endpoint is not None and provider is not OAuth2Provider.GOOGLE:
-            problems.append(("authorization_endpoint", "is only used with provider = 'google'"))
+        if self.authorization_endpoint is not None and provider is OAuth2Provider.MICROSOFT:
+            problems.append(
+                ("authorization_endpoint", "is only used with provider = 'google' or 'generic'")
+            )
         return problems

@@ -63,7 +63,7 @@ def resolve_client_secret(oauth2: OAuth2Config, fail: _Fail) -> str | None:
         return _from_env(oauth2.client_secret_env, fail, "client_secret_env")
     if oauth2.client_secret_file is not None:
         return _from_file(oauth2.client_secret_file, fail, "client_secret_file")
-    return None
+    return oauth2.client_secret
 
 
 def resolve_certificate_password(oauth2: OAuth2Config, fail: _Fail) -> str | None:

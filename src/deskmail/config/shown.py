@@ -14,7 +14,7 @@ from pathlib import Path
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import JobConfig
 from deskmail.config.secrets import REDACTED, redact
-from deskmail.config.toml_text import toml_key, toml_value
+from deskmail.config.toml_text import toml_table
 
 # An element whose name ends in "password" (<password>, <smtpPassword>), in any case.
 _SECRET_ELEMENT = re.compile(r"(<(\w*password)(?:\s[^>]*)?>)(.*?)(</\2\s*>)", re.I | re.S)
@@ -59,20 +59,4 @@ def redact_octopus_xml(text: str) -> str:
 
 def job_as_toml(job: JobConfig) -> str:
     """The job as a [[jobs]] table of deskmail.toml: every setting, secrets as ***."""
-    return "\n".join(_table("[[jobs]]", "jobs", redact(job))) + "\n"
-
-
-def _table(header: str, path: str, values: dict[str, object]) -> list[str]:
-    lines = [header]
-    later: list[str] = []
-    for key, value in values.items():
-        if value is None:
-            continue  # TOML has no null: an unset setting is left out
-        if isinstance(value, dict):
-            later += ["", *_table(f"[{path}.{key}]", f"{path}.{key}", value)]
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for item in value:
-                later += ["", *_table(f"[[{path}.{key}]]", f"{path}.{key}", item)]
-        else:
-            lines.append(f"{toml_key(key)} = {toml_value(value)}")
-    return lines + later
+    return "\n".join(toml_table("[[jobs]]", "jobs", redact(job))) + "\n"

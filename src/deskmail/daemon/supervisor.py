@@ -6,12 +6,18 @@
   jobs stop (gracefully, as above), new jobs start, unchanged ones keep
   running untouched. A file that does not load is refused with a log line
   naming the file, key and problem, and the running configuration stays.
+- Jobs kept in the database (the jobs catalog) are followed without a signal:
+  their revisions are read every few seconds (stored_jobs.py), and a job
+  added, changed, disabled or deleted there is started, restarted or stopped
+  alone, as a reload does. On PostgreSQL a change is also heard at once
+  (LISTEN/NOTIFY). SIGUSR1 makes the daemon read them now.
 - Every TICK seconds: the scheduler's heartbeat is written, and jobs turned
   off or on in the web UI (daemon/switches.py) are stopped or started.
 
 Signals are taken synchronously: they are blocked in every thread and the
-main thread waits for them with sigtimedwait(), so no handler ever runs in
-the middle of a worker's transaction.
+main thread waits for them with sigtimedwait() (waking to read the revisions
+and ping the watchdog), so no handler ever runs in the middle of a worker's
+transaction.
 
 Under systemd (`Type=notify`, see deploy/systemd/) the main thread also says
 READY, RELOADING and STOPPING, and pings the watchdog while every worker
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +40,7 @@ from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.heartbeat import Heartbeat
 from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.notify import notify, watchdog_interval
+from deskmail.daemon.stored_jobs import POLL_SECONDS, ChangeListener, StoredJobs
 from deskmail.daemon.switches import read_switches, switched
 from deskmail.daemon.worker import JobWorker, runner_for
 from deskmail.store.engine import Store, open_store
@@ -45,8 +53,8 @@ EXIT_OK = 0
 # before its commit and an uncommitted transaction dies with the process.
 STOP_GRACE = 30.0
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
-_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP}
-# How often the main loop looks up from waiting for signals: heartbeat and job switches.
+_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP, signal.SIGUSR1}
+# How often the main loop writes the heartbeat and reads the web UI's job switches.
 TICK = 5.0
 # Settings whose change cannot be applied to a running daemon.
 _RESTART_ONLY = ("database", "storage")
@@ -59,7 +67,8 @@ def serve(
     store: Store | None = None,
     on_reload: Callable[[DeskmailConfig], None] | None = None,
     debug_dir: Path | None = None,
-    on_started: Callable[[], None] | None = None,
+    on_started: Callable[[DeskmailConfig], None] | None = None,
+    poll_seconds: float = POLL_SECONDS,
     alongside: Callable[[Supervisor], Callable[[], None]] | None = None,
 ) -> int:
     """Run every enabled job until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
@@ -72,9 +81,10 @@ def serve(
     SchemaVersionError for a database that needs `deskmail db upgrade`.
     `on_reload` is called with each accepted new configuration before the
     jobs change (the command line re-opens its log files there); `on_started`
-    once the workers are started (the command line says so). `alongside` starts
-    something that runs with the jobs (the web server) and returns how to stop
-    it; it is stopped before the workers.
+    once the workers are started, with the jobs run (the command line says so).
+    `poll_seconds`: how often the database jobs' revisions are read.
+    `alongside` starts something that runs with the jobs (the web server) and
+    returns how to stop it; it is stopped before the workers.
     Returns the exit code: 0 after a clean stop.
     """
     if config is None:
@@ -85,25 +95,38 @@ def serve(
     # Blocked before the first worker thread starts: threads inherit the mask.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    # The listener wakes the main thread's sigtimedwait with the signal a person would send.
+    listener = (
+        ChangeListener(store, lambda: signal.pthread_kill(main_thread, signal.SIGUSR1))
+        if store.is_postgresql
+        else None
+    )
     stop_alongside: Callable[[], None] | None = None
     try:
-        supervisor.apply(config)
+        supervisor.start()
+        if listener is not None:
+            listener.start()
         if alongside is not None:
             stop_alongside = alongside(supervisor)
         if on_started is not None:
-            on_started()
+            on_started(supervisor.running)
         notify("READY=1", f"STATUS={supervisor.status()}")
         ping_every = watchdog_interval()
-        wait = TICK if ping_every is None else min(TICK, ping_every)
+        wait = min(poll_seconds, TICK, ping_every or TICK)
         next_tick = time.monotonic() + TICK
         while True:
             received = _wait_for_signal(wait)
-            if received is None:
+            if received is None or received == signal.SIGUSR1:
                 if time.monotonic() >= next_tick:
                     supervisor.tick()
                     next_tick = time.monotonic() + TICK
+                # On every wake, not only timeouts: a stream of changes must not starve it.
                 if ping_every is not None and supervisor.all_alive():
                     notify("WATCHDOG=1")
+                if supervisor.follow_database():
+                    notify(f"STATUS={supervisor.status()}")
                 continue
             if received in _STOP_SIGNALS:
                 log.info(
@@ -118,16 +141,21 @@ def serve(
         notify("STOPPING=1")
         if stop_alongside is not None:
             stop_alongside()
+        if listener is not None:
+            listener.stop()
         supervisor.shutdown()
+        if listener is not None:
+            listener.join(STOP_GRACE)
+        # A wake still pending would kill the process once unblocked (SIGUSR1's default).
+        while signal.sigtimedwait({signal.SIGUSR1}, 0) is not None:
+            pass
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
     return EXIT_OK
 
 
-def _wait_for_signal(timeout: float | None) -> int | None:
+def _wait_for_signal(timeout: float) -> int | None:
     """The next of our signals, or None when `timeout` seconds pass first."""
-    if timeout is None:
-        return signal.sigwait(_SIGNALS)
     info = signal.sigtimedwait(_SIGNALS, timeout)
     return None if info is None else info.si_signo
 
@@ -163,6 +191,8 @@ class Supervisor:
         self._on_reload = on_reload
         self._locks = JobLocks(store)
         self._workers: dict[str, tuple[JobWorker, dict[str, Any]]] = {}
+        self._stored = StoredJobs(store)
+        self.running = config  # the file's jobs and the database's, as last applied
         self._heartbeat = Heartbeat(store)
         self._switches = self._read_switches()
 
@@ -179,7 +209,7 @@ class Supervisor:
         switches = self._read_switches()
         if switches != self._switches:
             self._switches = switches
-            self.apply(self._config)
+            self.apply(self.running)
 
     def wake(self, name: str) -> bool:
         """Run the job now if this process has a worker for it (the web UI's Run now)."""
@@ -188,6 +218,27 @@ class Supervisor:
             return False
         found[0].wake()
         return True
+
+    def start(self) -> None:
+        """Read the database jobs, then start every enabled job."""
+        self._stored.refresh(self._config)
+        self._apply_running(self._config)
+
+    def follow_database(self) -> bool:
+        """Apply the changes made to database jobs since the last look; True if any."""
+        if not self._stored.refresh(self._config):
+            return False
+        self._apply_running(self._config, reconfigure=True)
+        return True
+
+    def _apply_running(self, config: DeskmailConfig, *, reconfigure: bool = False) -> None:
+        running = self._stored.running(config)
+        if reconfigure and self._on_reload is not None:
+            try:  # the log's redaction learns the new jobs' secrets
+                self._on_reload(running)
+            except Exception as exc:
+                log.error("database jobs: the logs could not be set up again: %s", exc)
+        self.apply(running)
 
     def apply(self, config: DeskmailConfig) -> None:
         """Stop the workers of removed or changed jobs, then start the missing ones."""
@@ -211,9 +262,12 @@ class Supervisor:
             )
             self._workers[name] = (worker, fingerprints[name])
             worker.start()
-        self._config = config
+        self.running = config
         if not wanted:
-            log.warning("%s: no enabled job; waiting for a reload (SIGHUP)", self._path)
+            log.warning(
+                "%s: no enabled job; waiting for a reload (SIGHUP) or a job in the database",
+                self._path,
+            )
         log.info(
             "configuration %s: %d job(s) started, %d kept, %d stopped",
             self._path,
@@ -248,13 +302,17 @@ class Supervisor:
                 " and ".join(f"[{key}]" for key in changed),
             )
             return
+        self._stored.forget_revisions()  # the file's names may now clash with theirs
+        self._stored.refresh(config)
+        running = self._stored.running(config)
         if self._on_reload is not None:
             try:
-                self._on_reload(config)
+                self._on_reload(running)
             except Exception as exc:  # e.g. a log folder that cannot be created
                 log.error("reload refused, still running the previous configuration: %s", exc)
                 return
-        self.apply(config)
+        self._config = config
+        self.apply(running)
 
     def shutdown(self) -> None:
         """Stop every worker (gracefully, within STOP_GRACE), then close the database."""

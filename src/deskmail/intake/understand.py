@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from deskmail.apply.attachment_policy import AttachmentSelection, select_attachments
 from deskmail.apply.attachments import inline_seen_from
 from deskmail.apply.threads import StoreLookup
-from deskmail.classify.loops import is_bounce, is_out_of_office
+from deskmail.classify.loops import Bounce, is_bounce, is_out_of_office
 from deskmail.classify.plan import Action, Plan, ThreadMatch
+from deskmail.classify.references import find_reference
 from deskmail.classify.rules import evaluate
-from deskmail.classify.threading import find_thread
+from deskmail.classify.threading import TicketRef, find_thread, token_matches
 from deskmail.config.models import JobConfig
 from deskmail.outbound.flood import recent_ticket_for_sender
 from deskmail.parse.message import ParsedMessage
@@ -45,24 +46,45 @@ def understand(session: Session, job: JobConfig, message: ParsedMessage) -> Unde
 
 
 def _automatic_mail(message: ParsedMessage, lookup: StoreLookup, job: JobConfig) -> Plan | None:
-    """Bounces and out-of-office replies never open a ticket (nor reopen one)."""
+    """Bounces, feedback reports and out-of-office replies never open a ticket (nor reopen one)."""
     bounce = is_bounce(message)
     if bounce is not None:
-        original = bounce.original_message_id
-        ticket = lookup.ticket_for_message_ids([original], job.team) if original else None
+        why = f"{bounce.kind} ({', '.join(bounce.signs)})"
+        ticket, found_by = _returned_ticket(bounce, lookup, job)
         if ticket is not None:
             return Plan(
                 Action.ADD_TO_TICKET,
                 ticket_id=ticket.id,
                 reasons=(
-                    f"delivery report for our mail <{original}> -> added to {ticket.team}-"
-                    f"{ticket.number}",
+                    f"{why} for our mail {found_by} -> added to {ticket.team}-{ticket.number}",
                 ),
             )
-        return Plan(Action.IGNORE, reasons=("delivery report for no mail of ours: recorded",))
+        return Plan(Action.IGNORE, reasons=(f"{why} for no mail of ours: recorded",))
     if is_out_of_office(message):
         return Plan(Action.IGNORE, reasons=("out-of-office reply: recorded, not ticketed",))
     return None
+
+
+def _returned_ticket(
+    bounce: Bounce, lookup: StoreLookup, job: JobConfig
+) -> tuple[TicketRef | None, str]:
+    """Our ticket the returned mail belongs to: by its Message-ID, or by the reference in its
+    subject when that carries the ticket's token (a report comes from a stranger)."""
+    original = bounce.original_message_id
+    ticket = lookup.ticket_for_message_ids([original], job.team) if original else None
+    if ticket is not None:
+        return ticket, f"<{original}>"
+    reference = (
+        find_reference(bounce.original_subject, job.reference_pattern)
+        if bounce.original_subject
+        else None
+    )
+    if reference is None or reference.token is None:
+        return None, ""
+    ticket = lookup.ticket_by_number(reference.team or job.team, reference.number)
+    if ticket is None or not token_matches(reference.token, ticket.token):
+        return None, ""
+    return ticket, f"(its reference {ticket.team}-{ticket.number} with the token)"
 
 
 def _limit_flood(session: Session, job: JobConfig, message: ParsedMessage, plan: Plan) -> Plan:

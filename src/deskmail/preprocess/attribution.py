@@ -5,7 +5,9 @@ Three shapes, in every language of languages.py:
 - opened by a word:  "On Tue, 2 Jan 2024 at 10:00, Ann <ann@x.org> wrote:",
   "Am 13.12.2017 21:11 schrieb Ann:", possibly wrapped over two or three lines;
 - ended by a verb:   "Ann <ann@x.org> schrieb:", "---- Ann wrote ----" (Android);
-- date and address:  "2014-03-20 8:48 GMT+01:00 Ann <ann@x.org>:" (Gmail, any language).
+- date and address:  "2014-03-20 8:48 GMT+01:00 Ann <ann@x.org>:" (Gmail, any language);
+- address, then the verb and the date: "Ann <ann@x.org> schrieb am Fr., 28.
+  Apr. 2017 um 11:53 Uhr:" (Gmail on Android, Google Inbox), possibly wrapped.
 
 A regex finds candidates cheaply; a plausibility check then asks for what a
 real attribution carries (a date, an address), so that a sentence such as
@@ -29,6 +31,8 @@ _END = r"(?P<end>[ \t\u00a0]?[:：]|[ \t]*-{2,})?[ \t]*$"
 _NEXT_LINE = rf"\n(?![ \t>]*$){QUOTE_PREFIX}"  # a continuation line, never a blank one
 _DASHES = r"(?:-{2,}[ \t]*)?"
 _SOME = r"[^\n]{0,300}?"  # attribution lines are short; the bound keeps long lines cheap
+# One "@" and bounded parts: "<a@a@a@...>" would otherwise be tried at every "@".
+_MAILBOX = r"[^<>\s@]{1,64}@[^<>\s@]{1,255}"
 
 LEAD = re.compile(
     rf"^{QUOTE_PREFIX}{_DASHES}{_LEADS}[ \t,]"
@@ -41,7 +45,13 @@ VERB = re.compile(
     FLAGS,
 )
 ADDRESS = re.compile(
-    rf"^{QUOTE_PREFIX}[^\n]*<(?:\n{QUOTE_PREFIX})?[^<>\s]+@[^<>\s]+>[^\n<>@:]{{0,20}}[:：][ \t]*$",
+    rf"^{QUOTE_PREFIX}[^\n]*<(?:\n{QUOTE_PREFIX})?{_MAILBOX}>[^\n<>@:]{{0,20}}[:：][ \t]*$",
+    FLAGS,
+)
+
+ADDRESS_THEN_VERB = re.compile(
+    rf"^{QUOTE_PREFIX}[^\n<>@]{{0,100}}<{_MAILBOX}>[ \t]*{_NAME_VERBS}\b"
+    rf"{_SOME}(?:{_NEXT_LINE}{_SOME})?[:：][ \t]*$",
     FLAGS,
 )
 
@@ -79,6 +89,7 @@ _SHAPES: tuple[Shape, ...] = (
     _LEAD_SHAPE,
     (VERB, _plausible_verb),
     (ADDRESS, lambda match: _has_date(match.group(0))),
+    (ADDRESS_THEN_VERB, lambda match: _has_date(match.group(0))),
     *((pattern, None) for pattern in mailparser_reply_attributions()),
 )
 

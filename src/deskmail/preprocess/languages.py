@@ -274,13 +274,38 @@ LANGUAGES: tuple[Language, ...] = (
     ),
     Language("cs", leads=("Dne",), verbs=(r"napsal(?:a|\(a\))?",)),
     Language("vi", leads=("Vào",), verbs=("đã viết",)),
-    Language("ru", verbs=(r"написал(?:а)?",)),
-    Language("zh", verbs=("写道",)),
+    Language(
+        "ru",
+        verbs=(r"написал(?:а)?",),
+        header_from=("От",),
+        header_date=("Отправлено", "Дата"),
+        header_other=("Кому", "Копия", "Тема"),
+    ),
+    Language(
+        "tr",
+        header_from=("Kimden",),
+        header_date=("Gönderildi", "Tarih"),
+        header_other=("Kime", "Bilgi", "Konu"),
+    ),
+    Language(
+        "zh",
+        verbs=("写道",),
+        # Simplified, then traditional Chinese.
+        header_from=("发件人", "寄件者"),
+        header_date=("发送时间", "日期", "寄件日期"),
+        header_other=("收件人", "抄送", "主题", "收件者", "副本", "主旨"),
+    ),
+    Language(
+        "ja",
+        header_from=("差出人", "送信者"),
+        header_date=("送信日時", "日付"),
+        header_other=("宛先", "件名", "CC"),
+    ),
     Language("ko", verbs=("작성하였습니다", "작성")),
 )
 
 # mail-parser-reply's own attribution patterns, used as they are where the table
-# above has nothing of its own: Japanese ("2024年1月2日(火) 10:00 Ann <ann@x.org>:").
+# above has no attribution of its own: Japanese ("2024年1月2日(火) 10:00 Ann <ann@x.org>:").
 # (Its Korean and Chinese ones cannot match: their negative lookahead rejects the
 # very line they describe; the verbs above cover those languages instead.)
 MAILPARSER_REPLY_ATTRIBUTIONS = ("ja",)

@@ -31,6 +31,29 @@ def cut(text: str, index: int) -> str:
     return _DANGLING_SEPARATOR.sub("", text[:index].rstrip()).rstrip()
 
 
+def quoted(line: str) -> bool:
+    return line.lstrip(" \t").startswith(">")
+
+
+def answers_between_quotes(text: str) -> bool:
+    """Lines of the sender's own with quoted lines after them: answers written inline.
+
+    A line right under a quoted one, with no blank line between, is that line
+    wrapped by a client that did not repeat the ">", not an answer.
+    """
+    seen_quote = seen_answer = False
+    previous = ""
+    for line in text.split("\n"):
+        if quoted(line):
+            if seen_answer:
+                return True
+            seen_quote = True
+        elif line.strip() and seen_quote and not quoted(previous):
+            seen_answer = True
+        previous = line
+    return False
+
+
 def line_start(text: str, index: int) -> int:
     return text.rfind("\n", 0, index) + 1
 

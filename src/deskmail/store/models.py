@@ -383,6 +383,33 @@ class OAuthTokenCache(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class StoredJob(Base):
+    """A job created through the jobs catalog (jobs.catalog), not written in the file.
+
+    `settings` is the job's [[jobs]] table as JSON without its secrets; the secrets
+    (password, client secret, ...) are in `sealed`, one Fernet token of their JSON.
+    `revision` grows by one on every change: the daemon polls it, and writers can
+    refuse to overwrite a change they have not seen.
+    """
+
+    __tablename__ = "stored_job"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # NFC + casefold of name: "Support" and "support" are one job, as in the file.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[str] = mapped_column(Text)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    # Which secrets `sealed` holds ("password,smtp.password"): shown as set without opening it.
+    secret_slots: Mapped[str] = mapped_column(String(200), default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The revision whose settings could not be loaded and were reported (once, whichever
+    # instance saw it first).
+    refused_revision: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class JobHealth(Base):
     """Whether a job's mailbox works, and the open infrastructure event while it does not."""
 
@@ -438,6 +465,7 @@ __all__ = [
     "Run",
     "Site",
     "Source",
+    "StoredJob",
     "Team",
     "Ticket",
     "TicketKind",

@@ -9,18 +9,20 @@ replies, the quoted block at the start.
 Both become "Thanks, that fixed it."; the line that introduces the quote goes
 with it. A reply written between quoted lines (inline answers) is left as it
 is: its answers mean little without the questions.
+
+Some clients quote with "| " instead; such a block counts only under an intro
+line ("2013/7/20 Ann <ann@x.org>"), since a table the sender drew looks the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from deskmail.preprocess.attribution import first_attribution
 from deskmail.preprocess.builtins.base import Builtin
+from deskmail.preprocess.text import quoted as _quoted
 
 _MAX_INTRO_LINES = 3
-
-
-def _quoted(line: str) -> bool:
-    return line.lstrip(" \t").startswith(">")
 
 
 def _blank(line: str) -> bool:
@@ -47,13 +49,29 @@ def _intro_start(lines: list[str], end: int) -> int:
     return end
 
 
-def _without_trailing_quote(lines: list[str]) -> list[str]:
+def _bar_quoted(line: str) -> bool:
+    return line.lstrip(" \t").startswith("|")
+
+
+def _trailing_block(lines: list[str], marked: Callable[[str], bool]) -> int | None:
+    """Where the block of marked (and blank) lines ending the text begins; None without one."""
     end = len(lines)
-    while end and (_blank(lines[end - 1]) or _quoted(lines[end - 1])):
+    while end and (_blank(lines[end - 1]) or marked(lines[end - 1])):
         end -= 1
-    if not any(_quoted(line) for line in lines[end:]):
+    return end if any(marked(line) for line in lines[end:]) else None
+
+
+def _without_trailing_quote(lines: list[str]) -> list[str]:
+    end = _trailing_block(lines, _quoted)
+    return lines if end is None else lines[: _intro_start(lines, end)]
+
+
+def _without_trailing_bar_quote(lines: list[str]) -> list[str]:
+    end = _trailing_block(lines, _bar_quoted)
+    if end is None:
         return lines
-    return lines[: _intro_start(lines, end)]
+    start = _intro_start(lines, end)
+    return lines if start == end else lines[:start]  # no intro: a table the sender drew
 
 
 def _without_leading_quote(lines: list[str]) -> list[str]:
@@ -77,7 +95,7 @@ def _without_leading_quote(lines: list[str]) -> list[str]:
 
 def strip(text: str) -> str:
     lines = text.split("\n")  # split and join on "\n" keep every character
-    kept = _without_leading_quote(_without_trailing_quote(lines))
+    kept = _without_leading_quote(_without_trailing_quote(_without_trailing_bar_quote(lines)))
     return text if kept == lines else "\n".join(kept).rstrip()
 
 

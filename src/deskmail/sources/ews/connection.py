@@ -67,7 +67,8 @@ def mailbox_address(job: JobConfig) -> str:
 
 def job_tls(job: JobConfig, server: str) -> tls.JobTls:
     context = verifying_context(job.ca_file, job.reject_invalid_certificates, server)
-    return tls.JobTls(context=context, verify=job.reject_invalid_certificates)
+    key = (str(job.ca_file or ""), job.reject_invalid_certificates)
+    return tls.JobTls(key=key, context=context, verify=job.reject_invalid_certificates)
 
 
 def open_account(
@@ -85,26 +86,20 @@ def open_account(
     quiet_exchangelib()
     tls.install()
     rules = job_tls(job, where)
-    if url is not None:
-        tls.register(url, rules)
-    else:
-        domain = address.rpartition("@")[2]
-        for host in (domain, f"autodiscover.{domain}"):
-            tls.register(f"https://{host}/", rules)
-    with translating(where):
+    with translating(where), tls.applying(rules):
         from exchangelib import Account, Build, Configuration, Credentials, Version
         from exchangelib.errors import UnauthorizedError
         from exchangelib.protocol import FailFast
 
-        credentials: Any = (
-            Credentials(job.user, secret) if tokens is None else bearer_credentials(tokens)
+        credentials: Any = tls.keyed(
+            Credentials(job.user, secret) if tokens is None else bearer_credentials(tokens),
+            rules,
         )
         build = _BUILDS.get(job.exchange_version)
         version = Version(build=Build(*build)) if build is not None else None
         if url is None:
             account = _autodiscover(job, address, credentials, version)
             url = str(account.protocol.service_endpoint)
-            tls.register(url, rules)
         else:
             config = Configuration(
                 service_endpoint=url,
@@ -117,6 +112,7 @@ def open_account(
             account = Account(
                 address, config=config, autodiscover=False, access_type=_access_type(job)
             )
+        tls.bind(account.protocol, rules)
         if tokens is not None:
             # exchangelib keeps one Protocol per URL and credentials: give it this pass's token.
             account.protocol.credentials = credentials

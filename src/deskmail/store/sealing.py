@@ -1,4 +1,6 @@
-"""The key that seals token caches: DESKMAIL_SECRET_KEY, or a 0600 key file made on first use.
+"""The key that seals what the store keeps secret (OAuth2 token caches, the passwords and
+client secrets of jobs kept in the database): DESKMAIL_SECRET_KEY, or a 0600 key file made
+on first use.
 
 Several keys (comma-separated in the variable, one per line in the file) allow
 rotation: the first seals, every one of them opens.
