@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+import httpx
 from sqlalchemy import select
 
-from deskmail.config.models import DeskmailConfig
+from deskmail.config.models import DeskmailConfig, WebConfig
 from deskmail.store.accounts import ApiToken, Role, WebUser
 from deskmail.store.engine import Store
 from deskmail.web.app import create_app
+from deskmail.web.server import WebServer
 from tests.web.conftest import PASSWORD, LiveWeb
 
 PROBLEM = "application/problem+json"
@@ -74,7 +75,12 @@ def test_an_unexpected_error_is_a_500_problem_that_tells_nothing(
     def boom() -> None:
         raise RuntimeError("the mail said: secret text")
 
-    answer = TestClient(app, raise_server_exceptions=False).get("/api/v1/boom")
+    server = WebServer(app, WebConfig(), port=0)
+    server.start()
+    try:
+        answer = httpx.get(f"{server.url}/api/v1/boom")
+    finally:
+        server.stop()
     assert answer.status_code == 500
     assert answer.headers["content-type"] == PROBLEM
     assert "secret text" not in answer.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def test_tls_serves_https_with_secure_cookies_and_hsts(
     certificate, key = _write_certificate(tmp_path / "tls")
     web = web_factory(web={"tls_certificate": str(certificate), "tls_key": str(key)})
     assert web.url.startswith("https://")
-    client = web.client(verify=str(certificate))
+    client = web.client(verify=ssl.create_default_context(cafile=certificate))
     login = client.get("/login")
     assert login.headers["strict-transport-security"].startswith("max-age=")
     assert "Secure" in login.headers["set-cookie"]  # the CSRF cookie
