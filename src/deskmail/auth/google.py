@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deskmail.auth.authlib_calls import fetched_token, oauth2_session
-from deskmail.auth.cache import StoredTokenCache
+from deskmail.auth.cache import TokenCache
 from deskmail.auth.failures import refusal
 from deskmail.config.oauth2 import GOOGLE_AUTHORIZATION_ENDPOINT, OAuth2Config
 from deskmail.sources.errors import SourceError, Step
@@ -29,7 +29,7 @@ class GoogleSignIn:
         self,
         oauth2: OAuth2Config,
         scopes: list[str],
-        cache: StoredTokenCache,
+        cache: TokenCache,
         *,
         secret: str | None,
         ca_file: Path | None,
