@@ -110,6 +110,23 @@ def test_app_only_with_a_secret_gets_a_token_for_the_outlook_resource_kept_in_me
         assert session.get(OAuthTokenCache, "Support") is None
 
 
+def test_app_only_renews_a_token_near_its_end_and_when_the_server_refused_it(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(secret=SECRET)
+    job = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET")
+    platform.access_lifetime = 200  # within the five minutes a token is renewed before its end
+    source = tokens(job, store)
+    first = source.token()
+    second = source.token()
+    assert second != first
+    platform.access_lifetime = 3599
+    third = source.token()
+    assert source.token() == third  # kept while it has time left
+    assert source.refused(third) not in (first, second, third)
+    assert platform.grant_types == ["client_credentials"] * 4
+
+
 def test_app_only_with_a_certificate_signs_an_assertion_the_platform_verifies(
     platform: IdentityPlatform, store: Store, tmp_path: Path
 ) -> None:

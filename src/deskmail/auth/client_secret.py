@@ -29,6 +29,7 @@ from deskmail.sources.https import https_client
 # A token this close to its expiry is renewed (msal's margin too): a pass must not
 # start on a token that dies half-way through it.
 RENEW_BEFORE = 300.0
+DEFAULT_LIFETIME = 3599.0  # seconds, when an answer leaves expires_in out (as msal assumes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,10 @@ class ClientSecretSignIn:
         text = self._cache.load()
         if not text:
             return None
-        held = HeldToken(**json.loads(text))
+        try:
+            held = HeldToken(**json.loads(text))
+        except (TypeError, ValueError):  # msal's, before the job's credential became a secret
+            return None
         return held if held.target == self._target else None
 
     def _request(self) -> HeldToken:
@@ -112,7 +116,7 @@ class ClientSecretSignIn:
         token = answer.get("access_token")
         if not isinstance(token, str):
             raise refusal(answer, self.server, self.sign_in_hint)
-        lifetime = float(answer.get("expires_in") or 0)
+        lifetime = float(answer.get("expires_in") or DEFAULT_LIFETIME)
         return HeldToken(token, asked + lifetime, self._target)
 
     def _answer(self, response: httpx.Response) -> dict[str, Any]:
