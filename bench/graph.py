@@ -15,7 +15,8 @@ FETCH_THREADS with --fetch-threads), nothing else.
 
 For each after-processing mode, a fresh mailbox is loaded with the seeded
 corpus (bench/corpus.py) and `python -m deskmail run-once` runs once, as a
-subprocess, on a fresh SQLite database; measured by bench/measure.py (wall
+subprocess (deskmail compiled to bytecode first, as in bench/ingest.py), on a
+fresh SQLite database; measured by bench/measure.py (wall
 time, peak RSS of the process tree). Reported: mails per second (over the
 whole command, start-up included), requests per mail as the fake counted them,
 429 answers, what the budget and the concurrency limit allow for that many
@@ -97,6 +98,8 @@ def main() -> None:
             ingest.start_corpus(args.count, args.seed, work / "corpus"), work / "corpus"
         )
         mails = [path.read_bytes() for path in sorted(corpus.path.glob("*.eml"))]
+        # From bytecode, as an installed package (and bench/ingest.py's runs).
+        print(ingest.compile_bytecode([ingest.ROOT / "src" / "deskmail"]), flush=True)
         rows = []
         with identity_platform(_dir(work / "identity")) as platform:
             graph = start_graph(_dir(work / "graph"))

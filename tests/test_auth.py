@@ -1,7 +1,8 @@
 """OAuth2 sign-in against the identity-platform fake, with msal on its real path.
 
-The token cache is sealed in the database (both databases), saved after every
-token call that changed it; failures are named by their step.
+A delegated sign-in's token cache is sealed in the database (both databases),
+saved after every token call that changed it; an application's tokens stay in
+the process; failures are named by their step.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def tokens(job: JobConfig, store: Store):  # type: ignore[no-untyped-def]
     return found
 
 
-def test_app_only_with_a_secret_gets_a_token_for_the_outlook_resource_and_caches_it(
+def test_app_only_with_a_secret_gets_a_token_for_the_outlook_resource_kept_in_memory(
     platform: IdentityPlatform, store: Store
 ) -> None:
     app = platform.register(secret=SECRET)
@@ -102,13 +103,29 @@ def test_app_only_with_a_secret_gets_a_token_for_the_outlook_resource_and_caches
     assert ("GET", f"/{platform.tenant}/v2.0/.well-known/openid-configuration") in (
         platform.requests
     )
-    # A second source for the same job finds the token in the sealed cache: no new request.
+    # A second source for the same job in this process finds the token: no new request.
     assert tokens(job, store).token() == token
     assert platform.grant_types == ["client_credentials"]
+    # No refresh token to keep: nothing is written to the database.
     with store.session() as session:
-        row = session.get(OAuthTokenCache, "Support")
-        assert row is not None
-        assert token not in row.sealed and SECRET not in row.sealed
+        assert session.get(OAuthTokenCache, "Support") is None
+
+
+def test_app_only_renews_a_token_near_its_end_and_when_the_server_refused_it(
+    platform: IdentityPlatform, store: Store
+) -> None:
+    app = platform.register(secret=SECRET)
+    job = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET")
+    platform.access_lifetime = 200  # within the five minutes a token is renewed before its end
+    source = tokens(job, store)
+    first = source.token()
+    second = source.token()
+    assert second != first
+    platform.access_lifetime = 3599
+    third = source.token()
+    assert source.token() == third  # kept while it has time left
+    assert source.refused(third) not in (first, second, third)
+    assert platform.grant_types == ["client_credentials"] * 4
 
 
 def test_app_only_with_a_certificate_signs_an_assertion_the_platform_verifies(

@@ -185,6 +185,7 @@ def test_status_shows_a_certificate_own_date_and_a_configured_secret_date(
     lines = cli("auth", "status", "--config", str(config)).output.splitlines()
     expires = f"{certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
     assert f"  certificate: expires {expires} (in 19 days)" in lines
+    assert "  access token: none kept between runs (each asks)" in lines  # app-only
     assert "Billing: microsoft, app" not in lines  # its secret cannot be read: said instead
     assert any("NOT_SET_HERE is not set" in line for line in lines)
 

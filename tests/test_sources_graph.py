@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from deskmail.auth.tokens import job_tokens
 from deskmail.config.models import JobConfig
@@ -26,7 +28,11 @@ from deskmail.sources.graph.client import GraphClient
 from deskmail.sources.graph.source import GraphSource
 from deskmail.sources.graph.throttle import Budget, Pacer, retry_after
 from deskmail.store.engine import Store
+from deskmail.store.models import OAuthTokenCache, Ticket
+from deskmail.store.sealing import KEY_FILE_ENV, SECRET_KEY_ENV
 from tests.support.graph import (
+    CLIENT_SECRET,
+    CLIENT_SECRET_ENV,
     TENANT,
     FakeTokens,
     MemoryState,
@@ -34,6 +40,7 @@ from tests.support.graph import (
     graph_job_settings,
     http_date,
 )
+from tests.support.toml_config import write_config
 
 MAILBOX = "support@contoso.example"
 
@@ -354,6 +361,45 @@ def test_a_run_takes_each_mail_in_once_through_resyncs_and_new_ids(
     state.deliver(MAILBOX, "Inbox/Support", _mail(0))
     reimported = run_job(store, job)
     assert (reimported.failure, reimported.created, reimported.duplicates) == (None, 0, 1)
+
+
+def test_an_app_only_run_once_keeps_no_token_and_loads_neither_cryptography_nor_msal(
+    database_url: str, mailbox: Microsoft365, tmp_path: Path
+) -> None:
+    """Client credentials hold no refresh token: nothing is sealed, so nothing to seal with;
+    a secret's grant is one POST over the httpx the source uses anyway."""
+    mailbox.state.deliver(MAILBOX, "Inbox/Support", _mail(1))
+    config = write_config(tmp_path / "deskmail.toml", database_url, [graph_job_settings(mailbox)])
+    probe = textwrap.dedent(
+        f"""
+        import atexit, sys
+        heavy = ("cryptography", "jwt", "msal", "requests")
+        atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules)))
+        sys.argv = ["deskmail", "run-once", "--config", {str(config)!r}]
+        from deskmail.entry import run
+        run()
+        """
+    )
+    key_file = tmp_path / "secret.key"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != SECRET_KEY_ENV},
+        CLIENT_SECRET_ENV: CLIENT_SECRET,
+        KEY_FILE_ENV: str(key_file),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert not key_file.exists()
+    store = Store(database_url, tmp_path / "blobs")
+    try:
+        with store.session() as session:
+            assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+            assert session.scalar(select(func.count()).select_from(OAuthTokenCache)) == 0
+    finally:
+        store.dispose()
+    assert len(mailbox.identity.issued) == 1
 
 
 def test_an_imap_run_does_not_import_httpx() -> None:

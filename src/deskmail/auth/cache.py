@@ -1,7 +1,13 @@
-"""A job's token cache in the database, sealed with the secret key (keys.py).
+"""Where a job's tokens are kept between token calls.
 
-msal's serialized cache (or Authlib's token) is JSON holding refresh tokens:
-it never leaves this module unsealed except to the token source that owns it.
+A delegated sign-in's cache (msal's serialized cache, or Authlib's token) is
+JSON holding a refresh token: it lives in the database, sealed with the secret
+key (keys.py), and never leaves this module unsealed except to the token source
+that owns it. An application's (client credentials) holds no refresh token,
+only access tokens that any run can ask for again: it stays in the memory of
+the process, so an app-only run needs neither the database row nor the
+sealing (`cryptography`, about 8 MiB of a Graph run's memory; README
+"Performance").
 """
 
 from __future__ import annotations
@@ -9,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -27,10 +33,55 @@ if TYPE_CHECKING:
 # (renewing) does the same between processes and hosts.
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+# App-only caches (ProcessTokenCache), by store and job, as the locks.
+_HELD: dict[str, str] = {}
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 class CacheUnreadable(Exception):
     """The stored cache was sealed with a key that is no longer configured."""
+
+
+class TokenCache(Protocol):
+    """What a token source keeps its serialized cache in."""
+
+    @property
+    def lock(self) -> threading.Lock: ...
+
+    def load(self) -> str | None: ...
+
+    def save(self, serialized: str) -> None: ...
+
+    def renewing(self) -> AbstractContextManager[None]:
+        """Held around a token call that may spend a refresh token, and its save."""
+        ...
+
+
+class ProcessTokenCache:
+    """An app-only job's tokens, held by this process for as long as it runs (a daemon
+    spends one access token over many runs; run-once asks for one per run)."""
+
+    def __init__(self, store: Store, job: str) -> None:
+        self._key = f"{store.url}\0{job}"
+
+    @property
+    def lock(self) -> threading.Lock:
+        return _lock_for(self._key)
+
+    def load(self) -> str | None:
+        return _HELD.get(self._key)
+
+    def save(self, serialized: str) -> None:
+        _HELD[self._key] = serialized
+
+    @contextmanager
+    def renewing(self) -> Iterator[None]:
+        with self.lock:  # no refresh token to spend: no other process to wait for
+            yield
 
 
 class StoredTokenCache:
@@ -45,8 +96,7 @@ class StoredTokenCache:
     @property
     def lock(self) -> threading.Lock:
         """This process's lock on the cache: enough to read it; renewing also locks the database."""
-        with _LOCKS_GUARD:
-            return _LOCKS.setdefault(f"{self._store.url}\0{self._job}", threading.Lock())
+        return _lock_for(f"{self._store.url}\0{self._job}")
 
     @contextmanager
     def renewing(self) -> Iterator[None]:

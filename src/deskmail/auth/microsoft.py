@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deskmail.auth.cache import StoredTokenCache
+from deskmail.auth.cache import TokenCache
 from deskmail.auth.certificates import load_credential
 from deskmail.auth.failures import refusal, unreachable
 from deskmail.config.oauth2 import OAuth2Config, OAuth2Flow
@@ -30,7 +30,7 @@ class MicrosoftSignIn:
         self,
         oauth2: OAuth2Config,
         scopes: list[str],
-        cache: StoredTokenCache,
+        cache: TokenCache,
         *,
         secret: str | None,
         certificate_password: str | None,

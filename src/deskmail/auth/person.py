@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from deskmail.auth.authlib_calls import fetched_token, oauth2_session
-from deskmail.auth.cache import StoredTokenCache
+from deskmail.auth.cache import TokenCache
 from deskmail.auth.failures import refusal, unreachable
 from deskmail.sources.errors import SourceError, Step
 
@@ -44,7 +44,7 @@ class PersonSignIn:
         self,
         client_id: str,
         scopes: list[str],
-        cache: StoredTokenCache,
+        cache: TokenCache,
         endpoints: Callable[[], Endpoints],
         *,
         server: str,

@@ -143,7 +143,9 @@ def status_lines(status: SignInStatus, now: datetime.datetime) -> list[str]:
         who = ", ".join(status.accounts) if status.accounts else "nobody (run deskmail auth login)"
         lines.append(f"  signed in: {who}")
     lines.append(f"  scopes: {' '.join(status.scopes) or '(the issuer default)'}")
-    lines.append(f"  access token: {_expiry(status.access_expires, now, 'none cached')}")
+    # An application's tokens are kept by the process that asked (auth/cache.py).
+    none = "none cached" if status.flow == "delegated" else "none kept between runs (each asks)"
+    lines.append(f"  access token: {_expiry(status.access_expires, now, none)}")
     if status.flow == "delegated":
         lines.append(f"  refresh token: {_refresh_expiry(status)}")
     if status.credential is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from deskmail.auth.cache import CacheUnreadable, StoredTokenCache
+from deskmail.auth.cache import CacheUnreadable, ProcessTokenCache, StoredTokenCache, TokenCache
 from deskmail.config.errors import ConfigError
 from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig, JobConfig
@@ -113,12 +113,27 @@ def tokens_for(
 
     secret = resolve_client_secret(oauth2, fail)
     scopes = oauth2.scopes_for(use)
-    if oauth2.provider is not OAuth2Provider.GENERIC or oauth2.flow is OAuth2Flow.DELEGATED:
+    cache: TokenCache = ProcessTokenCache(store, cache_name)
+    if oauth2.flow is OAuth2Flow.DELEGATED:  # a refresh token to keep: sealed in the database
         try:
             keys = sealing_keys(key_file_for(file))
         except SecretKeyError as exc:
             raise SourceError(Step.SIGN_IN, str(exc)) from None
         cache = StoredTokenCache(store, cache_name, keys)
+    if oauth2.provider is OAuth2Provider.MICROSOFT and oauth2.flow is OAuth2Flow.APP and secret:
+        from deskmail.auth.client_secret import ClientSecretSignIn
+
+        return JobTokens(
+            ClientSecretSignIn(
+                oauth2,
+                scopes,
+                cache,
+                secret=secret,
+                ca_file=ca_file,
+                timeout=timeout,
+                sign_in_hint=hint,
+            )
+        )
     if oauth2.provider is OAuth2Provider.MICROSOFT:
         from deskmail.auth.microsoft import MicrosoftSignIn
 

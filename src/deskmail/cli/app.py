@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from deskmail.cli.allocator import keep_large_blocks_unmapped
+from deskmail.cli.allocator import tune_malloc
 from deskmail.logs import configure_logging
 
 
@@ -13,6 +13,6 @@ from deskmail.logs import configure_logging
 @click.version_option(package_name="deskmail")
 def main(verbose: int) -> None:
     """deskmail turns mailboxes into service-desk tickets, exactly once."""
-    keep_large_blocks_unmapped()
+    tune_malloc()
     # stderr only until a command loads its configuration (common.load adds the files).
     configure_logging(None, verbose)

@@ -54,7 +54,7 @@ def auth_login(config_path: Path, job_name: str, smtp: bool) -> None:
     if oauth2.flow is not OAuth2Flow.DELEGATED:
         click.echo(
             f'job "{job.name}" signs in as an application (flow = "app"): nobody needs to sign'
-            " in; deskmail auth status shows its token"
+            " in; each run asks for its token (deskmail check tries it)"
         )
         return
     try:

@@ -1,12 +1,15 @@
 """TLS for mailboxes and outgoing SMTP, and naming the step a network error stopped at.
 
 Python's mail clients only verify certificates and host names when given a
-context from `ssl.create_default_context()`; every connection here gets one.
+verifying context (what `ssl.create_default_context()` makes); every
+connection here gets one.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import socket
 import ssl
@@ -16,6 +19,7 @@ from deskmail.config.models import JobConfig, Security
 from deskmail.sources.errors import SourceError, Step
 
 _SSL_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+_HASH_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")  # a CA in a hashed directory: 5a8e7c1b.0
 NO_STARTTLS = "the server does not offer STARTTLS; nothing was sent in clear text"
 
 
@@ -40,7 +44,8 @@ def verifying_context(
     Shared by the mailbox sources and outgoing SMTP so both apply the same
     certificate rules; `error` is the exception type raised for a bad ca_file.
     """
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificate and host name
+    _trust_system_cas(context)
     if ca_file is not None:
         try:
             context.load_verify_locations(cafile=str(ca_file))
@@ -51,6 +56,33 @@ def verifying_context(
         context.check_hostname = False  # must be switched off before CERT_NONE
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _trust_system_cas(context: ssl.SSLContext) -> None:
+    """The system's CAs, as ssl.create_default_context() trusts them, but read when a
+    handshake needs one where the system keeps them by hash (Debian's /etc/ssl/certs):
+    loading the whole bundle parses some 140 certificates into every context, about
+    1 MiB of a Graph run's peak memory (README "Performance")."""
+    paths = ssl.get_default_verify_paths()
+    named = os.environ.get(paths.openssl_cafile_env)  # SSL_CERT_FILE
+    # Some images name the system's own bundle there: that changes nothing.
+    own_bundle = named is None or os.path.realpath(named) == os.path.realpath(paths.openssl_cafile)
+    if own_bundle and _hashed_directory(paths.capath):
+        context.load_verify_locations(capath=paths.capath)
+    else:  # another bundle named, or no hashed directory: every CA loaded now
+        context.load_default_certs()
+
+
+@functools.cache
+def _hashed_directory(path: str | None) -> bool:
+    """OpenSSL can look a CA up in `path`: it holds subject-hash names (c_rehash's)."""
+    if not path:
+        return False
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return any(_HASH_NAME.fullmatch(name) for name in names)
 
 
 def classify(exc: BaseException) -> Step:

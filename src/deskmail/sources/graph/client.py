@@ -26,15 +26,10 @@ from deskmail.config.models import JobConfig
 from deskmail.sources.base import BearerTokens
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph.throttle import MICROSOFT_BUDGET, Budget, limits_for, retry_after
-from deskmail.sources.tls import classify, explain, verifying_context
+from deskmail.sources.https import https_client
+from deskmail.sources.tls import classify, explain
 
 log = logging.getLogger("deskmail.sources.graph")
-
-# httpx logs every request at INFO (a line per mail, with the mailbox in the URL)
-# and httpcore every byte count at DEBUG: keep them out unless asked for by name.
-for _name in ("httpx", "httpcore"):
-    if logging.getLogger(_name).level == logging.NOTSET:
-        logging.getLogger(_name).setLevel(logging.WARNING)
 
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 BATCH_LIMIT = 20  # requests in one JSON $batch, Graph's maximum
@@ -92,13 +87,13 @@ class GraphClient:
         self.base = base_url(job)
         self.server = self.base.removeprefix("https://").removesuffix("/v1.0")
         budget = budget or MICROSOFT_BUDGET
-        context = verifying_context(job.ca_file, job.reject_invalid_certificates, self.server)
-        self._http = httpx.Client(
+        self._http = https_client(
+            job.ca_file,
+            job.reject_invalid_certificates,
+            self.server,
+            httpx.Timeout(job.timeouts.read, connect=job.timeouts.connect),
             base_url=self.base,
-            verify=context,
-            timeout=httpx.Timeout(job.timeouts.read, connect=job.timeouts.connect),
             limits=httpx.Limits(max_connections=budget.concurrent),
-            trust_env=False,  # a proxy variable must not receive the mailbox's token
         )
         self._tokens = tokens
         limits = limits_for(self.server, job.user, budget)
