@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from deskmail.apply.recent_tickets import recent_ticket_for_sender
 from deskmail.apply.threads import StoreLookup
 from deskmail.classify.loops import is_own_message_id
 from deskmail.classify.threading import find_thread
@@ -25,7 +26,6 @@ from deskmail.outbound.compose import (
     new_message_id,
     subject_line,
 )
-from deskmail.outbound.flood import recent_ticket_for_sender
 from deskmail.outbound.outbox import MailKind, deliver_pending, queue
 from deskmail.outbound.smtp import SmtpError, send_message
 from deskmail.outbound.templates import TemplateError, Templates

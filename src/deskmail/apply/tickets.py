@@ -13,13 +13,12 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Table, bindparam, event, update
 from sqlalchemy.orm import Session
 
-from deskmail.apply.attachment_policy import AttachmentSelection
 from deskmail.apply.attachments import note_dropped, store_attachments
 from deskmail.apply.context import JobContext, get_or_create
 from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants, waiting_ticket
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import Action, AttachmentSelection, Plan
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter

@@ -18,25 +18,28 @@ from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deskmail.apply.attachment_policy import raw_message_attachment
+from deskmail.apply.attachments import raw_message_attachment
 from deskmail.apply.context import JobContext
 from deskmail.apply.events import quarantine_event, retried_ok
+from deskmail.apply.lookups import StoreLookups
 from deskmail.apply.people import prefetch_people
+from deskmail.apply.recent_tickets import note_new_ticket, prefetch_recent_tickets
 from deskmail.apply.tickets import (
     Content,
     apply_plan,
     draw_numbers_in_block,
 )
-from deskmail.classify.plan import Action
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import Action, Recorded
+from deskmail.classify.steps import classify
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import Prepared
 from deskmail.intake.replies import queue_replies
-from deskmail.intake.understand import understand
-from deskmail.outbound.flood import note_new_ticket, prefetch_recent_tickets
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
+from deskmail.preprocess import preprocess
 from deskmail.sources.base import FetchedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobBatch, BlobWriter
@@ -200,24 +203,31 @@ def _write(
     """
     record = _journal_row(session, context, fetched, sha256, message, retrying)
     ticket = ""
-    if seen is None:
-        same = journal.find_same_bytes(session, context.job, sha256)
-    else:
-        same = seen.get(sha256)
+
+    def same_bytes(digest: str) -> Recorded | None:
+        if seen is None:
+            same = journal.find_same_bytes(session, context.job, digest)
+        else:
+            same = seen.get(digest)
+        return Recorded(same.ticket_id, same.activity_id) if same is not None else None
+
+    text = preprocess(message.text, job.preprocessing).text
+    plan = classify(Mail(job, message, text, sha256), StoreLookups(session, job, same_bytes))
+    if seen is not None:
         seen.setdefault(sha256, record)
-    if same is not None:
+    if plan.action is Action.DUPLICATE:
+        earlier = plan.duplicate_of
+        assert earlier is not None  # set with the action
         record.outcome = IntakeOutcome.DUPLICATE
-        record.ticket_id, record.activity_id = same.ticket_id, same.activity_id
+        record.ticket_id, record.activity_id = earlier.ticket_id, earlier.activity_id
     else:
-        understood = understand(session, job, message)
-        plan = understood.plan
         stage.name = "apply"
         raw = (
             raw_message_attachment(fetched.raw, message.subject)
             if job.include_raw_message
             else None
         )
-        content = Content(message, understood.preprocessed.text, understood.attachments, raw)
+        content = Content(message, text, plan.attachments, raw)
         applied = apply_plan(session, blobs, context, content, plan)
         record.rules = ", ".join(plan.rules_fired)[:4000] or None
         record.auto_reply_due = plan.auto_reply_due

@@ -1,8 +1,6 @@
-"""The per-sender limit on new tickets: past it, further mail joins the sender's last ticket.
+"""A sender's tickets of the last hour, for the flood limit (classify/flood_limit.py).
 
-A mail loop with a system that answers each mail with a fresh one, or a
-script gone wrong, would otherwise open a ticket per mail. Counted from the
-intake journal, so only tickets this job created from mail count.
+Counted from the intake journal, so only tickets this job created from mail count.
 """
 
 from __future__ import annotations

@@ -1,0 +1,40 @@
+"""create_new_requests = false (Octopus CreateNewRequests): a mailbox that takes no new requests.
+
+A new ticket that no rule asked for (the default new ticket, a stranger's
+linked ticket, add_to_ticket without a match) becomes DENY: no ticket, an
+automatic reply is due. Adding to a ticket is unchanged, and so is a rule's
+explicit create_incident / create_event: such rules are the exceptions
+(monitoring events, a partner's domain) to a mailbox that takes no new
+requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from deskmail.classify.lookups import Lookups
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import NEW_TICKET, Action, Plan
+from deskmail.classify.rules import kind_name
+
+
+def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
+    if plan.action not in NEW_TICKET or mail.job.create_new_requests:
+        return plan, ""
+    if plan.by_rule:
+        reason = "create_new_requests = false does not apply: a rule asked for it"
+        return replace(plan, reasons=(*plan.reasons, reason)), reason
+    assert plan.action is not None  # a new ticket, as checked above
+    reason = (
+        f"create_new_requests = false -> no {kind_name(plan.action)} is created;"
+        " an automatic reply is due"
+    )
+    denied = replace(
+        plan,
+        action=Action.DENY,
+        ticket_id=None,
+        link_to=None,
+        reasons=(*plan.reasons, reason),
+        auto_reply_due=True,
+    )
+    return denied, reason
