@@ -15,6 +15,7 @@ from deskmail.apply.threads import StoreLookup
 from deskmail.classify.loops import is_own_message_id
 from deskmail.classify.threading import find_thread
 from deskmail.config.errors import ConfigError
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig, SmtpConfig
 from deskmail.config.secrets import REDACTED, redact, resolve_smtp_password
 from deskmail.outbound import outbox
@@ -35,7 +36,6 @@ from deskmail.sources.errors import Step
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
-    IntakeOutcome,
     IntakeRecord,
     OutboxStatus,
     OutgoingMail,
@@ -595,7 +595,7 @@ def test_new_tickets_per_sender_per_hour(store: Store, job: JobConfig) -> None:
                 job=job_name,
                 source_key=f"k{number}",
                 sha256="0" * 64,
-                outcome=IntakeOutcome.CREATED,
+                outcome=Fate.CREATED,
                 ticket_id=ticket_id,
             )
             session.add(record)

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action, Plan, Recorded
+from deskmail.classify.plan import Plan, Recorded
 from deskmail.classify.steps import STEPS, classify
 from deskmail.classify.threading import TicketRef
+from deskmail.config.fate import Fate
 from deskmail.parse.message import ParsedMessage
 from tests.test_rules import make_job, make_mail
 
@@ -66,20 +67,20 @@ def test_the_steps_and_their_order() -> None:
     ]
     plan = decide(make_mail(), FakeStore())
     assert [traced.step for traced in plan.trace] == [step.name for step in STEPS]
-    assert plan.action is Action.CREATE_INCIDENT
+    assert plan.fate is Fate.CREATED
 
 
 def test_a_copy_settles_the_plan_and_asks_nothing_more() -> None:
     store = FakeStore(copies={"d1": Recorded(3, None)})
     plan = decide(make_mail(), store)
-    assert (plan.action, plan.duplicate_of) == (Action.DUPLICATE, Recorded(3, None))
+    assert (plan.fate, plan.duplicate_of) == (Fate.DUPLICATE, Recorded(3, None))
     assert store.asked == ["same_bytes"]
     assert [t.decided for t in plan.trace if t.decided] == ["taken in before: recorded"]
 
 
 def test_explain_asks_no_journal() -> None:
     store = FakeStore(copies={"d1": Recorded(3, None)})
-    assert decide(make_mail(), store, sha256=None).action is Action.CREATE_INCIDENT
+    assert decide(make_mail(), store, sha256=None).fate is Fate.CREATED
     assert "same_bytes" not in store.asked
 
 
@@ -87,7 +88,7 @@ def test_automatic_mail_is_settled_before_the_rules() -> None:
     reply = make_mail(subject="Automatic reply: Printer jammed")
     ignore_nothing = {"name": "all", "conditions": [], "action": "create_event"}
     plan = decide(reply, FakeStore(), rules=[ignore_nothing])
-    assert (plan.action, plan.rules_fired) == (Action.IGNORE, ())
+    assert (plan.fate, plan.rules_fired) == (Fate.IGNORED, ())
     decided = {t.step: t.decided for t in plan.trace}
     assert decided["automatic mail and bounces"] == "out-of-office reply: recorded, not ticketed"
     assert decided["processing rules"] == ""
@@ -96,9 +97,9 @@ def test_automatic_mail_is_settled_before_the_rules() -> None:
 def test_the_flood_limit_groups_a_new_ticket_but_not_a_denied_one() -> None:
     store = FakeStore(flooded={"alice@example.com": OURS})
     grouped = decide(make_mail(), store, new_tickets_per_sender_per_hour=2)
-    assert (grouped.action, grouped.ticket_id) == (Action.ADD_TO_TICKET, 7)
+    assert (grouped.fate, grouped.ticket_id) == (Fate.UPDATED, 7)
     assert grouped.reasons[-1] == (
         "alice@example.com opened 2 tickets in the last hour -> grouped on its last ticket IT-12"
     )
     denied = decide(make_mail(), FakeStore(flooded=store.flooded), create_new_requests=False)
-    assert denied.action is Action.DENY
+    assert denied.fate is Fate.DENIED

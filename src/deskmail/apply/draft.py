@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from deskmail.apply.context import JobContext
 from deskmail.apply.people import find_person
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 from deskmail.parse.message import ParsedMessage
 from deskmail.store.models import Person, Team, TicketKind
 
@@ -40,7 +41,8 @@ def draft_ticket(
     context as names and ids, never from the database: explain's context (peek_context)
     names the ones a run creates at its start, so both draw the same ticket."""
     settings = plan.settings
-    kind = TicketKind.EVENT if plan.action is Action.CREATE_EVENT else TicketKind.INCIDENT
+    # A reply whose ticket has vanished becomes an incident, whatever the mail would have made.
+    kind = plan.kind if plan.fate is Fate.CREATED else TicketKind.INCIDENT
     person = find_person(session, message.sender)
     problems: list[str] = []
 

@@ -11,9 +11,10 @@ from datetime import timedelta
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
+from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
 from deskmail.store.engine import IN_LIST_CHUNK
-from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
+from deskmail.store.models import IntakeRecord, Ticket, utcnow
 
 WINDOW = timedelta(hours=1)
 
@@ -24,7 +25,7 @@ WINDOW = timedelta(hours=1)
 _CREATED_HERE = exists().where(
     IntakeRecord.ticket_id == Ticket.id,
     IntakeRecord.job == bindparam("job"),
-    IntakeRecord.outcome == IntakeOutcome.CREATED,
+    IntakeRecord.outcome == Fate.CREATED,
     IntakeRecord.received_at >= bindparam("since"),
 )
 _SENDER = func.lower(Ticket.sender_address)

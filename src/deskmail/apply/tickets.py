@@ -18,7 +18,8 @@ from deskmail.apply.context import JobContext, get_or_create
 from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants, waiting_ticket
-from deskmail.classify.plan import Action, AttachmentSelection, Plan
+from deskmail.classify.plan import AttachmentSelection, Plan
+from deskmail.config.fate import Fate
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter
@@ -71,12 +72,12 @@ class Content:
 def apply_plan(
     session: Session, blobs: BlobWriter, context: JobContext, content: Content, plan: Plan
 ) -> Applied | None:
-    """None for IGNORE and DENY: the journal row alone records those."""
-    if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
+    """None for IGNORED and DENIED: the journal row alone records those."""
+    if plan.fate is Fate.UPDATED and plan.ticket_id is not None:
         ticket = _ticket_to_update(session, plan.ticket_id)
         if ticket is not None:
             return _add_activity(session, blobs, ticket, content)
-    if plan.action in (Action.IGNORE, Action.DENY):
+    if plan.fate in (Fate.IGNORED, Fate.DENIED):
         return None
     draft = draft_ticket(session, context, content.message, plan)
     return _create_ticket(session, blobs, draft, content)

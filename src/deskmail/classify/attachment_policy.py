@@ -17,7 +17,8 @@ from functools import lru_cache
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action, AttachmentSelection, DroppedAttachment, Plan
+from deskmail.classify.plan import AttachmentSelection, DroppedAttachment, Plan
+from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
 from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
@@ -26,7 +27,7 @@ SIGNATURE_IMAGE_MAX = 50 * 1024  # bytes: logos and social icons are smaller
 
 
 def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
-    if plan.action is Action.DUPLICATE:
+    if plan.fate is Fate.DUPLICATE:
         return plan, ""
     sender = mail.message.sender.address if mail.message.sender else None
     selection = select_attachments(

@@ -8,7 +8,8 @@ from dataclasses import replace
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.loops import is_bounce, is_out_of_office
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 
 
 def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
@@ -17,11 +18,11 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
     decided = _automatic(mail, lookups)
     if decided is None:
         return plan, ""
-    action, ticket_id, reason = decided
-    return replace(plan, action=action, ticket_id=ticket_id, reasons=(reason,)), reason
+    fate, ticket_id, reason = decided
+    return replace(plan, fate=fate, ticket_id=ticket_id, reasons=(reason,)), reason
 
 
-def _automatic(mail: Mail, lookups: Lookups) -> tuple[Action, int | None, str] | None:
+def _automatic(mail: Mail, lookups: Lookups) -> tuple[Fate, int | None, str] | None:
     bounce = is_bounce(mail.message)
     if bounce is not None:
         original = bounce.original_message_id
@@ -31,8 +32,8 @@ def _automatic(mail: Mail, lookups: Lookups) -> tuple[Action, int | None, str] |
                 f"delivery report for our mail <{original}> -> added to {ticket.team}-"
                 f"{ticket.number}"
             )
-            return Action.ADD_TO_TICKET, ticket.id, reason
-        return Action.IGNORE, None, "delivery report for no mail of ours: recorded"
+            return Fate.UPDATED, ticket.id, reason
+        return Fate.IGNORED, None, "delivery report for no mail of ours: recorded"
     if is_out_of_office(mail.message):
-        return Action.IGNORE, None, "out-of-office reply: recorded, not ticketed"
+        return Fate.IGNORED, None, "out-of-office reply: recorded, not ticketed"
     return None

@@ -14,24 +14,22 @@ from dataclasses import replace
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import NEW_TICKET, Action, Plan
-from deskmail.classify.rules import kind_name
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 
 
 def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
-    if plan.action not in NEW_TICKET or mail.job.create_new_requests:
+    if plan.fate is not Fate.CREATED or mail.job.create_new_requests:
         return plan, ""
     if plan.by_rule:
         reason = "create_new_requests = false does not apply: a rule asked for it"
         return replace(plan, reasons=(*plan.reasons, reason)), reason
-    assert plan.action is not None  # a new ticket, as checked above
     reason = (
-        f"create_new_requests = false -> no {kind_name(plan.action)} is created;"
-        " an automatic reply is due"
+        f"create_new_requests = false -> no {plan.kind.value} is created; an automatic reply is due"
     )
     denied = replace(
         plan,
-        action=Action.DENY,
+        fate=Fate.DENIED,
         ticket_id=None,
         link_to=None,
         reasons=(*plan.reasons, reason),

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 
 
 def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
@@ -16,4 +17,4 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
     earlier = lookups.same_bytes(mail.sha256)
     if earlier is None:
         return plan, ""
-    return replace(plan, action=Action.DUPLICATE, duplicate_of=earlier), "taken in before: recorded"
+    return replace(plan, fate=Fate.DUPLICATE, duplicate_of=earlier), "taken in before: recorded"

@@ -11,12 +11,13 @@ from dataclasses import replace
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import NEW_TICKET, Action, Plan
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 
 
 def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
     sender = mail.message.sender
-    if plan.action not in NEW_TICKET or sender is None:
+    if plan.fate is not Fate.CREATED or sender is None:
         return plan, ""
     limit = mail.job.new_tickets_per_sender_per_hour
     recent = lookups.recent_ticket(sender.normalized, limit)
@@ -26,7 +27,5 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
         f"{sender.normalized} opened {limit} tickets in the last hour -> grouped on its"
         f" last ticket {recent.team}-{recent.number}"
     )
-    grouped = replace(
-        plan, action=Action.ADD_TO_TICKET, ticket_id=recent.id, reasons=(*plan.reasons, reason)
-    )
+    grouped = replace(plan, fate=Fate.UPDATED, ticket_id=recent.id, reasons=(*plan.reasons, reason))
     return grouped, reason

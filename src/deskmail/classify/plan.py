@@ -9,20 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.rules import TicketSettings
 from deskmail.parse.message import ParsedAttachment
-
-
-class Action(StrEnum):
-    CREATE_INCIDENT = "create_incident"
-    CREATE_EVENT = "create_event"
-    ADD_TO_TICKET = "add_to_ticket"
-    IGNORE = "ignore"  # a rule said so: journal only
-    DENY = "deny"  # create_new_requests = false: journal only, an automatic reply is due
-    DUPLICATE = "duplicate"  # the same bytes were taken in before: journal only
-
-
-NEW_TICKET = frozenset({Action.CREATE_INCIDENT, Action.CREATE_EVENT})
 
 
 class MatchedBy(StrEnum):
@@ -85,8 +74,9 @@ class Traced:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    action: Action | None = None  # None until a step decides (only between steps)
-    ticket_id: int | None = None  # the ticket to add to (ADD_TO_TICKET)
+    fate: Fate | None = None  # None until a step decides (only between steps)
+    kind: TicketKind = TicketKind.INCIDENT  # of the new ticket (CREATED)
+    ticket_id: int | None = None  # the ticket to add to (UPDATED)
     # For a new ticket: the job's settings with the rules' on top.
     settings: TicketSettings = field(default_factory=TicketSettings)
     link_to: int | None = None  # a new ticket that links to this one (stranger's reply)
@@ -102,4 +92,4 @@ class Plan:
     @property
     def settled(self) -> bool:
         """Decided before the rules (a copy, automatic mail): later steps leave it as it is."""
-        return self.action is not None
+        return self.fate is not None

@@ -63,7 +63,8 @@ from dataclasses import dataclass, replace
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action, MatchedBy, Plan, ThreadMatch
+from deskmail.classify.plan import MatchedBy, Plan, ThreadMatch
+from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.models import JobConfig, Processor, StrangerReplies
 from deskmail.config.rules import (
     REGEX_FLAGS,
@@ -135,9 +136,10 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
     outcome = _decide(job, decider, match)
     reasons.append(outcome.reason)
     return Plan(
-        action=outcome.action,
+        fate=outcome.fate,
+        kind=outcome.kind,
         ticket_id=outcome.ticket_id,
-        settings=_settings(job, outcome.action, chosen),
+        settings=_settings(job, outcome, chosen),
         link_to=outcome.link_to,
         rules_fired=tuple(fired),
         reasons=tuple(reasons),
@@ -150,45 +152,53 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    action: Action
+    fate: Fate  # CREATED, UPDATED or IGNORED: create_new_requests is the next step
     reason: str
+    kind: TicketKind = TicketKind.INCIDENT  # of a new ticket
     ticket_id: int | None = None  # add to this ticket
     link_to: int | None = None  # the new ticket links to this one
     by_rule: bool = False  # a rule's create_*: create_new_requests = false allows it (next step)
 
 
+_ASKED_KIND = {
+    RuleAction.CREATE_INCIDENT: TicketKind.INCIDENT,
+    RuleAction.CREATE_EVENT: TicketKind.EVENT,
+}
+
+
 def _decide(job: JobConfig, decider: RuleConfig | None, match: ThreadMatch | None) -> _Outcome:
-    """The action before create_new_requests is applied."""
+    """The outcome before create_new_requests is applied."""
     ruled = decider.action if decider is not None else None
     by = f"as rule {_quote(decider.name)} decided" if decider is not None else ""
     if ruled is RuleAction.IGNORE:
-        return _Outcome(Action.IGNORE, f"ignore {by}: recorded, no ticket")
-    if ruled in (RuleAction.CREATE_INCIDENT, RuleAction.CREATE_EVENT):
-        action = Action(ruled.value)
+        return _Outcome(Fate.IGNORED, f"ignore {by}: recorded, no ticket")
+    kind = _ASKED_KIND.get(ruled) if ruled is not None else None
+    if kind is not None:
         if match is None:
-            return _Outcome(action, f"new {kind_name(action)} {by}", by_rule=True)
+            return _Outcome(Fate.CREATED, f"new {kind.value} {by}", kind, by_rule=True)
         return _Outcome(
-            action,
-            f"new {kind_name(action)} {by}, linked to {match.label} which the mail answers",
+            Fate.CREATED,
+            f"new {kind.value} {by}, linked to {match.label} which the mail answers",
+            kind,
             link_to=match.ticket_id,
             by_rule=True,
         )
     # No action decided, or add_to_ticket: both follow threading.
-    default = Action.CREATE_EVENT if job.processor is Processor.EVENT else Action.CREATE_INCIDENT
-    new = f"new {kind_name(default)} (processor = {job.processor.value})"
+    default = TicketKind.EVENT if job.processor is Processor.EVENT else TicketKind.INCIDENT
+    new = f"new {default.value} (processor = {job.processor.value})"
     if match is None:
         lead = f"add_to_ticket {by}, but the mail" if ruled is not None else "the mail"
-        return _Outcome(default, f"{lead} answers no ticket -> {new}")
+        return _Outcome(Fate.CREATED, f"{lead} answers no ticket -> {new}", default)
     found = f"{_found_by(match)} -> {match.label}"
     if match.may_post:
         reason = f"{found}, {_why(match)} -> add to ticket"
-        return _Outcome(Action.ADD_TO_TICKET, reason, ticket_id=match.ticket_id)
+        return _Outcome(Fate.UPDATED, reason, ticket_id=match.ticket_id)
     stranger = f"{found}, but the sender is not on it and the reference has no token"
     if job.stranger_replies is StrangerReplies.ADD_ACTIVITY:
         reason = f"{stranger} -> add to ticket anyway (stranger_replies = add_activity)"
-        return _Outcome(Action.ADD_TO_TICKET, reason, ticket_id=match.ticket_id)
+        return _Outcome(Fate.UPDATED, reason, ticket_id=match.ticket_id)
     reason = f"{stranger} -> {new} linked to {match.label} (stranger_replies = new_ticket)"
-    return _Outcome(default, reason, link_to=match.ticket_id)
+    return _Outcome(Fate.CREATED, reason, default, link_to=match.ticket_id)
 
 
 def _found_by(match: ThreadMatch) -> str:
@@ -203,14 +213,11 @@ def _why(match: ThreadMatch) -> str:
     return "the reference carries the ticket's token"
 
 
-def kind_name(action: Action) -> str:
-    return "event" if action is Action.CREATE_EVENT else "incident"
-
-
-def _settings(job: JobConfig, action: Action, chosen: dict[str, str]) -> TicketSettings:
+def _settings(job: JobConfig, outcome: _Outcome, chosen: dict[str, str]) -> TicketSettings:
+    event = outcome.fate is Fate.CREATED and outcome.kind is TicketKind.EVENT
     defaults = TicketSettings(
         group=job.group,
-        assignee=job.assignee if action is Action.CREATE_EVENT else None,
+        assignee=job.assignee if event else None,
         source=job.source,
         team=job.team,
     )

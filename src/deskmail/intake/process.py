@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, select
@@ -30,8 +29,9 @@ from deskmail.apply.tickets import (
     draw_numbers_in_block,
 )
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action, Recorded
+from deskmail.classify.plan import Recorded
 from deskmail.classify.steps import classify
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
@@ -46,27 +46,17 @@ from deskmail.store.blobs import BlobBatch, BlobWriter
 from deskmail.store.engine import Store
 from deskmail.store.errors import describe_error
 from deskmail.store.ids import assign_ids_up_front
-from deskmail.store.models import IntakeOutcome, IntakeRecord
+from deskmail.store.models import IntakeRecord
 
 _JOURNAL = cast(Table, IntakeRecord.__table__)
 
 log = logging.getLogger(__name__)
 
 
-class Result(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"  # a processing rule said so
-    DENIED = "denied"  # create_new_requests = false; an automatic reply is due
-    QUARANTINED = "quarantined"
-    SKIPPED = "skipped"  # another instance recorded it first; it acknowledges it
-
-
 @dataclass(frozen=True, slots=True)
 class MessageOutcome:
     key: str
-    result: Result
+    result: Fate
     subject: str = ""
     sender: str = ""
     ticket: str = ""  # "IT-12"
@@ -74,7 +64,7 @@ class MessageOutcome:
 
     @property
     def acknowledge(self) -> bool:
-        return self.result not in (Result.QUARANTINED, Result.SKIPPED)
+        return self.result not in (Fate.QUARANTINED, Fate.SKIPPED)
 
 
 def take_in(
@@ -104,10 +94,10 @@ def take_in(
                 session, blobs, job, context, fetched, sha256, message, stage, retrying, config
             )
     except _NotQuarantined:
-        return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
+        return MessageOutcome(fetched.key, Fate.SKIPPED, message.subject)
     except IntegrityError as exc:
         if retrying is None and _recorded_elsewhere(store, context.job, fetched.key):
-            return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
+            return MessageOutcome(fetched.key, Fate.SKIPPED, message.subject)
         return _quarantine(store, job, context, fetched, sha256, message, "store", exc, retrying)
     except Exception as exc:
         return _quarantine(store, job, context, fetched, sha256, message, stage.name, exc, retrying)
@@ -215,10 +205,10 @@ def _write(
     plan = classify(Mail(job, message, text, sha256), StoreLookups(session, job, same_bytes))
     if seen is not None:
         seen.setdefault(sha256, record)
-    if plan.action is Action.DUPLICATE:
+    if plan.fate is Fate.DUPLICATE:
         earlier = plan.duplicate_of
         assert earlier is not None  # set with the action
-        record.outcome = IntakeOutcome.DUPLICATE
+        record.outcome = Fate.DUPLICATE
         record.ticket_id, record.activity_id = earlier.ticket_id, earlier.activity_id
     else:
         stage.name = "apply"
@@ -232,15 +222,13 @@ def _write(
         record.rules = ", ".join(plan.rules_fired)[:4000] or None
         record.auto_reply_due = plan.auto_reply_due
         if applied is None:
-            record.outcome = (
-                IntakeOutcome.DENIED if plan.action is Action.DENY else IntakeOutcome.IGNORED
-            )
-            if record.outcome is IntakeOutcome.DENIED:
+            record.outcome = Fate.DENIED if plan.fate is Fate.DENIED else Fate.IGNORED
+            if record.outcome is Fate.DENIED:
                 # No ticket holds it: kept as received, for `deskmail denied show --raw`.
                 blobs.put(fetched.raw, sha256)
                 record.raw_sha256 = sha256
         else:
-            record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
+            record.outcome = Fate.CREATED if applied.created else Fate.UPDATED
             record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
             ticket = applied.label
             if applied.created and message.sender is not None:
@@ -257,7 +245,7 @@ def _write(
     reached(CrashPoint.IN_TRANSACTION)
     return MessageOutcome(
         fetched.key,
-        Result(record.outcome.value),
+        record.outcome,
         message.subject,
         str(message.sender or ""),
         ticket,
@@ -302,7 +290,7 @@ def _journal_row(
     row = session.scalars(
         select(IntakeRecord).where(IntakeRecord.id == retrying.id).with_for_update()
     ).first()
-    if row is None or row.outcome is not IntakeOutcome.QUARANTINED:
+    if row is None or row.outcome is not Fate.QUARANTINED:
         raise _NotQuarantined
     row.message_id, row.sha256, row.size = fresh.message_id, fresh.sha256, fresh.size
     row.error = None
@@ -335,21 +323,21 @@ def _quarantine(
     try:
         with store.transaction() as session:
             record = _journal_row(session, context, fetched, sha256, message, retrying)
-            record.outcome = IntakeOutcome.QUARANTINED
+            record.outcome = Fate.QUARANTINED
             record.error = reason
             record.raw_sha256 = sha256
             session.add(record)
             session.flush()
             _report(session, store, job, record, fetched.raw, subject)
     except _NotQuarantined:
-        return MessageOutcome(fetched.key, Result.SKIPPED, subject)
+        return MessageOutcome(fetched.key, Fate.SKIPPED, subject)
     except IntegrityError:
         if retrying is None and _recorded_elsewhere(store, context.job, fetched.key):
-            return MessageOutcome(fetched.key, Result.SKIPPED)
+            return MessageOutcome(fetched.key, Fate.SKIPPED)
         raise
     return MessageOutcome(
         fetched.key,
-        Result.QUARANTINED,
+        Fate.QUARANTINED,
         subject,
         str(message.sender or "") if message else "",
         error=reason,

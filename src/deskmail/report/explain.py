@@ -9,8 +9,8 @@ from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
 from deskmail.apply.lookups import StoreLookups
 from deskmail.apply.people import find_person
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Action
 from deskmail.classify.steps import classify
+from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
 from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.message import ParsedAttachment
@@ -70,13 +70,13 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
         out.append(f"  {number}. {traced.step}: {traced.decided or '-'}")
 
     out += _section("Result")
-    if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
+    if plan.fate is Fate.UPDATED and plan.ticket_id is not None:
         ticket = session.get(Ticket, plan.ticket_id)
         label = f"{ticket.team.name}-{ticket.number}" if ticket else f"#{plan.ticket_id}"
         out.append(f"  add a mail activity to {label}")
-    elif plan.action is Action.IGNORE:
+    elif plan.fate is Fate.IGNORED:
         out.append("  ignore: recorded in the journal, no ticket")
-    elif plan.action is Action.DENY:
+    elif plan.fate is Fate.DENIED:
         out.append("  no ticket (create_new_requests = false); an automatic reply is due")
     else:
         draft = draft_ticket(session, context, message, plan)
