@@ -76,10 +76,10 @@ def broken_apply(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """apply fails for every subject containing BOOM, until monkeypatch.undo()."""
     real = process.apply_plan
 
-    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+    def explode(session, batch, blobs, context, content, plan):  # type: ignore[no-untyped-def]
         if "BOOM" in content.message.subject:
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, content, plan)
+        return real(session, batch, blobs, context, content, plan)
 
     monkeypatch.setattr(process, "apply_plan", explode)
     return monkeypatch

@@ -172,10 +172,10 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
 ) -> None:
     real = process.apply_plan
 
-    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+    def explode(session, batch, blobs, context, content, plan):  # type: ignore[no-untyped-def]
         if "BOOM" in content.message.subject:
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, content, plan)
+        return real(session, batch, blobs, context, content, plan)
 
     monkeypatch.setattr(process, "apply_plan", explode)
     bad = _mail("BOOM please")

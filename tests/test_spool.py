@@ -226,10 +226,10 @@ def test_intake_stores_spooled_files_and_leaves_none_behind(
     # mail's file was adopted, and taken in one by one; the third is quarantined.
     real = process.apply_plan
 
-    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+    def explode(session, batch, blobs, context, content, plan):  # type: ignore[no-untyped-def]
         if content.message.subject == "request 2":
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, content, plan)
+        return real(session, batch, blobs, context, content, plan)
 
     monkeypatch.setattr(process, "apply_plan", explode)
     summary = run_job(store, big_job, parse_worker=parse_worker)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext
 from deskmail.apply.people import find_person
 from deskmail.classify.plan import Plan
@@ -35,7 +36,11 @@ class TicketDraft:
 
 
 def draft_ticket(
-    session: Session, context: JobContext, message: ParsedMessage, plan: Plan
+    session: Session,
+    context: JobContext,
+    message: ParsedMessage,
+    plan: Plan,
+    batch: Batch | None = None,
 ) -> TicketDraft:
     """Every name the new ticket gets. The fallback user and site come from the
     context as names and ids, never from the database: explain's context (peek_context)
@@ -43,7 +48,7 @@ def draft_ticket(
     settings = plan.settings
     # A reply whose ticket has vanished becomes an incident, whatever the mail would have made.
     kind = plan.kind if plan.fate is Fate.CREATED else TicketKind.INCIDENT
-    person = find_person(session, message.sender)
+    person = find_person(session, message.sender, batch)
     problems: list[str] = []
 
     fallback = person is None and kind is TicketKind.INCIDENT and bool(context.fallback_user)

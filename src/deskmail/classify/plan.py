@@ -91,5 +91,6 @@ class Plan:
 
     @property
     def settled(self) -> bool:
-        """Decided before the rules (a copy, automatic mail): later steps leave it as it is."""
+        """A step has decided: the steps that decide only when none did before (thread,
+        automatic mail, rules) leave the plan as it is."""
         return self.fate is not None

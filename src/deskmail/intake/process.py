@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deskmail.apply.attachments import raw_message_attachment
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext
 from deskmail.apply.events import quarantine_event, retried_ok
 from deskmail.apply.lookups import StoreLookups
@@ -90,9 +91,8 @@ def take_in(
     stage = _Stage()
     try:
         with _transaction(store) as (session, blobs):
-            outcome = _write(
-                session, blobs, job, context, fetched, sha256, message, stage, retrying, config
-            )
+            args = (blobs, job, context, fetched, sha256, message, stage, retrying, config)
+            outcome = _write(session, Batch(), *args)
     except _NotQuarantined:
         return MessageOutcome(fetched.key, Fate.SKIPPED, message.subject)
     except IntegrityError as exc:
@@ -130,17 +130,18 @@ def take_in_batch(
         messages = [p.message for p in prepared]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with _transaction(store) as (session, blobs):
+            kept = Batch()
             deferred.defer_rows(session)
-            draw_numbers_in_block(session)
+            draw_numbers_in_block(session, kept)
             assign_ids_up_front(session)
             # What every message of the batch asks the database, asked once for all.
-            seen = journal.find_same_bytes_many(session, context.job, digests)
-            prefetch_people(session, senders)
-            prefetch_recent_tickets(session, job, senders)
+            kept.copies = journal.find_same_bytes_many(session, context.job, digests)
+            prefetch_people(session, kept, senders)
+            prefetch_recent_tickets(session, kept, job, senders)
             outcomes = []
             for fetched, sha256, message in zip(batch, digests, messages, strict=True):
                 args = (blobs, job, context, fetched, sha256, message, _Stage(), None, config)
-                outcomes.append(_write(session, *args, seen=seen))
+                outcomes.append(_write(session, kept, *args))
     except Exception as exc:
         log.info(
             "job %s: batch of %d rolled back (%s); taking its messages in one by one",
@@ -175,6 +176,7 @@ def _transaction(store: Store) -> Iterator[tuple[Session, BlobBatch]]:
 
 def _write(
     session: Session,
+    batch: Batch,
     blobs: BlobWriter,
     job: JobConfig,
     context: JobContext,
@@ -184,13 +186,13 @@ def _write(
     stage: _Stage,
     retrying: IntakeRecord | None,
     config: DeskmailConfig | None,
-    seen: dict[str, IntakeRecord] | None = None,
 ) -> MessageOutcome:
     """Journal row, ticket or activity, automatic mails: flushed into the caller's transaction.
 
-    `seen`: a batch's earlier messages by digest, looked up in one query
+    `batch.copies`: a batch's earlier messages by digest, looked up in one query
     (journal.find_same_bytes_many) and kept up to date here; None asks the database.
     """
+    seen = batch.copies
     record = _journal_row(session, context, fetched, sha256, message, retrying)
     ticket = ""
 
@@ -202,7 +204,7 @@ def _write(
         return Recorded(same.ticket_id, same.activity_id) if same is not None else None
 
     text = preprocess(message.text, job.preprocessing).text
-    plan = classify(Mail(job, message, text, sha256), StoreLookups(session, job, same_bytes))
+    plan = classify(Mail(job, message, text, sha256), StoreLookups(session, batch, job, same_bytes))
     if seen is not None:
         seen.setdefault(sha256, record)
     if plan.fate is Fate.DUPLICATE:
@@ -218,7 +220,7 @@ def _write(
             else None
         )
         content = Content(message, text, plan.attachments, raw)
-        applied = apply_plan(session, blobs, context, content, plan)
+        applied = apply_plan(session, batch, blobs, context, content, plan)
         record.rules = ", ".join(plan.rules_fired)[:4000] or None
         record.auto_reply_due = plan.auto_reply_due
         if applied is None:
@@ -232,7 +234,7 @@ def _write(
             record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
             ticket = applied.label
             if applied.created and message.sender is not None:
-                note_new_ticket(session, message.sender.normalized, applied.ticket_id)
+                note_new_ticket(batch, message.sender.normalized, applied.ticket_id)
         if config is not None:
             queue_replies(session, config, job, message, plan, applied)
     if seen is None:

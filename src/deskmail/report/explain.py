@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import find_named, peek_context
 from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
 from deskmail.apply.lookups import StoreLookups
@@ -28,7 +29,7 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
     context = peek_context(session, job)
     pre = preprocess(message.text, job.preprocessing)
     # No journal is asked: explain tells what the steps make of the mail, even one taken in.
-    plan = classify(Mail(job, message, pre.text), StoreLookups(session, job))
+    plan = classify(Mail(job, message, pre.text), StoreLookups(session, Batch(), job))
     out = [f"Job {job.name!r}"]
     if no_database:
         out.append("No database yet: what the first run would do, on an empty store.")
