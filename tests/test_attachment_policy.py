@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from deskmail.apply.attachment_policy import (
+from deskmail.apply.attachments import raw_message_attachment
+from deskmail.classify.attachment_policy import (
     SIGNATURE_IMAGE_MAX,
     human_size,
     ignored_patterns,
-    raw_message_attachment,
     select_attachments,
 )
 from deskmail.config.models import JobConfig

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 
 from deskmail.apply.events import config_error_event, mailbox_failed, mailbox_recovered
 from deskmail.cli import main
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig, SmtpConfig
 from deskmail.intake import process, run
 from deskmail.intake.quarantine import discard, list_quarantined, retry
@@ -28,7 +29,6 @@ from deskmail.store.engine import Store
 from deskmail.store.migrate import upgrade
 from deskmail.store.models import (
     ActivityKind,
-    IntakeOutcome,
     IntakeRecord,
     JobHealth,
     Ticket,
@@ -76,10 +76,10 @@ def broken_apply(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """apply fails for every subject containing BOOM, until monkeypatch.undo()."""
     real = process.apply_plan
 
-    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+    def explode(session, batch, blobs, context, content, plan):  # type: ignore[no-untyped-def]
         if "BOOM" in content.message.subject:
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, content, plan)
+        return real(session, batch, blobs, context, content, plan)
 
     monkeypatch.setattr(process, "apply_plan", explode)
     return monkeypatch
@@ -159,7 +159,7 @@ def test_quarantined_message_gets_one_event_and_a_retry_closes_it(
         assert s.scalar(select(func.count()).select_from(IntakeRecord)) == 2  # updated in place
     after = _record(store, record.id)
     assert (after.outcome, after.error, after.acknowledged_at) == (
-        IntakeOutcome.CREATED,
+        Fate.CREATED,
         None,
         None,
     )
@@ -188,7 +188,7 @@ def test_discard_closes_the_event_and_keeps_the_bytes(
         assert discard(s, record.id) is None  # only once
 
     after = _record(store, record.id)
-    assert after.outcome is IntakeOutcome.IGNORED
+    assert after.outcome is Fate.IGNORED
     assert after.error is not None and after.error.startswith("discarded")
     assert after.raw_sha256 is not None and _blob(store, after.raw_sha256) == bad
     (event,) = _events(store)

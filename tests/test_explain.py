@@ -59,6 +59,16 @@ def test_explain_without_a_database_creates_none_and_says_what_the_run_does(
     assert "No database yet: what the first run would do, on an empty store." in explained.output
     assert "unknown sender: no person has this address" in explained.output
     assert "create incident IT-1:" in explained.output
+    steps = explained.output.split("\nSteps, in order ", 1)[1].split("\nResult ", 1)[0]
+    assert steps.splitlines()[1:] == [
+        "  1. duplicate: -",
+        "  2. thread and references: answers no ticket",
+        "  3. automatic mail and bounces: -",
+        "  4. processing rules: the mail answers no ticket -> new incident (processor = incident)",
+        "  5. create new requests: -",
+        "  6. flood limit: -",
+        "  7. attachment policy: -",
+    ]
     assert _fields(explained.output) == {
         "requester": "helpdesk (fallback user, a person the run creates)",
         "site": "Head Office",

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from deskmail.apply.people import add_person
+from deskmail.config.fate import Fate
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.intake import process
 from deskmail.intake import run as intake_run
@@ -31,7 +32,6 @@ from deskmail.store.models import (
     Activity,
     ActivityKind,
     Attachment,
-    IntakeOutcome,
     IntakeRecord,
     OutgoingMail,
     Person,
@@ -173,10 +173,10 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
 ) -> None:
     real = process.apply_plan
 
-    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+    def explode(session, batch, blobs, context, content, plan):  # type: ignore[no-untyped-def]
         if "BOOM" in content.message.subject:
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, content, plan)
+        return real(session, batch, blobs, context, content, plan)
 
     monkeypatch.setattr(process, "apply_plan", explode)
     bad = _mail("BOOM please")
@@ -190,7 +190,7 @@ def test_failing_message_is_quarantined_and_batch_goes_on(
     assert "batch of 3 rolled back (RuntimeError: simulated failure in apply)" in caplog.text
     with store.session() as s:
         record = s.scalars(
-            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+            select(IntakeRecord).where(IntakeRecord.outcome == Fate.QUARANTINED)
         ).one()
         assert record.error is not None and "simulated failure in apply" in record.error
         assert record.ticket_id is None
@@ -328,7 +328,7 @@ def test_a_file_that_cannot_be_stored_quarantines_its_mail_only(
     assert (summary.created, summary.quarantined) == (2, 1)
     with store.session() as s:
         record = s.scalars(
-            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+            select(IntakeRecord).where(IntakeRecord.outcome == Fate.QUARANTINED)
         ).one()
         kept = sorted(s.scalars(select(Attachment.filename)))
     assert "No space left on device" in (record.error or "")
@@ -601,7 +601,7 @@ def test_same_bytes_twice_in_one_batch_make_one_ticket(
     assert (summary.created, summary.duplicates) == (1, 1)
     with store.session() as s:
         rows = list(s.scalars(select(IntakeRecord).order_by(IntakeRecord.id)))
-        assert [r.outcome for r in rows] == [IntakeOutcome.CREATED, IntakeOutcome.DUPLICATE]
+        assert [r.outcome for r in rows] == [Fate.CREATED, Fate.DUPLICATE]
         assert rows[0].ticket_id == rows[1].ticket_id is not None
 
 
@@ -678,7 +678,7 @@ def test_a_database_error_never_puts_the_mail_in_a_log_reason_or_event(
     stderr = capsys.readouterr().err
     with store.session() as s:
         record = s.scalars(
-            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+            select(IntakeRecord).where(IntakeRecord.outcome == Fate.QUARANTINED)
         ).one()
         event = s.get(Ticket, record.event_ticket_id)
         assert event is not None

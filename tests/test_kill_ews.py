@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from deskmail.config.fate import Fate
 from deskmail.intake.faults import CrashPoint
 from deskmail.store.engine import Store
-from deskmail.store.models import Activity, IntakeOutcome, IntakeRecord, Ticket
+from deskmail.store.models import Activity, IntakeRecord, Ticket
 from tests.support.corpus import CorpusMail, support_corpus
 from tests.support.ews import PASSWORD, EwsFake, ews_fake, ews_job
 from tests.support.toml_config import write_config
@@ -100,11 +101,11 @@ def _verify(database_url: str, tmp_path: Path, corpus: list[CorpusMail]) -> None
                 assert len(got) == 1, f"{mail.message_id}: {len(got)} intake records"
                 record = got[0]
                 if mail.kind == "new":
-                    assert record.outcome is IntakeOutcome.CREATED
+                    assert record.outcome is Fate.CREATED
                     assert record.ticket_id is not None
                     assert tickets[record.ticket_id].number == mail.ticket
                 else:
-                    assert record.outcome is IntakeOutcome.UPDATED
+                    assert record.outcome is Fate.UPDATED
                     assert record.activity_id is not None
                     assert activities[record.activity_id].ticket.number == mail.ticket
                 assert record.acknowledged_at is not None

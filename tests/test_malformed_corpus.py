@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from deskmail.config.fate import Fate
 from deskmail.parse.filenames import MAX_NAME_BYTES, safe_display_name
 from deskmail.parse.headers import MAX_HEADERS, MAX_VALUE_CHARS
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.store.engine import Store
-from deskmail.store.models import IntakeOutcome, IntakeRecord
+from deskmail.store.models import IntakeRecord
 from tests.support.dovecot import Dovecot
 from tests.support.toml_config import job_table, write_config
 
@@ -442,9 +443,7 @@ def test_corpus_through_run_once_on_dovecot(
         store.dispose()
     assert len(records) == len(mails)
     assert len({r.source_key for r in records}) == len(mails)
-    quarantined = [
-        f"{r.source_key}: {r.error}" for r in records if r.outcome is IntakeOutcome.QUARANTINED
-    ]
+    quarantined = [f"{r.source_key}: {r.error}" for r in records if r.outcome is Fate.QUARANTINED]
     assert quarantined == []
     assert run.returncode == 0
     assert dovecot.count(user) == len(quarantined), "everything else left the mailbox"

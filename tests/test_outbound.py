@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from deskmail.apply.recent_tickets import recent_ticket_for_sender
 from deskmail.apply.threads import StoreLookup
 from deskmail.classify.loops import is_own_message_id
 from deskmail.classify.threading import find_thread
 from deskmail.config.errors import ConfigError
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig, SmtpConfig
 from deskmail.config.secrets import REDACTED, redact, resolve_smtp_password
 from deskmail.outbound import outbox
@@ -25,7 +27,6 @@ from deskmail.outbound.compose import (
     new_message_id,
     subject_line,
 )
-from deskmail.outbound.flood import recent_ticket_for_sender
 from deskmail.outbound.outbox import MailKind, deliver_pending, queue
 from deskmail.outbound.smtp import SmtpError, send_message
 from deskmail.outbound.templates import TemplateError, Templates
@@ -35,7 +36,6 @@ from deskmail.sources.errors import Step
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
-    IntakeOutcome,
     IntakeRecord,
     OutboxStatus,
     OutgoingMail,
@@ -595,7 +595,7 @@ def test_new_tickets_per_sender_per_hour(store: Store, job: JobConfig) -> None:
                 job=job_name,
                 source_key=f"k{number}",
                 sha256="0" * 64,
-                outcome=IntakeOutcome.CREATED,
+                outcome=Fate.CREATED,
                 ticket_id=ticket_id,
             )
             session.add(record)

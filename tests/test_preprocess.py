@@ -10,7 +10,7 @@ from textwrap import dedent
 import pytest
 
 from deskmail.config import ConfigError, load_config
-from deskmail.config.preprocessing import PreprocessRuleConfig
+from deskmail.config.preprocessing import BUILTIN_KEYS, PreprocessRuleConfig
 from deskmail.preprocess import (
     BUILTINS,
     PreprocessResult,
@@ -515,6 +515,8 @@ def test_the_result_is_frozen() -> None:
 def test_builtin_lists_for_the_default_and_the_sample_config() -> None:
     defaults = builtin_rules()
     assert [rule.builtin for rule in defaults] == [rule.key for rule in BUILTINS]
+    # The configuration checks `builtin` against its own list, without preprocessing code.
+    assert tuple(rule.key for rule in BUILTINS) == BUILTIN_KEYS
     assert [rule.builtin for rule in defaults][:3] == ["outlook", "gmail", "thunderbird"]
     assert not any(rule.enabled for rule in defaults)
     assert all(rule.enabled for rule in enabled_builtin_rules())

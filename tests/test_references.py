@@ -6,12 +6,12 @@ import pytest
 
 from deskmail.classify.references import (
     TicketReference,
-    compile_reference_pattern,
     find_reference,
     format_reference,
     strip_reply_prefixes,
 )
 from deskmail.config import ConfigError, load_config
+from deskmail.config.reference_pattern import compile_reference_pattern
 
 TOKEN = "k7q2p9xm"
 

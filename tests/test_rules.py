@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
-from deskmail.classify.plan import Action, MatchedBy, Plan, ThreadMatch
+from deskmail.classify import create_new_requests, rules
+from deskmail.classify.lookups import Lookups
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import MatchedBy, Plan, ThreadMatch
 from deskmail.classify.rules import _compile, evaluate
+from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.models import JobConfig
 from deskmail.config.rules import RuleConfig, TicketSettings
 from deskmail.parse.message import Address, ParsedAttachment, ParsedMessage
 
+INCIDENT = (Fate.CREATED, TicketKind.INCIDENT)
+EVENT = (Fate.CREATED, TicketKind.EVENT)
+NO_STORE = cast(Lookups, object())  # these steps never ask the store
 BODY = "The printer on the 3rd floor says PAPER JAM again."
 
 
@@ -65,13 +73,17 @@ def rule(name: str = "r", *conditions: dict[str, Any], **fields: Any) -> dict[st
 
 
 def run(
-    *rules: dict[str, Any],
+    *rules_: dict[str, Any],
     mail: ParsedMessage | None = None,
     body: str = BODY,
     match: ThreadMatch | None = None,
     **settings: Any,
 ) -> Plan:
-    return evaluate(make_job(*rules, **settings), mail or make_mail(), body, match)
+    """The processing rules step, then the create-new-requests step (classify/steps.py)."""
+    mail_ = Mail(make_job(*rules_, **settings), mail or make_mail(), body)
+    plan, _ = rules.decide(mail_, Plan(match=match), NO_STORE)
+    plan, _ = create_new_requests.decide(mail_, plan, NO_STORE)
+    return replace(plan, match=None)  # as given: the comparisons below leave it out
 
 
 def matches(condition: dict[str, Any], mail: ParsedMessage | None = None, body: str = BODY) -> bool:
@@ -212,7 +224,7 @@ EXAMPLE = {"field": "from", "op": "domain", "value": "example.com"}
 )
 def test_all_and_any(mode: str, conditions: list[dict[str, Any]], expected: bool) -> None:
     plan = run(rule("r", *conditions, match=mode, action="ignore"))
-    assert (plan.action is Action.IGNORE) is expected
+    assert (plan.fate is Fate.IGNORED) is expected
 
 
 def test_reason_names_the_conditions_that_held() -> None:
@@ -258,7 +270,7 @@ def test_first_action_wins_and_later_settings_still_apply() -> None:
         rule("events", PRINTER, action="create_event"),
         rule("quiet", EXAMPLE, action="ignore", set={"priority": "Low"}),
     )
-    assert plan.action is Action.CREATE_EVENT
+    assert (plan.fate, plan.kind) == EVENT
     assert plan.rules_fired == ("events", "quiet")
     assert plan.settings.priority == "Low"
     assert plan.reasons[1] == (
@@ -273,7 +285,7 @@ def test_stop_ends_evaluation() -> None:
         rule("everything", action="ignore", set={"group": "Other"}),
     )
     assert plan.rules_fired == ("printers",)
-    assert plan.action is Action.CREATE_INCIDENT
+    assert (plan.fate, plan.kind) == INCIDENT
     assert plan.settings.group == "Printers"
     assert plan.reasons[0].endswith("-> set group = 'Printers'; stop")
 
@@ -285,7 +297,7 @@ def test_stop_on_a_rule_that_does_not_match_changes_nothing() -> None:
 
 def test_disabled_rule_is_skipped() -> None:
     plan = run(rule("off", enabled=False, action="ignore"))
-    assert plan.action is Action.CREATE_INCIDENT
+    assert (plan.fate, plan.kind) == INCIDENT
     assert plan.rules_fired == ()
 
 
@@ -298,7 +310,7 @@ def test_ignore() -> None:
         )
     )
     assert plan == Plan(
-        action=Action.IGNORE,
+        fate=Fate.IGNORED,
         settings=TicketSettings(source="Email", team="IT"),
         rules_fired=("Newsletters",),
         reasons=(
@@ -319,7 +331,7 @@ def test_create_event_rule_with_group_and_assignee() -> None:
         set={"group": "Operations", "assignee": "jdoe"},
     )
     plan = run(monitoring, mail=make_mail(sender="zabbix@monitoring.example.com"))
-    assert plan.action is Action.CREATE_EVENT
+    assert (plan.fate, plan.kind) == EVENT
     assert (plan.settings.group, plan.settings.assignee) == ("Operations", "jdoe")
     assert plan.reasons == (
         "rule 'Monitoring alerts': from domain 'monitoring.example.com' matched"
@@ -330,7 +342,7 @@ def test_create_event_rule_with_group_and_assignee() -> None:
 
 def test_event_processor_default_uses_the_job_group_and_assignee() -> None:
     plan = run(processor="event", group="Operations", assignee="jdoe")
-    assert plan.action is Action.CREATE_EVENT
+    assert (plan.fate, plan.kind) == EVENT
     assert plan.settings == TicketSettings(
         group="Operations", assignee="jdoe", source="Email", team="IT"
     )
@@ -339,7 +351,7 @@ def test_event_processor_default_uses_the_job_group_and_assignee() -> None:
 
 def test_job_assignee_is_for_events_only() -> None:
     incident = run(group="Service Desk", assignee="jdoe")
-    assert incident.action is Action.CREATE_INCIDENT
+    assert (incident.fate, incident.kind) == INCIDENT
     assert incident.settings.assignee is None
     assert incident.settings.group == "Service Desk"
     event = run(rule("ev", action="create_event"), group="Service Desk", assignee="jdoe")
@@ -352,7 +364,7 @@ def test_job_assignee_is_for_events_only() -> None:
 def test_new_mail_makes_an_incident() -> None:
     plan = run(group="Service Desk")
     assert plan == Plan(
-        action=Action.CREATE_INCIDENT,
+        fate=Fate.CREATED,
         settings=TicketSettings(group="Service Desk", source="Email", team="IT"),
         reasons=("the mail answers no ticket -> new incident (processor = incident)",),
     )
@@ -375,19 +387,22 @@ def test_new_mail_makes_an_incident() -> None:
 )
 def test_reply_that_may_post_is_added(match: ThreadMatch, why: str) -> None:
     plan = run(match=match, processor="event")
-    assert (plan.action, plan.ticket_id, plan.link_to) == (Action.ADD_TO_TICKET, 7, None)
+    assert (plan.fate, plan.ticket_id, plan.link_to) == (Fate.UPDATED, 7, None)
     assert plan.reasons == (f"{why} -> add to ticket",)
 
 
 STRANGER = thread(allowed=False)
 
 
-@pytest.mark.parametrize(
-    ("processor", "action"), [("incident", Action.CREATE_INCIDENT), ("event", Action.CREATE_EVENT)]
-)
-def test_stranger_quoting_a_ticket_opens_a_linked_ticket(processor: str, action: Action) -> None:
+@pytest.mark.parametrize("processor", ["incident", "event"])
+def test_stranger_quoting_a_ticket_opens_a_linked_ticket(processor: str) -> None:
     plan = run(match=STRANGER, processor=processor)
-    assert (plan.action, plan.ticket_id, plan.link_to) == (action, None, 7)
+    assert (plan.fate, plan.kind, plan.ticket_id, plan.link_to) == (
+        Fate.CREATED,
+        TicketKind(processor),
+        None,
+        7,
+    )
     assert plan.reasons == (
         "subject reference -> IT-12, but the sender is not on it and the reference has no token"
         f" -> new {processor} (processor = {processor}) linked to IT-12"
@@ -398,13 +413,13 @@ def test_stranger_quoting_a_ticket_opens_a_linked_ticket(processor: str, action:
 def test_stranger_answering_by_message_id_is_not_let_in() -> None:
     # Message-IDs are visible to everyone on a thread: they do not prove anything.
     plan = run(match=thread(allowed=False, by=MatchedBy.MESSAGE_ID))
-    assert (plan.action, plan.ticket_id, plan.link_to) == (Action.CREATE_INCIDENT, None, 7)
+    assert (plan.fate, plan.ticket_id, plan.link_to) == (Fate.CREATED, None, 7)
     assert plan.reasons[-1].startswith("In-Reply-To/References -> IT-12, but the sender")
 
 
 def test_stranger_replies_add_activity_trusts_the_reference() -> None:
     plan = run(match=STRANGER, stranger_replies="add_activity")
-    assert (plan.action, plan.ticket_id, plan.link_to) == (Action.ADD_TO_TICKET, 7, None)
+    assert (plan.fate, plan.ticket_id, plan.link_to) == (Fate.UPDATED, 7, None)
     assert plan.reasons[-1].endswith("-> add to ticket anyway (stranger_replies = add_activity)")
 
 
@@ -415,7 +430,7 @@ ADD = rule("replies", action="add_to_ticket")
 
 def test_add_to_ticket_without_a_match_falls_back_to_a_new_ticket() -> None:
     plan = run(ADD, rule("later", action="ignore"))
-    assert plan.action is Action.CREATE_INCIDENT  # "later" does not get to decide
+    assert (plan.fate, plan.kind) == INCIDENT  # "later" does not get to decide
     assert plan.reasons[-1] == (
         "add_to_ticket as rule 'replies' decided, but the mail answers no ticket"
         " -> new incident (processor = incident)"
@@ -424,11 +439,11 @@ def test_add_to_ticket_without_a_match_falls_back_to_a_new_ticket() -> None:
 
 def test_add_to_ticket_follows_threading() -> None:
     added = run(ADD, match=thread())
-    assert (added.action, added.ticket_id) == (Action.ADD_TO_TICKET, 7)
+    assert (added.fate, added.ticket_id) == (Fate.UPDATED, 7)
     # The stranger policy still holds: a rule does not let a bare ticket number in.
     stranger = run(ADD, match=STRANGER)
-    assert (stranger.action, stranger.ticket_id, stranger.link_to) == (
-        Action.CREATE_INCIDENT,
+    assert (stranger.fate, stranger.ticket_id, stranger.link_to) == (
+        Fate.CREATED,
         None,
         7,
     )
@@ -436,7 +451,7 @@ def test_add_to_ticket_follows_threading() -> None:
 
 def test_create_rule_on_a_reply_opens_a_linked_ticket() -> None:
     plan = run(rule("split", PRINTER, action="create_incident"), match=thread())
-    assert (plan.action, plan.ticket_id, plan.link_to) == (Action.CREATE_INCIDENT, None, 7)
+    assert (plan.fate, plan.ticket_id, plan.link_to) == (Fate.CREATED, None, 7)
     assert (
         plan.reasons[-1]
         == "new incident as rule 'split' decided, linked to IT-12 which the mail answers"
@@ -450,8 +465,8 @@ DENIED = "create_new_requests = false -> no incident is created; an automatic re
 
 def test_new_mail_is_denied_with_an_automatic_reply() -> None:
     plan = run(create_new_requests=False)
-    assert (plan.action, plan.ticket_id, plan.link_to, plan.auto_reply_due) == (
-        Action.DENY,
+    assert (plan.fate, plan.ticket_id, plan.link_to, plan.auto_reply_due) == (
+        Fate.DENIED,
         None,
         None,
         True,
@@ -469,37 +484,37 @@ def test_new_mail_is_denied_with_an_automatic_reply() -> None:
 )
 def test_every_new_ticket_no_rule_asked_for_is_denied(rules: list[dict[str, Any]]) -> None:
     plan = run(*rules, create_new_requests=False, processor="event")
-    assert (plan.action, plan.auto_reply_due) == (Action.DENY, True)
+    assert (plan.fate, plan.auto_reply_due) == (Fate.DENIED, True)
     assert plan.reasons[-1] == (
         "create_new_requests = false -> no event is created; an automatic reply is due"
     )
 
 
-@pytest.mark.parametrize("action", [Action.CREATE_EVENT, Action.CREATE_INCIDENT])
-def test_a_rule_asking_for_a_ticket_is_an_exception(action: Action) -> None:
-    monitoring = rule("Monitoring", EXAMPLE, action=action.value)
+@pytest.mark.parametrize("kind", [TicketKind.EVENT, TicketKind.INCIDENT])
+def test_a_rule_asking_for_a_ticket_is_an_exception(kind: TicketKind) -> None:
+    monitoring = rule("Monitoring", EXAMPLE, action=f"create_{kind.value}")
     plan = run(monitoring, create_new_requests=False)
-    assert (plan.action, plan.auto_reply_due) == (action, False)
+    assert (plan.fate, plan.kind, plan.auto_reply_due) == (Fate.CREATED, kind, False)
     assert plan.reasons[-1] == "create_new_requests = false does not apply: a rule asked for it"
     # Mail the rule does not match is still denied.
     other = run(monitoring, mail=make_mail(sender="x@other.net"), create_new_requests=False)
-    assert other.action is Action.DENY
+    assert other.fate is Fate.DENIED
 
 
 def test_denied_stranger_gets_no_ticket_and_no_link() -> None:
     plan = run(match=STRANGER, create_new_requests=False)
-    assert (plan.action, plan.link_to, plan.auto_reply_due) == (Action.DENY, None, True)
+    assert (plan.fate, plan.link_to, plan.auto_reply_due) == (Fate.DENIED, None, True)
 
 
 def test_reply_to_an_existing_ticket_is_still_added() -> None:
     plan = run(match=thread(), create_new_requests=False)
-    assert (plan.action, plan.ticket_id, plan.auto_reply_due) == (Action.ADD_TO_TICKET, 7, False)
+    assert (plan.fate, plan.ticket_id, plan.auto_reply_due) == (Fate.UPDATED, 7, False)
     assert not any("create_new_requests" in line for line in plan.reasons)
 
 
 def test_ignore_is_not_denied() -> None:
     plan = run(rule("drop", action="ignore"), create_new_requests=False)
-    assert (plan.action, plan.auto_reply_due) == (Action.IGNORE, False)
+    assert (plan.fate, plan.auto_reply_due) == (Fate.IGNORED, False)
 
 
 # --- compiled once -----------------------------------------------------------------------

@@ -10,14 +10,9 @@ import pytest
 
 from deskmail.config.errors import ConfigError
 from deskmail.config.loader import load_config
+from deskmail.config.schedule import Cron, Interval, parse_schedule
 from deskmail.daemon.backoff import Backoff
-from deskmail.daemon.schedule import (
-    JITTER_MAX,
-    Cron,
-    Interval,
-    parse_schedule,
-    seconds_until_next,
-)
+from deskmail.daemon.schedule import JITTER_MAX, seconds_until_next
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, 0)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
 from deskmail.intake import process
 from deskmail.intake.run import run_job
@@ -23,7 +24,7 @@ from deskmail.parse.parser import parse_message
 from deskmail.parse.spool import Spool
 from deskmail.store.blobs import BlobStore
 from deskmail.store.engine import Store
-from deskmail.store.models import Attachment, IntakeOutcome, IntakeRecord
+from deskmail.store.models import Attachment, IntakeRecord
 from tests.support.jobs import maildir_job
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR"
@@ -225,10 +226,10 @@ def test_intake_stores_spooled_files_and_leaves_none_behind(
     # mail's file was adopted, and taken in one by one; the third is quarantined.
     real = process.apply_plan
 
-    def explode(session, blobs, context, content, plan):  # type: ignore[no-untyped-def]
+    def explode(session, batch, blobs, context, content, plan):  # type: ignore[no-untyped-def]
         if content.message.subject == "request 2":
             raise RuntimeError("simulated failure in apply")
-        return real(session, blobs, context, content, plan)
+        return real(session, batch, blobs, context, content, plan)
 
     monkeypatch.setattr(process, "apply_plan", explode)
     summary = run_job(store, big_job, parse_worker=parse_worker)
@@ -236,7 +237,7 @@ def test_intake_stores_spooled_files_and_leaves_none_behind(
     with store.session() as s:
         rows = list(s.scalars(select(Attachment)))
         quarantined = s.scalars(
-            select(IntakeRecord).where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+            select(IntakeRecord).where(IntakeRecord.outcome == Fate.QUARANTINED)
         ).one()
     files_kept = [r for r in rows if r.filename.startswith("report")]
     assert sorted(r.filename for r in files_kept) == [f"report{n}.pdf" for n in (0, 1, 3, 4)]

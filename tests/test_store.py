@@ -20,6 +20,7 @@ from sqlalchemy import MetaData, String, Table, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from deskmail.apply.context import get_or_create
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig
 from deskmail.store import blobs as blobs_module
 from deskmail.store import deferred, migrate
@@ -29,7 +30,6 @@ from deskmail.store.models import (
     Activity,
     ActivityKind,
     Base,
-    IntakeOutcome,
     IntakeRecord,
     OutboxStatus,
     OutgoingMail,
@@ -269,7 +269,7 @@ def test_foreign_keys_are_enforced(store: Store) -> None:
 def test_intake_key_is_unique_per_job(store: Store) -> None:
     def record(job: str) -> IntakeRecord:
         return IntakeRecord(
-            job=job, source_key="imap:INBOX:7:42", sha256="0" * 64, outcome=IntakeOutcome.CREATED
+            job=job, source_key="imap:INBOX:7:42", sha256="0" * 64, outcome=Fate.CREATED
         )
 
     with store.transaction() as session:
@@ -353,7 +353,7 @@ def test_deferred_parents_are_written_before_the_orm_flushes(store: Store) -> No
         get_or_create(session, Site, "Head Office")
         # Rows go in the order of the foreign keys, whatever order they were deferred in.
         record = {"job": "Support", "source_key": "1", "sha256": "0" * 64, "size": 1}
-        record |= {"outcome": IntakeOutcome.UPDATED, "ticket_id": 1002, "activity_id": 7}
+        record |= {"outcome": Fate.UPDATED, "ticket_id": 1002, "activity_id": 7}
         deferred.insert(session, cast(Table, IntakeRecord.__table__), record)
         activity = {"id": 7, "ticket_id": 1002, "kind": ActivityKind.MAIL}
         deferred.insert(session, cast(Table, Activity.__table__), activity)

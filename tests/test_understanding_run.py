@@ -16,12 +16,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from deskmail.cli import main
+from deskmail.config.fate import Fate
 from deskmail.store.engine import Store
 from deskmail.store.models import (
     Activity,
     ActivityKind,
     Attachment,
-    IntakeOutcome,
     IntakeRecord,
     Ticket,
     TicketKind,
@@ -224,8 +224,8 @@ def test_processing_rules_events_ignore_and_denied_requests(
     assert event.group is not None and event.group.name == "Operations"
     with desk.store.session() as s:
         outcomes = {r.outcome: r for r in s.scalars(select(IntakeRecord))}
-    assert outcomes[IntakeOutcome.DENIED].auto_reply_due
-    assert outcomes[IntakeOutcome.IGNORED].rules == "Newsletters"
+    assert outcomes[Fate.DENIED].auto_reply_due
+    assert outcomes[Fate.IGNORED].rules == "Newsletters"
     assert dovecot.count(desk.user) == 0  # all three were taken care of and acknowledged
     (denial,) = smtp_server.received
     assert denial.rcpt_tos == ("alice@example.com",)

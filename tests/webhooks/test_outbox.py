@@ -15,12 +15,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from deskmail.cli import main
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake.quarantine import discard, retry
 from deskmail.intake.run import run_job
 from deskmail.store.engine import Store
 from deskmail.store.models import (
-    IntakeOutcome,
     IntakeRecord,
     Ticket,
     WebhookDelivery,
@@ -193,7 +193,7 @@ def test_retry_and_discard_of_quarantined_mail_are_reported(store: Store, tmp_pa
     assert (retried["quarantine_id"], retried["result"]) == (first.id, "created")
     with store.session() as session:
         record = session.get(IntakeRecord, first.id)
-        assert record is not None and record.outcome is IntakeOutcome.CREATED
+        assert record is not None and record.outcome is Fate.CREATED
         assert retried["ticket_id"] == record.ticket_id
     discarded = next(data for kind, data in events if kind == "quarantine.discarded")
     assert discarded["quarantine_id"] == second.id

@@ -8,7 +8,9 @@ from typing import cast
 from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.orm import Session
 
-from deskmail.apply.attachment_policy import DroppedAttachment
+from deskmail.classify.plan import DroppedAttachment
+from deskmail.parse.attachments import WHOLE_MAIL_NAME, eml_attachment
+from deskmail.parse.filenames import eml_name
 from deskmail.parse.message import ParsedAttachment
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter
@@ -86,3 +88,9 @@ def inline_seen_from(session: Session, sender: str | None, sha256: str) -> bool:
             )
         )
     )
+
+
+def raw_message_attachment(raw: bytes, subject: str) -> ParsedAttachment:
+    """The original mail as an .eml attachment (Octopus IncludeRawMessageAsAttachment)."""
+    named = f"original-message - {subject}" if subject.strip() else ""
+    return eml_attachment(raw, eml_name(named, WHOLE_MAIL_NAME))

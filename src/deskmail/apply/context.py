@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from deskmail.apply.batch import Batch
 from deskmail.config.models import JobConfig
 from deskmail.store.models import Group, JobHealth, Person, Site, Source, Team
 
@@ -31,13 +32,16 @@ class JobContext:
 
 
 def get_or_create(
-    session: Session, model: type[Named], name: str, created: list[str] | None = None
+    session: Session,
+    model: type[Named],
+    name: str,
+    created: list[str] | None = None,
+    batch: Batch | None = None,
 ) -> Named:
-    """`created`: the name is added to it when no row had it (said on a ticket)."""
-    # Remembered for the session (one transaction, possibly a batch of messages):
-    # a team or source is looked up once per batch, not once per message.
-    known: dict[tuple[type[Named], str], Named] = session.info.setdefault("deskmail_named", {})
-    row = known.get((model, name))
+    """`created`: the name is added to it when no row had it (said on a ticket).
+    `batch`: remembers the row, so that a batch looks a team or source up once."""
+    known = batch.named if batch is not None else {}
+    row: Named | None = known.get((model, name))
     if row is None:
         row = find_named(session, model, name)
         if row is None:

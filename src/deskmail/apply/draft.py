@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext
 from deskmail.apply.people import find_person
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 from deskmail.parse.message import ParsedMessage
 from deskmail.store.models import Person, Team, TicketKind
 
@@ -34,14 +36,19 @@ class TicketDraft:
 
 
 def draft_ticket(
-    session: Session, context: JobContext, message: ParsedMessage, plan: Plan
+    session: Session,
+    context: JobContext,
+    message: ParsedMessage,
+    plan: Plan,
+    batch: Batch | None = None,
 ) -> TicketDraft:
     """Every name the new ticket gets. The fallback user and site come from the
     context as names and ids, never from the database: explain's context (peek_context)
     names the ones a run creates at its start, so both draw the same ticket."""
     settings = plan.settings
-    kind = TicketKind.EVENT if plan.action is Action.CREATE_EVENT else TicketKind.INCIDENT
-    person = find_person(session, message.sender)
+    # A reply whose ticket has vanished becomes an incident, whatever the mail would have made.
+    kind = plan.kind if plan.fate is Fate.CREATED else TicketKind.INCIDENT
+    person = find_person(session, message.sender, batch)
     problems: list[str] = []
 
     fallback = person is None and kind is TicketKind.INCIDENT and bool(context.fallback_user)

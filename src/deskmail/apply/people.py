@@ -10,6 +10,7 @@ from email.headerregistry import Address as HeaderAddress
 from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from deskmail.apply.batch import Batch
 from deskmail.parse.message import Address
 from deskmail.store.engine import IN_LIST_CHUNK
 from deskmail.store.models import Activity, Person, PersonAddress, Ticket
@@ -20,16 +21,15 @@ from deskmail.store.models import Activity, Person, PersonAddress, Ticket
 _PEOPLE_OF = select(PersonAddress.address, PersonAddress.person_id).where(
     PersonAddress.address.in_(bindparam("addresses", expanding=True))
 )
-_PREFETCHED = "deskmail_people"  # session.info key: address -> person id or None
 
 
-def prefetch_people(session: Session, addresses: Iterable[str]) -> None:
-    """Look these (lower-cased) addresses up at once for find_person, for this session only.
+def prefetch_people(session: Session, batch: Batch, addresses: Iterable[str]) -> None:
+    """Look these (lower-cased) addresses up at once for find_person, for this batch only.
 
     A batch of mail asks once instead of once per message. People are not
-    added by intake or explain, so the answers hold for the whole session.
+    added by intake or explain, so the answers hold for the whole transaction.
     """
-    known: dict[str, int | None] = session.info.setdefault(_PREFETCHED, {})
+    known = batch.people
     wanted = [address for address in addresses if address not in known]
     for start in range(0, len(wanted), IN_LIST_CHUNK):
         chunk = wanted[start : start + IN_LIST_CHUNK]
@@ -38,12 +38,16 @@ def prefetch_people(session: Session, addresses: Iterable[str]) -> None:
             known[address] = person_id
 
 
-def find_person(session: Session, sender: Address | None) -> Person | None:
-    """The person owning this address, compared case-insensitively (stored lower-cased)."""
+def find_person(
+    session: Session, sender: Address | None, batch: Batch | None = None
+) -> Person | None:
+    """The person owning this address, compared case-insensitively (stored lower-cased).
+    `batch`: the answers the batch already has (prefetch_people); None asks."""
     if sender is None or not sender.normalized:
         return None
-    prefetch_people(session, [sender.normalized])  # asks only if not known yet
-    person_id = session.info[_PREFETCHED][sender.normalized]
+    batch = batch or Batch()
+    prefetch_people(session, batch, [sender.normalized])  # asks only if not known yet
+    person_id = batch.people[sender.normalized]
     return session.get(Person, person_id) if person_id is not None else None
 
 

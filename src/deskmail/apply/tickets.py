@@ -13,13 +13,14 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Table, bindparam, event, update
 from sqlalchemy.orm import Session
 
-from deskmail.apply.attachment_policy import AttachmentSelection
 from deskmail.apply.attachments import note_dropped, store_attachments
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext, get_or_create
 from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants, waiting_ticket
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import AttachmentSelection, Plan
+from deskmail.config.fate import Fate
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobWriter
@@ -72,30 +73,31 @@ class Content:
 
 
 def apply_plan(
-    session: Session, blobs: BlobWriter, context: JobContext, content: Content, plan: Plan
+    session: Session,
+    batch: Batch,
+    blobs: BlobWriter,
+    context: JobContext,
+    content: Content,
+    plan: Plan,
 ) -> Applied | None:
-    """None for IGNORE and DENY: the journal row alone records those."""
-    if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
-        ticket = _ticket_to_update(session, plan.ticket_id)
+    """None for IGNORED and DENIED: the journal row alone records those."""
+    if plan.fate is Fate.UPDATED and plan.ticket_id is not None:
+        ticket = _ticket_to_update(session, batch, plan.ticket_id)
         if ticket is not None:
-            return _add_activity(session, blobs, ticket, content, context.job)
-    if plan.action in (Action.IGNORE, Action.DENY):
+            return _add_activity(session, batch, blobs, ticket, content, context.job)
+    if plan.fate in (Fate.IGNORED, Fate.DENIED):
         return None
-    draft = draft_ticket(session, context, content.message, plan)
-    return _create_ticket(session, blobs, draft, content, context.job)
+    draft = draft_ticket(session, context, content.message, plan, batch)
+    return _create_ticket(session, batch, blobs, draft, content, context.job)
 
 
-_MADE = "deskmail_tickets_made"  # session.info: ticket id -> the object _create_ticket made
-
-
-def _ticket_to_update(session: Session, ticket_id: int) -> Ticket | None:
+def _ticket_to_update(session: Session, batch: Batch, ticket_id: int) -> Ticket | None:
     """The ticket a reply goes to. One of an earlier batch is read without writing
     this batch's rows; for one made in this batch, whose row still waits, the
     object made with it (loading it would write every waiting row first: 30
     rounds of writes in the benchmark's run)."""
     if waiting_ticket(session, ticket_id) is not None:
-        made: dict[int, Ticket] = session.info[_MADE]
-        return made[ticket_id]
+        return batch.made[ticket_id]
     return session.get(Ticket, ticket_id, execution_options=deferred.WITHOUT_WRITING)
 
 
@@ -114,10 +116,9 @@ _DRAW_NUMBER = (
 _SET_NUMBER = (
     update(_TEAM).where(_TEAM.c.id == bindparam("team_id")).values(next_number=bindparam("next"))
 )
-_BLOCK = "deskmail_ticket_numbers"  # session.info: team id -> the next number to give
 
 
-def draw_numbers_in_block(session: Session) -> None:
+def draw_numbers_in_block(session: Session, batch: Batch) -> None:
     """Ticket numbers of this transaction from a counter: one UPDATE per team and batch.
 
     The first number locks the team's row until the commit, so no other
@@ -126,13 +127,14 @@ def draw_numbers_in_block(session: Session) -> None:
     for a transaction with no savepoint that could undo a ticket but not the
     counter (a batch of intake).
     """
-    session.info[_BLOCK] = {}
-    event.listen(session, "before_commit", _write_back_numbers)
+    batch.numbers = {}
 
+    def write_back(session: Session) -> None:
+        numbers, batch.numbers = batch.numbers or {}, None
+        for team_id, following in numbers.items():
+            session.connection().execute(_SET_NUMBER, {"team_id": team_id, "next": following})
 
-def _write_back_numbers(session: Session) -> None:
-    for team_id, following in session.info.pop(_BLOCK, {}).items():
-        session.connection().execute(_SET_NUMBER, {"team_id": team_id, "next": following})
+    event.listen(session, "before_commit", write_back)
 
 
 def _advance(session: Session, team_id: int, step: int) -> int:
@@ -141,8 +143,9 @@ def _advance(session: Session, team_id: int, step: int) -> int:
     return int(drawn.scalar_one())
 
 
-def next_ticket_number(session: Session, team_id: int) -> int:
-    block: dict[int, int] | None = session.info.get(_BLOCK)
+def next_ticket_number(session: Session, team_id: int, batch: Batch | None = None) -> int:
+    """`batch`: numbers drawn in a block (draw_numbers_in_block), else one UPDATE each."""
+    block = batch.numbers if batch is not None else None
     if block is None:
         return _advance(session, team_id, 1) - 1
     if team_id not in block:
@@ -153,17 +156,22 @@ def next_ticket_number(session: Session, team_id: int) -> int:
 
 
 def _create_ticket(
-    session: Session, blobs: BlobWriter, draft: TicketDraft, content: Content, job: str
+    session: Session,
+    batch: Batch,
+    blobs: BlobWriter,
+    draft: TicketDraft,
+    content: Content,
+    job: str,
 ) -> Applied:
     message = content.message
-    team = get_or_create(session, Team, draft.team)
+    team = get_or_create(session, Team, draft.team, batch=batch)
     new_groups: list[str] = []
     new_sites: list[str] = []
     now = utcnow()
     values = {
         "id": next_id(session, "ticket"),
         "team_id": team.id,
-        "number": next_ticket_number(session, team.id),
+        "number": next_ticket_number(session, team.id, batch),
         "kind": draft.kind,
         "status": TicketStatus.NEW,
         "subject": message.subject[:2000],
@@ -173,10 +181,14 @@ def _create_ticket(
         "user_id": draft.requester_id,
         "assignee_id": draft.assignee_id,
         "group_id": (
-            get_or_create(session, Group, draft.group, new_groups).id if draft.group else None
+            get_or_create(session, Group, draft.group, new_groups, batch).id
+            if draft.group
+            else None
         ),
-        "site_id": get_or_create(session, Site, draft.site, new_sites).id if draft.site else None,
-        "source_id": get_or_create(session, Source, draft.source).id,
+        "site_id": (
+            get_or_create(session, Site, draft.site, new_sites, batch).id if draft.site else None
+        ),
+        "source_id": get_or_create(session, Source, draft.source, batch=batch).id,
         "priority": draft.priority,
         "category": draft.category,
         "token": new_token(),
@@ -189,7 +201,7 @@ def _create_ticket(
     # Parent: automatic mails and notes (ORM rows) may refer to it. The team is set
     # for the automatic mails, which read its name.
     ticket = _new_row(session, Ticket, values, parent=True, team=team)
-    session.info.setdefault(_MADE, {})[ticket.id] = ticket
+    batch.made[ticket.id] = ticket
     _remember(session, ticket, None, message)
     _store_files(session, blobs, ticket, None, content)
     notes = [
@@ -226,10 +238,15 @@ def _note_names(session: Session, ticket: Ticket, notes: list[str]) -> None:
 
 
 def _add_activity(
-    session: Session, blobs: BlobWriter, ticket: Ticket, content: Content, job: str
+    session: Session,
+    batch: Batch,
+    blobs: BlobWriter,
+    ticket: Ticket,
+    content: Content,
+    job: str,
 ) -> Applied:
     message = content.message
-    author = find_person(session, message.sender)
+    author = find_person(session, message.sender, batch)
     now = utcnow()
     values = {
         "id": next_id(session, "activity"),

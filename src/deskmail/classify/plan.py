@@ -1,19 +1,17 @@
-"""What classification decided for one message: the input of the apply stage."""
+"""What classification decided for one message: the input of the apply stage.
+
+The steps of classify/steps.py each return a refined Plan; the last one is
+what apply writes and `deskmail explain` shows, step by step (Plan.trace).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.rules import TicketSettings
-
-
-class Action(StrEnum):
-    CREATE_INCIDENT = "create_incident"
-    CREATE_EVENT = "create_event"
-    ADD_TO_TICKET = "add_to_ticket"
-    IGNORE = "ignore"  # a rule said so: journal only
-    DENY = "deny"  # create_new_requests = false: journal only, an automatic reply is due
+from deskmail.parse.message import ParsedAttachment
 
 
 class MatchedBy(StrEnum):
@@ -44,12 +42,55 @@ class ThreadMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class DroppedAttachment:
+    filename: str
+    size: int
+    media_type: str
+    reason: str  # one sentence, fit for the log and for a note on the ticket
+    notify: bool = False  # say it on the ticket: someone may be waiting for this file
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentSelection:
+    kept: tuple[ParsedAttachment, ...]
+    dropped: tuple[DroppedAttachment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An earlier copy of the same bytes, as the journal holds it."""
+
+    ticket_id: int | None
+    activity_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Traced:
+    """One step of classify/steps.py and what it decided ("" when it had nothing to decide)."""
+
+    step: str
+    decided: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
-    action: Action
-    ticket_id: int | None = None  # the ticket to add to (ADD_TO_TICKET)
+    fate: Fate | None = None  # None until a step decides (only between steps)
+    kind: TicketKind = TicketKind.INCIDENT  # of the new ticket (CREATED)
+    ticket_id: int | None = None  # the ticket to add to (UPDATED)
     # For a new ticket: the job's settings with the rules' on top.
     settings: TicketSettings = field(default_factory=TicketSettings)
     link_to: int | None = None  # a new ticket that links to this one (stranger's reply)
     rules_fired: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())  # one line each, for explain and the log
     auto_reply_due: bool = False
+    match: ThreadMatch | None = None  # the ticket the mail answers, whoever may post
+    by_rule: bool = False  # a rule asked for the new ticket: create_new_requests allows it
+    attachments: AttachmentSelection = AttachmentSelection((), ())
+    duplicate_of: Recorded | None = None  # DUPLICATE: the copy taken in before
+    trace: tuple[Traced, ...] = ()
+
+    @property
+    def settled(self) -> bool:
+        """A step has decided: the steps that decide only when none did before (thread,
+        automatic mail, rules) leave the plan as it is."""
+        return self.fate is not None

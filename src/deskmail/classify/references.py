@@ -15,12 +15,12 @@ and the token is a space, where a client could fold the line.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
+from deskmail.config.reference_pattern import compile_reference_pattern
+
 KINDS = ("Incident", "Event", "Request", "Change", "Problem")
-PATTERN_GROUPS = ("number", "team", "token")  # the named groups a reference_pattern may use
 
 # A subject longer than this is searched only this far: a custom pattern
 # with heavy backtracking must not stall a batch on a hostile subject.
@@ -108,31 +108,6 @@ def format_reference(kind: str, team: str, number: int, token: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{8,16}", token):
         raise ValueError("a ticket token is 8 to 16 letters and digits")
     return f"[{kind.capitalize()}] [{team.strip()}] {number}-{token.lower()}"
-
-
-@functools.lru_cache(maxsize=64)
-def compile_reference_pattern(pattern: str) -> re.Pattern[str]:
-    """A job's reference_pattern, compiled case-insensitively (clients re-case subjects).
-
-    Raises ValueError in plain words for the config loader.
-    """
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as error:
-        where = f" at position {error.pos}" if error.pos is not None else ""
-        raise ValueError(f"is not a valid regular expression: {error.msg}{where}") from None
-    if "number" not in compiled.groupindex:
-        raise ValueError(
-            "needs a named group 'number' for the ticket number,"
-            r" for example 'Ticket#(?P<number>\d+)'"
-        )
-    unknown = sorted(set(compiled.groupindex) - set(PATTERN_GROUPS))
-    if unknown:
-        raise ValueError(
-            f"has the named group(s) {', '.join(repr(name) for name in unknown)};"
-            " only 'number', 'team' and 'token' are used"
-        )
-    return compiled
 
 
 def strip_reply_prefixes(subject: str) -> str:

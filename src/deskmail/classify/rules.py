@@ -40,13 +40,8 @@ The action, when no rule decided one (Octopus's behaviour)
   create_incident / create_event on a mail that answers a ticket opens a new
   ticket linked to it. ignore records the mail without a ticket.
 
-create_new_requests = false (Octopus CreateNewRequests)
-  A new ticket that no rule asked for (the default new ticket, a stranger's
-  linked ticket, add_to_ticket without a match) becomes DENY: no ticket, an
-  automatic reply is due. Adding to a ticket is unchanged, and so is a rule's
-  explicit create_incident / create_event: such rules are the exceptions
-  (monitoring events, a partner's domain) to a mailbox that takes no new
-  requests.
+create_new_requests = false is the next step (classify/create_new_requests.py);
+Plan.by_rule tells it whether a rule asked for the new ticket.
 
 Settings
   The job's group, source and team, its assignee for events only (the
@@ -64,9 +59,12 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from deskmail.classify.plan import Action, MatchedBy, Plan, ThreadMatch
+from deskmail.classify.lookups import Lookups
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import MatchedBy, Plan, ThreadMatch
+from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.models import JobConfig, Processor, StrangerReplies
 from deskmail.config.rules import (
     REGEX_FLAGS,
@@ -92,11 +90,19 @@ _OTHER_FIELDS: dict[str, Values] = {
     "body": lambda message, body: (body,),
     "attachment": lambda message, body: tuple(part.filename for part in message.attachments),
 }
-_NEW_TICKET = frozenset({Action.CREATE_INCIDENT, Action.CREATE_EVENT})
+
+
+def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
+    """The step: the rules and the threading result decide, unless a step before did."""
+    if plan.settled:
+        return plan, ""
+    decided = evaluate(mail.job, mail.message, mail.text, plan.match)
+    # What the steps before found stays: the rules set the rest.
+    return replace(decided, match=plan.match, trace=plan.trace), decided.reasons[-1]
 
 
 def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMatch | None) -> Plan:
-    """Decide what `message` becomes for `job`; `match` is the threading result."""
+    """What the rules make of `message` for `job`; `match` is the threading result."""
     reasons: list[str] = []
     fired: list[str] = []
     decider: RuleConfig | None = None
@@ -129,24 +135,15 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
 
     outcome = _decide(job, decider, match)
     reasons.append(outcome.reason)
-    settings = _settings(job, outcome.action, chosen)
-    if outcome.action in _NEW_TICKET and not job.create_new_requests:
-        if outcome.by_rule:
-            reasons.append("create_new_requests = false does not apply: a rule asked for it")
-        else:
-            reasons.append(
-                f"create_new_requests = false -> no {_kind(outcome.action)} is created;"
-                " an automatic reply is due"
-            )
-            outcome = _Outcome(Action.DENY, reasons[-1])
     return Plan(
-        action=outcome.action,
+        fate=outcome.fate,
+        kind=outcome.kind,
         ticket_id=outcome.ticket_id,
-        settings=settings,
+        settings=_settings(job, outcome, chosen),
         link_to=outcome.link_to,
         rules_fired=tuple(fired),
         reasons=tuple(reasons),
-        auto_reply_due=outcome.action is Action.DENY,
+        by_rule=outcome.by_rule,
     )
 
 
@@ -155,45 +152,53 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    action: Action
+    fate: Fate  # CREATED, UPDATED or IGNORED: create_new_requests is the next step
     reason: str
+    kind: TicketKind = TicketKind.INCIDENT  # of a new ticket
     ticket_id: int | None = None  # add to this ticket
     link_to: int | None = None  # the new ticket links to this one
-    by_rule: bool = False  # a rule's create_*: create_new_requests = false allows it
+    by_rule: bool = False  # a rule's create_*: create_new_requests = false allows it (next step)
+
+
+_ASKED_KIND = {
+    RuleAction.CREATE_INCIDENT: TicketKind.INCIDENT,
+    RuleAction.CREATE_EVENT: TicketKind.EVENT,
+}
 
 
 def _decide(job: JobConfig, decider: RuleConfig | None, match: ThreadMatch | None) -> _Outcome:
-    """The action before create_new_requests is applied."""
+    """The outcome before create_new_requests is applied."""
     ruled = decider.action if decider is not None else None
     by = f"as rule {_quote(decider.name)} decided" if decider is not None else ""
     if ruled is RuleAction.IGNORE:
-        return _Outcome(Action.IGNORE, f"ignore {by}: recorded, no ticket")
-    if ruled in (RuleAction.CREATE_INCIDENT, RuleAction.CREATE_EVENT):
-        action = Action(ruled.value)
+        return _Outcome(Fate.IGNORED, f"ignore {by}: recorded, no ticket")
+    kind = _ASKED_KIND.get(ruled) if ruled is not None else None
+    if kind is not None:
         if match is None:
-            return _Outcome(action, f"new {_kind(action)} {by}", by_rule=True)
+            return _Outcome(Fate.CREATED, f"new {kind.value} {by}", kind, by_rule=True)
         return _Outcome(
-            action,
-            f"new {_kind(action)} {by}, linked to {match.label} which the mail answers",
+            Fate.CREATED,
+            f"new {kind.value} {by}, linked to {match.label} which the mail answers",
+            kind,
             link_to=match.ticket_id,
             by_rule=True,
         )
     # No action decided, or add_to_ticket: both follow threading.
-    default = Action.CREATE_EVENT if job.processor is Processor.EVENT else Action.CREATE_INCIDENT
-    new = f"new {_kind(default)} (processor = {job.processor.value})"
+    default = TicketKind.EVENT if job.processor is Processor.EVENT else TicketKind.INCIDENT
+    new = f"new {default.value} (processor = {job.processor.value})"
     if match is None:
         lead = f"add_to_ticket {by}, but the mail" if ruled is not None else "the mail"
-        return _Outcome(default, f"{lead} answers no ticket -> {new}")
+        return _Outcome(Fate.CREATED, f"{lead} answers no ticket -> {new}", default)
     found = f"{_found_by(match)} -> {match.label}"
     if match.may_post:
         reason = f"{found}, {_why(match)} -> add to ticket"
-        return _Outcome(Action.ADD_TO_TICKET, reason, ticket_id=match.ticket_id)
+        return _Outcome(Fate.UPDATED, reason, ticket_id=match.ticket_id)
     stranger = f"{found}, but the sender is not on it and the reference has no token"
     if job.stranger_replies is StrangerReplies.ADD_ACTIVITY:
         reason = f"{stranger} -> add to ticket anyway (stranger_replies = add_activity)"
-        return _Outcome(Action.ADD_TO_TICKET, reason, ticket_id=match.ticket_id)
+        return _Outcome(Fate.UPDATED, reason, ticket_id=match.ticket_id)
     reason = f"{stranger} -> {new} linked to {match.label} (stranger_replies = new_ticket)"
-    return _Outcome(default, reason, link_to=match.ticket_id)
+    return _Outcome(Fate.CREATED, reason, default, link_to=match.ticket_id)
 
 
 def _found_by(match: ThreadMatch) -> str:
@@ -208,14 +213,11 @@ def _why(match: ThreadMatch) -> str:
     return "the reference carries the ticket's token"
 
 
-def _kind(action: Action) -> str:
-    return "event" if action is Action.CREATE_EVENT else "incident"
-
-
-def _settings(job: JobConfig, action: Action, chosen: dict[str, str]) -> TicketSettings:
+def _settings(job: JobConfig, outcome: _Outcome, chosen: dict[str, str]) -> TicketSettings:
+    event = outcome.fate is Fate.CREATED and outcome.kind is TicketKind.EVENT
     defaults = TicketSettings(
         group=job.group,
-        assignee=job.assignee if action is Action.CREATE_EVENT else None,
+        assignee=job.assignee if event else None,
         source=job.source,
         team=job.team,
     )

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
-from deskmail.classify.plan import MatchedBy, ThreadMatch
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import MatchedBy, Plan, ThreadMatch
 from deskmail.classify.references import find_reference
 from deskmail.parse.message import ParsedMessage
+
+if TYPE_CHECKING:  # lookups.py builds on TicketLookup below
+    from deskmail.classify.lookups import Lookups
 
 # A References header can list thousands of ids (a hostile or very long
 # thread); the newest ones are the ones that matter, and the lookup is one
@@ -47,6 +51,18 @@ class TicketLookup(Protocol):
         """Whether the (lower-cased) address is the requester's, the user's, a
         participant's or an agent's."""
         ...
+
+
+def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
+    """The step: the ticket the mail answers, for the steps after it (a copy has none)."""
+    if plan.settled:
+        return plan, ""
+    match = find_thread(mail.message, lookups, mail.job.team, mail.job.reference_pattern)
+    if match is None:
+        return plan, "answers no ticket"
+    poster = "may" if match.may_post else "may not"
+    said = f"answers {match.label} (by {match.matched_by.value}); the sender {poster} post to it"
+    return replace(plan, match=match), said
 
 
 def find_thread(

@@ -66,7 +66,7 @@ def serve(config_path: Path, debug: bool, debug_dir: Path | None) -> None:
 
 def _started_line(config_path: Path, config: DeskmailConfig) -> str:
     """One line: each enabled job with its schedule and what wakes it early."""
-    from deskmail.daemon.schedule import parse_schedule
+    from deskmail.config.schedule import parse_schedule
     from deskmail.daemon.worker import push_of
 
     jobs = [job for job in config.jobs if job.enabled]

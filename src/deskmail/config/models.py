@@ -21,13 +21,13 @@ from pydantic import (
     model_validator,
 )
 
-from deskmail.classify.references import compile_reference_pattern
 from deskmail.config.errors import job_key
 from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
 from deskmail.config.preprocessing import PreprocessRuleConfig
+from deskmail.config.reference_pattern import compile_reference_pattern
 from deskmail.config.rules import RuleConfig
+from deskmail.config.schedule import parse_schedule
 from deskmail.config.values import printable, setting_errors
-from deskmail.daemon.schedule import parse_schedule
 
 
 class Strict(BaseModel):

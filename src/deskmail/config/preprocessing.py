@@ -21,6 +21,20 @@ USER_REGEX_FLAGS = re.MULTILINE
 
 _KINDS = ("builtin", "cut_from", "remove_between", "replace")
 
+# The `builtin` values, in the recommended order: named here so that loading a
+# configuration needs no preprocessing code (preprocess/builtins/ has one module
+# each, and a test keeps the two lists the same).
+BUILTIN_KEYS = (
+    "outlook",
+    "gmail",
+    "thunderbird",
+    "forwarded",
+    "mobile",
+    "signature",
+    "disclaimer",
+    "quoted",
+)
+
 
 def compile_user_regex(source: str) -> re.Pattern[str]:
     """Compile a regex from the config; ValueError (in plain words) if it is not valid."""
@@ -73,13 +87,11 @@ class PreprocessRuleConfig(BaseModel):
     @field_validator("builtin")
     @classmethod
     def _known_builtin(cls, value: str | None) -> str | None:
-        # Imported here: the rules' package imports this module for builtin_rules().
-        from deskmail.preprocess.builtins import BY_KEY
-
-        if value is not None and value not in BY_KEY:
-            close = difflib.get_close_matches(value.lower(), list(BY_KEY), n=1)
+        if value is not None and value not in BUILTIN_KEYS:
+            close = difflib.get_close_matches(value.lower(), BUILTIN_KEYS, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"unknown built-in rule {value!r} (known: {', '.join(BY_KEY)}){hint}")
+            known = ", ".join(BUILTIN_KEYS)
+            raise ValueError(f"unknown built-in rule {value!r} (known: {known}){hint}")
         return value
 
     @field_validator("cut_from", "replace")

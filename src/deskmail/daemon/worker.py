@@ -20,11 +20,12 @@ from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.config.models import Protocol as MailProtocol
+from deskmail.config.schedule import parse_schedule
 from deskmail.daemon.backoff import JOB_BASE, JOB_CAP, Backoff
 from deskmail.daemon.idle import IdleWatcher
 from deskmail.daemon.locks import JobLock
 from deskmail.daemon.maildir_watch import MaildirWatcher
-from deskmail.daemon.schedule import parse_schedule, seconds_until_next
+from deskmail.daemon.schedule import seconds_until_next
 from deskmail.intake.run import RunSummary, run_job
 from deskmail.logs import job_logging
 from deskmail.sources.errors import SourceError

@@ -8,22 +8,23 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from deskmail.config.fate import Fate
 from deskmail.store.engine import IN_LIST_CHUNK
-from deskmail.store.models import IntakeOutcome, IntakeRecord, utcnow
+from deskmail.store.models import IntakeRecord, utcnow
 
 # Every outcome but a quarantine: the message is taken care of and may leave the mailbox.
 DONE = (
-    IntakeOutcome.CREATED,
-    IntakeOutcome.UPDATED,
-    IntakeOutcome.DUPLICATE,
-    IntakeOutcome.IGNORED,
-    IntakeOutcome.DENIED,
+    Fate.CREATED,
+    Fate.UPDATED,
+    Fate.DUPLICATE,
+    Fate.IGNORED,
+    Fate.DENIED,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    outcome: IntakeOutcome
+    outcome: Fate
     acknowledged: bool
 
     @property

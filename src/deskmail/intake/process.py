@@ -11,39 +11,43 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deskmail.apply.attachment_policy import raw_message_attachment
+from deskmail.apply.attachments import raw_message_attachment
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext
 from deskmail.apply.events import quarantine_event, retried_ok
+from deskmail.apply.lookups import StoreLookups
 from deskmail.apply.people import prefetch_people
+from deskmail.apply.recent_tickets import note_new_ticket, prefetch_recent_tickets
 from deskmail.apply.tickets import (
     Content,
     apply_plan,
     draw_numbers_in_block,
 )
-from deskmail.classify.plan import Action
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import Recorded
+from deskmail.classify.steps import classify
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import Prepared
 from deskmail.intake.replies import queue_replies
-from deskmail.intake.understand import understand
-from deskmail.outbound.flood import note_new_ticket, prefetch_recent_tickets
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
+from deskmail.preprocess import preprocess
 from deskmail.sources.base import FetchedMessage
 from deskmail.store import deferred
 from deskmail.store.blobs import BlobBatch, BlobWriter
 from deskmail.store.engine import Store
 from deskmail.store.errors import describe_error
 from deskmail.store.ids import assign_ids_up_front
-from deskmail.store.models import IntakeOutcome, IntakeRecord, utcnow
+from deskmail.store.models import IntakeRecord, utcnow
 from deskmail.webhooks.outbox import queue_webhook
 from deskmail.webhooks.payloads import MessageQuarantined, QuarantineRetried
 
@@ -52,20 +56,10 @@ _JOURNAL = cast(Table, IntakeRecord.__table__)
 log = logging.getLogger(__name__)
 
 
-class Result(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"  # a processing rule said so
-    DENIED = "denied"  # create_new_requests = false; an automatic reply is due
-    QUARANTINED = "quarantined"
-    SKIPPED = "skipped"  # another instance recorded it first; it acknowledges it
-
-
 @dataclass(frozen=True, slots=True)
 class MessageOutcome:
     key: str
-    result: Result
+    result: Fate
     subject: str = ""
     sender: str = ""
     ticket: str = ""  # "IT-12"
@@ -73,7 +67,7 @@ class MessageOutcome:
 
     @property
     def acknowledge(self) -> bool:
-        return self.result not in (Result.QUARANTINED, Result.SKIPPED)
+        return self.result not in (Fate.QUARANTINED, Fate.SKIPPED)
 
 
 def take_in(
@@ -99,14 +93,13 @@ def take_in(
     stage = _Stage()
     try:
         with _transaction(store) as (session, blobs):
-            outcome = _write(
-                session, blobs, job, context, fetched, sha256, message, stage, retrying, config
-            )
+            args = (blobs, job, context, fetched, sha256, message, stage, retrying, config)
+            outcome = _write(session, Batch(), *args)
     except _NotQuarantined:
-        return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
+        return MessageOutcome(fetched.key, Fate.SKIPPED, message.subject)
     except IntegrityError as exc:
         if retrying is None and _recorded_elsewhere(store, context.job, fetched.key):
-            return MessageOutcome(fetched.key, Result.SKIPPED, message.subject)
+            return MessageOutcome(fetched.key, Fate.SKIPPED, message.subject)
         return _quarantine(store, job, context, fetched, sha256, message, "store", exc, retrying)
     except Exception as exc:
         return _quarantine(store, job, context, fetched, sha256, message, stage.name, exc, retrying)
@@ -139,17 +132,18 @@ def take_in_batch(
         messages = [p.message for p in prepared]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with _transaction(store) as (session, blobs):
+            kept = Batch()
             deferred.defer_rows(session)
-            draw_numbers_in_block(session)
+            draw_numbers_in_block(session, kept)
             assign_ids_up_front(session)
             # What every message of the batch asks the database, asked once for all.
-            seen = journal.find_same_bytes_many(session, context.job, digests)
-            prefetch_people(session, senders)
-            prefetch_recent_tickets(session, job, senders)
+            kept.copies = journal.find_same_bytes_many(session, context.job, digests)
+            prefetch_people(session, kept, senders)
+            prefetch_recent_tickets(session, kept, job, senders)
             outcomes = []
             for fetched, sha256, message in zip(batch, digests, messages, strict=True):
                 args = (blobs, job, context, fetched, sha256, message, _Stage(), None, config)
-                outcomes.append(_write(session, *args, seen=seen))
+                outcomes.append(_write(session, kept, *args))
     except Exception as exc:
         log.info(
             "job %s: batch of %d rolled back (%s); taking its messages in one by one",
@@ -184,6 +178,7 @@ def _transaction(store: Store) -> Iterator[tuple[Session, BlobBatch]]:
 
 def _write(
     session: Session,
+    batch: Batch,
     blobs: BlobWriter,
     job: JobConfig,
     context: JobContext,
@@ -193,50 +188,55 @@ def _write(
     stage: _Stage,
     retrying: IntakeRecord | None,
     config: DeskmailConfig | None,
-    seen: dict[str, IntakeRecord] | None = None,
 ) -> MessageOutcome:
     """Journal row, ticket or activity, automatic mails: flushed into the caller's transaction.
 
-    `seen`: a batch's earlier messages by digest, looked up in one query
+    `batch.copies`: a batch's earlier messages by digest, looked up in one query
     (journal.find_same_bytes_many) and kept up to date here; None asks the database.
     """
+    seen = batch.copies
     record = _journal_row(session, context, fetched, sha256, message, retrying)
     ticket = ""
-    if seen is None:
-        same = journal.find_same_bytes(session, context.job, sha256)
-    else:
-        same = seen.get(sha256)
+
+    def same_bytes(digest: str) -> Recorded | None:
+        if seen is None:
+            same = journal.find_same_bytes(session, context.job, digest)
+        else:
+            same = seen.get(digest)
+        return Recorded(same.ticket_id, same.activity_id) if same is not None else None
+
+    text = preprocess(message.text, job.preprocessing).text
+    plan = classify(Mail(job, message, text, sha256), StoreLookups(session, batch, job, same_bytes))
+    if seen is not None:
         seen.setdefault(sha256, record)
-    if same is not None:
-        record.outcome = IntakeOutcome.DUPLICATE
-        record.ticket_id, record.activity_id = same.ticket_id, same.activity_id
+    if plan.fate is Fate.DUPLICATE:
+        earlier = plan.duplicate_of
+        assert earlier is not None  # set with the action
+        record.outcome = Fate.DUPLICATE
+        record.ticket_id, record.activity_id = earlier.ticket_id, earlier.activity_id
     else:
-        understood = understand(session, job, message)
-        plan = understood.plan
         stage.name = "apply"
         raw = (
             raw_message_attachment(fetched.raw, message.subject)
             if job.include_raw_message
             else None
         )
-        content = Content(message, understood.preprocessed.text, understood.attachments, raw)
-        applied = apply_plan(session, blobs, context, content, plan)
+        content = Content(message, text, plan.attachments, raw)
+        applied = apply_plan(session, batch, blobs, context, content, plan)
         record.rules = ", ".join(plan.rules_fired)[:4000] or None
         record.auto_reply_due = plan.auto_reply_due
         if applied is None:
-            record.outcome = (
-                IntakeOutcome.DENIED if plan.action is Action.DENY else IntakeOutcome.IGNORED
-            )
-            if record.outcome is IntakeOutcome.DENIED:
+            record.outcome = Fate.DENIED if plan.fate is Fate.DENIED else Fate.IGNORED
+            if record.outcome is Fate.DENIED:
                 # No ticket holds it: kept as received, for `deskmail denied show --raw`.
                 blobs.put(fetched.raw, sha256)
                 record.raw_sha256 = sha256
         else:
-            record.outcome = IntakeOutcome.CREATED if applied.created else IntakeOutcome.UPDATED
+            record.outcome = Fate.CREATED if applied.created else Fate.UPDATED
             record.ticket_id, record.activity_id = applied.ticket_id, applied.activity_id
             ticket = applied.label
             if applied.created and message.sender is not None:
-                note_new_ticket(session, message.sender.normalized, applied.ticket_id)
+                note_new_ticket(batch, message.sender.normalized, applied.ticket_id)
         if config is not None:
             queue_replies(session, config, job, message, plan, applied)
     if seen is None:
@@ -250,7 +250,7 @@ def _write(
     reached(CrashPoint.IN_TRANSACTION)
     return MessageOutcome(
         fetched.key,
-        Result(record.outcome.value),
+        record.outcome,
         message.subject,
         str(message.sender or ""),
         ticket,
@@ -295,7 +295,7 @@ def _journal_row(
     row = session.scalars(
         select(IntakeRecord).where(IntakeRecord.id == retrying.id).with_for_update()
     ).first()
-    if row is None or row.outcome is not IntakeOutcome.QUARANTINED:
+    if row is None or row.outcome is not Fate.QUARANTINED:
         raise _NotQuarantined
     row.message_id, row.sha256, row.size = fresh.message_id, fresh.sha256, fresh.size
     row.error = None
@@ -328,7 +328,7 @@ def _quarantine(
     try:
         with store.transaction() as session:
             record = _journal_row(session, context, fetched, sha256, message, retrying)
-            record.outcome = IntakeOutcome.QUARANTINED
+            record.outcome = Fate.QUARANTINED
             record.error = reason
             record.raw_sha256 = sha256
             session.add(record)
@@ -337,14 +337,14 @@ def _quarantine(
             quarantined = MessageQuarantined.of(record, utcnow(), retry=retrying is not None)
             queue_webhook(session, quarantined, subject=subject)
     except _NotQuarantined:
-        return MessageOutcome(fetched.key, Result.SKIPPED, subject)
+        return MessageOutcome(fetched.key, Fate.SKIPPED, subject)
     except IntegrityError:
         if retrying is None and _recorded_elsewhere(store, context.job, fetched.key):
-            return MessageOutcome(fetched.key, Result.SKIPPED)
+            return MessageOutcome(fetched.key, Fate.SKIPPED)
         raise
     return MessageOutcome(
         fetched.key,
-        Result.QUARANTINED,
+        Fate.QUARANTINED,
         subject,
         str(message.sender or "") if message else "",
         error=reason,

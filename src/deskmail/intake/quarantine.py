@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 
 from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import discarded
+from deskmail.config.fate import Fate
 from deskmail.config.files import command_line
 from deskmail.config.models import DeskmailConfig
-from deskmail.intake.process import MessageOutcome, Result, take_in
+from deskmail.intake.process import MessageOutcome, take_in
 from deskmail.logs import job_logging
 from deskmail.parse.glance import glance_headers, printable
 from deskmail.sources.base import FetchedMessage
 from deskmail.store.blobs import BlobStore
 from deskmail.store.engine import Store
-from deskmail.store.models import IntakeOutcome, IntakeRecord, Ticket, utcnow
+from deskmail.store.models import IntakeRecord, Ticket, utcnow
 from deskmail.webhooks.outbox import queue_webhook
 from deskmail.webhooks.payloads import QuarantineDiscarded
 
@@ -45,13 +46,13 @@ class RetryResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome is not None and self.outcome.result is not Result.QUARANTINED
+        return self.outcome is not None and self.outcome.result is not Fate.QUARANTINED
 
 
 def list_quarantined(session: Session, job: str | None = None) -> list[IntakeRecord]:
     query = (
         select(IntakeRecord)
-        .where(IntakeRecord.outcome == IntakeOutcome.QUARANTINED)
+        .where(IntakeRecord.outcome == Fate.QUARANTINED)
         .order_by(IntakeRecord.id)
     )
     if job is not None:
@@ -94,7 +95,7 @@ def show(
         lines.append("  (the raw bytes are missing from the blob store)")
     else:
         lines += [f"  {name + ':':<11} {value}" for name, value in glance_headers(raw)]
-    if record.outcome is IntakeOutcome.QUARANTINED:
+    if record.outcome is Fate.QUARANTINED:
         lines += [
             "",
             f"{command_line(config_file, 'quarantine', 'retry', str(record.id))}"
@@ -127,7 +128,7 @@ def retry(
             records = list_quarantined(session, job)
         else:
             record = session.get(IntakeRecord, which)
-            if record is None or record.outcome is not IntakeOutcome.QUARANTINED:
+            if record is None or record.outcome is not Fate.QUARANTINED:
                 state = "unknown" if record is None else _state(record)
                 return [RetryResult(which, "", problem=f"not a quarantined message ({state})")]
             records = [record]
@@ -164,9 +165,9 @@ def discard(session: Session, record_id: int) -> IntakeRecord | None:
     record = session.scalars(
         select(IntakeRecord).where(IntakeRecord.id == record_id).with_for_update()
     ).first()
-    if record is None or record.outcome is not IntakeOutcome.QUARANTINED:
+    if record is None or record.outcome is not Fate.QUARANTINED:
         return None
-    record.outcome = IntakeOutcome.IGNORED
+    record.outcome = Fate.IGNORED
     record.error = f"{DISCARDED} {utcnow():%Y-%m-%d %H:%M} UTC; was: {record.error}"[:4000]
     discarded(session, record)
     queue_webhook(session, QuarantineDiscarded.of(record, utcnow()))
@@ -174,9 +175,9 @@ def discard(session: Session, record_id: int) -> IntakeRecord | None:
 
 
 def _state(record: IntakeRecord) -> str:
-    if record.outcome is IntakeOutcome.QUARANTINED:
+    if record.outcome is Fate.QUARANTINED:
         return "quarantined"
-    if record.outcome is IntakeOutcome.IGNORED and (record.error or "").startswith(DISCARDED):
+    if record.outcome is Fate.IGNORED and (record.error or "").startswith(DISCARDED):
         return "discarded"
     return f"retried, now {record.outcome.value}"
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from deskmail.apply.tickets import Applied
-from deskmail.classify.plan import Action, Plan
+from deskmail.classify.plan import Plan
+from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.outbound.outbox import MailKind, queue
 from deskmail.parse.message import ParsedMessage
@@ -32,7 +33,7 @@ def queue_replies(
     ticket = None
     if applied is not None:
         ticket = applied.ticket or session.get(Ticket, applied.ticket_id)
-    if plan.action is Action.DENY and sender:
+    if plan.fate is Fate.DENIED and sender:
         denial = queue(session, config, job, MailKind.DENIED, None, sender, answering=message)
         if denial is None:
             # Acknowledged, the mail would leave the server with its sender never answered:

@@ -25,12 +25,13 @@ from deskmail.apply.context import JobContext, resolve_context
 from deskmail.apply.events import credential_expiring, mailbox_failed, mailbox_recovered
 from deskmail.auth.tokens import job_tokens
 from deskmail.config.errors import ConfigError
+from deskmail.config.fate import Fate
 from deskmail.config.models import AfterProcessing, DeskmailConfig, JobConfig
 from deskmail.config.secrets import resolve_password
 from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import ParseAhead, Prepared
-from deskmail.intake.process import MessageOutcome, Result, take_in_batch
+from deskmail.intake.process import MessageOutcome, take_in_batch
 from deskmail.intake.sync_state import StoredSyncState
 from deskmail.logs import debug_dump, job_logging
 from deskmail.outbound.outbox import deliver_pending
@@ -97,13 +98,13 @@ class RunSummary:
     def count(self, outcome: MessageOutcome) -> None:
         # Counted, not kept: a backlog of 10,000 mails would hold 10,000 outcomes.
         name = {
-            Result.CREATED: "created",
-            Result.UPDATED: "updated",
-            Result.DUPLICATE: "duplicates",
-            Result.QUARANTINED: "quarantined",
-            Result.SKIPPED: "skipped",
-            Result.IGNORED: "ignored",
-            Result.DENIED: "denied",
+            Fate.CREATED: "created",
+            Fate.UPDATED: "updated",
+            Fate.DUPLICATE: "duplicates",
+            Fate.QUARANTINED: "quarantined",
+            Fate.SKIPPED: "skipped",
+            Fate.IGNORED: "ignored",
+            Fate.DENIED: "denied",
         }[outcome.result]
         setattr(self, name, getattr(self, name) + 1)
 

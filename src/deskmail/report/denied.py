@@ -14,13 +14,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deskmail.config.fate import Fate
 from deskmail.config.files import command_line
 from deskmail.outbound.compose import clean_message_id
 from deskmail.outbound.outbox import MailKind
 from deskmail.parse.glance import glance_headers, printable
 from deskmail.report.text import cut
 from deskmail.store.blobs import BlobStore
-from deskmail.store.models import IntakeOutcome, IntakeRecord, OutgoingMail
+from deskmail.store.models import IntakeRecord, OutgoingMail
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +37,7 @@ class DeniedMail:
 
 def list_denied(session: Session, blobs: BlobStore, job: str | None = None) -> list[DeniedMail]:
     query = (
-        select(IntakeRecord)
-        .where(IntakeRecord.outcome == IntakeOutcome.DENIED)
-        .order_by(IntakeRecord.id)
+        select(IntakeRecord).where(IntakeRecord.outcome == Fate.DENIED).order_by(IntakeRecord.id)
     )
     if job is not None:
         query = query.where(IntakeRecord.job == job)
@@ -62,7 +61,7 @@ def show(
 ) -> str | None:
     """The denied mail's headers (never its body) and its reply; None if not a denied mail."""
     record = session.get(IntakeRecord, record_id)
-    if record is None or record.outcome is not IntakeOutcome.DENIED:
+    if record is None or record.outcome is not Fate.DENIED:
         return None
     mail = _denied(session, blobs, record)
     lines = [
@@ -85,7 +84,7 @@ def show(
 
 def read_raw(blobs: BlobStore, record: IntakeRecord) -> bytes | None:
     """The denied mail exactly as fetched; None when no bytes were kept."""
-    if record.outcome is not IntakeOutcome.DENIED or record.raw_sha256 is None:
+    if record.outcome is not Fate.DENIED or record.raw_sha256 is None:
         return None
     try:
         with blobs.open(record.raw_sha256) as file:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from deskmail.apply.batch import Batch
 from deskmail.apply.context import find_named, peek_context
 from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
+from deskmail.apply.lookups import StoreLookups
 from deskmail.apply.people import find_person
-from deskmail.classify.plan import Action
+from deskmail.classify.mail import Mail
+from deskmail.classify.steps import classify
+from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
-from deskmail.intake.understand import understand
 from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.message import ParsedAttachment
 from deskmail.parse.parser import parse_message
+from deskmail.preprocess import preprocess
 from deskmail.store.models import Group, Site, Ticket
 
 _WIDTH = 76
@@ -23,8 +27,9 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
     message = parse_message(raw)
     # What the run resolves at its start (resolve_context), without creating anything.
     context = peek_context(session, job)
-    understood = understand(session, job, message)
-    plan = understood.plan
+    pre = preprocess(message.text, job.preprocessing)
+    # No journal is asked: explain tells what the steps make of the mail, even one taken in.
+    plan = classify(Mail(job, message, pre.text), StoreLookups(session, Batch(), job))
     out = [f"Job {job.name!r}"]
     if no_database:
         out.append("No database yet: what the first run would do, on an empty store.")
@@ -42,17 +47,16 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
     if message.defects:
         out.append(f"  Parser worked around: {'; '.join(message.defects[:8])}")
 
-    pre = understood.preprocessed
     out += _section("Preprocessing")
     out.append("  rules fired: " + (", ".join(pre.fired) or "none"))
     out.append("  text after preprocessing:")
     out += [f"    | {line}" for line in pre.text.splitlines()[:40]]
 
     out += _section("Threading")
-    if understood.match is None:
+    if plan.match is None:
         out.append("  no existing ticket matches (In-Reply-To, References, subject reference)")
     else:
-        m = understood.match
+        m = plan.match
         out.append(
             f"  {m.label} by {m.matched_by.value}; token {'ok' if m.token_ok else 'absent/wrong'}; "
             f"sender {'may' if m.sender_allowed else 'may NOT'} post"
@@ -62,14 +66,18 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
     out.append("  matched: " + (", ".join(plan.rules_fired) or "none"))
     out += [f"  - {reason}" for reason in plan.reasons]
 
+    out += _section("Steps, in order")
+    for number, traced in enumerate(plan.trace, 1):
+        out.append(f"  {number}. {traced.step}: {traced.decided or '-'}")
+
     out += _section("Result")
-    if plan.action is Action.ADD_TO_TICKET and plan.ticket_id is not None:
+    if plan.fate is Fate.UPDATED and plan.ticket_id is not None:
         ticket = session.get(Ticket, plan.ticket_id)
         label = f"{ticket.team.name}-{ticket.number}" if ticket else f"#{plan.ticket_id}"
         out.append(f"  add a mail activity to {label}")
-    elif plan.action is Action.IGNORE:
+    elif plan.fate is Fate.IGNORED:
         out.append("  ignore: recorded in the journal, no ticket")
-    elif plan.action is Action.DENY:
+    elif plan.fate is Fate.DENIED:
         out.append("  no ticket (create_new_requests = false); an automatic reply is due")
     else:
         draft = draft_ticket(session, context, message, plan)
@@ -94,7 +102,7 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
             out.append(f"    ! site {draft.site!r} matches no site; the run creates it")
 
     out += _section("Attachments")
-    selection = understood.attachments
+    selection = plan.attachments
     out += [f"  keep  {_describe(a)}" for a in selection.kept]
     if job.include_raw_message:
         out.append("  keep  the original message as .eml (include_raw_message)")

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from deskmail.config.models import DeskmailConfig, JobConfig
-from deskmail.daemon.schedule import parse_schedule
+from deskmail.config.schedule import parse_schedule
 from deskmail.daemon.switches import is_enabled
 from deskmail.store.models import JobHealth, Run
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from deskmail.intake.process import MessageOutcome, Result
+from deskmail.config.fate import Fate
+from deskmail.intake.process import MessageOutcome
 from deskmail.intake.run import RunSummary
 
 
@@ -27,13 +28,13 @@ def summary_line(summary: RunSummary) -> str:
 
 def outcome_line(outcome: MessageOutcome) -> str:
     verb = {
-        Result.CREATED: "created",
-        Result.UPDATED: "updated",
-        Result.DUPLICATE: "duplicate of",
-        Result.QUARANTINED: "QUARANTINED",
-        Result.SKIPPED: "skipped",
-        Result.IGNORED: "ignored",
-        Result.DENIED: "denied (automatic reply due)",
+        Fate.CREATED: "created",
+        Fate.UPDATED: "updated",
+        Fate.DUPLICATE: "duplicate of",
+        Fate.QUARANTINED: "QUARANTINED",
+        Fate.SKIPPED: "skipped",
+        Fate.IGNORED: "ignored",
+        Fate.DENIED: "denied (automatic reply due)",
     }[outcome.result]
     target = outcome.ticket or outcome.error
     sender = f" from {outcome.sender}" if outcome.sender else ""

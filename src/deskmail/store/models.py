@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from deskmail.config.fate import Fate, TicketKind
+
 # Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -53,11 +55,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class TicketKind(StrEnum):
-    INCIDENT = "incident"
-    EVENT = "event"
-
-
 class TicketStatus(StrEnum):
     NEW = "new"
     OPEN = "open"
@@ -68,15 +65,6 @@ class ActivityKind(StrEnum):
     MAIL = "mail"
     NOTE = "note"
     SYSTEM = "system"
-
-
-class IntakeOutcome(StrEnum):
-    CREATED = "created"  # a new ticket
-    UPDATED = "updated"  # an activity on an existing ticket
-    DUPLICATE = "duplicate"  # same bytes already recorded under another key (UIDVALIDITY change)
-    QUARANTINED = "quarantined"  # failed a stage; raw bytes kept, not acknowledged
-    IGNORED = "ignored"  # a processing rule said so; no ticket
-    DENIED = "denied"  # create_new_requests = false; no ticket, an automatic reply is due
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
@@ -300,7 +288,7 @@ class IntakeRecord(Base):
     message_id: Mapped[str | None] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome: Mapped[IntakeOutcome] = mapped_column(_enum(IntakeOutcome, "intake_outcome"))
+    outcome: Mapped[Fate] = mapped_column(_enum(Fate, "intake_outcome"))  # never SKIPPED
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
     error: Mapped[str | None] = mapped_column(Text)
@@ -542,7 +530,6 @@ __all__ = [
     "Attachment",
     "Base",
     "Group",
-    "IntakeOutcome",
     "IntakeRecord",
     "JobHealth",
     "OutboxStatus",

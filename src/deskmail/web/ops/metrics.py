@@ -19,9 +19,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
+from deskmail.config.fate import Fate
 from deskmail.sources.errors import Step
 from deskmail.store.engine import Store
-from deskmail.store.models import IntakeOutcome, IntakeRecord, Run
+from deskmail.store.models import IntakeRecord, Run
 
 _STEPS = sorted((step.value for step in Step), key=len, reverse=True)
 DURATION_WINDOW = timedelta(hours=24)
@@ -73,9 +74,9 @@ class StoreCollector(Collector):
                     IntakeRecord.job, IntakeRecord.outcome
                 )
             ):
-                value = outcome.value if isinstance(outcome, IntakeOutcome) else str(outcome)
+                value = outcome.value if isinstance(outcome, Fate) else str(outcome)
                 messages.add_metric([job, value], count)
-                if outcome == IntakeOutcome.QUARANTINED:
+                if outcome == Fate.QUARANTINED:
                     quarantine.add_metric([job], count)
             for job, finished in session.execute(
                 select(Run.job, func.max(Run.finished_at))

@@ -12,30 +12,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
 
+from deskmail.classify.lookups import Lookups
+from deskmail.classify.mail import Mail
+from deskmail.classify.plan import AttachmentSelection, DroppedAttachment, Plan
+from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
-from deskmail.parse.attachments import WHOLE_MAIL_NAME, eml_attachment
-from deskmail.parse.filenames import eml_name, safe_display_name
+from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 
 SIGNATURE_IMAGE_MAX = 50 * 1024  # bytes: logos and social icons are smaller
 
 
-@dataclass(frozen=True, slots=True)
-class DroppedAttachment:
-    filename: str
-    size: int
-    media_type: str
-    reason: str  # one sentence, fit for the log and for a note on the ticket
-    notify: bool = False  # say it on the ticket: someone may be waiting for this file
-
-
-@dataclass(frozen=True, slots=True)
-class AttachmentSelection:
-    kept: tuple[ParsedAttachment, ...]
-    dropped: tuple[DroppedAttachment, ...]
+def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
+    if plan.fate is Fate.DUPLICATE:
+        return plan, ""
+    sender = mail.message.sender.address if mail.message.sender else None
+    selection = select_attachments(
+        mail.message, mail.job, lambda sha256: lookups.inline_image_seen(sender, sha256)
+    )
+    said = [f"keep {len(selection.kept)}"] if selection.kept else []
+    said += [f"drop {safe_display_name(d.filename)}" for d in selection.dropped]
+    return replace(plan, attachments=selection), "; ".join(said)
 
 
 def select_attachments(
@@ -109,9 +109,3 @@ def human_size(size: int) -> str:
         if size >= factor:
             return f"{size / factor:.1f} {unit} ({exact})"
     return exact
-
-
-def raw_message_attachment(raw: bytes, subject: str) -> ParsedAttachment:
-    """The original mail as an .eml attachment (Octopus IncludeRawMessageAsAttachment)."""
-    named = f"original-message - {subject}" if subject.strip() else ""
-    return eml_attachment(raw, eml_name(named, WHOLE_MAIL_NAME))
