@@ -215,7 +215,7 @@ def _create_ticket(
     created = TicketCreated(
         ticket.id, made.label, team.name, ticket.number, draft.kind, job, message.message_id, now
     )
-    queue_webhook(session, created, subject=message.subject)
+    queue_webhook(session, created, subject=message.subject, subscribers=batch.webhooks)
     return made
 
 
@@ -270,7 +270,7 @@ def _add_activity(
     _store_files(session, blobs, ticket, activity, content)
     made = Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
     added = ActivityAdded(activity.id, ticket.id, made.label, job, message.message_id, now)
-    queue_webhook(session, added, subject=message.subject)
+    queue_webhook(session, added, subject=message.subject, subscribers=batch.webhooks)
     return made
 
 
