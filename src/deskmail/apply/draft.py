@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +33,9 @@ class TicketDraft:
     category: str | None
     link_to: int | None
     problems: tuple[str, ...] = ()  # e.g. an assignee logon that matches nobody
+    object_type: str | None = None  # a configured object type's name
+    custom_fields: dict[str, str] = field(default_factory=dict)  # checked, in stored form
+    field_problems: tuple[str, ...] = ()  # values from the mail left out, and why
 
 
 def draft_ticket(
@@ -91,6 +94,10 @@ def draft_ticket(
         category=settings.category,
         link_to=plan.link_to,
         problems=tuple(problems),
+        # A reply whose ticket has vanished: an incident, without the fields of a type.
+        object_type=plan.object_type if plan.fate is Fate.CREATED else None,
+        custom_fields=plan.custom_fields if plan.fate is Fate.CREATED else {},
+        field_problems=plan.field_problems if plan.fate is Fate.CREATED else (),
     )
 
 
