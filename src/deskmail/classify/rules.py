@@ -123,7 +123,7 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
         if rule.action is not None:
             if decider is None:
                 decider = rule
-                effects.append(rule.action.value)
+                effects.append(_action(rule))
             else:
                 effects.append(
                     f"{rule.action.value} ignored (rule {_quote(decider.name)} decided first)"
@@ -356,6 +356,13 @@ def _captures(
                 found += [Capture(rule.name, g, t) for g, t in groups.items() if t is not None]
                 break
     return found
+
+
+def _action(rule: RuleConfig) -> str:
+    assert rule.action is not None
+    if rule.action is RuleAction.CREATE:
+        return f"create {rule.object_type}"
+    return rule.action.value
 
 
 def _describe(rule: RuleConfig, held: list[Condition]) -> str:
