@@ -141,7 +141,9 @@ def _extraction(plan: Plan) -> list[str]:
         via = f"map.{e.group} -> " if e.mapped else ""
         kind = "custom field" if e.custom else "field"
         if e.value is None:
-            out.append(f"  ! rule {e.rule!r}: {e.group} -> {via}{kind} {e.field} left empty: {e.problem}")
+            out.append(
+                f"  ! rule {e.rule!r}: {e.group} -> {via}{kind} {e.field} left empty: {e.problem}"
+            )
         else:
             out.append(f"  rule {e.rule!r}: {e.group} -> {via}{kind} {e.field} = {e.value!r}")
     return out
