@@ -117,7 +117,9 @@ def validate_job(
     return job
 
 
-def load_jobs_file(path: Path, smtp: SmtpConfig | None) -> list[JobConfig]:
+def load_jobs_file(
+    path: Path, smtp: SmtpConfig | None, records: Records | None = None
+) -> list[JobConfig]:
     """The [[jobs]] tables of a file (`deskmail config import`), validated as load_config
     validates them, their relative paths taken from the file's folder. Raises ConfigError
     naming the file, each key and its problem; a file with anything but jobs is refused."""
@@ -130,6 +132,8 @@ def load_jobs_file(path: Path, smtp: SmtpConfig | None) -> list[JobConfig]:
     if not raw.get("jobs") and not issues:
         issues.append(Issue("", "holds no [[jobs]] table to import"))
     config = _validated({"jobs": raw.get("jobs", [])}, path, issues)
+    # The object types and custom fields its rules name are the main file's.
+    _hand_records(config.jobs, records or Records(), path)
     problems = [issue for job in config.jobs for issue in outgoing_mail_issues(job, smtp)]
     if problems:
         raise ConfigError.many(path, problems)
