@@ -1,4 +1,4 @@
-"""Regular expressions written by users (processing rules), compiled with RE2.
+"""Regular expressions written by users (processing and preprocessing rules), under RE2.
 
 RE2 runs in time linear in the text, so no pattern in a configuration can
 make a run hang on a hostile mail, as Python's backtracking `re` can
@@ -31,22 +31,28 @@ class UserPatternError(ValueError):
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_user_pattern(pattern: str) -> Any:
-    """The pattern compiled case-insensitively (the rules' documented behaviour).
+def compile_user_pattern(pattern: str, *, ignore_case: bool = True, multiline: bool = False) -> Any:
+    """The pattern compiled, case-insensitively by default (the processing rules'
+    documented behaviour); `multiline`: ^ and $ match at every line (preprocessing).
 
-    Returns an re2 pattern object: .search(text) gives a match with .groupdict(),
+    Returns an re2 pattern object: .search(text[, pos]) gives a match with
+    .groupdict(), .start(), .end(); .sub() takes re's replacement templates;
     .groupindex names the groups. Raises UserPatternError in plain words.
     """
     options = re2.Options()
-    options.case_sensitive = False
+    options.case_sensitive = not ignore_case
     options.log_errors = False  # the loader reports it, with the file and the key
     options.max_mem = _MAX_MEMORY
+    # RE2's own multi-line switch comes with POSIX syntax, which refuses \d and lazy
+    # repetition; the inline flag keeps Perl's syntax and the group numbers.
+    source = "(?m)" + pattern if multiline else pattern
     try:
-        return re2.compile(pattern, options)
+        return re2.compile(source, options)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else "refused"
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
+        reason = reason.replace(source, pattern)  # RE2 quotes the whole pattern for some errors
         hint = ""
         if "invalid escape sequence: \\" in reason and reason[-1:].isdigit():
             hint = f" (backreferences {_BACKTRACKING})"
