@@ -107,8 +107,12 @@ def _cli(*args: str) -> Result:
 
 def _mail(sender: str, subject: str, body: str, *headers: str) -> bytes:
     lines = [f"From: {sender}", "To: desk@example.com", f"Subject: {subject}", *headers]
-    lines += [f"Message-ID: <{abs(hash(subject))}@example.com>", "", body]
+    lines += [f"Message-ID: <{_id(subject)}>", "", body]
     return "\r\n".join(lines).encode()
+
+
+def _id(subject: str) -> str:
+    return subject.replace(" ", ".").replace("/", ".") + "@example.com"
 
 
 @pytest.fixture
@@ -220,6 +224,34 @@ def test_run_once_makes_records_of_each_type_with_their_fields(
     listing = _cli("tickets", "list", "--config", str(desk)).output
     assert f"IT-{order.number}       purchase_order" in listing
     assert f"IT-{incident.number}       incident" in listing
+
+
+def test_a_reply_threads_to_a_record_of_an_object_type_and_changes_no_field(desk: Path) -> None:
+    assert _cli("run-once", "--config", str(desk)).exit_code == 0
+    box = mailbox.Maildir(desk.parent / "box", create=False)
+    box.add(
+        _mail(
+            "Ann <ann@example.com>",
+            "RE: Purchase order for toner",
+            "Make it two.",
+            f"In-Reply-To: <{_id('Purchase order for toner')}>",
+            "X-Order-Amount: 999",
+        )
+    )
+    run = _cli("run-once", "--config", str(desk))
+    assert "fetched 1, created 0, updated 1" in run.output, run.output
+    config = load_config(desk)
+    store = open_store(config)
+    try:
+        with store.session() as session:
+            order = session.scalars(
+                select(Ticket).where(Ticket.subject == "Purchase order for toner")
+            ).one()
+            assert order.object_type == "purchase_order"
+            assert [a.body for a in order.activities] == ["Make it two."]
+            assert [(f.name, f.value) for f in order.fields] == [("amount", "120.5")]
+    finally:
+        store.dispose()
 
 
 def test_explain_says_what_each_rule_extracted_and_what_was_left_out(
