@@ -183,3 +183,20 @@ def test_extracted_values_record_their_rule_and_group() -> None:
         Extracted("Nagios", "severity", "severity", True, "CRITICAL"),
     )
     assert RuleConfig.model_validate(alert_rule()).captures == ("host", "severity")
+
+
+def test_each_capture_uses_its_own_rule_map_when_names_repeat() -> None:
+    def rule(table: dict[str, str]) -> dict[str, Any]:
+        return {
+            "name": "Same name",
+            "conditions": [regex("subject", r"is (?P<level>[A-Z]+)")],
+            "map": {"level": {"to": "priority", "values": table}},
+        }
+
+    plan = plan_for(
+        rule({"CRITICAL": "1"}),
+        rule({"WARNING": "3"})
+        | {"map": {"level": {"to": "category", "values": {"x": "y"}, "default": "Alerts"}}},
+        message=make_mail(subject=ALERT_SUBJECT),
+    )
+    assert (plan.settings.priority, plan.settings.category) == ("1", "Alerts")

@@ -42,11 +42,11 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
         return plan, ""
     if plan.fate is not Fate.CREATED:
         return plan, "nothing: fields are set on new tickets only"
-    rules = {rule.name: rule for rule in mail.job.rules}
     records = mail.job.records
     extracted: list[Extracted] = []
     for capture in plan.captures:
-        extracted += _extract(capture, rules[capture.rule], records, plan.object_type)
+        rule = mail.job.rules[capture.position]
+        extracted += _extract(capture, rule, records, plan.object_type)
     settings = plan.settings.model_copy(
         update={e.field: e.value for e in extracted if not e.custom and e.value is not None}
     )

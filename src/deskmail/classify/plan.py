@@ -78,6 +78,7 @@ class Capture:
     Mail text: shown by `deskmail explain`, never logged."""
 
     rule: str
+    position: int  # the rule's place in job.rules: names need not be unique
     group: str
     text: str
 

@@ -111,14 +111,14 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
     captures: list[Capture] = []
     decider: RuleConfig | None = None
     chosen: dict[str, str] = {}
-    for rule in job.rules:
+    for position, rule in enumerate(job.rules):
         if not rule.enabled:
             continue
         held = _compile(rule).holds(message, body)
         if held is None:
             continue
         fired.append(rule.name)
-        captures += _captures(rule, held, message, body)
+        captures += _captures(rule, position, held, message, body)
         effects: list[str] = []
         if rule.action is not None:
             if decider is None:
@@ -340,7 +340,7 @@ def _domain(text: str) -> str:
 
 
 def _captures(
-    rule: RuleConfig, held: list[Condition], message: ParsedMessage, body: str
+    rule: RuleConfig, position: int, held: list[Condition], message: ParsedMessage, body: str
 ) -> list[Capture]:
     """The named groups of the conditions that made the rule match: for each condition
     the first of its values (an address, a header occurrence) the pattern matches."""
@@ -353,7 +353,9 @@ def _captures(
             hit = search(value)
             if hit is not None:
                 groups: dict[str, str | None] = hit.groupdict()
-                found += [Capture(rule.name, g, t) for g, t in groups.items() if t is not None]
+                found += [
+                    Capture(rule.name, position, g, t) for g, t in groups.items() if t is not None
+                ]
                 break
     return found
 
