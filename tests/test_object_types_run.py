@@ -226,8 +226,24 @@ def test_run_once_makes_records_of_each_type_with_their_fields(
     assert f"IT-{incident.number}       incident" in listing
 
 
+def _order(desk: Path) -> tuple[int, list[str], list[tuple[str, str]]]:
+    """The purchase order's number, its activities' bodies and its fields."""
+    store = open_store(load_config(desk))
+    try:
+        with store.session() as session:
+            order = session.scalars(
+                select(Ticket).where(Ticket.subject == "Purchase order for toner")
+            ).one()
+            assert order.object_type == "purchase_order"
+            bodies = [a.body for a in order.activities]
+            return order.number, bodies, [(f.name, f.value) for f in order.fields]
+    finally:
+        store.dispose()
+
+
 def test_a_reply_threads_to_a_record_of_an_object_type_and_changes_no_field(desk: Path) -> None:
     assert _cli("run-once", "--config", str(desk)).exit_code == 0
+    number, _, _ = _order(desk)
     box = mailbox.Maildir(desk.parent / "box", create=False)
     box.add(
         _mail(
@@ -240,18 +256,12 @@ def test_a_reply_threads_to_a_record_of_an_object_type_and_changes_no_field(desk
     )
     run = _cli("run-once", "--config", str(desk))
     assert "fetched 1, created 0, updated 1" in run.output, run.output
-    config = load_config(desk)
-    store = open_store(config)
-    try:
-        with store.session() as session:
-            order = session.scalars(
-                select(Ticket).where(Ticket.subject == "Purchase order for toner")
-            ).one()
-            assert order.object_type == "purchase_order"
-            assert [a.body for a in order.activities] == ["Make it two."]
-            assert [(f.name, f.value) for f in order.fields] == [("amount", "120.5")]
-    finally:
-        store.dispose()
+    # The type's reference in a subject threads too: "[PO-3]".
+    box.add(_mail("Ann <ann@example.com>", f"[PO-{number}] delivered?", "Any news?"))
+    run = _cli("run-once", "--config", str(desk), "--show")
+    assert "fetched 1, created 0, updated 1" in run.output, run.output
+    assert f"updated IT-{number}" in run.output
+    assert _order(desk) == (number, ["Make it two.", "Any news?"], [("amount", "120.5")])
 
 
 def test_explain_says_what_each_rule_extracted_and_what_was_left_out(
