@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from deskmail.cli import main
 from deskmail.config.loader import load_config
@@ -82,6 +83,10 @@ name = "Load from the body"
 conditions = [{{ field = "body", op = "regex", value = '(?m)^Load: (?P<load>\\S+)' }}]
 
 [[jobs.rules]]
+name = "Desk group"
+conditions = [{{ field = "header:X-Desk-Group", op = "regex", value = '(?P<group>.+)' }}]
+
+[[jobs.rules]]
 name = "Purchase orders"
 conditions = [
   {{ field = "subject", op = "regex", value = '^Purchase order' }},
@@ -138,7 +143,7 @@ def desk(tmp_path: Path, database_url: str) -> Path:
             "X-Order-Amount: 120.50",
         )
     )
-    box.add(_mail("Ann <ann@example.com>", "Printer broken", "Load: 3\n"))
+    box.add(_mail("Ann <ann@example.com>", "Printer broken", "Load: 3\n", "X-Desk-Group: Hackers"))
     return config
 
 
@@ -154,7 +159,10 @@ def test_run_once_makes_records_of_each_type_with_their_fields(
     store = open_store(config)
     try:
         with store.session() as session:
-            tickets = {t.subject: t for t in session.scalars(select(Ticket))}
+            tickets = {
+                t.subject: t
+                for t in session.scalars(select(Ticket).options(selectinload(Ticket.group)))
+            }
             stored = {
                 (tickets_id, name): value
                 for tickets_id, name, value in session.execute(
@@ -171,6 +179,8 @@ def test_run_once_makes_records_of_each_type_with_their_fields(
     assert (unknown.object_type, unknown.priority) == ("alert", "4 - none")
     assert (order.object_type, order.kind.value) == ("purchase_order", "incident")
     assert (incident.object_type, incident.kind.value) == (None, "incident")
+    # "Hackers" names no group: a mail creates none, the job's group stays.
+    assert incident.group is not None and incident.group.name == "Service Desk"
     # One team, one counter: a number names one record of the team whatever its type.
     assert sorted(t.number for t in tickets.values()) == [1, 2, 3, 4]
     assert stored == {
@@ -193,7 +203,12 @@ def test_run_once_makes_records_of_each_type_with_their_fields(
         " the value is not a number (number field)"
         for w in warnings
     )
-    assert not any("abc" in w or "UNKNOWN" in w for w in warnings)
+    assert any(
+        w == f"ticket IT-{incident.number}: field 'group' from rule 'Desk group' not taken:"
+        " the captured value names no group (a mail does not create one)"
+        for w in warnings
+    )
+    assert not any("abc" in w or "UNKNOWN" in w or "Hackers" in w for w in warnings)
     printer = f"IT-{incident.number}"
     assert any(
         f"ticket {printer}: field 'load'" in w and "incidents and events have no" in w
@@ -262,6 +277,20 @@ def test_a_reply_threads_to_a_record_of_an_object_type_and_changes_no_field(desk
     assert "fetched 1, created 0, updated 1" in run.output, run.output
     assert f"updated IT-{number}" in run.output
     assert _order(desk) == (number, ["Make it two.", "Any news?"], [("amount", "120.5")])
+
+
+def test_a_group_named_by_the_mail_is_taken_when_it_exists(desk: Path) -> None:
+    assert _cli("run-once", "--config", str(desk)).exit_code == 0  # the alerts make Operations
+    box = mailbox.Maildir(desk.parent / "box", create=False)
+    box.add(_mail("Bo <bo@example.com>", "Switch down", "x", "X-Desk-Group: Operations"))
+    assert "created 1" in _cli("run-once", "--config", str(desk)).output
+    store = open_store(load_config(desk))
+    try:
+        with store.session() as session:
+            ticket = session.scalars(select(Ticket).where(Ticket.subject == "Switch down")).one()
+            assert ticket.group is not None and ticket.group.name == "Operations"
+    finally:
+        store.dispose()
 
 
 def test_explain_says_what_each_rule_extracted_and_what_was_left_out(

@@ -7,7 +7,8 @@ The processing rules step captured the named groups of the rules that fired
     case); the table's value, or its default, sets the map's target (priority,
     group, category or site). A value in no row, without a default, sets nothing.
   * a group named priority, group, category or site sets that field of the
-    ticket, overriding what `set` tables and the job gave it;
+    ticket, overriding what `set` tables and the job gave it; a group or site
+    only when one of that name exists (apply/draft.py): a mail creates none;
   * a group named as a custom field sets it, checked against its declaration
     (config/custom_fields.py): "abc" for a number leaves the field empty, and
     Plan.field_problems says which field and why (never the value, mail text),
@@ -34,6 +35,7 @@ from deskmail.config.rules import RuleConfig
 # The widths of the ticket's columns (store/models.py): longer values are refused, not cut,
 # since a cut group or site name would name another one.
 _WIDTHS = {"priority": 100, "category": 200, "group": 200, "site": 200}
+NAMES = ("group", "site")  # fields that name a row: taken only when the row exists
 
 
 def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
@@ -47,8 +49,15 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
     for capture in plan.captures:
         rule = mail.job.rules[capture.position]
         extracted += _extract(capture, rule, records, plan.object_type)
+    # A group or site named by the mail itself is taken by apply/draft.py, and only when
+    # one of that name exists: a mail does not create groups. Until then the plan keeps
+    # the name the configuration gives, which stays when the mail's names none.
     settings = plan.settings.model_copy(
-        update={e.field: e.value for e in extracted if not e.custom and e.value is not None}
+        update={
+            e.field: e.value
+            for e in extracted
+            if not e.custom and e.value is not None and (e.mapped or e.field not in NAMES)
+        }
     )
     plan = replace(plan, extracted=tuple(extracted), settings=settings)
     taken = sorted({e.field for e in extracted if e.value is not None})
