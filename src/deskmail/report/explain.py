@@ -10,6 +10,7 @@ from deskmail.apply.draft import TicketDraft, draft_ticket, next_number_preview
 from deskmail.apply.lookups import StoreLookups
 from deskmail.apply.people import find_person
 from deskmail.classify.mail import Mail
+from deskmail.classify.plan import Plan
 from deskmail.classify.steps import classify
 from deskmail.config.fate import Fate
 from deskmail.config.models import JobConfig
@@ -66,6 +67,10 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
     out.append("  matched: " + (", ".join(plan.rules_fired) or "none"))
     out += [f"  - {reason}" for reason in plan.reasons]
 
+    if plan.captures:
+        out += _section("Fields from the text")
+        out += _extraction(plan)
+
     out += _section("Steps, in order")
     for number, traced in enumerate(plan.trace, 1):
         out.append(f"  {number}. {traced.step}: {traced.decided or '-'}")
@@ -82,7 +87,14 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
     else:
         draft = draft_ticket(session, context, message, plan)
         number = next_number_preview(session, draft.team)
-        out.append(f"  create {draft.kind.value} {draft.team}-{number}:")
+        declared = job.records.object_type(draft.object_type) if draft.object_type else None
+        if declared is not None:
+            out.append(
+                f"  create {declared.shown} ({declared.name}, made as {draft.kind.value})"
+                f" {draft.team}-{number}, {declared.prefix}-{number}:"
+            )
+        else:
+            out.append(f"  create {draft.kind.value} {draft.team}-{number}:")
         fields = {
             "requester": _requester(draft),
             "site": draft.site,
@@ -93,8 +105,14 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
             "category": draft.category,
             "links to": _label(session, draft.link_to),
         }
+        fields |= {
+            f.shown: draft.custom_fields[f.name]
+            for f in job.records.fields_of(draft.object_type)
+            if f.name in draft.custom_fields
+        }
         out += [f"    {name + ':':<11}{value}" for name, value in fields.items() if value]
         out += [f"    ! {problem}" for problem in draft.problems]
+        out += [f"    ! {problem}" for problem in draft.field_problems]
         # The run creates them (at its start for the job's, noted on the ticket for a rule's).
         if draft.group and find_named(session, Group, draft.group) is None:
             out.append(f"    ! group {draft.group!r} matches no group; the run creates it")
@@ -111,6 +129,24 @@ def explain(session: Session, job: JobConfig, raw: bytes, *, no_database: bool =
         out.append("  none")
     out += ["", "Nothing was changed."]
     return "\n".join(out)
+
+
+def _extraction(plan: Plan) -> list[str]:
+    """Each rule's named groups and what they set; a value left out is said without it."""
+    if plan.fate is not Fate.CREATED:
+        out = [f"  rule {c.rule!r}: {c.group} = {c.text.strip()!r}" for c in plan.captures]
+        return [*out, "  nothing is set: fields are set on new tickets only"]
+    out = []
+    for e in plan.extracted:
+        via = f"map.{e.group} -> " if e.mapped else ""
+        kind = "custom field" if e.custom else "field"
+        if e.value is None:
+            out.append(
+                f"  ! rule {e.rule!r}: {e.group} -> {via}{kind} {e.field} left empty: {e.problem}"
+            )
+        else:
+            out.append(f"  rule {e.rule!r}: {e.group} -> {via}{kind} {e.field} = {e.value!r}")
+    return out
 
 
 def _requester(draft: TicketDraft) -> str:

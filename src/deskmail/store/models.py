@@ -176,6 +176,9 @@ class Ticket(Base):
     source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
     priority: Mapped[str | None] = mapped_column(String(100))
     category: Mapped[str | None] = mapped_column(String(200))
+    # A configured object type's name (config/object_types.py); None: a plain incident or
+    # event. `kind` is the type's kind of record, so what holds for incidents holds for it.
+    object_type: Mapped[str | None] = mapped_column(String(63))
     # Unguessable: a reply carrying it may post even from an address not on the ticket.
     token: Mapped[str] = mapped_column(String(16), default=new_token)
     linked_ticket_id: Mapped[int | None] = mapped_column(
@@ -201,6 +204,28 @@ class Ticket(Base):
         back_populates="ticket", order_by="Attachment.id", cascade="all, delete-orphan"
     )
     linked_ticket: Mapped[Ticket | None] = relationship(remote_side=[id])
+    fields: Mapped[list[TicketField]] = relationship(
+        order_by="TicketField.name", cascade="all, delete-orphan"
+    )
+
+
+class TicketField(Base):
+    """A custom field's value on a ticket (config/custom_fields.py).
+
+    One row per field and ticket rather than a JSON column: the same SQL filters
+    and sorts on SQLite and PostgreSQL ("tickets whose host is web1"), the
+    declarations can change without a migration, and an empty field is no row.
+    The value is text in the declared type's canonical form (numbers as plain
+    decimals, dates as ISO 8601, choices as declared), checked before it is
+    written; the type lives in the configuration, as the field's declaration.
+    """
+
+    __tablename__ = "ticket_field"
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class Activity(Base):
