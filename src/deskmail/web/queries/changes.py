@@ -70,7 +70,7 @@ def changes_since(session: Session, mark: Mark) -> tuple[Changes, Mark]:
         .where(Ticket.id > mark.ticket_id)
         .order_by(Ticket.id)
         .limit(MAX_PER_POLL)
-    ).tuples()
+    ).all()
     created = [
         TicketCreated(id, f"{team}-{number}", kind.value) for id, team, number, kind in tickets
     ]
@@ -138,7 +138,7 @@ def recent_tickets(session: Session, limit: int = 20) -> list[RecentTicket]:
         .join(Team, Team.id == Ticket.team_id)
         .order_by(Ticket.id.desc())
         .limit(limit)
-    ).tuples()
+    ).all()
     return [
         RecentTicket(id, f"{team}-{number}", kind.value, subject, created)
         for id, team, number, kind, subject, created in rows

@@ -130,7 +130,7 @@ def with_line_counts(session: Session, runs: list[Run]) -> list[RunRow]:
             .where(RunLogLine.run_id.in_(ids))
             .group_by(RunLogLine.run_id)
         )
-        counts = {run_id: count for run_id, count in counted.tuples()}
+        counts = {run_id: count for run_id, count in counted.all()}
     return [run_row(run, counts.get(run.id, 0)) for run in runs]
 
 

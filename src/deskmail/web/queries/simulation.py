@@ -95,7 +95,7 @@ def pickable_messages(session: Session, limit: int = 50) -> list[Pickable]:
         .where(Attachment.media_type == EML_TYPE)
         .order_by(Attachment.id.desc())
         .limit(limit)
-    ).tuples()
+    ).all()
     for attachment, ticket in originals:
         label = f"{attachment.filename} (on {ticket.team.name}-{ticket.number})"
         picked.append(Pickable(MessageRef(MessageKind.ATTACHMENT, attachment.id), label))
