@@ -3,7 +3,7 @@
 // htmx polls the panel every few seconds instead. A static file: the CSP allows only 'self'.
 "use strict";
 
-(function () {
+function deskmailLive() {
   const panel = document.getElementById("live-panel");
   if (!panel || panel.dataset.listening || !window.htmx) {
     return;
@@ -45,4 +45,11 @@
       source.close();
     }
   });
-})();
+}
+
+// On a full load this runs before the deferred htmx; after a boosted navigation, htmx is there.
+if (window.htmx) {
+  deskmailLive();
+} else {
+  document.addEventListener("DOMContentLoaded", deskmailLive);
+}
