@@ -104,8 +104,11 @@ def test_viewers_may_not_see_the_quarantine(web: LiveWeb, monkeypatch: pytest.Mo
     assert viewer.get(f"/quarantine/{record_id}/raw").status_code == 403
     assert viewer.post(f"/quarantine/{record_id}/discard").status_code == 403
     assert _outcome(web, record_id) is Fate.QUARANTINED
-    # Without the CSRF header even an agent's post is refused.
     agent = web.browser_client(Role.AGENT)
+    assert f"/quarantine/{record_id}" in agent.get("/quarantine", params={"job": "Support"}).text
+    other = agent.get("/quarantine", params={"job": "Other"}).text
+    assert "No message is quarantined for Other." in other
+    # Without the CSRF header even an agent's post is refused.
     del agent.headers["X-CSRFToken"]
     assert agent.post(f"/quarantine/{record_id}/discard").status_code == 403
     assert _outcome(web, record_id) is Fate.QUARANTINED

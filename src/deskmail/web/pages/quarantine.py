@@ -16,10 +16,12 @@ from deskmail.web.queries.quarantine import (
     is_quarantined,
     newest_quarantined,
     quarantined_detail,
+    quarantined_jobs,
     raw_source,
     retry_messages,
     shown_source,
 )
+from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageAgent
 from deskmail.web.templating import render, see_other
 
@@ -34,6 +36,7 @@ def quarantine(
     store = context_of(request).store
     with store.session() as session:
         rows = newest_quarantined(session, store.blobs, job or None)
+        jobs = quarantined_jobs(session)
     return render(
         request,
         "quarantine/list.html",
@@ -41,6 +44,7 @@ def quarantine(
         title="Quarantine",
         rows=rows,
         job=job or None,
+        jobs=jobs,
         notice=notice,
     )
 
@@ -124,6 +128,6 @@ def _back(request: Request, notice: str) -> Response:
     return see_other(request, str(url))
 
 
-def _not_found(request: Request, user: object, record_id: int) -> Response:
+def _not_found(request: Request, user: Principal, record_id: int) -> Response:
     message = f"No quarantined message with id {record_id}."
-    return render(request, "error.html", None, status=404, title="Not found", message=message)
+    return render(request, "error.html", user, status=404, title="Not found", message=message)

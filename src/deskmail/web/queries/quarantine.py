@@ -79,6 +79,12 @@ def newest_quarantined(
     return rows_of(blobs, list(session.scalars(query)))
 
 
+def quarantined_jobs(session: Session) -> list[str]:
+    """The jobs that have quarantined messages now (the list's filter)."""
+    query = select(IntakeRecord.job).where(IntakeRecord.outcome == Fate.QUARANTINED)
+    return list(session.scalars(query.distinct().order_by(IntakeRecord.job)))
+
+
 def quarantined_detail(
     session: Session, blobs: BlobStore, record_id: int
 ) -> QuarantinedDetail | None:
