@@ -61,3 +61,13 @@ def test_unknown_runs_and_bad_levels_are_problems_naming_the_field(web: LiveWeb)
 
 def test_runs_need_a_token(web: LiveWeb) -> None:
     assert web.client().get("/api/v1/runs").status_code == 401
+
+
+def test_an_id_too_large_for_the_database_is_a_problem_not_a_crash(web: LiveWeb) -> None:
+    api = web.api(Role.AGENT)
+    for path in ("/api/v1/runs/4294967296", "/api/v1/quarantine/4294967296"):
+        answer = api.get(path)
+        assert answer.status_code == 422, path
+        assert answer.json()["errors"][0]["field"].startswith("path.")
+    bulk = api.post("/api/v1/quarantine/bulk", json={"action": "discard", "ids": [2**40]})
+    assert bulk.status_code == 422 and bulk.json()["errors"][0]["field"].startswith("body.ids")

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from deskmail.store.engine import Store
 from deskmail.store.models import IntakeRecord
+from deskmail.web.api.ids import BodyRowId, RowId
 from deskmail.web.context import context_of
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
 from deskmail.web.problems import Problem
@@ -92,7 +93,7 @@ class BulkAction(StrEnum):
 
 class BulkIn(BaseModel):
     action: BulkAction
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    ids: list[BodyRowId] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class BulkOut(BaseModel):
@@ -119,7 +120,7 @@ def list_all(
 
 
 @router.get("/{record_id}", summary="One quarantined message: the reason and its headers")
-def read(request: Request, record_id: int, user: ApiAgent) -> QuarantinedDetailOut:
+def read(request: Request, record_id: RowId, user: ApiAgent) -> QuarantinedDetailOut:
     store = context_of(request).store
     with store.session() as session:
         detail = quarantined_detail(session, store.blobs, record_id)
@@ -150,7 +151,7 @@ def read(request: Request, record_id: int, user: ApiAgent) -> QuarantinedDetailO
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}},
 )
-def read_raw(request: Request, record_id: int, user: ApiAgent) -> Response:
+def read_raw(request: Request, record_id: RowId, user: ApiAgent) -> Response:
     store = context_of(request).store
     with store.session() as session:
         raw = raw_source(session, store.blobs, record_id)
@@ -172,7 +173,7 @@ def raw_response(raw: bytes) -> Response:
 
 
 @router.post("/{record_id}/retry", summary="Take the message in again, once the cause is fixed")
-def retry_one(request: Request, record_id: int, user: ApiAgent) -> ActionResultOut:
+def retry_one(request: Request, record_id: RowId, user: ApiAgent) -> ActionResultOut:
     context = context_of(request)
     _need_quarantined(context.store, record_id)
     (result,) = retry_messages(context.store, context.config, [record_id])
@@ -180,7 +181,7 @@ def retry_one(request: Request, record_id: int, user: ApiAgent) -> ActionResultO
 
 
 @router.post("/{record_id}/discard", summary="Give up on the message (no ticket; bytes kept)")
-def discard_one(request: Request, record_id: int, user: ApiAgent) -> ActionResultOut:
+def discard_one(request: Request, record_id: RowId, user: ApiAgent) -> ActionResultOut:
     store = context_of(request).store
     _need_quarantined(store, record_id)
     (result,) = discard_messages(store, [record_id])

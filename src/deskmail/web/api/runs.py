@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from deskmail.store.models import Run
+from deskmail.web.api.ids import RowId
 from deskmail.web.context import context_of
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
 from deskmail.web.problems import Problem
@@ -126,7 +127,7 @@ def list_all(
 
 
 @router.get("/{run_id}", summary="One run: counts, duration, outcome, failed step")
-def read(request: Request, run_id: int, user: ApiViewer) -> RunOut:
+def read(request: Request, run_id: RowId, user: ApiViewer) -> RunOut:
     with context_of(request).store.session() as session:
         run = one_run(session, run_id)
     if run is None:
@@ -136,7 +137,7 @@ def read(request: Request, run_id: int, user: ApiViewer) -> RunOut:
 
 @router.get("/{run_id}/log", summary="A run's log lines, from a level up")
 def read_log(
-    request: Request, run_id: int, user: ApiViewer, level: LogLevel = LogLevel.DEBUG
+    request: Request, run_id: RowId, user: ApiViewer, level: LogLevel = LogLevel.DEBUG
 ) -> RunLogOut:
     with context_of(request).store.session() as session:
         if one_run(session, run_id) is None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from deskmail.web.api.ids import MAX_ROW_ID, RowId
 from deskmail.web.api.quarantine import raw_response
 from deskmail.web.context import context_of
 from deskmail.web.queries.quarantine import (
@@ -50,7 +51,7 @@ def quarantine(
 
 
 @router.get("/quarantine/{record_id}", name="quarantined_message")
-def message(request: Request, user: PageAgent, record_id: int) -> Response:
+def message(request: Request, user: PageAgent, record_id: RowId) -> Response:
     store = context_of(request).store
     with store.session() as session:
         detail = quarantined_detail(session, store.blobs, record_id)
@@ -72,7 +73,7 @@ def message(request: Request, user: PageAgent, record_id: int) -> Response:
 
 
 @router.get("/quarantine/{record_id}/raw", name="quarantined_raw")
-def raw(request: Request, user: PageAgent, record_id: int) -> Response:
+def raw(request: Request, user: PageAgent, record_id: RowId) -> Response:
     store = context_of(request).store
     with store.session() as session:
         data = raw_source(session, store.blobs, record_id)
@@ -88,13 +89,13 @@ def raw(request: Request, user: PageAgent, record_id: int) -> Response:
 
 
 @router.post("/quarantine/{record_id}/retry", name="quarantined_retry")
-def retry(request: Request, user: PageAgent, record_id: int) -> Response:
+def retry(request: Request, user: PageAgent, record_id: RowId) -> Response:
     context = context_of(request)
     return _done(request, "Retry", retry_messages(context.store, context.config, [record_id]))
 
 
 @router.post("/quarantine/{record_id}/discard", name="quarantined_discard")
-def discard(request: Request, user: PageAgent, record_id: int) -> Response:
+def discard(request: Request, user: PageAgent, record_id: RowId) -> Response:
     return _done(request, "Discard", discard_messages(context_of(request).store, [record_id]))
 
 
@@ -106,7 +107,8 @@ def bulk(
     ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     context = context_of(request)
-    chosen = list(dict.fromkeys(ids or []))
+    # Only ids a row can have (a tampered form gets nothing done for the others).
+    chosen = [i for i in dict.fromkeys(ids or []) if 1 <= i <= MAX_ROW_ID]
     if not chosen:
         return _back(request, "Tick at least one message first.")
     if action == "retry":

@@ -3,9 +3,12 @@ and failed step, per job or for all; a run's log lines filtered by level."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from deskmail.web.api.ids import MAX_ROW_ID, RowId
 from deskmail.web.context import context_of
 from deskmail.web.queries.runs import LogLevel, Outcome, job_names, log_lines, newest_runs, one_run
 from deskmail.web.security.roles import PageViewer
@@ -21,7 +24,7 @@ def runs(
     user: PageViewer,
     job: str | None = None,
     outcome: Outcome | None = None,
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     job = job or None  # the form's "all jobs" sends an empty value
     with context_of(request).store.session() as session:
@@ -50,7 +53,7 @@ def runs(
 
 @router.get("/runs/{run_id}", name="run")
 def run(
-    request: Request, user: PageViewer, run_id: int, level: LogLevel = LogLevel.INFO
+    request: Request, user: PageViewer, run_id: RowId, level: LogLevel = LogLevel.INFO
 ) -> Response:
     with context_of(request).store.session() as session:
         found = one_run(session, run_id)

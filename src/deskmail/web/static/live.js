@@ -23,6 +23,9 @@ function deskmailLive() {
   const source = new EventSource(panel.dataset.stream);
   panel.dataset.live = "connecting";
   source.addEventListener("open", () => {
+    if (panel.dataset.live === "reconnecting") {
+      refresh(); // what happened while the stream was down was not told: look again
+    }
     panel.dataset.live = "open";
   });
   for (const name of ["ticket.created", "run", "quarantine"]) {
@@ -35,7 +38,9 @@ function deskmailLive() {
     });
   }
   source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED) {
+    if (source.readyState === EventSource.CONNECTING) {
+      panel.dataset.live = "reconnecting"; // the stream ended (it does every few minutes)
+    } else if (source.readyState === EventSource.CLOSED) {
       panel.dataset.live = "polling";
       poll();
     }
