@@ -326,6 +326,7 @@ class IntakeRecord(Base):
         ForeignKey("ticket.id", ondelete="SET NULL")
     )
     rules: Mapped[str | None] = mapped_column(Text)  # names of the processing rules that fired
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # times taken in while quarantined
 
     ticket: Mapped[Ticket | None] = relationship(foreign_keys=[ticket_id])
     activity: Mapped[Activity | None] = relationship()
@@ -456,6 +457,20 @@ class Run(Base):
     sent: Mapped[int] = mapped_column(Integer, default=0)  # automatic mails delivered
     acknowledged: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[str | None] = mapped_column(String(40))  # where a failed run stopped
+
+
+class RunLogLine(Base):
+    """A log record of one run (bounded per run; log calls carry no secret and no mail text)."""
+
+    __tablename__ = "run_log_line"
+    __table_args__ = (Index("ix_run_log_line_run", "run_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level: Mapped[int] = mapped_column(Integer)  # logging's number: 10 DEBUG ... 50 CRITICAL
+    logger: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
 
 
 class WebhookEndpoint(Base):

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from deskmail.web.api import docs, jobs, me, tickets, tokens, users
+from deskmail.web.api import (
+    docs,
+    jobs,
+    me,
+    quarantine,
+    runs,
+    simulate,
+    stream,
+    tickets,
+    tokens,
+    users,
+)
 from deskmail.web.problems import PROBLEM_RESPONSES
 
 PREFIX = "/api/v1"
@@ -13,6 +24,8 @@ PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=PROBLEM_RESPONSES)
     for module in (me, tokens, users, jobs, tickets):
+        router.include_router(module.router)
+    for module in (runs, quarantine, simulate, stream):
         router.include_router(module.router)
     router.include_router(docs.router)
     return router
