@@ -126,9 +126,7 @@ def test_the_webhook_screens_have_no_wcag_violations(web: LiveWeb, receiver: Rec
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.VIEWER])
-def test_the_roles_below_admin_are_refused(
-    web: LiveWeb, role: Role, receiver: Receiver
-) -> None:
+def test_the_roles_below_admin_are_refused(web: LiveWeb, role: Role, receiver: Receiver) -> None:
     made = web.api(Role.ADMIN).post(
         "/api/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]}
     )

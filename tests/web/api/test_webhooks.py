@@ -31,7 +31,11 @@ def test_the_secret_is_in_the_creation_answer_only(web: LiveWeb, receiver: Recei
     admin = web.api(Role.ADMIN)
     answer = admin.post(
         "/api/v1/webhooks",
-        json={"url": receiver.url, "events": ["run.failed", "ticket.created"], "description": "ops"},
+        json={
+            "url": receiver.url,
+            "events": ["run.failed", "ticket.created"],
+            "description": "ops",
+        },
     )
     assert answer.status_code == 201
     made = answer.json()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageAdmin
 from deskmail.web.templating import render, see_other
@@ -132,7 +133,7 @@ def add_one(
 
 @router.get("/webhooks/{endpoint_id}", name="webhook")
 def endpoint(
-    request: Request, user: PageAdmin, endpoint_id: int, notice: str | None = None
+    request: Request, user: PageAdmin, endpoint_id: RowId, notice: str | None = None
 ) -> Response:
     return _endpoint_page(request, user, endpoint_id, notice=notice)
 
@@ -146,7 +147,7 @@ def _to_endpoint(request: Request, endpoint_id: int, notice: str) -> Response:
 def edit(
     request: Request,
     user: PageAdmin,
-    endpoint_id: int,
+    endpoint_id: RowId,
     url: Annotated[str, Form(max_length=2000)],
     description: Annotated[str, Form(max_length=2000)] = "",
     events: Annotated[list[str] | None, Form()] = None,
@@ -171,7 +172,7 @@ def edit(
 
 @router.post("/webhooks/{endpoint_id}/switch", name="webhook_switch")
 def switch(
-    request: Request, user: PageAdmin, endpoint_id: int, enabled: Annotated[bool, Form()]
+    request: Request, user: PageAdmin, endpoint_id: RowId, enabled: Annotated[bool, Form()]
 ) -> Response:
     with context_of(request).store.transaction() as session:
         changed = set_enabled(session, endpoint_id, enabled)
@@ -181,7 +182,7 @@ def switch(
 
 
 @router.post("/webhooks/{endpoint_id}/remove", name="webhook_remove")
-def remove(request: Request, user: PageAdmin, endpoint_id: int) -> Response:
+def remove(request: Request, user: PageAdmin, endpoint_id: RowId) -> Response:
     with context_of(request).store.transaction() as session:
         removed = remove_endpoint(session, endpoint_id)
     if not removed:
@@ -191,7 +192,7 @@ def remove(request: Request, user: PageAdmin, endpoint_id: int) -> Response:
 
 
 @router.post("/webhooks/{endpoint_id}/test", name="webhook_test")
-def test(request: Request, user: PageAdmin, endpoint_id: int) -> Response:
+def test(request: Request, user: PageAdmin, endpoint_id: RowId) -> Response:
     try:
         result = send_test(context_of(request), endpoint_id)
     except DeliveryError:
@@ -203,7 +204,7 @@ def test(request: Request, user: PageAdmin, endpoint_id: int) -> Response:
 
 @router.get("/webhooks/deliveries/{delivery_id}", name="webhook_delivery")
 def delivery(
-    request: Request, user: PageAdmin, delivery_id: int, notice: str | None = None
+    request: Request, user: PageAdmin, delivery_id: RowId, notice: str | None = None
 ) -> Response:
     with context_of(request).store.session() as session:
         found = get_delivery(session, delivery_id)
@@ -228,7 +229,7 @@ def delivery(
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/redeliver", name="webhook_redeliver")
-def redeliver_one(request: Request, user: PageAdmin, delivery_id: int) -> Response:
+def redeliver_one(request: Request, user: PageAdmin, delivery_id: RowId) -> Response:
     try:
         result = redeliver(context_of(request), delivery_id)
     except (DeliveryError, WebhookUnavailable) as exc:
