@@ -15,6 +15,7 @@ from deskmail.web.api import (
     tickets,
     tokens,
     users,
+    webhooks,
 )
 from deskmail.web.problems import PROBLEM_RESPONSES
 
@@ -23,9 +24,8 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=PROBLEM_RESPONSES)
-    for module in (me, tokens, users, jobs, tickets):
-        router.include_router(module.router)
-    for module in (runs, quarantine, simulate, stream):
+    resources = (me, tokens, users, jobs, tickets, runs, quarantine, simulate, stream, webhooks)
+    for module in resources:
         router.include_router(module.router)
     router.include_router(docs.router)
     return router

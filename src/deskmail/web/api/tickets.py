@@ -25,6 +25,7 @@ from deskmail.store.models import (
     TicketStatus,
 )
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
 from deskmail.web.problems import Problem
 from deskmail.web.security.roles import ApiViewer
@@ -145,7 +146,7 @@ def list_all(
 
 
 @router.get("/{ticket_id}", summary="One ticket with its activities (bodies not included)")
-def read(request: Request, ticket_id: int, user: ApiViewer) -> TicketDetail:
+def read(request: Request, ticket_id: RowId, user: ApiViewer) -> TicketDetail:
     with context_of(request).store.session() as session:
         ticket = session.scalar(select(Ticket).options(*_LOADED).where(Ticket.id == ticket_id))
         if ticket is None:
