@@ -259,3 +259,26 @@ def test_delete_and_disable_a_database_job(web: LiveWeb, tmp_path: Path) -> None
     assert client.post("/jobs/Drop/delete").status_code == 404
 
 
+
+
+def test_a_plain_form_carries_the_csrf_token_in_a_hidden_field(
+    web: LiveWeb, tmp_path: Path
+) -> None:
+    client = web.browser_client(Role.ADMIN)
+    del client.headers["X-CSRFToken"]  # no JavaScript: no header
+    page = client.get("/jobs/new").text
+    found = re.search(r'name="csrftoken" value="([^"]+)"', page)
+    assert found is not None and found.group(1) == client.cookies["csrftoken"]
+    box = new_mailbox(tmp_path, "drop")
+    forged = client.post("/jobs/new", data=maildir_form(box, csrftoken="forged"))
+    assert forged.status_code == 403
+    posted = client.post("/jobs/new", data=maildir_form(box, csrftoken=found.group(1)))
+    assert posted.status_code == 303
+    # A first page, before any cookie: its field holds the token the answer's cookie sets.
+    fresh = web.client()
+    from deskmail.web.security.sessions import COOKIE
+
+    fresh.cookies.set(COOKIE, web.session_cookie(Role.ADMIN))
+    first = fresh.get("/jobs")
+    field = re.search(r'name="csrftoken" value="([^"]+)"', first.text)
+    assert field is not None and first.cookies["csrftoken"] == field.group(1)
