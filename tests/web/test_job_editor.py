@@ -186,9 +186,7 @@ def test_preprocessing_rules_are_listed_off_and_reordered_without_javascript(
     box = new_mailbox(tmp_path, "drop")
     posted: dict[str, Any] = maildir_form(box)
     for index, name in enumerate(names):
-        definition = re.search(
-            rf'name="pre\.{index}\.definition" value="([^"]+)"', page
-        )
+        definition = re.search(rf'name="pre\.{index}\.definition" value="([^"]+)"', page)
         assert definition is not None
         posted |= {
             f"pre.{index}.name": name,
@@ -202,8 +200,7 @@ def test_preprocessing_rules_are_listed_off_and_reordered_without_javascript(
     ]
     added = client.post(
         "/jobs/new",
-        data=posted
-        | {"do": "add-rule", "new_rule.name": "Footer", "new_rule.pattern": "^--$"},
+        data=posted | {"do": "add-rule", "new_rule.name": "Footer", "new_rule.pattern": "^--$"},
     )
     assert "Footer" in added.text and "cut from: ^--$" in added.text
     posted |= {"pre.0.name": names[1], "pre.1.name": names[0]}
@@ -257,8 +254,6 @@ def test_delete_and_disable_a_database_job(web: LiveWeb, tmp_path: Path) -> None
     assert client.post("/jobs/Drop/delete").status_code == 303
     assert 'data-job="Drop"' not in client.get("/jobs").text
     assert client.post("/jobs/Drop/delete").status_code == 404
-
-
 
 
 def test_a_plain_form_carries_the_csrf_token_in_a_hidden_field(

@@ -121,9 +121,7 @@ def test_the_editor_works_without_javascript(web: LiveWeb, tmp_path: Path) -> No
     assert web._browser is not None
     context = web._browser().new_context(base_url=web.url, java_script_enabled=False)
     web._contexts.append(context)
-    context.add_cookies(
-        [{"name": COOKIE, "value": web.session_cookie(Role.ADMIN), "url": web.url}]
-    )
+    context.add_cookies([{"name": COOKIE, "value": web.session_cookie(Role.ADMIN), "url": web.url}])
     page = context.new_page()
     page.goto("/jobs/new")
     page.get_by_label("Name", exact=True).fill("Drop")

@@ -119,9 +119,12 @@ def test_bad_settings_are_refused_naming_the_field(web: LiveWeb, tmp_path: Path)
     taken = api.post("/api/v1/jobs", json={"name": "Support", "protocol": "maildir", "path": box})
     assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "body.name"
 
-    assert api.post(
-        "/api/v1/jobs", json={"name": "Drop", "protocol": "maildir", "path": box}
-    ).status_code == 201
+    assert (
+        api.post(
+            "/api/v1/jobs", json={"name": "Drop", "protocol": "maildir", "path": box}
+        ).status_code
+        == 201
+    )
     refused = api.patch("/api/v1/jobs/Drop", json={"schedule": "every tuesday"})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.schedule"
     assert api.get("/api/v1/jobs/Drop").json()["revision"] == 1  # nothing changed

@@ -133,7 +133,7 @@ def job_out(line: JobLine) -> JobOut:
             failing_since=None,
             revision=job.revision,
             settings=None,
-            secrets=secrets,  # type: ignore[arg-type]
+            secrets=secrets,
         )
     return JobOut(
         name=job.name,
@@ -151,7 +151,7 @@ def job_out(line: JobLine) -> JobOut:
         failing_since=status.failing_since,
         revision=job.revision,
         settings=settings,
-        secrets=secrets,  # type: ignore[arg-type]
+        secrets=secrets,
     )
 
 
@@ -188,7 +188,7 @@ def _revision(if_match: str | None) -> int | None:
         raise Problem(
             400,
             "Bad request",
-            "header.If-Match: must be the job's revision, e.g. \"3\"",
+            'header.If-Match: must be the job\'s revision, e.g. "3"',
             [FieldProblem("header.If-Match", 'must be the job\'s revision, e.g. "3"')],
         )
     return int(text)
@@ -272,7 +272,9 @@ def replace(
     return _after_change(request, saved)
 
 
-@router.patch("/{name}", summary="Change some settings of a database job (merge patch)", responses=_RESPONSES)
+@router.patch(
+    "/{name}", summary="Change some settings of a database job (merge patch)", responses=_RESPONSES
+)
 def change(
     request: Request,
     name: str,

@@ -14,15 +14,14 @@ from deskmail.config.errors import ConfigError, job_key
 GENERAL = ""  # a problem no field of the form holds: shown above the form
 
 
-def field_errors(
-    error: ConfigError, name: str | None, fields: Iterable[str]
-) -> dict[str, str]:
+def field_errors(error: ConfigError, name: str | None, fields: Iterable[str]) -> dict[str, str]:
     """Field -> its problems (joined), for the fields of the form; GENERAL for the rest."""
     known = set(fields)
     found: dict[str, list[str]] = {}
     for issue in error.issues:
         where = field_of(issue.key, name, known)
-        found.setdefault(where, []).append(issue.problem if where else f"{issue.key}: {issue.problem}")
+        shown = issue.problem if where else f"{issue.key}: {issue.problem}"
+        found.setdefault(where, []).append(shown)
     return {where: "; ".join(problems) for where, problems in found.items()}
 
 

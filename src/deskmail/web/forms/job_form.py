@@ -265,9 +265,16 @@ def form_from_job(job: JobConfig | None) -> JobForm:
         line for rule in rules for line in ["", *toml_table("[[rules]]", "rules", rule)]
     ).strip()
     rows = (
-        tuple(_row(rule.model_dump(mode="json", by_alias=True, exclude_defaults=True) | {
-            "enabled": rule.enabled, "name": rule.name,
-        }) for rule in job.preprocessing)
+        tuple(
+            _row(
+                rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                | {
+                    "enabled": rule.enabled,
+                    "name": rule.name,
+                }
+            )
+            for rule in job.preprocessing
+        )
         if job.preprocessing is not None
         else _default_rows()
     )
@@ -342,9 +349,13 @@ def _default_rows() -> tuple[PreprocessRow, ...]:
     from deskmail.preprocess.builtins import builtin_rules
 
     return tuple(
-        _row(rule.model_dump(mode="json", by_alias=True, exclude_defaults=True) | {
-            "enabled": False, "name": rule.name,
-        })
+        _row(
+            rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            | {
+                "enabled": False,
+                "name": rule.name,
+            }
+        )
         for rule in builtin_rules()
     )
 

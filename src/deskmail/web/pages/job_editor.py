@@ -96,7 +96,11 @@ async def _posted(request: Request, user: Principal, job: CatalogJob | None) -> 
         form = form_from_post(posted)
     except FormError as exc:
         return _editor(
-            request, user, form_from_job(job.settings if job else None), job, status=422,
+            request,
+            user,
+            form_from_job(job.settings if job else None),
+            job,
+            status=422,
             errors={exc.field: exc.problem},
         )
     if action == "add-rule":
@@ -132,7 +136,8 @@ def _tried(
     except (UnreadableSecrets, SecretKeyError) as exc:
         return _editor(request, user, form, job, status=422, errors={GENERAL: str(exc)})
     if action == "test":
-        return _editor(request, user, form, job, check=check_job(draft, context.config, context.store))
+        outcome = check_job(draft, context.config, context.store)
+        return _editor(request, user, form, job, check=outcome)
     return _editor(request, user, form, job, folders=folders_of(draft, context.store))
 
 
@@ -154,9 +159,7 @@ def _save(
     except FormError as exc:
         return _editor(request, user, form, job, status=422, errors={exc.field: exc.problem})
     except ConfigError as exc:
-        return _editor(
-            request, user, form, job, status=422, errors=field_errors(exc, name, FIELDS)
-        )
+        return _editor(request, user, form, job, status=422, errors=field_errors(exc, name, FIELDS))
     except NameTaken as exc:
         return _editor(request, user, form, job, status=409, errors={"name": str(exc)})
     except (CatalogError, UnreadableSecrets, SecretKeyError) as exc:
@@ -217,4 +220,3 @@ def _secret_states(job: CatalogJob | None) -> dict[str, str]:
 def _not_found(request: Request, user: Principal, name: str) -> Response:
     message = f"No job named {name!r}."
     return render(request, "error.html", user, status=404, title="Not found", message=message)
-

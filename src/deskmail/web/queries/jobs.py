@@ -29,11 +29,7 @@ class JobLine:
 
 def job_lines(context: WebContext, name: str | None = None) -> list[JobLine]:
     """Every job (or the one named), the file's first, then the database's by name."""
-    views = [
-        view
-        for view in context.jobs.catalog.jobs()
-        if name is None or view.name == name
-    ]
+    views = [view for view in context.jobs.catalog.jobs() if name is None or view.name == name]
     stored = [
         view.settings
         for view in views

@@ -3,10 +3,10 @@
 Every state-changing request of a page carries the `csrftoken` cookie's value
 in the X-CSRFToken header; static/app.js adds it to each htmx request (forms
 are boosted by htmx, so they go through it too). Without JavaScript a form
-carries it in a hidden `csrftoken` field instead (templates: csrf_field()); a
-page shown before the cookie exists gets the token the answer's cookie will set. The API is exempt: it takes
-bearer tokens only, never cookies, so a forged cross-site request has no
-credentials to ride on.
+carries it in a hidden `csrftoken` field instead (templates: csrf_token(request));
+a page shown before the cookie exists gets the token its answer's cookie sets.
+The API is exempt: it takes bearer tokens only, never cookies, so a forged
+cross-site request has no credentials to ride on.
 """
 
 from __future__ import annotations
@@ -82,9 +82,7 @@ def csrf_token(request: Request) -> str:
     return request.cookies.get(COOKIE) or str(request.scope.get(NEW_TOKEN, ""))
 
 
-async def _token_from_form(
-    scope: Scope, receive: Receive, header: str
-) -> tuple[Scope, Receive]:
+async def _token_from_form(scope: Scope, receive: Receive, header: str) -> tuple[Scope, Receive]:
     """Read a form body once; its csrftoken field becomes the header the check reads, and
     the body is given again, whole, to the application."""
     chunks, size, more = [], 0, True
