@@ -29,7 +29,9 @@ from deskmail.store.engine import Store
 
 COOKIE = "csrftoken"
 HEADER = "x-csrftoken"
-EXEMPT = [re.compile(r"^/api/")]
+# The API; and the OAuth2 sign-in's answer, posted by the identity provider's page
+# (pages/job_sign_in.py: its one-time state stands for the token).
+EXEMPT = [re.compile(r"^/api/"), re.compile(r"^/jobs/sign-in/callback$")]
 _SECRET_NAME = "csrf"
 FORM_FIELD = "csrftoken"  # the hidden field of a form posted without JavaScript
 NEW_TOKEN = "deskmail.csrf_token"  # scope key: the token of a cookie this answer sets
