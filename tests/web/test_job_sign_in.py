@@ -103,3 +103,43 @@ def test_sign_in_needs_an_admin_and_a_delegated_job(web: LiveWeb) -> None:
     refused = web.browser_client(Role.ADMIN).get("/jobs/Support/sign-in")
     assert refused.status_code == 409 and "without a person" in refused.text
     assert web.browser_client(Role.ADMIN).get("/jobs/Nope/sign-in").status_code == 404
+
+
+def test_sign_in_with_another_issuer_comes_back_in_the_query(
+    web: LiveWeb, platform: IdentityPlatform
+) -> None:
+    """Authlib (auth/person.py): the answer is a redirect to the callback with code and state."""
+    from deskmail.web.security.sessions import COOKIE
+
+    app = platform.register(public=True)
+    table = {
+        "name": "Other desk",
+        "protocol": "imap",
+        "server": "127.0.0.1",
+        "user": "support@contoso.example",
+        "auth_mechanism": "xoauth2",
+        "oauth2": {
+            "provider": "generic",
+            "client_id": app.client_id,
+            "authorization_endpoint": platform.endpoint("authorize"),
+            "token_endpoint": platform.endpoint("token"),
+            "ca_file": str(platform.ca_file),
+            "flow": "delegated",
+            "scopes": ["https://outlook.office365.com/IMAP.AccessAsUser.All", "offline_access"],
+        },
+    }
+    assert web.api(Role.ADMIN).post("/api/v1/jobs", json=table).status_code == 201
+    assert web._browser is not None
+    context = web._browser().new_context(base_url=web.url, ignore_https_errors=True)
+    web._contexts.append(context)
+    context.add_cookies([{"name": COOKIE, "value": web.session_cookie(Role.ADMIN), "url": web.url}])
+    page = context.new_page()
+    page.goto("/jobs/Other desk/edit")
+    page.get_by_role("link", name="Sign in with the identity provider").click()
+    expect(page.get_by_role("status")).to_contain_text("Other desk: signed in")
+    assert platform.grant_types == ["authorization_code"]
+    catalog = JobCatalog(web.config, web.store)
+    job = load_one(catalog, catalog.stored_rows({"Other desk"})[0])
+    tokens = job_tokens(job, web.store)
+    assert tokens is not None
+    assert jwt_claims(tokens.token())["email"] == "agent@contoso.example"

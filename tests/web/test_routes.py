@@ -25,6 +25,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/jobs/sign-in/callback"),  # the identity provider's answer: its state checks it
+    ("GET", "/jobs/sign-in/callback"),
 }
 
 

@@ -71,12 +71,21 @@ def start(request: Request, user: PageAdmin, name: str) -> Response:
 
 @router.post(CALLBACK_PATH, name="job_sign_in_callback")
 async def callback(request: Request) -> Response:
+    async with request.form() as data:
+        answer = {key: str(value) for key, value in data.items()}
+    return _finish(request, answer)
+
+
+@router.get(CALLBACK_PATH, name="job_sign_in_redirect")
+def redirect_callback(request: Request) -> Response:
+    return _finish(request, dict(request.query_params))
+
+
+def _finish(request: Request, answer: dict[str, str]) -> Response:
     from deskmail.auth.tokens import job_tokens
     from deskmail.sources.errors import SourceError
 
     context = context_of(request)
-    async with request.form() as data:
-        answer = {key: str(value) for key, value in data.items()}
     pending = context.sign_ins.take(answer.get("state", ""))
     if pending is None:
         return _answer(
