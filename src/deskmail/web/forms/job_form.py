@@ -228,7 +228,8 @@ class JobForm:
         rules = _rules(self.values.get(RULES_FIELD, ""))
         if rules:
             table[RULES_FIELD] = rules
-        if not _is_default(self.preprocessing):
+        # None posted (or every row removed) runs as the default list: built-ins, all off.
+        if self.preprocessing and not _is_default(self.preprocessing):
             table[PREPROCESSING_FIELD] = [row.table() for row in self.preprocessing]
         return table
 
