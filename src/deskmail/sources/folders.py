@@ -59,6 +59,11 @@ def _maildir_folders(job: JobConfig) -> list[str]:
     if not (root / "cur").is_dir():
         raise SourceError(Step.FOLDER, f"{root} is not a Maildir (it has no cur folder)")
     # Maildir++: sub-folders are ".Name" directories beside cur, new and tmp.
-    return sorted(
-        entry.name[1:] for entry in root.iterdir() if entry.name.startswith(".") and entry.is_dir()
-    )
+    try:
+        return sorted(
+            entry.name[1:]
+            for entry in root.iterdir()
+            if entry.name.startswith(".") and entry.is_dir()
+        )
+    except OSError as exc:
+        raise SourceError(Step.FOLDER, f"{root}: {exc.strerror}") from None
