@@ -23,6 +23,8 @@ def list_folders(
         return _maildir_folders(job)
     if job.protocol is Protocol.POP3:
         return ["INBOX"]  # POP3 has one mailbox and no folders
+    if job.protocol is Protocol.GRAPH:
+        return _graph_folders(job, tokens)
     raise SourceError(
         Step.FOLDER,
         f"listing folders is not available for protocol {job.protocol.value}:"
@@ -50,6 +52,22 @@ def _imap_folders(job: JobConfig, password: str | None, tokens: BearerTokens | N
         if b"\\Noselect" not in flags and b"\\NonExistent" not in flags
     ]
     return sorted(names, key=lambda name: (name.upper() != "INBOX", name.casefold()))
+
+
+def _graph_folders(job: JobConfig, tokens: BearerTokens | None) -> list[str]:
+    from deskmail.sources.graph.client import GraphError
+    from deskmail.sources.graph.folders import folder_paths, mailbox_path
+    from deskmail.sources.graph.source import GraphSource
+
+    # Opened on the inbox: the sign-in and the mailbox checked as a run checks them.
+    source = GraphSource(job.model_copy(update={"folder": "Inbox"}), tokens)
+    try:
+        return folder_paths(source.client, mailbox_path(job.user))
+    except GraphError as exc:
+        server = source.client.server
+        raise SourceError(Step.FOLDER, f"Graph answered {exc}", server=server) from None
+    finally:
+        source.close()
 
 
 def _maildir_folders(job: JobConfig) -> list[str]:
