@@ -21,6 +21,8 @@ from deskmail.web.ops.metrics import metrics_registry
 from deskmail.web.ops.routes import router as ops_router
 from deskmail.web.pages import (
     auth,
+    job_editor,
+    job_sign_in,
     jobs,
     live,
     quarantine,
@@ -75,7 +77,19 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops_router)
     app.include_router(api_router())
-    for screen in (auth, jobs, runs, quarantine, simulator, live, webhooks, tokens, users):
+    for screen in (
+        auth,
+        jobs,
+        job_editor,
+        job_sign_in,
+        runs,
+        quarantine,
+        simulator,
+        live,
+        webhooks,
+        tokens,
+        users,
+    ):
         app.include_router(screen.router)
 
     # Outermost last: headers on every answer, CSRF refusals included.
