@@ -158,6 +158,9 @@ class Ticket(Base):
         UniqueConstraint("team_id", "number", name="uq_ticket_team_number"),
         # The flood limit looks tickets up by sender, whatever the case (migration 0005).
         Index("ix_ticket_sender_lower", func.lower(text("sender_address"))),
+        # The web lists' order, newest or oldest change first (migration 0014).
+        Index("ix_ticket_updated", "updated_at", "id"),
+        Index("ix_ticket_kind_updated", "kind", "updated_at", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
