@@ -77,7 +77,9 @@ def test_a_csv_import_with_a_bad_row_imports_nothing_and_names_it(web: LiveWeb, 
         assert expected in answer.text
     assert _count(web, Person) == 0 and _count(web, PersonAddress) == 0
 
-    good = "Name,Logon,Email,Site,Agent\nAnn,ann,ann@example.com;a@example.com,Lab,no\nBo,bo,,,yes\n"
+    good = (
+        "Name,Logon,Email,Site,Agent\nAnn,ann,ann@example.com;a@example.com,Lab,no\nBo,bo,,,yes\n"
+    )
     answer = client.post("/people-import", files={"file": ("people.csv", good, "text/csv")})
     assert answer.status_code == 303
     assert "2+added" in answer.headers["location"]

@@ -90,7 +90,9 @@ def test_a_user_opens_a_ticket_and_reads_its_timeline(web: LiveWeb) -> None:
     expect(page).to_have_url(re.compile(r"q=vpn"))
     page.get_by_role("link", name="IT-1").click()
     expect(page.get_by_role("heading", name="VPN drops every hour")).to_be_visible()
-    expect(page.get_by_role("heading", name=re.compile("^Opening mail from ann@example.com"))).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=re.compile("^Opening mail from ann@example.com"))
+    ).to_be_visible()
     expect(page.get_by_text("It drops.")).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile("^Mail from Ann"))).to_be_visible()
     frame = page.frame_locator("iframe.mail-frame")

@@ -17,9 +17,9 @@ from deskmail.store.engine import Store
 from deskmail.web.api import PREFIX, api_router
 from deskmail.web.context import WebContext
 from deskmail.web.job_control import JobControl
+from deskmail.web.mail_view import routes as mail_view
 from deskmail.web.ops.metrics import metrics_registry
 from deskmail.web.ops.routes import router as ops_router
-from deskmail.web.mail_view import routes as mail_view
 from deskmail.web.pages import auth, directory, events, jobs, tickets, tokens, users
 from deskmail.web.pages.errors import install_page_errors
 from deskmail.web.problems import install_api_problems

@@ -35,7 +35,7 @@ def test_activities_carry_their_bodies_attachments_and_raw_message(web_factory) 
     ticket = api.get("/api/v1/tickets/1").json()
     assert ticket["job"] == "Support" and ticket["description"].startswith("It drops.")
     listed = api.get("/api/v1/tickets/1/activities").json()
-    mail = [item for item in listed["items"] if item["kind"] == "mail"][0]
+    mail = next(item for item in listed["items"] if item["kind"] == "mail")
     assert mail["body"].startswith("Log attached.") and mail["raw_kept"] is True
     names = {a["filename"] for a in mail["attachments"]}
     assert {"vpn.log", "x.svg"} <= names
@@ -51,7 +51,10 @@ def test_activities_carry_their_bodies_attachments_and_raw_message(web_factory) 
     got = api.get(f"/api/v1/attachments/{svg['id']}")
     assert got.content == b"<svg/>"
     assert got.headers["content-type"] == "application/octet-stream"
-    assert got.headers["content-disposition"] == "attachment; filename=\"x.svg\"; filename*=UTF-8''x.svg"
+    assert (
+        got.headers["content-disposition"]
+        == "attachment; filename=\"x.svg\"; filename*=UTF-8''x.svg"
+    )
     assert got.headers["x-content-type-options"] == "nosniff"
     every = api.get("/api/v1/tickets/1/attachments").json()
     assert {a["id"] for a in mail["attachments"]} <= {a["id"] for a in every}
@@ -78,8 +81,12 @@ def test_events_are_the_tickets_of_kind_event(web: LiveWeb) -> None:
     api = web.api(Role.VIEWER)
     listed = api.get("/api/v1/events").json()["items"]
     assert sorted(e["id"] for e in listed) == events + closed
-    assert [e["id"] for e in api.get("/api/v1/events", params={"open": "true"}).json()["items"]] == events
-    assert [e["id"] for e in api.get("/api/v1/events", params={"open": "false"}).json()["items"]] == closed
+    assert [
+        e["id"] for e in api.get("/api/v1/events", params={"open": "true"}).json()["items"]
+    ] == events
+    assert [
+        e["id"] for e in api.get("/api/v1/events", params={"open": "false"}).json()["items"]
+    ] == closed
     assert api.get(f"/api/v1/events/{events[0]}").json()["subject"] == "Disk 0"
     assert api.get("/api/v1/events/1").status_code == 404  # an incident
     wrong = api.get("/api/v1/events", params={"kind": "incident"})

@@ -19,7 +19,7 @@ class RemoteServer:
         log = self.requests
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 log.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")

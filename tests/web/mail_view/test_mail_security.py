@@ -40,11 +40,15 @@ def test_a_hostile_mail_runs_nothing_and_loads_nothing_until_asked(web_factory) 
         expect(page.get_by_role("heading", name="Invoice overdue")).to_be_visible()
 
         frame_element = page.locator("iframe.mail-frame")
-        assert frame_element.get_attribute("sandbox") == "allow-popups allow-popups-to-escape-sandbox"
+        assert (
+            frame_element.get_attribute("sandbox") == "allow-popups allow-popups-to-escape-sandbox"
+        )
         frame = page.frame_locator("iframe.mail-frame")
         expect(frame.locator("p", has_text="Dear customer")).to_contain_text("pay now")
         # The inline image shows (embedded), the tracker and every other fetch do not.
-        expect(frame.locator("img[alt=logo]")).to_have_attribute("src", re.compile("^data:image/png;"))
+        expect(frame.locator("img[alt=logo]")).to_have_attribute(
+            "src", re.compile("^data:image/png;")
+        )
         assert frame.locator("img[alt=tracker]").get_attribute("src") is None
         assert frame.locator("script, form, iframe, [onload], [onerror]").count() == 0
         assert frame.get_by_text("click", exact=True).get_attribute("href") is None
@@ -61,8 +65,13 @@ def test_a_hostile_mail_runs_nothing_and_loads_nothing_until_asked(web_factory) 
 
         # Asked for: the frame reloads with the remote image, and only that is fetched.
         page.get_by_role("link", name="Load remote images").click()
-        expect(frame.locator("img[alt=tracker]")).to_have_attribute("src", f"{remote.url}/pixel.png")
-        assert frame.locator("img[alt=tracker]").evaluate("img => img.complete && img.naturalWidth") == 1
+        expect(frame.locator("img[alt=tracker]")).to_have_attribute(
+            "src", f"{remote.url}/pixel.png"
+        )
+        assert (
+            frame.locator("img[alt=tracker]").evaluate("img => img.complete && img.naturalWidth")
+            == 1
+        )
         assert _settle(remote) == ["/pixel.png"]
         assert page.evaluate("window.pwned") is None
 

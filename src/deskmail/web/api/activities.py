@@ -18,7 +18,7 @@ from sqlalchemy import select
 from deskmail.store.models import Activity, ActivityKind, Attachment, Ticket
 from deskmail.web.context import context_of
 from deskmail.web.mail_view.downloads import attachment_response, raw_response
-from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
+from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
 from deskmail.web.problems import Problem
 from deskmail.web.queries.mail import MailRef, attachment, raw_sha256
 from deskmail.web.security.roles import ApiViewer
@@ -93,7 +93,9 @@ def list_activities(
         query = select(Activity).where(Activity.ticket_id == ticket_id)
         if updated_since is not None:
             query = query.where(Activity.created_at >= updated_since)
-        page = paginate(session, query, (Activity.created_at, Activity.id), cursor, limit)
+        page: Rows[Activity] = paginate(
+            session, query, (Activity.created_at, Activity.id), cursor, limit
+        )
         ids = [activity.id for activity in page.rows]
         files: dict[int, list[AttachmentOut]] = {}
         for row in session.scalars(
@@ -121,7 +123,9 @@ def read_activity(request: Request, activity_id: int, user: ApiViewer) -> Activi
         files = [
             _attachment_out(row)
             for row in session.scalars(
-                select(Attachment).where(Attachment.activity_id == activity_id).order_by(Attachment.id)
+                select(Attachment)
+                .where(Attachment.activity_id == activity_id)
+                .order_by(Attachment.id)
             )
         ]
         kept = raw_sha256(session, store.blobs, MailRef(activity.ticket_id, activity_id))
@@ -192,4 +196,6 @@ def download(request: Request, attachment_id: int, user: ApiViewer) -> Response:
         info = attachment(session, attachment_id)
     if info is None or not store.blobs.exists(info.sha256):
         raise Problem(404, "Not found", f"no attachment with id {attachment_id}")
-    return attachment_response(store.blobs.open(info.sha256), info.filename, info.media_type, info.size)
+    return attachment_response(
+        store.blobs.open(info.sha256), info.filename, info.media_type, info.size
+    )

@@ -46,5 +46,7 @@ def list_events(
 def read_event(request: Request, event_id: int, user: ApiViewer) -> TicketDetail:
     found = read(request, event_id, user)
     if found.kind is not TicketKind.EVENT:
-        raise Problem(404, "Not found", f"no event with id {event_id} (ticket {event_id} is an incident)")
+        raise Problem(
+            404, "Not found", f"no event with id {event_id} (ticket {event_id} is an incident)"
+        )
     return found

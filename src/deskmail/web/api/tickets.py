@@ -24,8 +24,8 @@ from deskmail.store.models import (
 )
 from deskmail.web.context import context_of
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from deskmail.web.queries.tickets import LOADED, TicketFilter, job_of, oldest_change_first
 from deskmail.web.problems import Problem
+from deskmail.web.queries.tickets import LOADED, TicketFilter, job_of, oldest_change_first
 from deskmail.web.security.roles import ApiViewer
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -107,7 +107,9 @@ def ticket_filter(
     team: Annotated[str | None, Query(max_length=200)] = None,
     group: Annotated[str | None, Query(max_length=200)] = None,
     site: Annotated[str | None, Query(max_length=200)] = None,
-    job: Annotated[str | None, Query(max_length=200, description="the job whose mail made it")] = None,
+    job: Annotated[
+        str | None, Query(max_length=200, description="the job whose mail made it")
+    ] = None,
     created_from: Annotated[
         AwareDatetime | None, Query(description="only tickets created at or after this time")
     ] = None,

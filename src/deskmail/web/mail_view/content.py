@@ -52,5 +52,7 @@ def frame_content(blobs: BlobStore, source: MailSource, *, remote_images: bool) 
     for info in source.attachments:
         if _showable(info.media_type, info.size) and blobs.exists(info.sha256):
             with blobs.open(info.sha256) as file:
-                by_sha256[info.sha256] = InlineImage(info.sha256, info.media_type.lower(), file.read())
+                by_sha256[info.sha256] = InlineImage(
+                    info.sha256, info.media_type.lower(), file.read()
+                )
     return frame_html(source.html, by_cid={}, by_sha256=by_sha256, remote_images=False)

@@ -67,7 +67,9 @@ def attachment_response(file: BinaryIO, filename: str, media_type: str, size: in
 def raw_response(file: BinaryIO, filename: str, size: int, *, download: bool) -> Response:
     if download:
         return StreamingResponse(
-            _chunks(file), media_type="message/rfc822", headers=_headers(disposition(filename), size)
+            _chunks(file),
+            media_type="message/rfc822",
+            headers=_headers(disposition(filename), size),
         )
     return StreamingResponse(
         _chunks(file),

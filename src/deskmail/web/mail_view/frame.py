@@ -42,10 +42,7 @@ overflow-wrap:anywhere}}img{{max-width:100%;height:auto}}pre{{white-space:pre-wr
 
 def frame_response(content: FrameHtml | str, *, title: str, remote_images: bool) -> HTMLResponse:
     """`content`: sanitised HTML, or plain text (a mail without an HTML part)."""
-    if isinstance(content, FrameHtml):
-        body = content.html
-    else:
-        body = f"<pre>{escape(content)}</pre>"
+    body = content.html if isinstance(content, FrameHtml) else f"<pre>{escape(content)}</pre>"
     document = _DOCUMENT.format(lang="en", title=escape(title), body=body)
     return HTMLResponse(
         document,

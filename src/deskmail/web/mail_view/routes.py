@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from deskmail.web.context import context_of
 from deskmail.web.mail_view.content import frame_content
@@ -11,7 +12,6 @@ from deskmail.web.mail_view.downloads import attachment_response, raw_response
 from deskmail.web.mail_view.frame import frame_response
 from deskmail.web.queries.mail import MailRef, attachment, mail_source
 from deskmail.web.security.roles import PageViewer
-from starlette.exceptions import HTTPException
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,7 +53,9 @@ def activity_frame(
 
 
 @router.get("/tickets/{ticket_id}/raw", name="mail_raw")
-def opening_raw(request: Request, ticket_id: int, user: PageViewer, download: bool = False) -> Response:
+def opening_raw(
+    request: Request, ticket_id: int, user: PageViewer, download: bool = False
+) -> Response:
     return _raw(request, MailRef(ticket_id), download)
 
 

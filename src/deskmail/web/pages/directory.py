@@ -42,7 +42,9 @@ def _done(request: Request, route: str, notice: str) -> Response:
 
 
 def _imported(result: ImportResult) -> str:
-    return f"Imported: {result.created} added, {result.updated} changed, {result.unchanged} unchanged."
+    return (
+        f"Imported: {result.created} added, {result.updated} changed, {result.unchanged} unchanged."
+    )
 
 
 async def _csv_text(upload: UploadFile) -> str:
@@ -66,13 +68,17 @@ def _people_page(
     after = request.query_params.get("after", "")
     after_id = int(after) if after.isdigit() else 0
     with store.session() as session:
-        people = list_people(session, after_id=after_id, limit=PEOPLE_PAGE + 1, search=search or None)
+        people = list_people(
+            session, after_id=after_id, limit=PEOPLE_PAGE + 1, search=search or None
+        )
         sites = site_names(session)
     more = len(people) > PEOPLE_PAGE
     people = people[:PEOPLE_PAGE]
     next_url = None
     if more:
-        next_url = str(request.url_for("people").include_query_params(q=search, after=people[-1].id))
+        next_url = str(
+            request.url_for("people").include_query_params(q=search, after=people[-1].id)
+        )
     return render(
         request, "directory/people.html", user, status=status, title="People",
         people=people, sites=sites, search=search, next_url=next_url,
@@ -107,7 +113,9 @@ def person_add(
     agent: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
-        made = add_person(context_of(request).store, _person_input(name, logon, emails, site, agent))
+        made = add_person(
+            context_of(request).store, _person_input(name, logon, emails, site, agent)
+        )
     except DirectoryError as exc:
         return _people_page(request, user, status=422, error=str(exc))
     return _done(request, "people", f"{made.name} added.")
@@ -172,7 +180,9 @@ def _named_routes(kind: NamedKind) -> None:
         return _named_page(request, user, kind, notice=notice)
 
     @router.post(path, name=f"{kind.value}_add")
-    def add(request: Request, user: PageAdmin, name: Annotated[str, Form(max_length=200)]) -> Response:
+    def add(
+        request: Request, user: PageAdmin, name: Annotated[str, Form(max_length=200)]
+    ) -> Response:
         try:
             made = add_named(context_of(request).store, kind, name)
         except DirectoryError as exc:
@@ -198,7 +208,9 @@ def _named_routes(kind: NamedKind) -> None:
         try:
             text = await _csv_text(file)
         except DirectoryError:
-            return _named_page(request, user, kind, status=413, error="The file is larger than 5 MB.")
+            return _named_page(
+                request, user, kind, status=413, error="The file is larger than 5 MB."
+            )
         result = import_named(context_of(request).store, kind, text)
         if result.problems:
             return _named_page(

@@ -1,4 +1,4 @@
-"""The events list (monitoring mail and deskmail's own alerts: open or closed) and an event's page."""
+"""The events list (monitoring mail, deskmail's own alerts; open or closed) and an event's page."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -41,7 +42,9 @@ class NamedKind(StrEnum):
 
     @property
     def model(self) -> type[Group] | type[Site] | type[Team]:
-        return {NamedKind.GROUPS: Group, NamedKind.SITES: Site, NamedKind.TEAMS: Team}[self]
+        if self is NamedKind.GROUPS:
+            return Group
+        return Site if self is NamedKind.SITES else Team
 
     @property
     def singular(self) -> str:
@@ -142,7 +145,9 @@ def person(session: Session, person_id: int) -> PersonView | None:
     return _person_view(found) if found else None
 
 
-def list_named(session: Session, kind: NamedKind, *, after_id: int = 0, limit: int = 500) -> list[Named]:
+def list_named(
+    session: Session, kind: NamedKind, *, after_id: int = 0, limit: int = 500
+) -> list[Named]:
     model = kind.model
     query = select(model.id, model.name).where(model.id > after_id).order_by(model.id).limit(limit)
     return [Named(row_id, name) for row_id, name in session.execute(query)]
@@ -155,7 +160,9 @@ def site_names(session: Session) -> list[str]:
 # ---- checking --------------------------------------------------------------------------
 
 
-def check_name(value: str, where: str, *, limit: int = MAX_NAME, line: int | None = None) -> list[Problem]:
+def check_name(
+    value: str, where: str, *, limit: int = MAX_NAME, line: int | None = None
+) -> list[Problem]:
     if not value.strip():
         return [Problem(where, "is empty", line)]
     if len(value.strip()) > limit:
@@ -164,7 +171,9 @@ def check_name(value: str, where: str, *, limit: int = MAX_NAME, line: int | Non
 
 
 def parse_emails(value: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(part.strip().lower() for part in re.split(r"[;\s]+", value) if part.strip()))
+    return tuple(
+        dict.fromkeys(part.strip().lower() for part in re.split(r"[;\s]+", value) if part.strip())
+    )
 
 
 def _check_person(data: PersonInput, line: int | None = None) -> list[Problem]:
@@ -191,7 +200,9 @@ def _owners(session: Session, emails: Iterable[str]) -> dict[str, int]:
     if not wanted:
         return {}
     rows = session.execute(
-        select(PersonAddress.address, PersonAddress.person_id).where(PersonAddress.address.in_(wanted))
+        select(PersonAddress.address, PersonAddress.person_id).where(
+            PersonAddress.address.in_(wanted)
+        )
     )
     return {address: owner for address, owner in rows}
 
@@ -250,7 +261,9 @@ def add_named(store: Store, kind: NamedKind, name: str) -> Named:
     with store.transaction() as session:
         model = kind.model
         if session.scalar(select(model.id).where(model.name == name.strip())) is not None:
-            raise DirectoryError([Problem("name", f"a {kind.singular} named {name.strip()!r} exists")])
+            raise DirectoryError(
+                [Problem("name", f"a {kind.singular} named {name.strip()!r} exists")]
+            )
         row = model(name=name.strip())
         session.add(row)
         session.flush()
@@ -263,12 +276,16 @@ def rename(store: Store, kind: NamedKind, row_id: int, name: str) -> Named:
         raise DirectoryError(problems)
     with store.transaction() as session:
         model = kind.model
-        row = session.get(model, row_id)
+        row = cast("Group | Site | Team | None", session.get(model, row_id))
         if row is None:
-            raise DirectoryError([Problem("id", f"there is no {kind.singular} {row_id}")], not_found=True)
+            raise DirectoryError(
+                [Problem("id", f"there is no {kind.singular} {row_id}")], not_found=True
+            )
         holder = session.scalar(select(model.id).where(model.name == name.strip()))
         if holder is not None and holder != row_id:
-            raise DirectoryError([Problem("name", f"a {kind.singular} named {name.strip()!r} exists")])
+            raise DirectoryError(
+                [Problem("name", f"a {kind.singular} named {name.strip()!r} exists")]
+            )
         row.name = name.strip()
         return Named(row.id, row.name)
 
@@ -287,11 +304,15 @@ def _rows(text: str, columns: Sequence[str], required: str) -> Iterable[tuple[in
     unknown = [name for name in header if name not in columns]
     if unknown:
         allowed = ", ".join(columns)
-        raise DirectoryError([Problem(unknown[0], f"unknown column (the columns are {allowed})", 1)])
+        raise DirectoryError(
+            [Problem(unknown[0], f"unknown column (the columns are {allowed})", 1)]
+        )
     reader.fieldnames = header
     for row in reader:
         if None in row:
-            raise DirectoryError([Problem("row", "has more fields than the header", reader.line_num)])
+            raise DirectoryError(
+                [Problem("row", "has more fields than the header", reader.line_num)]
+            )
         values = {key: (value or "").strip() for key, value in row.items()}
         if any(values.values()):
             yield reader.line_num, values

@@ -61,7 +61,7 @@ class TicketFilter:
         return (self.subject or "").split()
 
 
-def ticket_query(wanted: TicketFilter) -> Select[tuple[Ticket]]:
+def ticket_query(wanted: TicketFilter) -> Select[Any]:
     query = select(Ticket).options(*LOADED)
     if wanted.status is not None:
         query = query.where(Ticket.status == wanted.status)
@@ -116,7 +116,7 @@ def latest_change_first(
     if cursor:
         query = query.where(_before(ORDER, decode_cursor(cursor, ORDER)))
     query = query.order_by(*(column.desc() for column in ORDER)).limit(limit + 1)
-    rows = list(session.scalars(query))
+    rows: list[Ticket] = list(session.scalars(query))
     if len(rows) <= limit:
         return Rows(rows, None)
     rows = rows[:limit]
