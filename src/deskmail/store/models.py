@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     DateTime,
@@ -25,12 +26,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from deskmail.config.fate import Fate, TicketKind
+from deskmail.store import subject_search
 
 # Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
 NAMING = {
@@ -158,6 +161,15 @@ class Ticket(Base):
         UniqueConstraint("team_id", "number", name="uq_ticket_team_number"),
         # The flood limit looks tickets up by sender, whatever the case (migration 0005).
         Index("ix_ticket_sender_lower", func.lower(text("sender_address"))),
+        # The web lists' order, newest or oldest change first (migration 0014).
+        Index("ix_ticket_updated", "updated_at", "id"),
+        Index("ix_ticket_kind_updated", "kind", "updated_at", "id"),
+        # Subject search on PostgreSQL (store/subject_search.py; SQLite's is an FTS5 table).
+        Index(
+            subject_search.POSTGRESQL_INDEX,
+            text("lower(subject) gin_trgm_ops"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
@@ -559,6 +571,16 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # no answer: timeout, refused, TLS...
 
+
+# Subject search (store/subject_search.py) comes with the ticket table on a new database.
+event.listen(
+    Base.metadata,
+    "before_create",
+    DDL(subject_search.POSTGRESQL_EXTENSION).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+)
+for _statement in subject_search.SQLITE_CREATE:
+    ddl = DDL(_statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
+    event.listen(Ticket.__table__, "after_create", ddl)
 
 # The tables of the web UI live in their own modules; importing them here puts them in
 # Base.metadata wherever the models are (fresh databases, the migration comparison).

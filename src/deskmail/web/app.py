@@ -17,10 +17,13 @@ from deskmail.store.engine import Store
 from deskmail.web.api import PREFIX, api_router
 from deskmail.web.context import WebContext
 from deskmail.web.job_control import JobControl
+from deskmail.web.mail_view import routes as mail_view
 from deskmail.web.ops.metrics import metrics_registry
 from deskmail.web.ops.routes import router as ops_router
 from deskmail.web.pages import (
     auth,
+    directory,
+    events,
     job_editor,
     job_sign_in,
     jobs,
@@ -28,6 +31,7 @@ from deskmail.web.pages import (
     quarantine,
     runs,
     simulator,
+    tickets,
     tokens,
     users,
     webhooks,
@@ -80,6 +84,10 @@ def create_app(
     for screen in (
         auth,
         jobs,
+        tickets,
+        events,
+        mail_view,
+        directory,
         job_editor,
         job_sign_in,
         runs,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from deskmail.web.api import (
+    activities,
+    directory,
     docs,
+    events,
     jobs,
     me,
     quarantine,
@@ -24,7 +27,10 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=PROBLEM_RESPONSES)
-    resources = (me, tokens, users, jobs, tickets, runs, quarantine, simulate, stream, webhooks)
+    resources = (
+        me, tokens, users, jobs, tickets, activities, events, directory,
+        runs, quarantine, simulate, stream, webhooks,
+    )  # fmt: skip
     for module in resources:
         router.include_router(module.router)
     router.include_router(docs.router)
