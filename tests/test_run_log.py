@@ -101,3 +101,43 @@ def test_each_run_keeps_only_its_own_records() -> None:
     assert seen["beta"] == [f"beta {n}" for n in range(20)]
     # Outside any run the package logger is back at its own level.
     assert logging.getLogger("deskmail").level == logging.NOTSET
+
+
+def test_an_older_database_is_upgraded_with_its_runs_and_quarantine(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from deskmail.store.engine import create_engine
+    from deskmail.store.migrate import upgrade
+
+    upgrade(database_url, "0011")
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO run (id, job, started_at, status, fetched, created, updated,"
+                    " duplicates, quarantined, ignored, denied, sent, acknowledged)"
+                    " VALUES (1, 'Support', CURRENT_TIMESTAMP, 'ok', 0, 0, 0, 0, 0, 0, 0, 0, 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO intake_record (id, job, source_key, sha256, size, outcome,"
+                    " received_at, auto_reply_due) VALUES (1, 'Support', 'k', :digest, 1,"
+                    " 'quarantined', CURRENT_TIMESTAMP, :no)"
+                ),
+                {"digest": "0" * 64, "no": False},
+            )
+        upgrade(database_url)
+        with engine.begin() as connection:
+            attempts = connection.execute(text("SELECT attempts FROM intake_record")).scalar()
+            step = connection.execute(text("SELECT step FROM run")).scalar()
+            connection.execute(
+                text(
+                    "INSERT INTO run_log_line (run_id, logged_at, level, logger, message)"
+                    " VALUES (1, CURRENT_TIMESTAMP, 20, 'deskmail', 'kept')"
+                )
+            )
+        assert (attempts, step) == (1, None)
+    finally:
+        engine.dispose()

@@ -52,6 +52,7 @@ def test_an_agent_retries_a_quarantined_message_and_it_becomes_a_ticket(
     raw = page.request.get(f"/quarantine/{record_id}/raw")
     assert raw.headers["content-type"].startswith("text/plain")
     assert raw.headers["x-content-type-options"] == "nosniff"
+    assert raw.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert b"<script>alert(1)</script>" in raw.body()
 
     # The cause is fixed (the fault is off): Retry takes it in, a ticket is made.
