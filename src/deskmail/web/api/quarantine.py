@@ -16,8 +16,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from deskmail.store.engine import Store
 from deskmail.store.models import IntakeRecord
-from deskmail.web.api.ids import BodyRowId, RowId
 from deskmail.web.context import context_of
+from deskmail.web.ids import BodyRowId, RowId
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
 from deskmail.web.problems import Problem
 from deskmail.web.queries.quarantine import (

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from deskmail.store.models import Run
-from deskmail.web.api.ids import RowId
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
 from deskmail.web.problems import Problem
 from deskmail.web.queries.runs import (

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from deskmail.web.api.ids import MAX_ROW_ID, RowId
 from deskmail.web.api.quarantine import raw_response
 from deskmail.web.context import context_of
+from deskmail.web.ids import MAX_ID, RowId
 from deskmail.web.queries.quarantine import (
     ActionResult,
     discard_messages,
@@ -108,7 +108,7 @@ def bulk(
 ) -> Response:
     context = context_of(request)
     # Only ids a row can have (a tampered form gets nothing done for the others).
-    chosen = [i for i in dict.fromkeys(ids or []) if 1 <= i <= MAX_ROW_ID]
+    chosen = [i for i in dict.fromkeys(ids or []) if 1 <= i <= MAX_ID]
     if not chosen:
         return _back(request, "Tick at least one message first.")
     if action == "retry":

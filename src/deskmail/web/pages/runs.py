@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from deskmail.web.api.ids import MAX_ROW_ID, RowId
 from deskmail.web.context import context_of
+from deskmail.web.ids import MAX_ID, RowId
 from deskmail.web.queries.runs import LogLevel, Outcome, job_names, log_lines, newest_runs, one_run
 from deskmail.web.security.roles import PageViewer
 from deskmail.web.templating import render
@@ -24,7 +24,7 @@ def runs(
     user: PageViewer,
     job: str | None = None,
     outcome: Outcome | None = None,
-    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     job = job or None  # the form's "all jobs" sends an empty value
     with context_of(request).store.session() as session:
