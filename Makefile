@@ -4,13 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := var/sample
 
-.PHONY: run test lint typecheck pytest bench system-deps clean
+.PHONY: run web screenshots test lint typecheck pytest bench system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/deskmail sample init --dir $(SAMPLE)
 	$(BIN)/deskmail run-once --config $(SAMPLE)/deskmail.toml --show
 	@echo
 	$(BIN)/deskmail tickets list --config $(SAMPLE)/deskmail.toml
+
+# The web UI and API on the sample made by `make run`: http://127.0.0.1:8642/ (the first
+# visit, from this machine, opens the set-up page of the first administrator).
+web: $(VENV)/.runtime
+	$(BIN)/deskmail sample init --dir $(SAMPLE)
+	$(BIN)/deskmail web --config $(SAMPLE)/deskmail.toml
+
+# The README's pictures of the screens, taken by a browser test on the sample.
+screenshots: $(VENV)/.test
+	DESKMAIL_SCREENSHOTS=docs/screenshots $(BIN)/pytest -p no:xdist -q tests/web/test_screenshots.py
 
 test: system-deps $(VENV)/.test lint typecheck pytest
 

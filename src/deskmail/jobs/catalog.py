@@ -390,7 +390,9 @@ class JobCatalog:
     # ---- helpers ------------------------------------------------------------
 
     def _validate(self, settings: dict[str, Any]) -> JobConfig:
-        job = validate_job(settings, base=self.base, smtp=self._config.smtp)
+        job = validate_job(
+            settings, base=self.base, smtp=self._config.smtp, records=self._config.records
+        )
         _check_name_length(job)
         return job
 

@@ -52,14 +52,28 @@ def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) ->
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError
-        return [
-            datetime.fromisoformat(value) if _is_datetime(column) else value
-            for value, column in zip(values, columns, strict=True)
-        ]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return [_value(value, column) for value, column in zip(values, columns, strict=True)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise field_problem(
             422, "query.cursor", "is not a cursor this list returned (use next_cursor as given)"
         ) from None
+
+
+def _value(value: Any, column: InstrumentedAttribute[Any]) -> Any:
+    """A cursor's value as the column holds it; ValueError for one no list returned (a
+    string compared with an integer column, or an integer past 64 bits, fails in the
+    database instead)."""
+    if _is_datetime(column):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:  # the lists write UTC times with their offset
+            raise ValueError(value)
+        return moment
+    expected = column.type.python_type
+    if isinstance(value, bool) or not isinstance(value, expected):
+        raise ValueError(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(value)
+    return value
 
 
 def _is_datetime(column: InstrumentedAttribute[Any]) -> bool:

@@ -57,7 +57,7 @@ class ProblemModel(BaseModel):
 # responses= for routers: every API route may answer these.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemModel, "content": {MEDIA_TYPE: {}}}
-    for status in (401, 403, 404, 409, 422, 500)
+    for status in (400, 401, 403, 404, 409, 422, 500)
 }
 
 

@@ -75,6 +75,8 @@ class NewEndpoint:
 
 def check_url(url: str) -> str:
     url = url.strip()
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
+        raise EndpointError("url", "must not contain spaces or control characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise EndpointError("url", f"must start with https:// or http:// (got {url!r})")
@@ -85,6 +87,14 @@ def check_url(url: str) -> str:
     if parts.username or parts.password:
         raise EndpointError("url", "must not carry a user name or password")
     return url
+
+
+def check_description(description: str) -> str:
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in description):
+        raise EndpointError("description", "must not contain control characters")
+    if len(description) > 2000:
+        raise EndpointError("description", f"is {len(description)} characters long; at most 2000")
+    return description.strip()
 
 
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
@@ -119,7 +129,7 @@ def add_endpoint(
         kinds=" ".join(check_kinds(kinds)),
         enabled=True,
         secret_sealed=keys.encrypt(secret.encode("ascii")).decode("ascii"),
-        description=description.strip(),
+        description=check_description(description),
         include_subject=include_subject,
         failures=0,
         created_at=utcnow(),
@@ -147,6 +157,34 @@ def remove_endpoint(session: Session, endpoint_id: int) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def update_endpoint(
+    session: Session,
+    endpoint_id: int,
+    *,
+    url: str | None = None,
+    kinds: Iterable[str] | None = None,
+    description: str | None = None,
+    include_subject: bool | None = None,
+) -> EndpointView | None:
+    """Change what is given (None: kept); the secret stays. None if there is no such endpoint.
+
+    Deliveries already queued keep going to it; new kinds apply to events from now on.
+    """
+    row = session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+    if row is None:
+        return None
+    if url is not None:
+        row.url = check_url(url)
+    if kinds is not None:
+        row.kinds = " ".join(check_kinds(kinds))
+    if description is not None:
+        row.description = check_description(description)
+    if include_subject is not None:
+        row.include_subject = include_subject
+    session.flush()
+    return EndpointView.of(row)
 
 
 def set_enabled(session: Session, endpoint_id: int, enabled: bool) -> EndpointView | None:
@@ -187,6 +225,7 @@ __all__ = [
     "EndpointView",
     "NewEndpoint",
     "add_endpoint",
+    "check_description",
     "check_kinds",
     "check_url",
     "get_endpoint",
@@ -194,4 +233,5 @@ __all__ = [
     "remove_endpoint",
     "set_enabled",
     "unseal_secret",
+    "update_endpoint",
 ]

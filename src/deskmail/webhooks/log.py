@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from deskmail.store.models import (
@@ -18,6 +18,7 @@ from deskmail.store.models import (
     WebhookDeliveryStatus,
     WebhookMessage,
 )
+from deskmail.webhooks.payloads import body
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,53 @@ def list_deliveries(
         query = query.where(WebhookDelivery.status == status)
     rows = list(session.execute(query))
     return [_view(session, delivery, kind) for delivery, kind in reversed(rows)]
+
+
+def deliveries_after(
+    session: Session,
+    endpoint_id: int,
+    after_id: int | None,
+    limit: int,
+    status: WebhookDeliveryStatus | None = None,
+    changed_since: datetime | None = None,
+) -> list[DeliveryView]:
+    """Up to `limit` deliveries to the endpoint with an id above `after_id`, oldest first
+    (a page of the API); `changed_since`: queued or attempted at or after that time."""
+    query = (
+        select(WebhookDelivery, WebhookMessage.kind)
+        .join(WebhookMessage, WebhookDelivery.message_id == WebhookMessage.id)
+        .where(WebhookDelivery.endpoint_id == endpoint_id)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(WebhookDelivery.id > after_id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if changed_since is not None:
+        query = query.where(
+            or_(
+                WebhookDelivery.created_at >= changed_since,
+                WebhookDelivery.last_attempt_at >= changed_since,
+            )
+        )
+    return [_view(session, delivery, kind) for delivery, kind in session.execute(query)]
+
+
+def posted_body(session: Session, delivery_id: int) -> str | None:
+    """The body every attempt of the delivery posts (delivery.py builds it the same way)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        return None
+    message = delivery.message
+    posted = body(
+        message.kind,
+        message.created_at,
+        message.payload,
+        message.subject,
+        with_subject=delivery.endpoint.include_subject,
+    )
+    return posted.decode("utf-8")
 
 
 def get_delivery(session: Session, delivery_id: int) -> DeliveryView | None:
@@ -118,4 +166,12 @@ def _attempt(row: WebhookAttempt) -> AttemptView:
     )
 
 
-__all__ = ["AttemptView", "DeliveryView", "attempts_of", "get_delivery", "list_deliveries"]
+__all__ = [
+    "AttemptView",
+    "DeliveryView",
+    "attempts_of",
+    "deliveries_after",
+    "get_delivery",
+    "list_deliveries",
+    "posted_body",
+]

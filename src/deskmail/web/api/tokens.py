@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from deskmail.store.accounts import Role
 from deskmail.web.accounts import user_by_id
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiViewer
 from deskmail.web.security.tokens import create_token
@@ -76,7 +77,7 @@ def create(request: Request, response: Response, body: TokenIn, user: ApiViewer)
 
 
 @router.delete("/{token_id}", status_code=204, summary="Revoke a token")
-def revoke(request: Request, token_id: int, user: ApiViewer) -> Response:
+def revoke(request: Request, token_id: RowId, user: ApiViewer) -> Response:
     try:
         revoke_token(context_of(request).store, user, token_id)
     except TokenNotFound:

@@ -18,6 +18,7 @@ from deskmail.web.accounts import (
     user_by_id,
 )
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiAdmin
 
@@ -68,7 +69,7 @@ def create(request: Request, response: Response, body: UserIn, user: ApiAdmin) -
 
 
 @router.get("/{user_id}", summary="One user")
-def read(request: Request, user_id: int, user: ApiAdmin) -> UserOut:
+def read(request: Request, user_id: RowId, user: ApiAdmin) -> UserOut:
     try:
         return UserOut.model_validate(user_by_id(context_of(request).store, user_id))
     except AccountError as exc:
@@ -76,7 +77,7 @@ def read(request: Request, user_id: int, user: ApiAdmin) -> UserOut:
 
 
 @router.patch("/{user_id}", summary="Change a user's role or password")
-def change(request: Request, user_id: int, body: UserChange, user: ApiAdmin) -> UserOut:
+def change(request: Request, user_id: RowId, body: UserChange, user: ApiAdmin) -> UserOut:
     store = context_of(request).store
     try:
         if body.role is not None:
@@ -89,7 +90,7 @@ def change(request: Request, user_id: int, body: UserChange, user: ApiAdmin) -> 
 
 
 @router.delete("/{user_id}", status_code=204, summary="Remove a user, their sessions and tokens")
-def remove(request: Request, user_id: int, user: ApiAdmin) -> Response:
+def remove(request: Request, user_id: RowId, user: ApiAdmin) -> Response:
     try:
         remove_user(context_of(request).store, user_id)
     except AccountError as exc:

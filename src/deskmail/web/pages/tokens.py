@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from deskmail.store.accounts import Role
 from deskmail.web.accounts import user_by_id
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageViewer
 from deskmail.web.security.tokens import create_token
@@ -56,7 +57,7 @@ def create(
 
 
 @router.post("/tokens/{token_id}/revoke", name="token_revoke")
-def revoke(request: Request, user: PageViewer, token_id: int) -> Response:
+def revoke(request: Request, user: PageViewer, token_id: RowId) -> Response:
     try:
         revoke_token(context_of(request).store, user, token_id)
     except TokenNotFound:

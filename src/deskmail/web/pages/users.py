@@ -17,6 +17,7 @@ from deskmail.web.accounts import (
     set_role,
 )
 from deskmail.web.context import context_of
+from deskmail.web.ids import RowId
 from deskmail.web.security.passwords import MIN_LENGTH
 from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageAdmin
@@ -65,7 +66,7 @@ def add(
 
 @router.post("/users/{user_id}/role", name="user_role")
 def change_role(
-    request: Request, user: PageAdmin, user_id: int, role: Annotated[Role, Form()]
+    request: Request, user: PageAdmin, user_id: RowId, role: Annotated[Role, Form()]
 ) -> Response:
     try:
         changed = set_role(context_of(request).store, user_id, role)
@@ -78,7 +79,7 @@ def change_role(
 def reset_password(
     request: Request,
     user: PageAdmin,
-    user_id: int,
+    user_id: RowId,
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
@@ -89,7 +90,7 @@ def reset_password(
 
 
 @router.post("/users/{user_id}/remove", name="user_remove")
-def remove(request: Request, user: PageAdmin, user_id: int) -> Response:
+def remove(request: Request, user: PageAdmin, user_id: RowId) -> Response:
     try:
         removed = remove_user(context_of(request).store, user_id)
     except AccountError as exc:

@@ -1,1 +1,1 @@
-"""Reads of the store for the pages and the API, one module per resource."""
+"""Store reads for the pages and the API, one module per resource."""
