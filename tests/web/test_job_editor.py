@@ -243,19 +243,6 @@ def test_roles_on_the_editor_pages(web: LiveWeb, tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(StoredJob)) == 0
 
 
-def test_delete_and_disable_a_database_job(web: LiveWeb, tmp_path: Path) -> None:
-    client = web.browser_client(Role.ADMIN)
-    box = new_mailbox(tmp_path, "drop")
-    assert client.post("/jobs/new", data=maildir_form(box)).status_code == 303
-    assert client.post("/jobs/Drop/switch", data={"enabled": "false"}).status_code == 303
-    job = JobCatalog(web.config, web.store).get("Drop")
-    assert job.enabled is False and job.revision == 2
-    assert "status-disabled" in client.get("/jobs").text.split('data-job="Drop"')[1]
-    assert client.post("/jobs/Drop/delete").status_code == 303
-    assert 'data-job="Drop"' not in client.get("/jobs").text
-    assert client.post("/jobs/Drop/delete").status_code == 404
-
-
 def test_a_plain_form_carries_the_csrf_token_in_a_hidden_field(
     web: LiveWeb, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deskmail.config.errors import ConfigError, job_key
+from deskmail.config.models import JobConfig
 from deskmail.jobs.catalog import (
     CatalogJob,
     JobNotFound,
@@ -327,7 +328,7 @@ def test_saved(request: Request, name: str, user: ApiAdmin) -> CheckOut:
     return _check_out(check_job(job, context.config, context.store))
 
 
-def _draft(request: Request, draft: DraftIn) -> Any:
+def _draft(request: Request, draft: DraftIn) -> JobConfig:
     catalog = context_of(request).jobs.catalog
     name = draft.settings.get("name")
     try:

@@ -31,6 +31,7 @@ from deskmail.config.models import (
     Security,
     SmtpSecurity,
     StrangerReplies,
+    Timeouts,
 )
 from deskmail.config.oauth2 import OAuth2Flow, OAuth2Provider
 from deskmail.config.toml_text import toml_table
@@ -247,9 +248,8 @@ def form_from_job(job: JobConfig | None) -> JobForm:
     """A new job's form (IMAP over TLS, every built-in preprocessing rule listed, off), or
     the form of a job (its secrets left out: the job comes from the catalog without them)."""
     if job is None:
-        values = {"protocol": Protocol.IMAP.value, "security": Security.SSL.value}
-        values |= {name: "true" for name in ("enabled", "reject_invalid_certificates", "idle")}
-        values |= {"create_new_requests": "true", "smtp.reject_invalid_certificates": "true"}
+        values = _defaults()
+        values |= {"protocol": Protocol.IMAP.value, "smtp.reject_invalid_certificates": "true"}
         return JobForm(values, _default_rows())
     dumped = job.model_dump(mode="json", by_alias=True)
     values = {}
@@ -344,6 +344,32 @@ def _rules(text: str) -> list[dict[str, Any]]:
 def _row(table: Mapping[str, Any]) -> PreprocessRow:
     definition = {k: v for k, v in table.items() if k not in ("name", "enabled")}
     return PreprocessRow(str(table.get("name", "")), bool(table.get("enabled", True)), definition)
+
+
+def _defaults() -> dict[str, str]:
+    """A new job's form: each field at the default the models give it (team "IT", ...)."""
+    from pydantic_core import PydanticUndefined
+
+    values = {}
+    for name in (*TEXT_FIELDS, *BOOL_FIELDS):
+        model, key = (
+            (Timeouts, name[len("timeouts.") :])
+            if name.startswith("timeouts.")
+            else (
+                JobConfig,
+                name,
+            )
+        )
+        field_info = model.model_fields.get(key)
+        default = field_info.default if field_info is not None else None
+        if default is None or default is PydanticUndefined or default == "":
+            continue
+        values[name] = (
+            ("true" if default else "false")
+            if isinstance(default, bool)
+            else str(getattr(default, "value", default))
+        )
+    return values
 
 
 def _default_rows() -> tuple[PreprocessRow, ...]:

@@ -33,7 +33,6 @@ from deskmail.store.sealing import SecretKeyError
 from deskmail.web.context import context_of
 from deskmail.web.forms.field_errors import GENERAL, field_errors
 from deskmail.web.forms.job_form import (
-    BOOL_FIELDS,
     CHOICES,
     FIELDS,
     FormError,
@@ -194,7 +193,6 @@ def _editor(
         editable=editable,
         secrets=_secret_states(job),
         choices=CHOICES,
-        bools=BOOL_FIELDS,
         general_error=form.error(GENERAL),
         check=check,
         folders=folders,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from deskmail.config.errors import ConfigError
-from deskmail.jobs.catalog import CatalogError, JobNotFound, ReadOnlyJob
+from deskmail.jobs.catalog import CatalogError, JobNotFound
 from deskmail.jobs.secrets import UnreadableSecrets
 from deskmail.store.accounts import Role
 from deskmail.store.sealing import SecretKeyError
@@ -124,9 +124,7 @@ def delete(request: Request, user: PageAdmin, name: str) -> Response:
         context_of(request).jobs.catalog.delete(name)
     except JobNotFound:
         return _no_such_job(request, name)
-    except ReadOnlyJob as exc:
-        return _overview(request, user, status=409, error=str(exc))
-    except CatalogError as exc:
+    except CatalogError as exc:  # ReadOnlyJob: a file job, to be removed from its file
         return _overview(request, user, status=409, error=str(exc))
     return _done(request, f"{name}: deleted (its tickets and runs stay).")
 
