@@ -314,10 +314,15 @@ def run_one(database: str, args: argparse.Namespace) -> dict[str, Any]:
         cookie = open_session(store, user.id, "127.0.0.1")
         token = create_token(store, user, "bench", Role.VIEWER, None).secret
         store.dispose()
+        load_before = os.getloadavg()[0]
         with server(config) as base:
             results = measure(base, cookie, token, args.tickets, args.requests, args.seconds,
                               args.clients)  # fmt: skip
         results["built"] = built
+        results["load"] = (load_before, os.getloadavg()[0])
+        print(
+            f"  load average: {load_before:.1f} before, {results['load'][1]:.1f} after", flush=True
+        )
         return results
 
 
@@ -364,6 +369,13 @@ def report(all_results: dict[str, dict[str, Any]], args: argparse.Namespace) -> 
     )
     lines.append("| building the data (s) | "
                  + " | ".join(f"{all_results[h]['built']:.0f}" for h in heads) + " |")  # fmt: skip
+    lines.append(
+        "| load average (1 min) before / after | "
+        + " | ".join(
+            f"{all_results[h]['load'][0]:.1f} / {all_results[h]['load'][1]:.1f}" for h in heads
+        )
+        + " |"
+    )
     return "\n".join(lines)
 
 
