@@ -50,7 +50,7 @@ WORDS = (
     "certificate", "expired", "login", "locked", "account", "new", "starter", "leaver",
 )
 # fmt: on
-PAGE_SEARCH = "printer toner"  # two words found together in about 1 subject in 700
+PAGE_SEARCH = "printer toner"  # two words found together in about 1 subject in 125
 RARE_SEARCH = "zeppelin"  # in no subject: every subject is read
 CHUNK = 10_000
 
@@ -314,10 +314,15 @@ def run_one(database: str, args: argparse.Namespace) -> dict[str, Any]:
         cookie = open_session(store, user.id, "127.0.0.1")
         token = create_token(store, user, "bench", Role.VIEWER, None).secret
         store.dispose()
+        load_before = os.getloadavg()[0]
         with server(config) as base:
             results = measure(base, cookie, token, args.tickets, args.requests, args.seconds,
                               args.clients)  # fmt: skip
         results["built"] = built
+        results["load"] = (load_before, os.getloadavg()[0])
+        print(
+            f"  load average: {load_before:.1f} before, {results['load'][1]:.1f} after", flush=True
+        )
         return results
 
 
@@ -341,7 +346,9 @@ def _database(kind: str, work: Path) -> Iterator[str]:
 
 def report(all_results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     names = [
-        name for name in next(iter(all_results.values())) if name not in ("concurrent", "built")
+        name
+        for name in next(iter(all_results.values()))
+        if name not in ("concurrent", "built", "load")
     ]
     heads = list(all_results)
     lines = [
@@ -364,6 +371,13 @@ def report(all_results: dict[str, dict[str, Any]], args: argparse.Namespace) -> 
     )
     lines.append("| building the data (s) | "
                  + " | ".join(f"{all_results[h]['built']:.0f}" for h in heads) + " |")  # fmt: skip
+    lines.append(
+        "| load average (1 min) before / after | "
+        + " | ".join(
+            f"{all_results[h]['load'][0]:.1f} / {all_results[h]['load'][1]:.1f}" for h in heads
+        )
+        + " |"
+    )
     return "\n".join(lines)
 
 

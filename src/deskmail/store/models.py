@@ -167,8 +167,9 @@ class Ticket(Base):
         # Subject search on PostgreSQL (store/subject_search.py; SQLite's is an FTS5 table).
         Index(
             subject_search.POSTGRESQL_INDEX,
-            text("lower(subject) gin_trgm_ops"),
+            func.lower(text("subject")).label("subject_lower"),
             postgresql_using="gin",
+            postgresql_ops={"subject_lower": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -123,7 +123,7 @@ def ticket_list(
             return render(
                 request, "tickets.html", user, status=422, title=title, error=str(exc),
                 form=form, choices=choices, tickets=[], next_url=None, kind=kind,
-                statuses=list(TicketStatus), kinds=list(TicketKind), detail_route=detail_route,
+                statuses=list(TicketStatus), kinds=list(TicketKind), detail_prefix="",
             )  # fmt: skip
         page = latest_change_first(session, wanted, cursor, PAGE_SIZE)
         rows = list(page.rows)
@@ -131,10 +131,12 @@ def ticket_list(
         if page.next_cursor:
             route = request.url_for(request.scope["route"].name)
             next_url = str(route.include_query_params(**form.query(), cursor=page.next_cursor))
+        # One url_for, not one a row: Starlette's walks every route each time.
+        detail_prefix = str(request.url_for(detail_route, ticket_id=0)).removesuffix("0")
         return render(
             request, "tickets.html", user, title=title, form=form, choices=choices,
             tickets=rows, next_url=next_url, kind=kind, first_page=cursor is None,
-            statuses=list(TicketStatus), kinds=list(TicketKind), detail_route=detail_route,
+            statuses=list(TicketStatus), kinds=list(TicketKind), detail_prefix=detail_prefix,
         )  # fmt: skip
 
 
