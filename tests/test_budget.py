@@ -80,9 +80,7 @@ def test_a_mail_over_its_budget_is_quarantined_and_the_batch_goes_on(
     assert subjects == ["First request", "Third request"]
     assert events == [f'Mail could not be processed (job "Support"): "Printer {SLOW}"']
     (held,) = [r for r in records if r.outcome is Fate.QUARANTINED]
-    assert held.error == (
-        "preprocess and classify: over the processing budget of 1 s per message"
-    )
+    assert held.error == ("preprocess and classify: over the processing budget of 1 s per message")
     assert held.raw_sha256 is not None
     kept = store.blobs.path(held.raw_sha256).read_bytes()  # as the server gave it (CRLF)
     assert hashlib.sha256(kept).hexdigest() == held.raw_sha256

@@ -148,9 +148,7 @@ def take_in_batch(
         messages = [p.message for p in prepared]
         if any(m is None for m in messages):  # quarantined, one by one below
             raise OverBudget
-        senders = {
-            m.sender.normalized for m in messages if m and m.sender and m.sender.normalized
-        }
+        senders = {m.sender.normalized for m in messages if m and m.sender and m.sender.normalized}
         with _transaction(store) as (session, blobs):
             kept = Batch()
             deferred.defer_rows(session)
@@ -366,7 +364,9 @@ def _quarantine(
     reason = (f"{stage}: {describe_error(exc)}" if exc is not None else stage)[:4000]
     log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason)
     if exc is not None:
-        log.debug("job %s: message %s: the error's traceback", context.job, fetched.key, exc_info=exc)
+        log.debug(
+            "job %s: message %s: the error's traceback", context.job, fetched.key, exc_info=exc
+        )
     store.blobs.put(fetched.raw, sha256)
     subject = message.subject if message else ""
     try:
