@@ -98,6 +98,46 @@ def test_a_mail_over_its_budget_is_quarantined_and_the_batch_goes_on(
     store.dispose()
 
 
+def test_a_parse_over_its_budget_in_the_parsing_worker_is_quarantined(
+    dovecot: Dovecot, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run-once --parse-worker: the budget stops the parse in the worker process."""
+    user = dovecot.user("budgetw")
+    table = job_table(
+        dovecot.job(user),
+        name="Support",
+        password_env="BUDGET_PW",
+        after_processing="delete",
+        fallback_user="helpdesk",
+        message_budget_seconds=1,
+        fetch_batch=1,  # more new mail than one batch: the worker is used
+    )
+    config = write_config(tmp_path / "deskmail.toml", database_url, [table])
+    for raw in (_mail("First request"), _mail(f"Printer {SLOW}"), _mail("Third request")):
+        dovecot.append(user, raw)
+    monkeypatch.setenv("DESKMAIL_SLOW_PARSE", SLOW)  # the worker inherits it
+
+    result = CliRunner().invoke(
+        main,
+        ["run-once", "--config", str(config), "--parse-worker"],
+        env=ENV,
+        catch_exceptions=False,
+    )
+
+    assert result.exit_code in (0, 3), result.output
+    store = Store(database_url, tmp_path / "blobs")
+    with store.session() as session:
+        incidents = session.scalars(select(Ticket).where(Ticket.kind == TicketKind.INCIDENT))
+        subjects = sorted(t.subject for t in incidents)
+        (held,) = session.scalars(
+            select(IntakeRecord).where(IntakeRecord.outcome == Fate.QUARANTINED)
+        )
+    assert subjects == ["First request", "Third request"]
+    assert held.error == "parse: over the processing budget of 1 s per message"
+    assert dovecot.count(user) == 1
+    store.dispose()
+
+
 def test_a_parse_over_its_budget_is_quarantined_as_such(store: Store) -> None:
     # Long enough to parse that a budget of a microsecond always runs out.
     raw = _mail("Big") + b"".join(b"line %d of the log\n" % i for i in range(200_000))

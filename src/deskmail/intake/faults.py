@@ -7,7 +7,8 @@ check is one dict lookup.
 
 `DESKMAIL_SLOW_SUBJECT=text` makes preprocessing of a mail whose subject holds
 `text` spin (in Python, as a runaway loop would) until its time budget stops it
-(intake/budget.py), or 10 minutes. Unset in production: one dict lookup.
+(intake/budget.py), or 10 minutes; `DESKMAIL_SLOW_PARSE=text` the same for parsing
+a mail whose raw bytes hold `text`. Unset in production: one dict lookup.
 """
 
 from __future__ import annotations
@@ -51,8 +52,17 @@ def reached(point: CrashPoint) -> None:
 
 def slow_stage(subject: str) -> None:
     slow = os.environ.get("DESKMAIL_SLOW_SUBJECT")  # read each time: tests set it late
-    if not slow or slow not in subject:
-        return
+    if slow and slow in subject:
+        _spin()
+
+
+def slow_parse(raw: bytes) -> None:
+    slow = os.environ.get("DESKMAIL_SLOW_PARSE")
+    if slow and slow.encode() in raw:
+        _spin()
+
+
+def _spin() -> None:
     until = time.monotonic() + 600
     while time.monotonic() < until:
         pass

@@ -30,10 +30,11 @@ import types
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from deskmail.intake.budget import DEFAULT_SECONDS, OverBudget, limited
+from deskmail.intake.faults import slow_parse
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.parse.spool import Spool
@@ -53,7 +54,8 @@ class Prepared:
 
     sha256: str
     message: ParsedMessage | None  # None: parsing went over the message's budget
-    seconds: float = 0.0  # what parsing took of the budget (intake/budget.py)
+    # What parsing took of the budget (intake/budget.py); not part of what was prepared.
+    seconds: float = field(default=0.0, compare=False)
 
 
 def prepare(raw: bytes, spool: Spool | None, budget: float = DEFAULT_SECONDS) -> Prepared:
@@ -63,6 +65,7 @@ def prepare(raw: bytes, spool: Spool | None, budget: float = DEFAULT_SECONDS) ->
     started = time.monotonic()
     try:
         with limited(budget):
+            slow_parse(raw)
             message = parse_message(raw, spool)
     except OverBudget:
         return Prepared(sha256, None, time.monotonic() - started)

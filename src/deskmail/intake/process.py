@@ -140,15 +140,14 @@ def take_in_batch(
     already hashed and parsed, in order (ParseAhead.collect), before the
     transaction: SQLite's write lock is held for the writes only.
     """
-    if len(batch) == 1:
-        return [take_in(store, job, context, batch[0], config=config, prepared=prepared[0])]
+    if len(batch) == 1 or any(p.message is None for p in prepared):
+        # A parse over its budget is quarantined, the others taken in, one by one.
+        return _one_by_one(store, job, context, batch, prepared, config)
     over: str | None = None  # the key of a message that went over its budget
     try:
         digests = [p.sha256 for p in prepared]
-        messages = [p.message for p in prepared]
-        if any(m is None for m in messages):  # quarantined, one by one below
-            raise OverBudget
-        senders = {m.sender.normalized for m in messages if m and m.sender and m.sender.normalized}
+        messages = [p.message for p in prepared if p.message is not None]
+        senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with _transaction(store) as (session, blobs):
             kept = Batch()
             deferred.defer_rows(session)
@@ -160,7 +159,7 @@ def take_in_batch(
             prefetch_recent_tickets(session, kept, job, senders)
             outcomes = []
             for fetched, one in zip(batch, prepared, strict=True):
-                assert one.message is not None  # checked above
+                assert one.message is not None  # checked on entry
                 watch = Stopwatch(job.message_budget_seconds, one.seconds)
                 args = (blobs, job, context, fetched, one.sha256, one.message, _Stage(), None)
                 try:
@@ -175,21 +174,36 @@ def take_in_batch(
             len(batch),
             describe_error(exc),
         )
-        return [
-            take_in(
-                store,
-                job,
-                context,
-                fetched,
-                config=config,
-                prepared=one,
-                over_budget=fetched.key == over,  # not run again: that would spend it twice
-            )
-            for fetched, one in zip(batch, prepared, strict=True)
-        ]
+        return _one_by_one(store, job, context, batch, prepared, config, over)
     for _ in outcomes:
         reached(CrashPoint.AFTER_COMMIT)
     return outcomes
+
+
+def _one_by_one(
+    store: Store,
+    job: JobConfig,
+    context: JobContext,
+    batch: Sequence[FetchedMessage],
+    prepared: Sequence[Prepared],
+    config: DeskmailConfig | None,
+    over: str | None = None,
+) -> list[MessageOutcome]:
+    """Each message in a transaction of its own. `over`: the key of the message that
+    went over its budget in the batch, quarantined without running it again (that
+    would spend its budget twice)."""
+    return [
+        take_in(
+            store,
+            job,
+            context,
+            fetched,
+            config=config,
+            prepared=one,
+            over_budget=fetched.key == over,
+        )
+        for fetched, one in zip(batch, prepared, strict=True)
+    ]
 
 
 class _Stage:
