@@ -87,6 +87,11 @@ CASES: dict[str, Callable[[int], bytes]] = {
     "body: header-like lines": _body(
         lambda n: b"From: a <b@c.d>\r\nSent: 1.2.2024\r\n" * (n // 32)
     ),
+    # preprocess/text.py cut(): separator lines "left dangling" were looked for from
+    # every line above the cut.
+    "body: separator lines above a cut": _body(
+        lambda n: b"Hello\r\n" + b"--\r\n" * (n // 4) + b"x\r\n-----Original Message-----\r\nOld"
+    ),
     "body: a long line of '<'": _body(lambda n: b"> <" * (n // 3) + b"a@b.c"),
 }
 
