@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=300, help="fuzzing time per target")
     ap.add_argument("--timeout", type=int, default=20, help="libFuzzer's limit per input (s)")
     ap.add_argument("--slow", type=float, default=2.0, help="keep inputs slower than this (s)")
+    ap.add_argument("--max-len", type=int, default=MAX_LEN, help="bytes of one input at most")
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args, rest = ap.parse_known_args()
@@ -72,7 +73,7 @@ def _run_target(target: str, args: argparse.Namespace) -> dict[str, object]:
                 str(args.slow),
                 f"-max_total_time={left}",
                 f"-timeout={args.timeout}",
-                f"-max_len={MAX_LEN}",
+                f"-max_len={args.max_len}",
                 "-rss_limit_mb=3072",
                 f"-artifact_prefix={crashes}/",
                 "-print_final_stats=1",

@@ -17,8 +17,8 @@ How it is enforced, and why:
   `quarantine retry`, the parse worker) signal.setitimer raises OverBudget from the
   SIGALRM handler: it stops pure Python and also a running regular expression (the
   `re` engine checks for signals while it backtracks). In another thread (a
-  daemon's job), signals cannot be used; a timer thread raises OverBudget in the
-  worker thread with PyThreadState_SetAsyncExc, at its next bytecode: a single long
+  daemon's job), signals cannot be used; one watchdog thread raises OverBudget in
+  the worker thread with PyThreadState_SetAsyncExc, at its next bytecode: a single long
   C call (one regular expression match) finishes first, which is why the built-in
   patterns are linear (tests/parse/test_linear_time.py).
 The budget covers parse, preprocess and classify, the stages whose time depends on
@@ -74,22 +74,28 @@ class Stopwatch:
         return self.seconds - (time.monotonic() - self._started)
 
 
+_alarm_armed = False
+
+
+def _expired(signum: int, frame: FrameType | None) -> None:
+    if _alarm_armed:  # a signal already on its way when the block ended is ignored
+        raise OverBudget
+
+
 @contextmanager
 def _alarm(seconds: float) -> Iterator[None]:
-    armed = True
-
-    def expired(signum: int, frame: FrameType | None) -> None:
-        if armed:  # a signal already on its way when the block ended is ignored
-            raise OverBudget
-
-    before = signal.signal(signal.SIGALRM, expired)
+    global _alarm_armed
+    # Installed once and left (nothing else in deskmail uses SIGALRM): signal.signal()
+    # costs ten times a pair of setitimer() calls, twice per message.
+    if signal.getsignal(signal.SIGALRM) is not _expired:
+        signal.signal(signal.SIGALRM, _expired)
+    _alarm_armed = True
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        armed = False
+        _alarm_armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, before)
 
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
@@ -97,41 +103,58 @@ _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 _set_async_exc.restype = ctypes.c_int
 
 
-class _Watch:
-    """A timer thread that raises OverBudget in the thread that made it."""
+class _Watchdog:
+    """One thread for the whole process that raises OverBudget in a thread whose
+    deadline passed: a timer thread per message cost more than setitimer by far."""
 
-    def __init__(self, seconds: float) -> None:
-        self.target = threading.get_ident()
-        self.lock = threading.Lock()
-        self.armed = True
-        self.fired = False
-        self.timer = threading.Timer(seconds, self._expire)
-        self.timer.daemon = True
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._deadlines: dict[int, float] = {}  # thread ident -> time.monotonic() deadline
+        self._fired: set[int] = set()
+        self._thread: threading.Thread | None = None
 
-    def _expire(self) -> None:
-        with self.lock:
-            if self.armed:
-                self.fired = True
-                _set_async_exc(self.target, OverBudget)
+    def arm(self, seconds: float) -> None:
+        with self._changed:
+            self._deadlines[threading.get_ident()] = time.monotonic() + seconds
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="budget", daemon=True)
+                self._thread.start()
+            self._changed.notify()
 
     def disarm(self) -> bool:
         """Whether it fired; an exception fired but not yet raised is taken back, so that
         it cannot go off later in the caller's code."""
-        self.timer.cancel()
-        with self.lock:
-            self.armed = False
-        if self.fired:
-            _set_async_exc(self.target, ctypes.py_object())
-        return self.fired
+        ident = threading.get_ident()
+        with self._changed:
+            self._deadlines.pop(ident, None)
+            fired = ident in self._fired
+            self._fired.discard(ident)
+        if fired:
+            _set_async_exc(ident, ctypes.py_object())
+        return fired
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for ident, deadline in list(self._deadlines.items()):
+                    if deadline <= now:
+                        del self._deadlines[ident]
+                        self._fired.add(ident)
+                        _set_async_exc(ident, OverBudget)
+                earliest = min(self._deadlines.values(), default=None)
+                self._changed.wait(None if earliest is None else earliest - now)
+
+
+_WATCHDOG = _Watchdog()
 
 
 @contextmanager
 def _watchdog(seconds: float) -> Iterator[None]:
-    watch = _Watch(seconds)
-    watch.timer.start()
+    _WATCHDOG.arm(seconds)
     try:
         yield
     finally:
-        fired = watch.disarm()
+        fired = _WATCHDOG.disarm()
     if fired:
         raise OverBudget
