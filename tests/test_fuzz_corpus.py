@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fuzz.targets import TARGETS, pipeline
+from fuzz.targets import TARGETS, parser, pipeline
 
 from deskmail.config.fate import Fate
 
@@ -33,6 +33,12 @@ def test_a_finding_goes_through_without_raising(path: Path, target: str) -> None
 def test_the_seed_corpus_goes_through_every_target(target: str) -> None:
     for path in sorted(CORPUS.rglob("*.eml")):
         TARGETS[target](path.read_bytes())
+
+
+def test_a_date_with_thousands_of_digits_is_unreadable_not_a_parser_failure() -> None:
+    message = parser((CORPUS / "fuzz" / "date-year-of-5000-digits.eml").read_bytes())
+    assert (message.subject, message.date) == ("Help", None)
+    assert message.defects == ("Date: unreadable",)
 
 
 def test_a_bounce_whose_returned_mail_has_8bit_headers_opens_no_ticket() -> None:
