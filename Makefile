@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := var/sample
 
-.PHONY: run web screenshots test lint typecheck pytest bench system-deps clean
+.PHONY: run web screenshots test lint typecheck pytest bench fuzz system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/deskmail sample init --dir $(SAMPLE)
@@ -36,6 +36,12 @@ pytest: $(VENV)/.test
 
 bench: $(VENV)/.test
 	$(BIN)/python bench/ingest.py --all
+
+# Coverage-guided fuzzing (fuzz/README.md): FUZZ_SECONDS per target; findings in var/fuzz/crashes/.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= parser pipeline
+fuzz: $(VENV)/.test
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 system-deps:
 	scripts/system-deps.sh

@@ -31,6 +31,7 @@ from deskmail.parse.encoded_words import decode_header_text
 from deskmail.parse.fields import message_id
 from deskmail.parse.message import ParsedAttachment, ParsedMessage
 from deskmail.parse.mime_params import parse_params
+from deskmail.parse.parts import raw_header
 
 # The local part of every Message-ID deskmail writes starts so (outbound/compose.py):
 # mail carrying one, or answering one, is our own automatic mail coming back.
@@ -40,7 +41,9 @@ _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mailer_daemon", "mail-daem
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 _SUPPRESS_REPLIES = frozenset({"all", "autoreply", "oof"})
 _KEYWORD = re.compile(r"[^\s(]*")
-_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+# The local part at most 64 characters (RFC 5321): unbounded, findall() went over a
+# long word without an address from each of its characters, in quadratic time.
+_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]{1,64}@[^\s<>,;:\"()\[\]]+")
 # Reads the header blocks of report parts and returned mail; compat32 never raises on junk.
 _HEADERS_PARSER = BytesHeaderParser(policy=policy.compat32)
 
@@ -288,7 +291,7 @@ def _original_message_id(message: ParsedMessage, signs: Signs) -> str | None:
     returned = _attachment(message, ORIGINAL_TYPES)
     if returned is not None:
         headers = _HEADERS_PARSER.parsebytes(returned.data)
-        found = message_id(decode_header_text(headers.get("Message-ID", "") or ""))
+        found = message_id(decode_header_text(raw_header(headers, "Message-ID") or ""))
         if found:
             return normalize_message_id(found)
     # qmail, Sendmail, KDDI and others quote the returned mail in the text.
@@ -305,7 +308,8 @@ def _original_message_id(message: ParsedMessage, signs: Signs) -> str | None:
 def _original_subject(message: ParsedMessage) -> str | None:
     returned = _attachment(message, ORIGINAL_TYPES)
     if returned is not None:
-        subject = decode_header_text(_HEADERS_PARSER.parsebytes(returned.data).get("Subject", ""))
+        fields = _HEADERS_PARSER.parsebytes(returned.data)
+        subject = decode_header_text(raw_header(fields, "Subject") or "")
         if subject.strip():
             return subject.strip()
     quoted = _BODY_SUBJECT.search(message.text)
@@ -348,15 +352,19 @@ def _recipients(data: bytes) -> tuple[FailedRecipient, ...]:
     found = []
     for block in re.split(rb"\r?\n[ \t]*\r?\n", data):  # the per-message block has none
         fields = _HEADERS_PARSER.parsebytes(block)
-        recipient = fields.get("Final-Recipient") or fields.get("Original-Recipient")
+        # raw_header, not fields.get(): compat32 gives a Header object, not a str,
+        # for a value with 8-bit bytes (found by fuzzing).
+        recipient = raw_header(fields, "Final-Recipient") or raw_header(
+            fields, "Original-Recipient"
+        )
         if not recipient:
             continue
         found.append(
             FailedRecipient(
                 address=_typed_value(recipient),
-                action=_typed_value(fields.get("Action", "")).lower(),
-                status=_typed_value(fields.get("Status", "")),
-                diagnostic=_typed_value(fields.get("Diagnostic-Code", "")),
+                action=_typed_value(raw_header(fields, "Action") or "").lower(),
+                status=_typed_value(raw_header(fields, "Status") or ""),
+                diagnostic=_typed_value(raw_header(fields, "Diagnostic-Code") or ""),
             )
         )
     return tuple(found)

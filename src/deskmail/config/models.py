@@ -304,6 +304,13 @@ class JobConfig(Strict):
     )
     max_attachment_size: int | None = Field(default=None, ge=1, description="bytes, per file")
     include_raw_message: bool = Field(default=False, description="attach the original .eml")
+    message_budget_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="time one mail may take from raw bytes to a plan (parse, preprocess,"
+        " classify); a mail over it is quarantined and the batch goes on",
+    )
 
     # Operations: the daemon, outgoing mail, errors as events, logs.
     schedule: Annotated[NonEmptyLine, AfterValidator(_schedule)] = Field(

@@ -1,15 +1,21 @@
-"""Crash points for the kill tests.
+"""Crash points for the kill tests, and a slow stage for the budget tests.
 
 `DESKMAIL_CRASH_AT=in_transaction:5` makes the process SIGKILL itself the 5th
 time it reaches that point, which is how the tests prove that a crash at any
 step boundary neither loses nor duplicates mail. Unset in production: the
 check is one dict lookup.
+
+`DESKMAIL_SLOW_SUBJECT=text` makes preprocessing of a mail whose subject holds
+`text` spin (in Python, as a runaway loop would) until its time budget stops it
+(intake/budget.py), or 10 minutes; `DESKMAIL_SLOW_PARSE=text` the same for parsing
+a mail whose raw bytes hold `text`. Unset in production: one dict lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from enum import StrEnum
 
 
@@ -42,3 +48,21 @@ def reached(point: CrashPoint) -> None:
     _hits[point.value] = _hits.get(point.value, 0) + 1
     if _hits[point.value] >= _TARGET[1]:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def slow_stage(subject: str) -> None:
+    slow = os.environ.get("DESKMAIL_SLOW_SUBJECT")  # read each time: tests set it late
+    if slow and slow in subject:
+        _spin()
+
+
+def slow_parse(raw: bytes) -> None:
+    slow = os.environ.get("DESKMAIL_SLOW_PARSE")
+    if slow and slow.encode() in raw:
+        _spin()
+
+
+def _spin() -> None:
+    until = time.monotonic() + 600
+    while time.monotonic() < until:
+        pass

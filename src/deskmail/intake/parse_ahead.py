@@ -25,13 +25,16 @@ import logging
 import os
 import signal
 import sys
+import time
 import types
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from deskmail.intake.budget import DEFAULT_SECONDS, OverBudget, limited
+from deskmail.intake.faults import slow_parse
 from deskmail.parse.message import ParsedMessage
 from deskmail.parse.parser import parse_message
 from deskmail.parse.spool import Spool
@@ -50,15 +53,27 @@ class Prepared:
     """A message ready for the database: its digest and what the parser made of it."""
 
     sha256: str
-    message: ParsedMessage
+    message: ParsedMessage | None  # None: parsing went over the message's budget
+    # What parsing took of the budget (intake/budget.py); not part of what was prepared.
+    seconds: float = field(default=0.0, compare=False)
 
 
-def prepare(raw: bytes, spool: Spool | None) -> Prepared:
-    return Prepared(hashlib.sha256(raw).hexdigest(), parse_message(raw, spool))
+def prepare(raw: bytes, spool: Spool | None, budget: float = DEFAULT_SECONDS) -> Prepared:
+    """Hashed and parsed within `budget` seconds (in either process: the pool runs its
+    tasks in the worker's main thread, where budget.py can stop a parse)."""
+    sha256 = hashlib.sha256(raw).hexdigest()
+    started = time.monotonic()
+    try:
+        with limited(budget):
+            slow_parse(raw)
+            message = parse_message(raw, spool)
+    except OverBudget:
+        return Prepared(sha256, None, time.monotonic() - started)
+    return Prepared(sha256, message, time.monotonic() - started)
 
 
-def _prepare_all(raws: list[bytes], spool: Spool | None) -> list[Prepared]:
-    return [prepare(raw, spool) for raw in raws]
+def _prepare_all(raws: list[bytes], spool: Spool | None, budget: float) -> list[Prepared]:
+    return [prepare(raw, spool, budget) for raw in raws]
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -94,11 +109,15 @@ def _main_module_hidden() -> Iterator[None]:
 class ParseAhead:
     """submit() a batch, collect() it later; without a worker, collect() parses here.
 
-    `spool`: where large attachments are decoded to, by either process (parse/spool.py)."""
+    `spool`: where large attachments are decoded to, by either process (parse/spool.py).
+    `budget`: seconds a message's parse may take (the job's message_budget_seconds)."""
 
-    def __init__(self, *, enabled: bool, spool: Spool | None = None) -> None:
+    def __init__(
+        self, *, enabled: bool, spool: Spool | None = None, budget: float = DEFAULT_SECONDS
+    ) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self.spool = spool
+        self.budget = budget
         if enabled and sys.platform == "linux":
             # Imported here: a run without the worker does not load multiprocessing (0.5 MiB).
             import multiprocessing
@@ -120,7 +139,7 @@ class ParseAhead:
         from concurrent.futures.process import BrokenProcessPool  # loaded with the pool
 
         try:
-            return self._pool.submit(_prepare_all, small, self.spool)
+            return self._pool.submit(_prepare_all, small, self.spool, self.budget)
         except BrokenProcessPool as exc:  # the worker died: the rest is parsed here
             log.warning("parsing worker gone (%s); parsing here", exc)
             self.close()
@@ -140,7 +159,9 @@ class ParseAhead:
         prepared = []
         for fetched in batch:
             ready = next(from_worker, None) if done and len(fetched.raw) < INLINE_LIMIT else None
-            prepared.append(ready if ready is not None else prepare(fetched.raw, self.spool))
+            if ready is None:
+                ready = prepare(fetched.raw, self.spool, self.budget)
+            prepared.append(ready)
         return prepared
 
     def close(self) -> None:

@@ -34,12 +34,12 @@ from deskmail.classify.plan import Recorded
 from deskmail.classify.steps import classify
 from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig, JobConfig
-from deskmail.intake import journal
-from deskmail.intake.faults import CrashPoint, reached
-from deskmail.intake.parse_ahead import Prepared
+from deskmail.intake import budget, journal
+from deskmail.intake.budget import OverBudget, Stopwatch
+from deskmail.intake.faults import CrashPoint, reached, slow_stage
+from deskmail.intake.parse_ahead import Prepared, prepare
 from deskmail.intake.replies import queue_replies
 from deskmail.parse.message import ParsedMessage
-from deskmail.parse.parser import parse_message
 from deskmail.preprocess import preprocess
 from deskmail.sources.base import FetchedMessage
 from deskmail.store import deferred
@@ -78,23 +78,38 @@ def take_in(
     retrying: IntakeRecord | None = None,
     config: DeskmailConfig | None = None,
     prepared: Prepared | None = None,
+    over_budget: bool = False,
 ) -> MessageOutcome:
     """One message in a transaction of its own.
 
     `retrying`: the quarantined journal row of this message, updated in place.
     `config`: for automatic mails (acknowledgement, denial, group notice); None sends none.
-    `prepared`: the message already hashed and parsed (not parsed twice)."""
-    sha256 = prepared.sha256 if prepared else hashlib.sha256(fetched.raw).hexdigest()
+    `prepared`: the message already hashed and parsed (not parsed twice).
+    `over_budget`: it went over its time budget in a batch; quarantined without a retry."""
+    seconds = job.message_budget_seconds
     try:
-        message = prepared.message if prepared else parse_message(fetched.raw)
+        if prepared is None:
+            prepared = prepare(fetched.raw, None, seconds)
     except Exception as exc:  # a parser bug must not stop the mailbox
+        sha256 = hashlib.sha256(fetched.raw).hexdigest()
         return _quarantine(store, job, context, fetched, sha256, None, "parse", exc, retrying)
+    sha256, message = prepared.sha256, prepared.message
+    if message is None:
+        why = budget.reason(seconds, "parse")
+        return _quarantine(store, job, context, fetched, sha256, None, why, None, retrying)
+    if over_budget:
+        why = budget.reason(seconds, _BUDGETED)
+        return _quarantine(store, job, context, fetched, sha256, message, why, None, retrying)
 
     stage = _Stage()
+    watch = Stopwatch(seconds, prepared.seconds)
     try:
         with _transaction(store) as (session, blobs):
             args = (blobs, job, context, fetched, sha256, message, stage, retrying, config)
-            outcome = _write(session, Batch(), *args)
+            outcome = _write(session, Batch(), watch, *args)
+    except OverBudget:
+        why = budget.reason(seconds, _BUDGETED)
+        return _quarantine(store, job, context, fetched, sha256, message, why, None, retrying)
     except _NotQuarantined:
         return MessageOutcome(fetched.key, Fate.SKIPPED, message.subject)
     except IntegrityError as exc:
@@ -125,11 +140,13 @@ def take_in_batch(
     already hashed and parsed, in order (ParseAhead.collect), before the
     transaction: SQLite's write lock is held for the writes only.
     """
-    if len(batch) == 1:
-        return [take_in(store, job, context, batch[0], config=config, prepared=prepared[0])]
+    if len(batch) == 1 or any(p.message is None for p in prepared):
+        # A parse over its budget is quarantined, the others taken in, one by one.
+        return _one_by_one(store, job, context, batch, prepared, config)
+    over: str | None = None  # the key of a message that went over its budget
     try:
         digests = [p.sha256 for p in prepared]
-        messages = [p.message for p in prepared]
+        messages = [p.message for p in prepared if p.message is not None]
         senders = {m.sender.normalized for m in messages if m.sender and m.sender.normalized}
         with _transaction(store) as (session, blobs):
             kept = Batch()
@@ -141,9 +158,15 @@ def take_in_batch(
             prefetch_people(session, kept, senders)
             prefetch_recent_tickets(session, kept, job, senders)
             outcomes = []
-            for fetched, sha256, message in zip(batch, digests, messages, strict=True):
-                args = (blobs, job, context, fetched, sha256, message, _Stage(), None, config)
-                outcomes.append(_write(session, kept, *args))
+            for fetched, one in zip(batch, prepared, strict=True):
+                assert one.message is not None  # checked on entry
+                watch = Stopwatch(job.message_budget_seconds, one.seconds)
+                args = (blobs, job, context, fetched, one.sha256, one.message, _Stage(), None)
+                try:
+                    outcomes.append(_write(session, kept, watch, *args, config))
+                except OverBudget:
+                    over = fetched.key
+                    raise
     except Exception as exc:
         log.info(
             "job %s: batch of %d rolled back (%s); taking its messages in one by one",
@@ -151,19 +174,45 @@ def take_in_batch(
             len(batch),
             describe_error(exc),
         )
-        return [
-            take_in(store, job, context, fetched, config=config, prepared=one)
-            for fetched, one in zip(batch, prepared, strict=True)
-        ]
+        return _one_by_one(store, job, context, batch, prepared, config, over)
     for _ in outcomes:
         reached(CrashPoint.AFTER_COMMIT)
     return outcomes
+
+
+def _one_by_one(
+    store: Store,
+    job: JobConfig,
+    context: JobContext,
+    batch: Sequence[FetchedMessage],
+    prepared: Sequence[Prepared],
+    config: DeskmailConfig | None,
+    over: str | None = None,
+) -> list[MessageOutcome]:
+    """Each message in a transaction of its own. `over`: the key of the message that
+    went over its budget in the batch, quarantined without running it again (that
+    would spend its budget twice)."""
+    return [
+        take_in(
+            store,
+            job,
+            context,
+            fetched,
+            config=config,
+            prepared=one,
+            over_budget=fetched.key == over,
+        )
+        for fetched, one in zip(batch, prepared, strict=True)
+    ]
 
 
 class _Stage:
     """How far a message got, for the quarantine's reason."""
 
     name = "classify"
+
+
+_BUDGETED = "preprocess and classify"  # the stages _write runs under the budget
 
 
 @contextmanager
@@ -179,6 +228,7 @@ def _transaction(store: Store) -> Iterator[tuple[Session, BlobBatch]]:
 def _write(
     session: Session,
     batch: Batch,
+    watch: Stopwatch,
     blobs: BlobWriter,
     job: JobConfig,
     context: JobContext,
@@ -205,8 +255,11 @@ def _write(
             same = seen.get(digest)
         return Recorded(same.ticket_id, same.activity_id) if same is not None else None
 
-    text = preprocess(message.text, job.preprocessing).text
-    plan = classify(Mail(job, message, text, sha256), StoreLookups(session, batch, job, same_bytes))
+    with budget.limited(watch.left):  # the rest of the message's budget (budget.py)
+        slow_stage(message.subject)
+        text = preprocess(message.text, job.preprocessing).text
+        lookups = StoreLookups(session, batch, job, same_bytes)
+        plan = classify(Mail(job, message, text, sha256), lookups)
     if seen is not None:
         seen.setdefault(sha256, record)
     if plan.fate is Fate.DUPLICATE:
@@ -315,14 +368,19 @@ def _quarantine(
     sha256: str,
     message: ParsedMessage | None,
     stage: str,
-    exc: Exception,
+    exc: Exception | None,
     retrying: IntakeRecord | None = None,
 ) -> MessageOutcome:
-    """Keep the raw bytes and the reason, and report it; the message stays on the server."""
+    """Keep the raw bytes and the reason, and report it; the message stays on the server.
+
+    `exc` None: `stage` is the whole reason (a message over its time budget)."""
     # Kept, logged and put in the event: the stage and the error, never the row's values.
-    reason = f"{stage}: {describe_error(exc)}"[:4000]
+    reason = (f"{stage}: {describe_error(exc)}" if exc is not None else stage)[:4000]
     log.error("job %s: message %s quarantined (%s)", context.job, fetched.key, reason)
-    log.debug("job %s: message %s: the error's traceback", context.job, fetched.key, exc_info=exc)
+    if exc is not None:
+        log.debug(
+            "job %s: message %s: the error's traceback", context.job, fetched.key, exc_info=exc
+        )
     store.blobs.put(fetched.raw, sha256)
     subject = message.subject if message else ""
     try:

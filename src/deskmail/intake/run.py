@@ -291,6 +291,7 @@ def _pass(
         ahead = ParseAhead(
             enabled=parse_worker and len(new) > job.fetch_batch,
             spool=_spool(store, job) if new else None,
+            budget=job.message_budget_seconds,
         )
 
         waiting: list[str] = []  # committed, to be acknowledged
@@ -397,7 +398,7 @@ def _take_in(
     try:
         outcomes = take_in_batch(store, job, context, batch, prepared, config)
     finally:  # files of attachments not kept (ignored, quarantined): the blob store took the rest
-        discard(p.message for p in prepared)
+        discard(p.message for p in prepared if p.message is not None)
     for outcome in outcomes:
         summary.count(outcome)
         if on_message is not None:

@@ -27,7 +27,9 @@ _LOCAL_ONLY = re.compile(r"[A-Za-z0-9._+-]+")  # "root" from cron: no domain
 _BAD_IN_ADDRESS = re.compile(r"[\s<>()\[\],;:\"\\]")
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 _STASHED = re.compile("\ue000(\\d+)\ue001")
-_ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# The local part at most 64 characters (RFC 5321's limit): unbounded, findall() went
+# over a long run of letters from each of its positions, in quadratic time.
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # One address in its usual forms, read without the compat32 parser (which goes a
 # character at a time in Python: 6% of parsing the benchmark's mail). Anything else
 # goes to that parser; what this reads, it reads as the parser does (compared
@@ -35,13 +37,16 @@ _ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SPEC = r"([A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
 _LWS = "[ \t\r\n]"  # the parser's white space: not \v, \f or Unicode's
 _ATOM_START = r'[^ \t\r\n"<>()\[\]\\,;:@.]'
+# The display name takes its trailing white space (stripped after): a lazy name
+# followed by {_LWS}* could split a run of spaces in every way, in quadratic time.
 _SIMPLE_ADDRESS = re.compile(
-    rf'{_LWS}*(?:"([^"\\\r\n]*)"|({_ATOM_START}[^"<>()\[\]\\,;:@]*?))?{_LWS}*<{_SPEC}>{_LWS}*'
+    rf'{_LWS}*(?:"([^"\\\r\n]*)"{_LWS}*|({_ATOM_START}[^"<>()\[\]\\,;:@]*))?<{_SPEC}>{_LWS}*'
     rf"|{_LWS}*{_SPEC}{_LWS}*"
 )
 _WORDS = re.compile(f"{_LWS}+")
 # "1 Jan 0000": the stdlib reads years below 100 as 19xx/20xx, even when written with 4 digits.
-_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\s+(\d{3,})\b")
+# At most 9 digits: int() refuses over 4,300 (CPython's limit) and the parser failed.
+_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\s+(\d{3,9})\b")
 
 
 def parse_addresses(raw: str) -> tuple[list[Address], str | None]:

@@ -90,7 +90,9 @@ def limit_nesting(html: str) -> tuple[str, bool]:
         return html, False
     pieces: list[str] = []
     depth = last = 0
-    for match in _TAG.finditer(html):
+    # Up to the last ">": past it every "<" would scan to the end and fail, which made
+    # a body of "<a <a <a ..." quadratic; a tag ends with ">", so none is missed.
+    for match in _TAG.finditer(html, 0, html.rfind(">") + 1):
         closing, name, self_closing = match.groups()
         if name.lower() in _FLAT or self_closing:
             too_deep = depth >= MAX_NESTING

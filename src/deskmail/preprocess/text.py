@@ -6,7 +6,10 @@ import re
 from collections.abc import Callable, Iterable
 
 # Lines quoted by a reply ("> ", ">> ", "> > ") may carry a client's header too.
-QUOTE_PREFIX = r"[ \t]*(?:>[ \t]?)*"
+# Atomic: what follows it never starts with ">" or a blank, so giving back quote marks
+# cannot make a match, and trying every count of them before a [^\n]* made a line of
+# 100,000 ">" take seconds per pattern (tests/test_linear_time.py).
+QUOTE_PREFIX = r"(?>[ \t]*(?:>[ \t]?)*)"
 
 # The rules' own patterns: ^ and $ per line; case does not matter in mail clients' phrases.
 FLAGS = re.MULTILINE | re.IGNORECASE
@@ -23,12 +26,17 @@ def alternatives(fragments: Iterable[str]) -> str:
 
 # A line of nothing but separator characters ("====", "____", "-----"), left dangling
 # above the cut, belongs to what was cut.
-_DANGLING_SEPARATOR = re.compile(r"(?:\n[ \t]*[-_=*~#]{2,}[ \t]*)+\Z")
+_SEPARATOR_LINE = re.compile(r"[ \t]*[-_=*~#]{2,}[ \t]*")
 
 
 def cut(text: str, index: int) -> str:
     """Everything before index, less the blank lines and separator lines left at the cut."""
-    return _DANGLING_SEPARATOR.sub("", text[:index].rstrip()).rstrip()
+    kept = text[:index].rstrip()
+    # Line by line from the end: one pattern anchored at the end (\Z) was tried from
+    # every line of a text of separator lines, in quadratic time. Never the first line.
+    while (start := kept.rfind("\n")) >= 0 and _SEPARATOR_LINE.fullmatch(kept, start + 1):
+        kept = kept[:start]
+    return kept.rstrip()
 
 
 def quoted(line: str) -> bool:
