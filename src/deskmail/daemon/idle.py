@@ -401,8 +401,8 @@ class IdleHub:
                 if watcher.connected_before:
                     watcher.wake()  # mail that came while we were away was not announced
                 watcher.connected_before = True
-                log.info("job %s: waiting for new mail in %r (IMAP IDLE)", job.name, source.folder)
                 client.idle()
+                log.info("job %s: waiting for new mail in %r (IMAP IDLE)", job.name, source.folder)
             except _LOST as exc:
                 self._lost(watcher, exc, close=True)
                 return
