@@ -94,6 +94,12 @@ def _keepalive(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
+def _say_ready(watcher: IdleWatcher) -> None:
+    ready, watcher.ready = watcher.ready, None
+    if ready is not None:
+        ready()
+
+
 class _State(Enum):
     NEW = "new"
     BUSY = "busy"  # a connect thread holds the session (connecting, renewing)
@@ -114,8 +120,12 @@ class IdleWatcher:
         reconnect_base: float = RECONNECT_BASE,
         tokens: BearerTokens | None = None,
         hub: IdleHub | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> None:
         self.job = job
+        # Called once, when the first session is IDLE (or has failed, or has no
+        # IDLE): the job's first pass then misses no mail that came before.
+        self.ready = ready
         self.tokens = tokens  # an OAuth2 job's access tokens (XOAUTH2)
         self.wake = wake
         self.reissue = reissue
@@ -354,6 +364,7 @@ class IdleHub:
             )
         watcher.state = _State.WAITING
         self._set_timer(watcher, delay)
+        _say_ready(watcher)  # the job's pass reports the problem meanwhile
 
     # ---- the connect threads ---------------------------------------------------
 
@@ -396,6 +407,7 @@ class IdleHub:
                     )
                     self._logout(watcher, idling=False)
                     self._post(lambda: self._finish(watcher))
+                    _say_ready(watcher)
                     return
                 _keepalive(client.socket())
                 if watcher.connected_before:
@@ -403,6 +415,7 @@ class IdleHub:
                 watcher.connected_before = True
                 client.idle()
                 log.info("job %s: waiting for new mail in %r (IMAP IDLE)", job.name, source.folder)
+                _say_ready(watcher)
             except _LOST as exc:
                 self._lost(watcher, exc, close=True)
                 return

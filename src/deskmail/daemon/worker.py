@@ -39,6 +39,8 @@ log = logging.getLogger("deskmail.daemon.worker")
 
 # Spread of the first runs after start: jobs and instances do not all connect at once.
 START_SPREAD = 1.0
+# An IDLE job's first pass waits for its session (see _take); at the latest this long.
+READY_FALLBACK = 60.0
 # How often an instance that does not own a job tries to take it over.
 LOCK_RETRY = 15.0
 # A watcher blocked connecting to a silent server must not hold up a stop;
@@ -86,21 +88,23 @@ def watcher_for(
     wake: Callable[[], None],
     store: Store | None = None,
     hub: IdleHub | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> Watcher | None:
     """The push watcher of a job with idle = true, if its protocol has one (POP3 has none).
 
     `store` holds an OAuth2 job's token cache; without it such a job waits for its schedule.
     `hub`: the daemon's IDLE sessions (the process's shared one when not given).
+    `ready`: called once an IMAP job's IDLE session is on (or could not be).
     """
     if not job.idle:
         return None
     if job.protocol is MailProtocol.IMAP:
         if job.oauth2 is None:
-            return IdleWatcher(job, wake, hub=hub)
+            return IdleWatcher(job, wake, hub=hub, ready=ready)
         if store is None:
             return None
         try:
-            return IdleWatcher(job, wake, tokens=job_tokens(job, store), hub=hub)
+            return IdleWatcher(job, wake, tokens=job_tokens(job, store), hub=hub, ready=ready)
         except (ConfigError, SourceError):  # the scheduled run reports it, with its event
             return None
     if job.protocol is MailProtocol.MAILDIR:
@@ -210,9 +214,15 @@ class JobWorker:
         self._owned = True
         self._waiting_logged = False
         log.info("job %s: started, %s", self.name, self._schedule)
-        self._watcher = watcher_for(self.job, self.wake, self._store, self._hub)
-        if self._watcher is not None:
-            self._watcher.start()
+        self._watcher = watcher_for(self.job, self.wake, self._store, self._hub, self.wake)
+        if self._watcher is None:
+            return self._rng.uniform(0.0, START_SPREAD)
+        self._watcher.start()
+        if isinstance(self._watcher, IdleWatcher):
+            # The first pass comes when IDLE is on (ready): mail that arrives
+            # before is fetched by it, mail after is announced. Connecting a
+            # thousand sessions is staggered, and so are the first passes.
+            return READY_FALLBACK * self._rng.uniform(1.0, 1.2)
         return self._rng.uniform(0.0, START_SPREAD)
 
     def _stop_watcher(self) -> None:
