@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from deskmail.daemon.scheduler import Scheduler
 from deskmail.store.engine import Store
@@ -116,3 +116,39 @@ def test_a_wake_during_a_pass_runs_the_job_again_never_twice_at_once() -> None:
     finally:
         scheduler.stop(10)
     assert not scheduler.alive()
+
+
+def test_job_locks_of_many_jobs_hold_one_postgresql_connection(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    from deskmail.daemon.locks import JobLocks
+
+    host_a, host_b = Store(postgresql_url, tmp_path / "a"), Store(postgresql_url, tmp_path / "b")
+    locks_a, locks_b = JobLocks(host_a), JobLocks(host_b)
+
+    def lock_sessions() -> int:
+        with host_b.session() as session:
+            query = (
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            )
+            return int(session.scalar(text(query), {"name": "deskmail job lock"}) or 0)
+
+    try:
+        held = [locks_a.for_job(f"Job {n}") for n in range(50)]
+        assert all(lock.acquire() for lock in held)
+        assert lock_sessions() == 1, "fifty jobs, one lock session"
+        assert not any(locks_b.for_job(f"Job {n}").acquire() for n in range(50))
+        assert not locks_a.for_job("Job 7").acquire(), "held here already, for another worker"
+        held[7].release()
+        taken = locks_b.for_job("Job 7")
+        assert taken.acquire() and taken.held(), "a released job is free for the other instance"
+        for lock in held:
+            lock.release()
+        wait_for(lambda: lock_sessions() == 1, "the idle lock session closed")  # b's stays
+        taken.release()
+        wait_for(lambda: lock_sessions() == 0, "no lock held, no lock session")
+    finally:
+        for locks, store in ((locks_a, host_a), (locks_b, host_b)):
+            locks.dispose()
+            store.dispose()
