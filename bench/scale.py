@@ -102,6 +102,8 @@ class Figures:
     floor_p50: float  # Dovecot alone, ms
     burst: float  # s until all N ticketed
     burst_append: float  # s the APPENDs themselves took
+    start_cpu: float  # serve's CPU seconds until every IDLE session was on
+    burst_cpu: float  # serve's CPU seconds for the burst
     exactly_once: bool
 
 
@@ -178,7 +180,12 @@ def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) 
                 return output.read_text("utf-8", "replace").count("waiting for new mail") >= jobs
 
             ready = _wait(idling, "every IDLE session", 300, daemon) - started
-            print(f"  N={jobs}: every IDLE session on after {ready:.1f} s", flush=True)
+            start_cpu = _cpu_seconds(daemon.pid)
+            print(
+                f"  N={jobs}: every IDLE session on after {ready:.1f} s"
+                f" (serve used {start_cpu:.1f} CPU-s until then)",
+                flush=True,
+            )
             runs = select(func.count()).select_from(Run).where(Run.finished_at.is_not(None))
             passes = _wait(lambda: _count(store, runs) >= jobs, "first passes", 600, daemon)
             print(f"  N={jobs}: every first pass done after {passes - started:.1f} s", flush=True)
@@ -213,7 +220,7 @@ def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) 
                 .select_from(Ticket)
                 .where(Ticket.subject.like(f"Burst {jobs} %"))
             )
-            first = time.monotonic()
+            first, burst_cpu = time.monotonic(), _cpu_seconds(daemon.pid)
             with ThreadPoolExecutor(BURST_THREADS) as pool:
                 list(
                     pool.map(
@@ -228,6 +235,7 @@ def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) 
                 lambda: _count(store, burst_subjects) >= jobs, "the burst", 600, daemon
             )
             burst = burst_done - first
+            burst_cpu = _cpu_seconds(daemon.pid) - burst_cpu
             time.sleep(5)  # a late duplicate would show now
             with store.session() as session:
                 tickets = session.scalar(burst_subjects) or 0
@@ -243,6 +251,7 @@ def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) 
                 f" {appended:.1f} s); {tickets} tickets, {distinct} subjects,"
                 f" {journal} journal rows:",
                 "exactly once" if exactly_once else "NOT exactly once",
+                f"; serve used {burst_cpu:.1f} CPU-s ({1000 * burst_cpu / jobs:.0f} ms a mail)",
                 flush=True,
             )
         floor = server_floor(dovecot, 20)
@@ -260,6 +269,8 @@ def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) 
             floor_p50=statistics.median(floor) * 1000,
             burst=burst,
             burst_append=appended,
+            start_cpu=start_cpu,
+            burst_cpu=burst_cpu,
             exactly_once=exactly_once,
         )
     finally:
@@ -302,16 +313,17 @@ def main() -> None:
     print(
         "| mailboxes | all IDLE on | first passes done | RSS (peak) | threads | idle CPU"
         " | push p50 / p95 / max (Dovecot alone p50) | burst: all ticketed (APPENDs took)"
-        " | exactly once |"
+        " | exactly once | serve CPU: start, burst a mail |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row.jobs:,} | {row.ready:.1f} s | {row.first_passes:.1f} s"
             f" | {row.rss_mib:.0f} MiB ({row.peak_rss_mib:.0f}) | {row.threads}"
             f" | {row.idle_cpu:.2f}% | {row.p50:.0f} / {row.p95:.0f} / {row.worst:.0f} ms"
             f" ({row.floor_p50:.0f} ms) | {row.burst:.1f} s ({row.burst_append:.1f} s)"
-            f" | {'yes' if row.exactly_once else 'NO'} |"
+            f" | {'yes' if row.exactly_once else 'NO'}"
+            f" | {row.start_cpu:.1f} s, {1000 * row.burst_cpu / row.jobs:.0f} ms |"
         )
 
 

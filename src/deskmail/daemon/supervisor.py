@@ -32,6 +32,7 @@ and the pool and hub threads are alive: a daemon whose worker died is restarted 
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import threading
 import time
@@ -98,6 +99,7 @@ def serve(
     """
     if config is None:
         config = load_configuration(config_path)
+    _raise_open_files_limit()
     if store is None:
         store = open_store(config)
         store.require_current_schema()
@@ -164,6 +166,17 @@ def serve(
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     log.info("stopped")
     return EXIT_OK
+
+
+def _raise_open_files_limit() -> None:
+    """Soft limit up to the hard one: each IMAP IDLE job holds a socket and, on SQLite, a
+    lock file, and systemd's default soft limit of 1,024 would stop at about 500 jobs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:  # e.g. an infinite hard limit the kernel refuses
+            log.debug("open files limit left at %d: %s", soft, exc)
 
 
 def _wait_for_signal(timeout: float) -> int | None:
