@@ -152,3 +152,44 @@ def test_job_locks_of_many_jobs_hold_one_postgresql_connection(
         for locks, store in ((locks_a, host_a), (locks_b, host_b)):
             locks.dispose()
             store.dispose()
+
+
+def test_a_step_stuck_on_its_server_does_not_hold_up_the_other_jobs() -> None:
+    """One thread, one task that hangs (a server that never answers): the pool grows by
+    one for it, the other task runs, and the extra thread leaves once the hang ends."""
+    scheduler = Scheduler(1, most=4, stall_after=0.2)
+    scheduler.start()
+    hung, unhang, ran = threading.Event(), threading.Event(), threading.Event()
+
+    class Hanging:
+        name = "Hanging"
+
+        def step(self) -> float | None:
+            hung.set()
+            unhang.wait(20)
+            return None
+
+    class Other:
+        name = "Other"
+
+        def step(self) -> float | None:
+            ran.set()
+            return None
+
+    try:
+        hanging = Hanging()
+        scheduler.add(hanging)
+        assert hung.wait(10)
+        scheduler.add(Other())
+        assert not ran.wait(0.5), "the only thread is stuck"
+        scheduler.rebalance()
+        assert ran.wait(10), "a thread was added beside the stuck one"
+        assert scheduler.threads() == 2
+        unhang.set()
+        assert scheduler.join(hanging, 10)
+        scheduler.rebalance()
+        wait_for(lambda: scheduler.threads() == 1, "the extra thread to leave")
+        assert scheduler.alive()
+    finally:
+        unhang.set()
+        scheduler.stop(10)

@@ -14,8 +14,12 @@ only when the earliest task is due or a task is woken.
 - Passes are blocking (imapclient, poplib, SQLAlchemy): threads, not coroutines.
   PASS_THREADS bounds how many mailboxes are worked at once and therefore the
   database connections taken (the store's pool holds more than that, see
-  README "Limits"), and a mailbox stuck on a slow server holds one thread of
-  the pool, not the others' schedules.
+  README "Limits").
+- A step that runs longer than STALL_AFTER (a server that does not answer
+  until the connect or read timeout, a huge mailbox) does not count against
+  the pool: rebalance(), called on the daemon's tick, adds a thread for each
+  such step, up to MOST_THREADS, and the extra threads end once they are not
+  needed. Forty mailboxes on one dead server do not stall the other jobs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ log = logging.getLogger("deskmail.daemon.scheduler")
 # How many passes run at once. SQLite writes one transaction at a time and the
 # work is mostly I/O; more threads only queue on the database (bench/scale.py).
 PASS_THREADS = 8
+# A step running this long is taken as stuck on its server (rebalance()).
+STALL_AFTER = 10.0
+# Threads at most, stuck ones included.
+MOST_THREADS = 64
 
 
 class Task(Protocol):
@@ -47,7 +55,7 @@ class Task(Protocol):
 class _Entry:
     """A task's bookkeeping, guarded by the scheduler's lock."""
 
-    __slots__ = ("again", "done", "due", "generation", "running", "task")
+    __slots__ = ("again", "done", "due", "generation", "running", "started", "task")
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -55,16 +63,28 @@ class _Entry:
         self.generation = 0
         self.running = False
         self.again = False
+        self.started = 0.0  # when the running step began
         self.done = threading.Event()
 
 
 class Scheduler:
     """A heap of due tasks and the threads that run them. start(), add(), wake(), stop()."""
 
-    def __init__(self, threads: int = PASS_THREADS, name: str = "pass") -> None:
-        if threads < 1:
-            raise ValueError("need at least one thread")
+    def __init__(
+        self,
+        threads: int = PASS_THREADS,
+        name: str = "pass",
+        *,
+        most: int = MOST_THREADS,
+        stall_after: float = STALL_AFTER,
+    ) -> None:
+        if not 1 <= threads <= most:
+            raise ValueError("need 1 <= threads <= most")
         self._count = threads
+        self._most = most
+        self._stall_after = stall_after
+        self._wanted = threads  # the pool's size now: threads + stuck steps, at most `most`
+        self._numbers = itertools.count(1)
         self._name = name
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -75,16 +95,51 @@ class Scheduler:
         self._stopping = False
 
     def start(self) -> None:
-        for number in range(self._count):
-            thread = threading.Thread(
-                target=self._main, name=f"{self._name} {number + 1}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+        with self._lock:
+            for _thread in range(self._count):
+                self._spawn()
+
+    def _spawn(self) -> None:
+        """One more thread (under the lock)."""
+        thread = threading.Thread(
+            target=self._main, name=f"{self._name} {next(self._numbers)}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
 
     def alive(self) -> bool:
         """Every thread of the pool still runs (a dead one would leave tasks waiting)."""
-        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+        with self._lock:
+            threads = list(self._threads)
+        return bool(threads) and all(thread.is_alive() for thread in threads)
+
+    def threads(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def rebalance(self) -> None:
+        """A thread more for each step stuck longer than STALL_AFTER; fewer once they end."""
+        with self._lock:
+            if self._stopping or not self._threads:
+                return
+            now = time.monotonic()
+            stuck = sum(
+                1
+                for entry in self._entries.values()
+                if entry.running and now - entry.started > self._stall_after
+            )
+            wanted = min(self._most, self._count + stuck)
+            if wanted > self._wanted:
+                log.warning(
+                    "%d pass(es) running for more than %.0f s; %d thread(s) for the others",
+                    stuck,
+                    self._stall_after,
+                    wanted - stuck,
+                )
+            self._wanted = wanted
+            while len(self._threads) < wanted:
+                self._spawn()
+            self._changed.notify_all()  # surplus threads end
 
     def add(self, task: Task, delay: float = 0.0) -> None:
         """Run `task` in `delay` seconds, then as its steps say."""
@@ -120,8 +175,9 @@ class Scheduler:
         with self._lock:
             self._stopping = True
             self._changed.notify_all()
+            threads = list(self._threads)
         deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
+        for thread in threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     # ---- the threads ----------------------------------------------------------
@@ -135,9 +191,13 @@ class Scheduler:
             self._changed.notify()
 
     def _next(self) -> _Entry | None:
-        """The next due entry, marked running; None when the scheduler stops."""
+        """The next due entry, marked running; None when the scheduler stops or has a thread
+        too many (this one then leaves the pool)."""
         with self._lock:
             while not self._stopping:
+                if len(self._threads) > self._wanted:
+                    self._threads.remove(threading.current_thread())
+                    return None
                 if not self._heap:
                     self._changed.wait()
                     continue
@@ -153,6 +213,7 @@ class Scheduler:
                 if self._heap:  # a burst: the next due task must not wait for this one
                     self._changed.notify()
                 entry.running = True
+                entry.started = time.monotonic()
                 entry.generation += 1  # no other entry of the task is live while it runs
                 return entry
         return None

@@ -233,8 +233,10 @@ class Supervisor:
             return getattr(self, "_switches", {})
 
     def tick(self) -> None:
-        """Beat, and start or stop the jobs whose switch changed in the web UI."""
+        """Beat, make room beside passes stuck on their server, and start or stop the jobs
+        whose switch changed in the web UI."""
         self._heartbeat.beat()
+        self._scheduler.rebalance()
         switches = self._read_switches()
         if switches != self._switches:
             self._switches = switches
