@@ -148,6 +148,13 @@ def _append(dovecot: Dovecot, user: str, raw: bytes) -> float:
         client.logout()
 
 
+def _source(args: argparse.Namespace) -> dict[str, str]:
+    """--deskmail-src: serve runs that checkout's deskmail (the design before, side by side)."""
+    if args.deskmail_src is None:
+        return {}
+    return {"PYTHONPATH": str(args.deskmail_src.resolve())}
+
+
 def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) -> Figures:
     url = args.database_url or f"sqlite:///{work / 'deskmail.db'}"
     upgrade(url)
@@ -169,7 +176,7 @@ def run_size(dovecot: Dovecot, jobs: int, args: argparse.Namespace, work: Path) 
     with open(output, "wb") as log:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "deskmail", "-v", "serve", "--config", str(config)],
-            env={**os.environ, PASSWORD_ENV: dovecot.password},
+            env={**os.environ, PASSWORD_ENV: dovecot.password, **_source(args)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -293,6 +300,9 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle CPU window (60)")
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
     parser.add_argument("--keep", type=Path, help="keep each size's files (serve.log...) here")
+    parser.add_argument(
+        "--deskmail-src", type=Path, help="run serve from this src/ (e.g. an older checkout's)"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     rows = []
