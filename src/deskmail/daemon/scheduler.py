@@ -33,9 +33,12 @@ from typing import Protocol
 
 log = logging.getLogger("deskmail.daemon.scheduler")
 
-# How many passes run at once. SQLite writes one transaction at a time and the
-# work is mostly I/O; more threads only queue on the database (bench/scale.py).
-PASS_THREADS = 8
+# How many passes run at once. A pass mostly waits (on the server, on the
+# database's commit), so the pool is wider than the cores: 8 threads took a
+# burst of 100 mails in 26 s, 16 in 9 s (bench/scale.py). 12 stays within the
+# store's connection pool (SQLAlchemy's QueuePool: 5 + 10 overflow), leaving
+# room for the heartbeat, the webhook worker and the web UI.
+PASS_THREADS = 12
 # A step running this long is taken as stuck on its server (rebalance()).
 STALL_AFTER = 10.0
 # Threads at most, stuck ones included.
