@@ -29,6 +29,7 @@ Prints one Markdown table row per N at the end (the table in README "Limits").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -38,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,25 @@ service imap-login {
   client_limit = 5000
 }
 """
+
+
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+@contextlib.contextmanager
+def inotify_instances(at_least: int) -> Iterator[None]:
+    """Dovecot watches each IDLE session's mailbox with an inotify instance of the mail
+    user; past the limit (128 by default) it logs "Inotify instance limit ... exceeded"
+    and looks only every 30 s, so pushes wait up to 30 s for the server, not for us.
+    Raised for the run, put back after."""
+    before = int(INOTIFY_INSTANCES.read_text())
+    if before < at_least:
+        INOTIFY_INSTANCES.write_text(str(at_least))
+    try:
+        yield
+    finally:
+        if before < at_least:
+            INOTIFY_INSTANCES.write_text(str(before))
 
 
 class ScaleDovecot(Dovecot):
@@ -310,13 +331,14 @@ def main() -> None:
         dovecot = ScaleDovecot(shutil.which("dovecot") or DOVECOT, f"scale{jobs}")
         dovecot.start()
         try:
-            if args.keep is not None:
-                work = args.keep / f"n{jobs}"
-                work.mkdir(parents=True)
-                rows.append(run_size(dovecot, jobs, args, work))
-            else:
-                with tempfile.TemporaryDirectory(prefix="deskmail-scale-") as temp:
-                    rows.append(run_size(dovecot, jobs, args, Path(temp)))
+            with inotify_instances(2 * jobs + 256):
+                if args.keep is not None:
+                    work = args.keep / f"n{jobs}"
+                    work.mkdir(parents=True)
+                    rows.append(run_size(dovecot, jobs, args, work))
+                else:
+                    with tempfile.TemporaryDirectory(prefix="deskmail-scale-") as temp:
+                        rows.append(run_size(dovecot, jobs, args, Path(temp)))
         finally:
             dovecot.stop()
     print()
