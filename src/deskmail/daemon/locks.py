@@ -2,9 +2,10 @@
 
 Running a job twice at once is already safe (the intake journal's unique key
 decides), but it doubles the IMAP sessions and the work. A session-level
-advisory lock per job, held on a connection of its own for as long as the
-worker owns the job, makes the other instances wait; if the owner dies, its
-connection closes and PostgreSQL frees the lock. SQLite is one host: an
+advisory lock per job, held for as long as the worker owns the job on one
+connection that holds all of the instance's job locks, makes the other
+instances wait; if the owner dies, its connection closes and PostgreSQL
+frees the locks. SQLite is one host: an
 exclusive lock on a file beside the database does the same between the
 processes of that host (serve, run-once from cron); the kernel frees it when
 its owner dies.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -30,6 +33,10 @@ except ImportError:  # not POSIX: SQLite jobs go unlocked, as before
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("deskmail.daemon.locks")
+
+# How long a checked lock session is trusted before the next SELECT 1
+# (held() comes before every pass of every job).
+CHECK_EVERY = 1.0
 
 # TCP keepalive on the lock connection: a vanished database host is noticed
 # in about a minute instead of the system default of two hours.
@@ -105,66 +112,130 @@ class FileLock:
             file.close()  # closing lets go of the lock
 
 
-class AdvisoryLock:
-    """pg_try_advisory_lock on a dedicated connection, kept open while the job is owned."""
+class _LockSession:
+    """One database session holding every advisory lock taken through one JobLocks.
 
-    def __init__(self, engine: Engine, job_name: str) -> None:
+    A session per job would cost a PostgreSQL connection per job (a thousand
+    jobs, a thousand backends: past max_connections); one session holds them
+    all. If it dies, every lock goes with it, and every worker notices on its
+    next held() and takes its job again on a new session.
+    """
+
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._job = job_name
-        self._key = lock_key(job_name)
+        self._guard = threading.Lock()  # one statement at a time on the connection
         self._connection: Connection | None = None
+        self._held: set[int] = set()
+        self._checked_at = 0.0
+        self.generation = 0  # changes when the session is lost: older locks are gone
 
-    def acquire(self) -> bool:
-        if self._connection is not None:
+    def take(self, key: int, job: str) -> int | None:
+        """The session's generation if the lock on `key` is ours now, else None."""
+        with self._guard:
+            if key in self._held:  # held here for another worker: advisory locks nest
+                return None
+            if self._connection is None:
+                try:
+                    # AUTOCOMMIT: the locks belong to the session, and no transaction
+                    # is left open ("idle in transaction") for as long as we hold them.
+                    self._connection = self._engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
+                except SQLAlchemyError as exc:
+                    log.warning("job %s: cannot reach the database for the job lock: %s", job, exc)
+                    return None
+                self._checked_at = time.monotonic()
+            try:
+                got = self._connection.scalar(sa.select(sa.func.pg_try_advisory_lock(key)))
+            except SQLAlchemyError as exc:
+                log.warning("job %s: cannot take the job lock: %s", job, exc)
+                self._lose()
+                return None
+            if not got:
+                self._close_if_unused()
+                return None
+            self._held.add(key)
+            return self.generation
+
+    def alive(self, generation: int, job: str) -> bool:
+        """The locks of `generation` are still held (checked at most once each CHECK_EVERY)."""
+        with self._guard:
+            if generation != self.generation or self._connection is None:
+                return False
+            if time.monotonic() - self._checked_at < CHECK_EVERY:
+                return True
+            try:
+                self._connection.execute(sa.text("SELECT 1"))
+            except SQLAlchemyError as exc:
+                # The session is gone, and its locks with it: another instance may own the jobs.
+                log.warning(
+                    "job %s: lost the database connection holding the job locks: %s", job, exc
+                )
+                self._lose()
+                return False
+            self._checked_at = time.monotonic()
             return True
-        try:
-            # AUTOCOMMIT: the lock belongs to the session, and no transaction
-            # is left open ("idle in transaction") for as long as we hold it.
-            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        except SQLAlchemyError as exc:
-            log.warning("job %s: cannot reach the database for the job lock: %s", self._job, exc)
-            return False
-        try:
-            got = connection.scalar(sa.select(sa.func.pg_try_advisory_lock(self._key)))
-        except SQLAlchemyError as exc:
-            log.warning("job %s: cannot take the job lock: %s", self._job, exc)
-            got = False
-        if got:
-            self._connection = connection
-            return True
-        connection.close()
-        return False
 
-    def held(self) -> bool:
-        if self._connection is None:
-            return False
-        try:
-            self._connection.execute(sa.text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            # The session is gone, and the lock with it: another instance may own the job now.
-            log.warning(
-                "job %s: lost the database connection holding the job lock: %s", self._job, exc
-            )
-            self._close()
-            return False
-        return True
+    def give_back(self, key: int, generation: int, job: str) -> None:
+        with self._guard:
+            if generation != self.generation or key not in self._held:
+                return
+            self._held.discard(key)
+            assert self._connection is not None
+            try:
+                self._connection.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
+            except SQLAlchemyError as exc:  # closing the session frees the lock anyway
+                log.debug("job %s: unlocking: %s", job, exc)
+                self._lose()
+                return
+            self._close_if_unused()
 
-    def release(self) -> None:
-        if self._connection is None:
-            return
-        try:
-            self._connection.scalar(sa.select(sa.func.pg_advisory_unlock(self._key)))
-        except SQLAlchemyError as exc:  # closing the session frees the lock anyway
-            log.debug("job %s: unlocking: %s", self._job, exc)
-        self._close()
+    def close(self) -> None:
+        with self._guard:
+            self._lose()
 
-    def _close(self) -> None:
+    def _close_if_unused(self) -> None:
+        if not self._held:  # run-once and the web's Run now hold no idle connection
+            self._lose()
+
+    def _lose(self) -> None:
         connection, self._connection = self._connection, None
+        self._held.clear()
+        self.generation += 1
         if connection is not None:
             try:
                 connection.close()
             except SQLAlchemyError as exc:
-                log.debug("job %s: closing the lock connection: %s", self._job, exc)
+                log.debug("closing the job lock connection: %s", exc)
+
+
+class AdvisoryLock:
+    """pg_try_advisory_lock on the JobLocks' session, held while the job is owned."""
+
+    def __init__(self, session: _LockSession, job_name: str) -> None:
+        self._session = session
+        self._job = job_name
+        self._key = lock_key(job_name)
+        self._generation: int | None = None
+
+    def acquire(self) -> bool:
+        if self._generation is not None and self._session.alive(self._generation, self._job):
+            return True
+        self._generation = self._session.take(self._key, self._job)
+        return self._generation is not None
+
+    def held(self) -> bool:
+        if self._generation is None:
+            return False
+        if self._session.alive(self._generation, self._job):
+            return True
+        self._generation = None
+        return False
+
+    def release(self) -> None:
+        generation, self._generation = self._generation, None
+        if generation is not None:
+            self._session.give_back(self._key, generation, self._job)
 
 
 class JobLocks:
@@ -175,9 +246,10 @@ class JobLocks:
         database = sqlite_file(store.engine.url)
         self._lock_files = database.parent if database is not None and fcntl else None
         self._lock_prefix = database.name if database is not None else ""
+        self._session: _LockSession | None = None
         if store.is_postgresql:
-            # NullPool: each owned job holds one real connection, never shared,
-            # and never taken from (or starving) the store's own pool.
+            # NullPool: the lock session is one real connection of its own,
+            # never taken from (or starving) the store's own pool.
             self._engine = sa.create_engine(
                 store.engine.url,
                 poolclass=NullPool,
@@ -187,7 +259,9 @@ class JobLocks:
 
     def for_job(self, job_name: str) -> JobLock:
         if self._engine is not None:
-            return AdvisoryLock(self._engine, job_name)
+            if self._session is None:
+                self._session = _LockSession(self._engine)
+            return AdvisoryLock(self._session, job_name)
         if self._lock_files is not None:
             # Named by the key: any job name makes a safe file name.
             name = f"{self._lock_prefix}.job-{lock_key(job_name) & (2**64 - 1):016x}.lock"
@@ -195,5 +269,7 @@ class JobLocks:
         return LocalLock()
 
     def dispose(self) -> None:
+        if self._session is not None:
+            self._session.close()
         if self._engine is not None:
             self._engine.dispose()

@@ -1,5 +1,10 @@
 """`deskmail serve`: one worker per enabled job, until a signal says stop.
 
+The workers are tasks of one scheduler with a bounded pool of threads
+(scheduler.py), and every IMAP IDLE session is kept by one hub (idle.py): the
+daemon's threads do not grow with its jobs. Which jobs this instance runs is
+asked of holdings.py.
+
 - SIGTERM / SIGINT: every worker finishes the message in hand and its
   commit, acknowledges what was committed, logs out; then exit 0.
 - SIGHUP: re-read the configuration file. Workers of removed or changed
@@ -21,12 +26,13 @@ transaction.
 
 Under systemd (`Type=notify`, see deploy/systemd/) the main thread also says
 READY, RELOADING and STOPPING, and pings the watchdog while every worker
-thread is alive: a daemon whose worker died is restarted by systemd.
+and the pool and hub threads are alive: a daemon whose worker died is restarted by systemd.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import threading
 import time
@@ -38,8 +44,11 @@ from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.heartbeat import Heartbeat
+from deskmail.daemon.holdings import held_jobs
+from deskmail.daemon.idle import IdleHub
 from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.notify import notify, watchdog_interval
+from deskmail.daemon.scheduler import Scheduler
 from deskmail.daemon.stored_jobs import POLL_SECONDS, ChangeListener, StoredJobs
 from deskmail.daemon.switches import read_switches, switched
 from deskmail.daemon.webhooks import WebhookWorker
@@ -90,6 +99,7 @@ def serve(
     """
     if config is None:
         config = load_configuration(config_path)
+    _raise_open_files_limit()
     if store is None:
         store = open_store(config)
         store.require_current_schema()
@@ -158,6 +168,17 @@ def serve(
     return EXIT_OK
 
 
+def _raise_open_files_limit() -> None:
+    """Soft limit up to the hard one: each IMAP IDLE job holds a socket and, on SQLite, a
+    lock file, and systemd's default soft limit of 1,024 would stop at about 500 jobs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:  # e.g. an infinite hard limit the kernel refuses
+            log.debug("open files limit left at %d: %s", soft, exc)
+
+
 def _wait_for_signal(timeout: float) -> int | None:
     """The next of our signals, or None when `timeout` seconds pass first."""
     info = signal.sigtimedwait(_SIGNALS, timeout)
@@ -195,6 +216,10 @@ class Supervisor:
         self._on_reload = on_reload
         self._locks = JobLocks(store)
         self._workers: dict[str, tuple[JobWorker, dict[str, Any]]] = {}
+        # Every job's passes share one bounded pool, every IDLE session one hub.
+        self._scheduler = Scheduler()
+        self._scheduler.start()
+        self._hub = IdleHub()
         self._stored = StoredJobs(store)
         self.running = config  # the file's jobs and the database's, as last applied
         self._heartbeat = Heartbeat(store)
@@ -208,8 +233,10 @@ class Supervisor:
             return getattr(self, "_switches", {})
 
     def tick(self) -> None:
-        """Beat, and start or stop the jobs whose switch changed in the web UI."""
+        """Beat, make room beside passes stuck on their server, and start or stop the jobs
+        whose switch changed in the web UI."""
         self._heartbeat.beat()
+        self._scheduler.rebalance()
         switches = self._read_switches()
         if switches != self._switches:
             self._switches = switches
@@ -247,7 +274,7 @@ class Supervisor:
     def apply(self, config: DeskmailConfig) -> None:
         """Stop the workers of removed or changed jobs, then start the missing ones."""
         self._heartbeat.beat()
-        wanted = {job.name: job for job in switched(config, self._switches).jobs if job.enabled}
+        wanted = held_jobs(switched(config, self._switches))
         fingerprints = {name: _fingerprint(config, job) for name, job in wanted.items()}
         outdated = [
             name
@@ -263,6 +290,8 @@ class Supervisor:
                 wanted[name],
                 self._locks.for_job(name),
                 runner=runner_for(config, self._debug_dir),
+                scheduler=self._scheduler,
+                hub=self._hub,
             )
             self._workers[name] = (worker, fingerprints[name])
             worker.start()
@@ -285,8 +314,12 @@ class Supervisor:
         return f"{len(self._workers)} job(s) running"
 
     def all_alive(self) -> bool:
-        """Every worker thread is still running (a dead one would never take mail in again)."""
-        return all(worker.alive() for worker, _fingerprint in self._workers.values())
+        """Every worker and the threads they run on are alive (else mail would wait forever)."""
+        return (
+            self._scheduler.alive()
+            and self._hub.alive()
+            and all(worker.alive() for worker, _fingerprint in self._workers.values())
+        )
 
     def reload(self) -> None:
         """SIGHUP: apply the configuration file again, unless it is refused."""
@@ -325,6 +358,8 @@ class Supervisor:
         self._stop(list(self._workers))
         if webhooks is not None and not webhooks.join(STOP_GRACE):
             log.warning("webhooks: a POST still running after %.0f s, left behind", STOP_GRACE)
+        self._scheduler.stop(STOP_GRACE)
+        self._hub.stop()
         self._heartbeat.forget()
         self._locks.dispose()
         self._store.dispose()
