@@ -8,6 +8,7 @@ the process; failures are named by their step.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
 import re
@@ -480,6 +481,41 @@ def test_a_certificate_expiring_within_the_warning_days_logs_and_opens_one_event
             select(Ticket.subject).where(Ticket.kind == TicketKind.EVENT)
         ).all()
     assert subjects.count(f'The certificate of job "Support" expires on {date}') == 1
+
+
+def test_a_client_secret_dated_within_the_warning_days_logs_and_opens_one_event(
+    platform: IdentityPlatform, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = platform.register(secret=SECRET)
+    soon = datetime.date.today() + datetime.timedelta(days=5)
+    job = oauth2_job(
+        platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET", secret_expires=soon
+    )
+    job = job.model_copy(update={"port": 9, "security": Security.NONE})  # the mailbox fails
+    later = job.model_copy(
+        update={
+            "oauth2": job.oauth2.model_copy(
+                update={"secret_expires": soon.replace(year=soon.year + 1)}
+            )
+        }  # type: ignore[union-attr]
+    )
+    run_job(store, later)  # a date beyond the warning days (30 by default): nothing
+    assert "expires on" not in caplog.text
+    run_job(store, job)
+    run_job(store, job)
+    assert f"job Support: the OAuth2 client secret expires on {soon:%Y-%m-%d}" in caplog.text
+    with store.session() as session:
+        events = session.scalars(select(Ticket).where(Ticket.kind == TicketKind.EVENT)).all()
+        expiring = [
+            event
+            for event in events
+            if event.subject == f'The client secret of job "Support" expires on {soon:%Y-%m-%d}'
+        ]
+        assert len(expiring) == 1  # the second run found it open
+        description = expiring[0].description
+    assert "set oauth2.secret_expires to its date" in description
+    assert "deskmail check" in description
+    assert SECRET not in description
 
 
 def test_only_an_oauth2_job_imports_msal_and_authlib(tmp_path: Path) -> None:

@@ -162,9 +162,15 @@ def test_an_unusable_delta_link_lists_the_whole_folder_again(
         source.list_keys()
         source.checkpoint()
     setattr(state.switches, switch, 1)
+    state.delta_queries.clear()
     with _source(mailbox, places) as source:
         assert _ids(source.list_keys()) == ids
     assert getattr(state.switches, switch) == 0
+    refused, restart = state.delta_queries[:2]
+    assert "$deltatoken" in refused
+    # 410 names where to start again (Location); syncStateNotFound starts from scratch.
+    expected = "id" if switch == "gone" else "receivedDateTime"
+    assert "$deltatoken" not in restart and restart["$select"] == expected
 
 
 def test_retry_after_in_seconds_and_as_a_date(mailbox: Microsoft365) -> None:
