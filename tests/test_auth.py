@@ -32,7 +32,7 @@ from deskmail.auth.tokens import job_tokens, tokens_for
 from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
 from deskmail.intake.run import run_job
-from deskmail.outbound.smtp import SmtpSession
+from deskmail.outbound.smtp import SmtpError, SmtpSession
 from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
@@ -348,6 +348,42 @@ def test_one_app_token_opens_imap_pop3_and_smtp(
     # One token for all three: the cache served it to the second and third sessions.
     assert len(platform.issued) == 1
     assert sink.tokens_seen == platform.issued
+
+
+def test_a_shared_mailbox_is_the_xoauth2_user_with_the_delegate_token(
+    platform: IdentityPlatform, store: Store, smtp_server: SmtpServer
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0  # agent@contoso.example signs in
+    sink = smtp_server.variant("starttls", auth=True, oauth2_key=platform.key)
+    shared = "support@contoso.example"
+    job = oauth2_job(platform, app.client_id, flow="delegated", scopes=["SMTP.Send"])
+    smtp = sink.config(user=shared, password=None, oauth2=job.oauth2)
+
+    def session_tokens():  # type: ignore[no-untyped-def]
+        return tokens_for(
+            smtp.oauth2,
+            store,
+            cache_name="Support",
+            use="smtp",  # type: ignore[arg-type]
+            file=None,
+            key="smtp.oauth2",
+            ca_file=platform.ca_file,
+            timeout=5,
+            hint="",
+        )
+
+    session_tokens().sign_in.device_sign_in(lambda message: None)
+    # Without FullAccess on the shared mailbox the delegate's valid token is refused.
+    with pytest.raises(SmtpError) as refused:
+        with SmtpSession(smtp, None, session_tokens()) as session:
+            session.send(make_message(shared), ["alice@example.com"])
+    assert "authentication failed" in str(refused.value) and "535" in str(refused.value)
+    sink.grant_full_access("agent@contoso.example", shared)
+    with SmtpSession(smtp, None, session_tokens()) as session:
+        session.send(make_message(shared), ["alice@example.com"])
+    assert sink.received[-1].user == shared
+    assert {jwt_claims(token)["email"] for token in sink.tokens_seen} == {"agent@contoso.example"}
 
 
 def test_a_valid_token_for_a_mailbox_exchange_was_not_told_about_names_the_missing_step(
