@@ -375,9 +375,8 @@ def test_a_shared_mailbox_is_the_xoauth2_user_with_the_delegate_token(
 
     session_tokens().sign_in.device_sign_in(lambda message: None)
     # Without FullAccess on the shared mailbox the delegate's valid token is refused.
-    with pytest.raises(SmtpError) as refused:
-        with SmtpSession(smtp, None, session_tokens()) as session:
-            session.send(make_message(shared), ["alice@example.com"])
+    with pytest.raises(SmtpError) as refused, SmtpSession(smtp, None, session_tokens()) as session:
+        session.send(make_message(shared), ["alice@example.com"])
     assert "authentication failed" in str(refused.value) and "535" in str(refused.value)
     sink.grant_full_access("agent@contoso.example", shared)
     with SmtpSession(smtp, None, session_tokens()) as session:
