@@ -200,6 +200,22 @@ def test_basic_authentication(tmp_path: Path) -> None:
     assert failure.value.step is Step.AUTHENTICATION
 
 
+def test_a_method_the_server_does_not_offer_is_named_not_taken_for_a_wrong_password(
+    fake: EwsFake, tmp_path: Path
+) -> None:
+    with pytest.raises(SourceError) as failure:
+        open_source(_job(fake, auth_mechanism="plain"), PASSWORD, MemoryState())
+    assert failure.value.step is Step.AUTHENTICATION
+    assert "does not accept basic logins" in failure.value.detail
+    assert "auth_mechanism" in describe_failure(failure.value)
+    # Offered but refused: a wrong password stays a wrong password.
+    with ews_fake(tmp_path / "basic", auth="basic") as basic:
+        job = JobConfig.model_validate(ews_job(basic, auth_mechanism="plain"))
+        with pytest.raises(SourceError) as wrong:
+            open_source(job, "wrong", MemoryState())
+    assert "does not accept" not in wrong.value.detail
+
+
 @pytest.mark.parametrize("mechanism", ["ntlm", "auto"])
 def test_a_wrong_password_fails_at_authentication(fake: EwsFake, mechanism: str) -> None:
     with pytest.raises(SourceError) as failure:
