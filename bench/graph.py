@@ -1,7 +1,8 @@
 """The Graph source's benchmark: a backlog through Microsoft's limits, on loopback.
 
     .venv/bin/python bench/graph.py [--count 1000] [--seed 42] [--delay 0.02]
-        [--budget 167/10] [--modes keep,mark_seen,move] [--fetch-threads 4] [--json FILE]
+        [--budget 167/10] [--modes keep,mark_seen,move] [--fetch-threads 4]
+        [--imap-runs 2] [--json FILE]
 
 Starts the Graph fake and the identity-platform fake of the test suite
 (tests/support/graph.py, tests/support/identity.py) in this process, with a
@@ -23,6 +24,11 @@ whole command, start-up included), requests per mail as the fake counted them,
 requests per mail, and the share of it reached. Checked after every run: one
 intake record per mail with the expected outcome, the expected number of
 tickets, and the post-action applied to every mail on the server.
+
+Peak RSS is set beside the IMAP run's on the same corpus, measured the same
+way in the same benchmark (bench/ingest.py's `run-once` of a plain-IMAP job on
+a private Dovecot, --imap-runs times: before the first Graph mode and after
+the last, so a drift of the machine shows), as a ratio to their median.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +49,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ is not installed
 import ingest  # bench/ingest.py: the corpus
 import measure  # bench/measure.py
+from tests.support.dovecot import DOVECOT, Dovecot
 from tests.support.graph import (
     CLIENT_SECRET,
     CLIENT_SECRET_ENV,
@@ -81,6 +89,15 @@ class Row:
     peak_rss_mib: float
 
 
+@dataclass
+class ImapRow:
+    """The IMAP run-once on the same corpus (bench/ingest.py), for its peak RSS."""
+
+    count: int
+    seconds: float
+    peak_rss_mib: float
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)
@@ -89,6 +106,9 @@ def main() -> None:
     parser.add_argument("--budget", default="167/10", help="requests/seconds")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--fetch-threads", type=int, default=4)
+    parser.add_argument(
+        "--imap-runs", type=int, default=2, help="IMAP runs for the RSS beside (0: none)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     requests, seconds = (float(part) for part in args.budget.split("/"))
@@ -100,26 +120,58 @@ def main() -> None:
         mails = [path.read_bytes() for path in sorted(corpus.path.glob("*.eml"))]
         # From bytecode, as an installed package (and bench/ingest.py's runs).
         print(ingest.compile_bytecode([ingest.ROOT / "src" / "deskmail"]), flush=True)
-        rows = []
-        with identity_platform(_dir(work / "identity")) as platform:
-            graph = start_graph(_dir(work / "graph"))
-            try:
-                app = platform.register(secret=CLIENT_SECRET)
-                graph.state.trusted_key = platform.key
-                graph.state.delay = args.delay
-                graph.state.budget = (int(requests), seconds)
-                m365 = Microsoft365(graph, platform, app.client_id)
-                for index, mode in enumerate(args.modes.split(",")):
-                    if index:  # the last run's requests leave the server's window first
-                        time.sleep(seconds + 1)
-                    rows.append(_run(m365, mode, mails, corpus, work, requests, seconds, args))
-            finally:
-                graph.server.stop()
-        _report(rows, args)
+        imap_rows: list[ImapRow] = []
+        dovecot = Dovecot(shutil.which("dovecot") or DOVECOT, "bench", alt_address=False)
+        if args.imap_runs:
+            dovecot.start()
+        try:
+            imap_rows += _imap_runs(dovecot, corpus, work, (args.imap_runs + 1) // 2)
+            rows = _graph_runs(mails, corpus, work, requests, seconds, args)
+            imap_rows += _imap_runs(dovecot, corpus, work, args.imap_runs // 2)
+        finally:
+            if args.imap_runs:
+                dovecot.stop()
+        _report(rows, imap_rows, args)
         if args.json is not None:
-            args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2))
+            found = {"graph": [asdict(r) for r in rows], "imap": [asdict(r) for r in imap_rows]}
+            args.json.write_text(json.dumps(found, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _imap_runs(dovecot: Dovecot, corpus: ingest.Corpus, work: Path, runs: int) -> list[ImapRow]:
+    found = []
+    for _ in range(runs):
+        print(f"imap: {corpus.count} mails ...", flush=True)
+        measured = ingest.run_deskmail(dovecot, work, corpus)  # checked there
+        found.append(ImapRow(corpus.count, measured.seconds, measured.tree_mib))
+    return found
+
+
+def _graph_runs(
+    mails: list[bytes],
+    corpus: ingest.Corpus,
+    work: Path,
+    requests: float,
+    seconds: float,
+    args: argparse.Namespace,
+) -> list[Row]:
+    rows = []
+    with identity_platform(_dir(work / "identity")) as platform:
+        graph = start_graph(_dir(work / "graph"))
+        try:
+            app = platform.register(secret=CLIENT_SECRET)
+            graph.state.trusted_key = platform.key
+            graph.state.delay = args.delay
+            graph.state.budget = (int(requests), seconds)
+            m365 = Microsoft365(graph, platform, app.client_id)
+            for index, mode in enumerate(args.modes.split(",")):
+                if index:  # the last run's requests leave the server's window first
+                    time.sleep(seconds + 1)
+                rows.append(_run(m365, mode, mails, corpus, work, requests, seconds, args))
+        finally:
+            graph.server.stop()
+    return rows
 
 
 def _dir(path: Path) -> Path:
@@ -221,7 +273,7 @@ def _check(url: str, corpus: ingest.Corpus, graph: GraphFake, address: str, mode
         raise SystemExit("correctness check failed:\n  " + "\n  ".join(problems[:20]))
 
 
-def _report(rows: list[Row], args: argparse.Namespace) -> None:
+def _report(rows: list[Row], imap_rows: list[ImapRow], args: argparse.Namespace) -> None:
     print()
     print(
         f"Graph fake: {args.delay * 1000:.0f} ms per request, 4 concurrent,"
@@ -238,6 +290,19 @@ def _report(rows: list[Row], args: argparse.Namespace) -> None:
             f"| {row.mode} | {row.count:,} | {row.seconds:.1f} | {row.mails_per_second:.2f}"
             f" | {row.requests_per_mail:.3f} | {row.throttled} | {row.allowed_per_second:.2f}"
             f" | {row.share:.0%} | {row.peak_rss_mib:.1f} |"
+        )
+    if not imap_rows:
+        return
+    imap = statistics.median(row.peak_rss_mib for row in imap_rows)
+    print()
+    runs = ", ".join(f"{row.peak_rss_mib:.1f}" for row in imap_rows)
+    print(f"IMAP run-once, same corpus ({len(imap_rows)} run(s): {runs} MiB; median {imap:.1f})")
+    print()
+    print("| after_processing | Graph peak RSS MiB | IMAP peak RSS MiB | Graph / IMAP |")
+    print("|---|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row.mode} | {row.peak_rss_mib:.1f} | {imap:.1f} | {row.peak_rss_mib / imap:.3f} |"
         )
 
 

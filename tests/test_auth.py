@@ -8,6 +8,7 @@ the process; failures are named by their step.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
 import re
@@ -31,7 +32,7 @@ from deskmail.auth.tokens import job_tokens, tokens_for
 from deskmail.config.models import JobConfig, Protocol, Security
 from deskmail.config.oauth2 import OAuth2Config
 from deskmail.intake.run import run_job
-from deskmail.outbound.smtp import SmtpSession
+from deskmail.outbound.smtp import SmtpError, SmtpSession
 from deskmail.sources.check import check_connection, describe_failure
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.factory import open_source
@@ -349,6 +350,41 @@ def test_one_app_token_opens_imap_pop3_and_smtp(
     assert sink.tokens_seen == platform.issued
 
 
+def test_a_shared_mailbox_is_the_xoauth2_user_with_the_delegate_token(
+    platform: IdentityPlatform, store: Store, smtp_server: SmtpServer
+) -> None:
+    app = platform.register(public=True)
+    platform.device_pending = 0  # agent@contoso.example signs in
+    sink = smtp_server.variant("starttls", auth=True, oauth2_key=platform.key)
+    shared = "support@contoso.example"
+    job = oauth2_job(platform, app.client_id, flow="delegated", scopes=["SMTP.Send"])
+    smtp = sink.config(user=shared, password=None, oauth2=job.oauth2)
+
+    def session_tokens():  # type: ignore[no-untyped-def]
+        return tokens_for(
+            smtp.oauth2,
+            store,
+            cache_name="Support",
+            use="smtp",  # type: ignore[arg-type]
+            file=None,
+            key="smtp.oauth2",
+            ca_file=platform.ca_file,
+            timeout=5,
+            hint="",
+        )
+
+    session_tokens().sign_in.device_sign_in(lambda message: None)
+    # Without FullAccess on the shared mailbox the delegate's valid token is refused.
+    with pytest.raises(SmtpError) as refused, SmtpSession(smtp, None, session_tokens()) as session:
+        session.send(make_message(shared), ["alice@example.com"])
+    assert "authentication failed" in str(refused.value) and "535" in str(refused.value)
+    sink.grant_full_access("agent@contoso.example", shared)
+    with SmtpSession(smtp, None, session_tokens()) as session:
+        session.send(make_message(shared), ["alice@example.com"])
+    assert sink.received[-1].user == shared
+    assert {jwt_claims(token)["email"] for token in sink.tokens_seen} == {"agent@contoso.example"}
+
+
 def test_a_valid_token_for_a_mailbox_exchange_was_not_told_about_names_the_missing_step(
     platform: IdentityPlatform, store: Store, dovecot: Dovecot
 ) -> None:
@@ -480,6 +516,41 @@ def test_a_certificate_expiring_within_the_warning_days_logs_and_opens_one_event
             select(Ticket.subject).where(Ticket.kind == TicketKind.EVENT)
         ).all()
     assert subjects.count(f'The certificate of job "Support" expires on {date}') == 1
+
+
+def test_a_client_secret_dated_within_the_warning_days_logs_and_opens_one_event(
+    platform: IdentityPlatform, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = platform.register(secret=SECRET)
+    soon = datetime.date.today() + datetime.timedelta(days=5)
+    job = oauth2_job(
+        platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET", secret_expires=soon
+    )
+    job = job.model_copy(update={"port": 9, "security": Security.NONE})  # the mailbox fails
+    later = job.model_copy(
+        update={
+            "oauth2": job.oauth2.model_copy(
+                update={"secret_expires": soon.replace(year=soon.year + 1)}
+            )
+        }  # type: ignore[union-attr]
+    )
+    run_job(store, later)  # a date beyond the warning days (30 by default): nothing
+    assert "expires on" not in caplog.text
+    run_job(store, job)
+    run_job(store, job)
+    assert f"job Support: the OAuth2 client secret expires on {soon:%Y-%m-%d}" in caplog.text
+    with store.session() as session:
+        events = session.scalars(select(Ticket).where(Ticket.kind == TicketKind.EVENT)).all()
+        expiring = [
+            event
+            for event in events
+            if event.subject == f'The client secret of job "Support" expires on {soon:%Y-%m-%d}'
+        ]
+        assert len(expiring) == 1  # the second run found it open
+        description = expiring[0].description
+    assert "set oauth2.secret_expires to its date" in description
+    assert "deskmail check" in description
+    assert SECRET not in description
 
 
 def test_only_an_oauth2_job_imports_msal_and_authlib(tmp_path: Path) -> None:

@@ -221,6 +221,7 @@ def test_check_of_ews_jobs_names_each_failed_step_in_one_line(tmp_path: Path) ->
             ews_job(fake, name="Exchange", folder="Inbox/Support"),
             ews_job(fake, name="No folder", folder="Inbox/Nope"),
             ews_job(fake, name="Wrong password", password_env="DESKMAIL_EWS_WRONG"),
+            ews_job(fake, name="Basic refused", auth_mechanism="plain"),
             ews_job(fake, name="No mailbox", mailbox="nobody@example.com"),
             ews_job(fake, name="Untrusted", ca_file=None),
             ews_job(fake, name="Nothing found", service_url=None, mailbox="a@example.invalid"),
@@ -237,6 +238,8 @@ def test_check_of_ews_jobs_names_each_failed_step_in_one_line(tmp_path: Path) ->
     assert failed == [
         f"No folder: FAILED at folder ({url}): no folder 'Nope' in Inbox (folder 'Inbox/Nope')",
         f"Wrong password: FAILED at authentication ({url}): Invalid credentials for {url}",
+        f"Basic refused: FAILED at authentication ({url}): the server does not accept basic"
+        " logins (it offers NTLM)",
         f"No mailbox: FAILED at mailbox ({url}): ErrorNonExistentMailbox:"
         " The SMTP address has no mailbox associated with it.",
         f"Untrusted: FAILED at certificate ({url}): certificate verify failed:"

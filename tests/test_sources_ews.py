@@ -200,6 +200,22 @@ def test_basic_authentication(tmp_path: Path) -> None:
     assert failure.value.step is Step.AUTHENTICATION
 
 
+def test_a_method_the_server_does_not_offer_is_named_not_taken_for_a_wrong_password(
+    fake: EwsFake, tmp_path: Path
+) -> None:
+    with pytest.raises(SourceError) as failure:
+        open_source(_job(fake, auth_mechanism="plain"), PASSWORD, MemoryState())
+    assert failure.value.step is Step.AUTHENTICATION
+    assert "does not accept basic logins" in failure.value.detail
+    assert "auth_mechanism" in describe_failure(failure.value)
+    # Offered but refused: a wrong password stays a wrong password.
+    with ews_fake(tmp_path / "basic", auth="basic") as basic:
+        job = JobConfig.model_validate(ews_job(basic, auth_mechanism="plain"))
+        with pytest.raises(SourceError) as wrong:
+            open_source(job, "wrong", MemoryState())
+    assert "does not accept" not in wrong.value.detail
+
+
 @pytest.mark.parametrize("mechanism", ["ntlm", "auto"])
 def test_a_wrong_password_fails_at_authentication(fake: EwsFake, mechanism: str) -> None:
     with pytest.raises(SourceError) as failure:
@@ -306,6 +322,31 @@ def test_autodiscover_finds_the_ews_url_through_the_domain_srv_record(tmp_path: 
         assert fake.mailbox.autodiscover_users[0] == "support@example.com"
         assert any(user.startswith(f"{DOMAIN}\\") for user in fake.mailbox.authenticated_users)
         # The job's ca_file is what trusts the host the SRV record names.
+        stranger = _job(fake, service_url=None, ca_file=None)
+        with pytest.raises(SourceError) as failure:
+            open_account(stranger, PASSWORD)
+        assert failure.value.step is Step.AUTODISCOVER
+
+
+def test_autodiscover_finds_the_ews_url_at_the_autodiscover_host(tmp_path: Path) -> None:
+    # Step 1 (https://example.com/...) has no host in DNS; step 2 is
+    # https://autodiscover.example.com/autodiscover/autodiscover.svc, which answers.
+    zone = DnsZone(a={"autodiscover.example.com": "127.0.0.1"})
+    with autodiscover_fake(tmp_path / "ews", zone) as fake:
+        fake.mailbox.add_folder("Inbox/Support")
+        fake.mailbox.deliver(_mail(1), "Inbox/Support")
+        job = _job(fake, service_url=None)
+        account, url = open_account(job, PASSWORD)
+        assert url == "https://localhost/EWS/Exchange.asmx"  # what GetUserSettings named
+        assert account.primary_smtp_address == "support@example.com"
+        with open_source(job, PASSWORD, MemoryState()) as source:
+            assert [m.raw for m in source.fetch(source.list_keys())] == [_mail(1)]
+        asked = [question for question in zone.questions if question != ("localhost", "A")]
+        assert asked[:2] == [("example.com", "A"), ("autodiscover.example.com", "A")]
+        assert not [kind for _name, kind in zone.questions if kind == "SRV"]  # no step 4
+        assert set(fake.mailbox.autodiscover_hosts) == {"autodiscover.example.com"}
+        assert fake.mailbox.autodiscover_users[0] == "support@example.com"
+        # The job's ca_file is what trusts the autodiscover host's certificate.
         stranger = _job(fake, service_url=None, ca_file=None)
         with pytest.raises(SourceError) as failure:
             open_account(stranger, PASSWORD)

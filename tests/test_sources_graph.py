@@ -162,9 +162,15 @@ def test_an_unusable_delta_link_lists_the_whole_folder_again(
         source.list_keys()
         source.checkpoint()
     setattr(state.switches, switch, 1)
+    state.delta_queries.clear()
     with _source(mailbox, places) as source:
         assert _ids(source.list_keys()) == ids
     assert getattr(state.switches, switch) == 0
+    refused, restart = state.delta_queries[:2]
+    assert "$deltatoken" in refused
+    # 410 names where to start again (Location); syncStateNotFound starts from scratch.
+    expected = "id" if switch == "gone" else "receivedDateTime"
+    assert "$deltatoken" not in restart and restart["$select"] == expected
 
 
 def test_retry_after_in_seconds_and_as_a_date(mailbox: Microsoft365) -> None:
@@ -367,13 +373,14 @@ def test_an_app_only_run_once_keeps_no_token_and_loads_neither_cryptography_nor_
     database_url: str, mailbox: Microsoft365, tmp_path: Path
 ) -> None:
     """Client credentials hold no refresh token: nothing is sealed, so nothing to seal with;
-    a secret's grant is one POST over the httpx the source uses anyway."""
+    a secret's grant is one POST over the HTTPS client the source uses anyway, and that
+    client is the standard library's: httpx is not imported either."""
     mailbox.state.deliver(MAILBOX, "Inbox/Support", _mail(1))
     config = write_config(tmp_path / "deskmail.toml", database_url, [graph_job_settings(mailbox)])
     probe = textwrap.dedent(
         f"""
         import atexit, sys
-        heavy = ("cryptography", "jwt", "msal", "requests")
+        heavy = ("cryptography", "jwt", "msal", "requests", "httpx")
         atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules)))
         sys.argv = ["deskmail", "run-once", "--config", {str(config)!r}]
         from deskmail.entry import run
@@ -402,7 +409,7 @@ def test_an_app_only_run_once_keeps_no_token_and_loads_neither_cryptography_nor_
     assert len(mailbox.identity.issued) == 1
 
 
-def test_an_imap_run_does_not_import_httpx() -> None:
+def test_neither_an_imap_nor_a_graph_run_imports_httpx() -> None:
     probe = textwrap.dedent(
         """
         import sys
@@ -411,11 +418,12 @@ def test_an_imap_run_does_not_import_httpx() -> None:
         from deskmail.cli import main
         print("httpx" in sys.modules, "msal" in sys.modules)
         import deskmail.sources.graph.source
-        print("httpx" in sys.modules)
+        print("httpx" in sys.modules, "http.client" in sys.modules)
         """
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "False", "True"]
+    # Graph's HTTPS is the standard library's (sources/https.py).
+    assert done.stdout.split() == ["False", "False", "False", "True"]
 
 
 def test_passes_on_one_mailbox_share_its_limits(mailbox: Microsoft365) -> None:

@@ -5,6 +5,11 @@ candidate host exists and for the _autodiscover._tcp SRV record of the mail doma
 Pointing its resolver at this server (`Autodiscovery.DNS_RESOLVER_KWARGS/ATTRS`, the
 settings exchangelib offers for that) runs those lookups for real over UDP, without
 touching the machine's resolver or /etc/hosts. Any other name is NXDOMAIN.
+
+requests (under exchangelib) then connects through the system's resolver, which
+knows none of the zone's names: hosts_from_zone sends the zone's A names to the
+same server for the duration (the lookups of this process only; /etc/hosts of a
+shared machine is not edited), every other name to the system as before.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.message
 import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.resolver
 import dns.rrset
 
 
@@ -89,3 +96,25 @@ def dns_server(zone: DnsZone) -> Iterator[DnsServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def hosts_from_zone(server: DnsServer) -> Iterator[None]:
+    """socket.getaddrinfo asks `server` (over UDP, as any question) for the zone's A names."""
+    system = socket.getaddrinfo
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = server.port
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.rstrip(".").lower() in server.zone.a:
+            address = resolver.resolve(name, "A")[0].to_text()
+            return system(address, port, *args, **kwargs)
+        return system(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = system

@@ -44,7 +44,7 @@ import pytest
 import spnego
 from spnego.exceptions import SpnegoError
 
-from tests.support.dns import DnsZone, dns_server
+from tests.support.dns import DnsZone, dns_server, hosts_from_zone
 from tests.support.https import HttpsServer
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -129,6 +129,7 @@ class Mailbox:
         self.refused_tokens: list[str] = []
         self.ews_url = ""  # what autodiscover answers as the EWS URL (ews_fake sets it)
         self.autodiscover_users: list[str] = []  # who GetUserSettings was asked about
+        self.autodiscover_hosts: list[str] = []  # the Host of each autodiscover request
         root = self._add_folder("Top of Information Store", None, "msgfolderroot")
         self.inbox = self._add_folder("Inbox", root.id, "inbox")
         self.deleted = self._add_folder("Deleted Items", root.id, "deleteditems")
@@ -688,6 +689,7 @@ class EwsHandler(BaseHTTPRequestHandler):
         data = self.rfile.read(length)
         path = self.path.split("?")[0].lower()
         if path == AUTODISCOVER_PATH:
+            self.mailbox.autodiscover_hosts.append(self.headers.get("Host", ""))
             if self._authenticated():
                 self._send(200, self.mailbox.user_settings(ET.fromstring(data)))
             return
@@ -745,7 +747,12 @@ def _user_file(directory: Path) -> Path:
 
 @contextmanager
 def ews_fake(
-    directory: Path, auth: str = "ntlm", *, address: str = ADDRESS, port: int = 0
+    directory: Path,
+    auth: str = "ntlm",
+    *,
+    address: str = ADDRESS,
+    port: int = 0,
+    names: tuple[str, ...] = (),
 ) -> Iterator[EwsFake]:
     """An EWS fake on https://localhost:PORT/EWS/Exchange.asmx with one mailbox, which also
     answers autodiscover at /autodiscover/autodiscover.svc (port 443 for a domain's own)."""
@@ -755,7 +762,7 @@ def ews_fake(
     os.environ["NTLM_USER_FILE"] = str(_user_file(directory))
     mailbox = Mailbox(address)
     handler = type("Handler", (EwsHandler,), {"mailbox": mailbox, "auth": auth})
-    server = HttpsServer(handler, directory, port).start()
+    server = HttpsServer(handler, directory, port, names).start()
     mailbox.ews_url = f"{server.url}{PATH}"
     try:
         yield EwsFake(server, mailbox)
@@ -794,12 +801,18 @@ def autodiscover_fake(directory: Path, zone: DnsZone, **settings: Any) -> Iterat
     Port 443 needs root (the tests run as root, CI too): elsewhere the test is skipped,
     and fails under CI=true. A lock file keeps parallel test processes off the port in turn.
     exchangelib's autodiscover caches (in memory, and a file in the temp directory shared
-    by every process of the user) are emptied before and after.
+    by every process of the user) are emptied before and after. The zone's A names are
+    on the fake's certificate, and this process connects to them where the zone says
+    (dns.py's hosts_from_zone), as a machine whose DNS had those records would.
     """
     from exchangelib.autodiscover import Autodiscovery, cache
 
     directory.mkdir(parents=True, exist_ok=True)
-    with open(_PORT_LOCK, "w") as lock, dns_server(zone) as dns:
+    with (
+        open(_PORT_LOCK, "w") as lock,
+        dns_server(zone) as dns,
+        hosts_from_zone(dns),
+    ):
         fcntl.flock(lock, fcntl.LOCK_EX)
         kwargs, attrs = Autodiscovery.DNS_RESOLVER_KWARGS, Autodiscovery.DNS_RESOLVER_ATTRS
         storage = cache.AUTODISCOVER_PERSISTENT_STORAGE
@@ -815,7 +828,7 @@ def autodiscover_fake(directory: Path, zone: DnsZone, **settings: Any) -> Iterat
             with ExitStack() as stack:
                 try:
                     fake = stack.enter_context(
-                        ews_fake(directory, port=AUTODISCOVER_PORT, **settings)
+                        ews_fake(directory, port=AUTODISCOVER_PORT, names=tuple(zone.a), **settings)
                     )
                 except OSError as exc:
                     reason = f"the autodiscover fake cannot listen on port 443 ({exc.strerror})"

@@ -136,6 +136,7 @@ class GraphState:
         self.switches = Switches()
         self.counters = Counters()
         self.rounds: dict[str, Round] = {}
+        self.delta_queries: list[dict[str, str]] = []  # the query of each delta request
         self.seq = 0
         self.delay = 0.0  # seconds before each answer (the benchmark's latency)
         self.concurrency = 4
@@ -533,6 +534,7 @@ class GraphHandler(BaseHTTPRequestHandler):
         path: str,
     ) -> Answer:
         state = self.state
+        state.delta_queries.append(dict(query))
         size = 10
         for part in prefer.split(","):
             name, _, value = part.strip().partition("=")

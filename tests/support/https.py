@@ -22,9 +22,14 @@ class HttpsServer:
     """`handler` served over TLS on 127.0.0.1 at `port` (a free one by default), in a thread."""
 
     def __init__(
-        self, handler: type[BaseHTTPRequestHandler], directory: Path, port: int = 0
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        directory: Path,
+        port: int = 0,
+        names: tuple[str, ...] = (),
     ) -> None:
-        self.ca_file, key_file = _write_certificate(directory)
+        """`names`: host names the certificate carries besides localhost."""
+        self.ca_file, key_file = _write_certificate(directory, names)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

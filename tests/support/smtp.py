@@ -99,6 +99,8 @@ class _OAuth2Handler(_Handler):
 
     key: bytes = b""
     tokens_seen: list[str] = field(default_factory=list)
+    # Shared mailboxes a person may send as (Exchange's FullAccess): email -> addresses.
+    full_access: dict[str, set[str]] = field(default_factory=dict)
 
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
         blob = args[1] if len(args) > 1 else ""  # args: ["XOAUTH2", initial response]
@@ -106,7 +108,8 @@ class _OAuth2Handler(_Handler):
         fields = dict(part.split("=", 1) for part in raw.decode().split("\x01") if "=" in part)
         user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
         self.tokens_seen.append(token)
-        if _token_user(token, self.key) == user:
+        holder = _token_user(token, self.key)
+        if holder is not None and (holder == user or user in self.full_access.get(holder, ())):
             return AuthResult(success=True, handled=False, auth_data=user)
         # Google's and Microsoft's answer: the error as a challenge, then 535 after "".
         await server.challenge_auth('{"status":"401","schemes":"bearer","scope":"mail"}')
@@ -170,6 +173,13 @@ class SmtpServer:
         """The bearer tokens AUTH XOAUTH2 was tried with (oauth2 variants)."""
         handler = self._handler
         return handler.tokens_seen if isinstance(handler, _OAuth2Handler) else []
+
+    def grant_full_access(self, person: str, mailbox: str) -> None:
+        """Add-MailboxPermission -AccessRights FullAccess: `person`'s token opens `mailbox`
+        (the shared address as the XOAUTH2 user) on this oauth2 variant."""
+        handler = self._handler
+        assert isinstance(handler, _OAuth2Handler), "an oauth2 variant"
+        handler.full_access.setdefault(person, set()).add(mailbox)
 
     @property
     def received(self) -> list[Received]:

@@ -222,8 +222,8 @@ def credential_expiring(
         return None
     renew = " and set oauth2.secret_expires to its date" if what == "client secret" else ""
     description = (
-        f'The {what} job "{job.name}" signs in to the identity provider with expires on'
-        f" {_when(expires)}. After that the job cannot read its mailbox.\n\n"
+        f'The {what} with which job "{job.name}" signs in to the identity provider expires'
+        f" on {_when(expires)}. After that the job cannot read its mailbox.\n\n"
         "What to do: in the app registration (Entra ID: Certificates & secrets), add a new"
         f" {what}; put it where the job's oauth2 table names it{renew};"
         f" then test the connection with: {check_command(job)}\n"

@@ -95,6 +95,10 @@ def open_account(
             Credentials(job.user, secret) if tokens is None else bearer_credentials(tokens),
             rules,
         )
+        if tokens is None:
+            # exchangelib keeps one Protocol (and its auth type) per URL and credentials: a
+            # job asking another method of the same login must not reuse the first one's.
+            credentials.method = str(job.auth_mechanism)
         build = _BUILDS.get(job.exchange_version)
         version = Version(build=Build(*build)) if build is not None else None
         if url is None:
@@ -120,6 +124,9 @@ def open_account(
             _ = account.version  # detects the version now, while failures still name the step
         except UnauthorizedError:
             if tokens is None:
+                refused = _method_refused(account, job, url)
+                if refused is not None:
+                    raise refused from None
                 raise
             credentials.renew()  # refused before its expiry: a new one, once
             account.protocol.credentials = credentials
@@ -191,6 +198,36 @@ def _auth_type(mechanism: AuthMechanism) -> str | None:
     from exchangelib.transport import BASIC, NTLM
 
     return {AuthMechanism.NTLM: NTLM, AuthMechanism.PLAIN: BASIC}.get(mechanism)
+
+
+def _method_refused(account: Account, job: JobConfig, url: str) -> SourceError | None:
+    """A login refused because the server does not offer the job's method at all (Basic
+    asked of an NTLM-only server answers 401 like a wrong password): named as such."""
+    asked = _auth_type(job.auth_mechanism)
+    if asked is None:  # auto: exchangelib chose among what the server offers
+        return None
+    try:
+        with account.protocol.raw_session(url) as session:
+            answer = session.post(url, data=b"", allow_redirects=False, timeout=30)
+            answer.close()
+    except Exception:  # the refusal stands as it was reported
+        return None
+    header = answer.headers.get("WWW-Authenticate", "")
+    offered = [
+        part.split()[0]
+        for part in header.split(",")
+        if part.strip() and "=" not in part.split()[0]  # skip realm="..." and the like
+    ]
+    if answer.status_code != 401 or not offered:
+        return None
+    if asked.casefold() in {scheme.casefold() for scheme in offered}:
+        return None
+    return SourceError(
+        Step.AUTHENTICATION,
+        f"the server does not accept {asked} logins (it offers {', '.join(offered)})",
+        server=url,
+        hint="set auth_mechanism to one the server offers (ntlm, plain) or to auto",
+    )
 
 
 def _server_paced(max_wait: float) -> Any:
