@@ -201,7 +201,8 @@ def test_unknown_top_level_table_and_source_file_are_refused(tmp_path: Path) -> 
     assert [(issue.key, issue.problem) for issue in exc.issues] == [
         (
             "source_file",
-            "unknown key (known keys: database, storage, smtp, logging, templates_dir, web, jobs)",
+            "unknown key (known keys: database, storage, smtp, logging, templates_dir, web,"
+            " object_types, custom_fields, jobs)",
         ),
         ("databse", "unknown key (did you mean 'database'?)"),
     ]

@@ -65,9 +65,10 @@ def test_explain_without_a_database_creates_none_and_says_what_the_run_does(
         "  2. thread and references: answers no ticket",
         "  3. automatic mail and bounces: -",
         "  4. processing rules: the mail answers no ticket -> new incident (processor = incident)",
-        "  5. create new requests: -",
-        "  6. flood limit: -",
-        "  7. attachment policy: -",
+        "  5. fields from the text: -",
+        "  6. create new requests: -",
+        "  7. flood limit: -",
+        "  8. attachment policy: -",
     ]
     assert _fields(explained.output) == {
         "requester": "helpdesk (fallback user, a person the run creates)",

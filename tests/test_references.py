@@ -149,7 +149,10 @@ def test_custom_number_that_is_not_a_number_is_ignored() -> None:
 @pytest.mark.parametrize(
     ("pattern", "problem"),
     [
-        (r"Case (?P<number>\d+", "is not a valid regular expression: missing ), unterminated"),
+        (
+            r"Case (?P<number>\d+",
+            "is not a valid regular expression (RE2 syntax): missing ): Case ",
+        ),
         (r"Case (\d+)", "needs a named group 'number'"),
         (r"Case (?P<number>\d+) (?P<tokn>\w+)", "has the named group(s) 'tokn'"),
     ],

@@ -65,13 +65,13 @@ def condition_problem(folder: Path, condition: str) -> str:
     [
         (
             '{ field = "subject", op = "regex", value = "(urgent" }',
-            ".conditions[0].value: is not a valid regular expression:"
-            " missing ), unterminated subpattern at position 0 (got '(urgent')",
+            ".conditions[0].value: is not a valid regular expression (RE2 syntax):"
+            " missing ): (urgent (got '(urgent')",
         ),
         (
             '{ field = "subject", op = "regex", value = "a{2,1}" }',
-            ".conditions[0].value: is not a valid regular expression:"
-            " min repeat greater than max repeat at position 2 (got 'a{2,1}')",
+            ".conditions[0].value: is not a valid regular expression (RE2 syntax):"
+            " invalid repetition size: {2,1} (got 'a{2,1}')",
         ),
         (
             '{ field = "form", value = "alice" }',
@@ -147,7 +147,8 @@ def test_rule_that_does_nothing_is_refused(tmp_path: Path) -> None:
     [jobs.rules.set]
     """
     assert problems(tmp_path, rules) == [
-        f"{SECOND}: does nothing: give it an action, a setting in its set table, or stop = true"
+        f"{SECOND}: does nothing: give it an action, a setting in its set table, a named group"
+        " in a regex condition, or stop = true"
     ]
 
 
@@ -176,12 +177,12 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     action = "create_ticket"
     """
     assert problems(tmp_path, rules) == [
-        f"{SECOND}.conditions[0].value: is not a valid regular expression:"
-        " unterminated character set at position 0 (got '[')",
+        f"{SECOND}.conditions[0].value: is not a valid regular expression (RE2 syntax):"
+        " missing ]: [ (got '[')",
         f"{SECOND}.conditions[2].value: must be a domain name such as example.com, without '@'"
         " or spaces; its sub-domains match too (got 'exa mple.com')",
         '("Support").rules[2].action: must be one of create_incident, create_event,'
-        " add_to_ticket, ignore (got 'create_ticket'); did you mean 'create_incident'?",
+        " add_to_ticket, ignore, create (got 'create_ticket'); did you mean 'create_incident'?",
     ]
 
 

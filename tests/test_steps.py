@@ -61,6 +61,7 @@ def test_the_steps_and_their_order() -> None:
         "thread and references",
         "automatic mail and bounces",
         "processing rules",
+        "fields from the text",
         "create new requests",
         "flood limit",
         "attachment policy",

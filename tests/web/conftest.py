@@ -88,13 +88,18 @@ class LiveWeb:
         client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
         return client
 
-    def page(self, role: Role | None = None, *, bypass_csp: bool = False) -> Any:
+    def page(
+        self, role: Role | None = None, *, bypass_csp: bool = False, javascript: bool = True
+    ) -> Any:
         """A Chromium page; logged in as the user of `role` (by a session cookie) if given.
 
-        bypass_csp only for accessibility checks (axe is injected as a script).
+        bypass_csp only for accessibility checks (axe is injected as a script);
+        javascript=False: a browser that runs no script at all.
         """
         assert self._browser is not None
-        context = self._browser().new_context(base_url=self.url, bypass_csp=bypass_csp)
+        context = self._browser().new_context(
+            base_url=self.url, bypass_csp=bypass_csp, java_script_enabled=javascript
+        )
         self._contexts.append(context)
         if role is not None:
             from deskmail.web.security.sessions import COOKIE

@@ -24,6 +24,8 @@ PUBLIC = {
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
+    ("POST", "/jobs/sign-in/callback"),  # the identity provider's answer: its state checks it
+    ("GET", "/jobs/sign-in/callback"),
 }
 
 

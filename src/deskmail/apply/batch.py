@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deskmail.store.models import IntakeRecord, Ticket
+from deskmail.webhooks.outbox import Subscribers
 
 
 @dataclass(slots=True)
@@ -30,3 +31,5 @@ class Batch:
     # The journal by SHA-256: earlier copies of the batch's mails, looked up at once, and
     # the batch's own rows (intake/process.py); None: each mail asks the database.
     copies: dict[str, IntakeRecord] | None = None
+    # The webhook endpoints, read at the batch's first webhook (webhooks/outbox.py).
+    webhooks: Subscribers = field(default_factory=Subscribers)

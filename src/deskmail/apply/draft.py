@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskmail.apply.batch import Batch
-from deskmail.apply.context import JobContext
+from deskmail.apply.context import JobContext, find_named
 from deskmail.apply.people import find_person
-from deskmail.classify.plan import Plan
+from deskmail.classify.extraction import NAMES
+from deskmail.classify.plan import Extracted, Plan
 from deskmail.config.fate import Fate
+from deskmail.config.rules import TicketSettings
 from deskmail.parse.message import ParsedMessage
-from deskmail.store.models import Person, Team, TicketKind
+from deskmail.store.models import Group, Person, Site, Team, TicketKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class TicketDraft:
     category: str | None
     link_to: int | None
     problems: tuple[str, ...] = ()  # e.g. an assignee logon that matches nobody
+    object_type: str | None = None  # a configured object type's name
+    custom_fields: dict[str, str] = field(default_factory=dict)  # checked, in stored form
+    field_problems: tuple[str, ...] = ()  # values from the mail left out, and why
 
 
 def draft_ticket(
@@ -45,7 +50,7 @@ def draft_ticket(
     """Every name the new ticket gets. The fallback user and site come from the
     context as names and ids, never from the database: explain's context (peek_context)
     names the ones a run creates at its start, so both draw the same ticket."""
-    settings = plan.settings
+    settings, name_problems = _known_captured_names(session, plan)
     # A reply whose ticket has vanished becomes an incident, whatever the mail would have made.
     kind = plan.kind if plan.fate is Fate.CREATED else TicketKind.INCIDENT
     person = find_person(session, message.sender, batch)
@@ -91,7 +96,44 @@ def draft_ticket(
         category=settings.category,
         link_to=plan.link_to,
         problems=tuple(problems),
+        # A reply whose ticket has vanished: an incident, without the fields of a type.
+        object_type=plan.object_type if plan.fate is Fate.CREATED else None,
+        custom_fields=plan.custom_fields if plan.fate is Fate.CREATED else {},
+        field_problems=(
+            (*plan.field_problems, *name_problems) if plan.fate is Fate.CREATED else ()
+        ),
     )
+
+
+def _known_captured_names(session: Session, plan: Plan) -> tuple[TicketSettings, tuple[str, ...]]:
+    """The plan's settings with the group or site a rule took from the mail itself, when
+    one of that name exists; otherwise the configuration's stays and the reason is said:
+    a mail never creates one (a name written in the configuration, by `set` or a map,
+    still does, as the job's own). The extraction step left these to here."""
+    last: dict[str, Extracted] = {}
+    for extracted in plan.extracted:
+        if not extracted.custom and extracted.value is not None:
+            last[extracted.field] = extracted
+    settings = plan.settings
+    problems: list[str] = []
+    for name in NAMES:
+        taken = last.get(name)
+        if taken is None or taken.mapped or taken.value is None:
+            continue
+        if _exists(session, name, taken.value):
+            settings = settings.model_copy(update={name: taken.value})
+        else:
+            problems.append(
+                f"field '{name}' from rule '{taken.rule}' not taken: the captured value names"
+                f" no {name} (a mail does not create one)"
+            )
+    return settings, tuple(problems)
+
+
+def _exists(session: Session, kind: str, name: str) -> bool:
+    if kind == "group":
+        return find_named(session, Group, name) is not None
+    return find_named(session, Site, name) is not None
 
 
 def next_number_preview(session: Session, team: str) -> int:

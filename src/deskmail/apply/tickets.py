@@ -6,6 +6,7 @@ Everything here runs inside the intake transaction: it flushes, never commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from deskmail.apply.attachments import note_dropped, store_attachments
 from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext, get_or_create
+from deskmail.apply.custom_fields import write_custom_fields
 from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants, waiting_ticket
@@ -191,6 +193,7 @@ def _create_ticket(
         "source_id": get_or_create(session, Source, draft.source, batch=batch).id,
         "priority": draft.priority,
         "category": draft.category,
+        "object_type": draft.object_type,
         "token": new_token(),
         "linked_ticket_id": draft.link_to,
         "sender_address": message.sender.address[:320] if message.sender else None,
@@ -202,6 +205,7 @@ def _create_ticket(
     # for the automatic mails, which read its name.
     ticket = _new_row(session, Ticket, values, parent=True, team=team)
     batch.made[ticket.id] = ticket
+    write_custom_fields(session, ticket.id, draft.custom_fields)
     _remember(session, ticket, None, message)
     _store_files(session, blobs, ticket, None, content)
     notes = [
@@ -211,11 +215,15 @@ def _create_ticket(
     ]
     if notes:
         _note_names(session, ticket, notes)
+    if draft.field_problems:
+        for problem in draft.field_problems:  # which field and why; never the value (mail text)
+            log.warning("ticket %s-%s: %s", team.name, ticket.number, problem)
+        _note(session, ticket, "Values from the mail that were left out", draft.field_problems)
     made = Applied(ticket.id, ticket.number, team.name, None, ticket)
     created = TicketCreated(
         ticket.id, made.label, team.name, ticket.number, draft.kind, job, message.message_id, now
     )
-    queue_webhook(session, created, subject=message.subject)
+    queue_webhook(session, created, subject=message.subject, subscribers=batch.webhooks)
     return made
 
 
@@ -225,12 +233,17 @@ def _note_names(session: Session, ticket: Ticket, notes: list[str]) -> None:
     label = f"{ticket.team.name}-{ticket.number}"
     for note in notes:
         log.warning("job settings for %s: %s", label, note)
+    _note(session, ticket, "Settings that matched nothing", notes)
+
+
+def _note(session: Session, ticket: Ticket, title: str, lines: Sequence[str]) -> None:
+    """A system note on the ticket: deskmail's own words, a line each."""
     session.add(
         Activity(
             id=next_id(session, "activity"),  # the batch's block, as note_dropped
             ticket_id=ticket.id,  # not ticket=: a ticket of a batch is not in the session
             kind=ActivityKind.SYSTEM,
-            body="Settings that matched nothing:\n" + "\n".join(f"- {n}" for n in notes),
+            body=f"{title}:\n" + "\n".join(f"- {line}" for line in lines),
             occurred_at=utcnow(),
             created_at=utcnow(),
         )
@@ -270,7 +283,7 @@ def _add_activity(
     _store_files(session, blobs, ticket, activity, content)
     made = Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
     added = ActivityAdded(activity.id, ticket.id, made.label, job, message.message_id, now)
-    queue_webhook(session, added, subject=message.subject)
+    queue_webhook(session, added, subject=message.subject, subscribers=batch.webhooks)
     return made
 
 

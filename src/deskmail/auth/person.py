@@ -128,6 +128,60 @@ class PersonSignIn:
         self._save(token)
         return claims
 
+    def start_web_sign_in(self, redirect_uri: str) -> dict[str, Any]:
+        """The web UI's "Sign in" (a seam, as MicrosoftSignIn's): the authorization-code
+        flow with PKCE. Send the person to flow["auth_uri"]; keep the flow (its verifier)
+        on the server side; the answer comes back to `redirect_uri` in the query."""
+        from authlib.common.security import generate_token
+
+        authorization = self._authorization_endpoint()
+        verifier = generate_token(64)
+        session = self._session(redirect_uri=redirect_uri, code_challenge_method="S256")
+        url, state = session.create_authorization_url(
+            authorization, code_verifier=verifier, **self.endpoints.authorize_params
+        )
+        return {
+            "auth_uri": url,
+            "state": state,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+        }
+
+    def finish_web_sign_in(self, flow: dict[str, Any], answer: dict[str, str]) -> dict[str, Any]:
+        """The answer of the sign-in page (code, state): tokens kept, the person's claims."""
+        if answer.get("state") != flow["state"]:
+            raise SourceError(
+                Step.SIGN_IN, "the answer's state does not match this sign-in", server=self.server
+            )
+        if "code" not in answer:
+            raise refusal(answer, self.server, self.sign_in_hint)
+        session = self._session(redirect_uri=flow["redirect_uri"], code_challenge_method="S256")
+        token = self._calling(
+            lambda: session.fetch_token(
+                self.endpoints.token,
+                grant_type="authorization_code",
+                code=answer["code"],
+                code_verifier=flow["code_verifier"],
+                timeout=self._timeout,
+            )
+        )
+        claims = _id_claims(token)
+        token["who"] = claims.get("preferred_username") or claims.get("email") or ""
+        self._save(token)
+        return claims
+
+    def _authorization_endpoint(self) -> str:
+        authorization = self.endpoints.authorization
+        if authorization is None:
+            raise SourceError(
+                Step.SIGN_IN,
+                "the issuer offers neither a device code nor a sign-in page",
+                server=self.server,
+                hint="set oauth2.authorization_endpoint (or oauth2.issuer, whose metadata"
+                " names it)",
+            )
+        return authorization
+
     def saved(self) -> dict[str, Any] | None:
         """What the sign-in keeps (tokens included: for auth status, which shows none)."""
         with self._store.lock:
@@ -180,15 +234,7 @@ class PersonSignIn:
         """The loopback redirect with PKCE: the browser comes back to a local port."""
         from authlib.common.security import generate_token
 
-        authorization = self.endpoints.authorization
-        if authorization is None:
-            raise SourceError(
-                Step.SIGN_IN,
-                "the issuer offers neither a device code nor a sign-in page",
-                server=self.server,
-                hint="set oauth2.authorization_endpoint (or oauth2.issuer, whose metadata"
-                " names it)",
-            )
+        authorization = self._authorization_endpoint()
         arrived: dict[str, str] = {}
         done = threading.Event()
 

@@ -73,6 +73,30 @@ class Traced:
 
 
 @dataclass(frozen=True, slots=True)
+class Capture:
+    """A named group's text from a rule's regex condition (classify/rules.py).
+    Mail text: shown by `deskmail explain`, never logged."""
+
+    rule: str
+    position: int  # the rule's place in job.rules: names need not be unique
+    group: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What classify/extraction.py made of one capture for one field."""
+
+    rule: str
+    group: str  # the named group it came from
+    field: str  # a built-in field (priority, group, ...) or a custom field's name
+    custom: bool
+    value: str | None  # in its stored form; None: left empty, `problem` says why
+    problem: str = ""  # never the value: it is mail text and goes to the log
+    mapped: bool = False  # through the rule's map table
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     fate: Fate | None = None  # None until a step decides (only between steps)
     kind: TicketKind = TicketKind.INCIDENT  # of the new ticket (CREATED)
@@ -88,6 +112,23 @@ class Plan:
     attachments: AttachmentSelection = AttachmentSelection((), ())
     duplicate_of: Recorded | None = None  # DUPLICATE: the copy taken in before
     trace: tuple[Traced, ...] = ()
+    object_type: str | None = None  # a new record of this configured type (CREATED)
+    captures: tuple[Capture, ...] = ()  # named groups of the rules that fired, in rule order
+    extracted: tuple[Extracted, ...] = ()  # the fields the captures set, or why not
+
+    @property
+    def custom_fields(self) -> dict[str, str]:
+        """The custom field values of a new ticket: the last rule to set one wins."""
+        return {e.field: e.value for e in self.extracted if e.custom and e.value is not None}
+
+    @property
+    def field_problems(self) -> tuple[str, ...]:
+        """Why captured values were left out, one line each, without the values."""
+        return tuple(
+            f"field '{e.field}' from rule '{e.rule}' left empty: {e.problem}"
+            for e in self.extracted
+            if e.problem
+        )
 
     @property
     def settled(self) -> bool:

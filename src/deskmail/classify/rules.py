@@ -16,7 +16,9 @@ Rules (job.rules, in order)
 Conditions
   * contains / equals: case-insensitive (Unicode case folding, NFC); equals
     compares whole values, ignoring surrounding white space.
-  * regex: re.search, case-insensitive.
+  * regex: RE2 search, case-insensitive (config/user_patterns.py: linear time,
+    so no pattern can hang a run). Its named groups, when the rule matches,
+    are captured (Plan.captures) for the next step, classify/extraction.py.
   * domain (from, to, cc only): the address's domain is the value or a
     sub-domain of it: example.com matches a@mail.example.com, not
     a@badexample.com. Internationalised domains compare in their IDNA form.
@@ -38,7 +40,9 @@ The action, when no rule decided one (Octopus's behaviour)
   A rule's add_to_ticket follows the same threading result (a stranger is
   still not let in); without a match it falls back to a new ticket. A rule's
   create_incident / create_event on a mail that answers a ticket opens a new
-  ticket linked to it. ignore records the mail without a ticket.
+  ticket linked to it. create (with object_type) does the same for a record of
+  a configured object type, made as its kind (incident or event).
+  ignore records the mail without a ticket.
 
 create_new_requests = false is the next step (classify/create_new_requests.py);
 Plan.by_rule tells it whether a rule asked for the new ticket.
@@ -56,18 +60,16 @@ and the log.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import MatchedBy, Plan, ThreadMatch
+from deskmail.classify.plan import Capture, MatchedBy, Plan, ThreadMatch
 from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.models import JobConfig, Processor, StrangerReplies
 from deskmail.config.rules import (
-    REGEX_FLAGS,
     Condition,
     MatchMode,
     Operator,
@@ -75,6 +77,7 @@ from deskmail.config.rules import (
     RuleConfig,
     TicketSettings,
 )
+from deskmail.config.user_patterns import compile_user_pattern
 from deskmail.parse.message import Address, ParsedMessage
 
 # The values a condition looks at, from the message and the preprocessed body.
@@ -105,20 +108,22 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
     """What the rules make of `message` for `job`; `match` is the threading result."""
     reasons: list[str] = []
     fired: list[str] = []
+    captures: list[Capture] = []
     decider: RuleConfig | None = None
     chosen: dict[str, str] = {}
-    for rule in job.rules:
+    for position, rule in enumerate(job.rules):
         if not rule.enabled:
             continue
         held = _compile(rule).holds(message, body)
         if held is None:
             continue
         fired.append(rule.name)
+        captures += _captures(rule, position, held, message, body)
         effects: list[str] = []
         if rule.action is not None:
             if decider is None:
                 decider = rule
-                effects.append(rule.action.value)
+                effects.append(_action(rule))
             else:
                 effects.append(
                     f"{rule.action.value} ignored (rule {_quote(decider.name)} decided first)"
@@ -127,6 +132,8 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
         chosen.update(given)
         if given:
             effects.append("set " + ", ".join(f"{k} = {_quote(v)}" for k, v in given.items()))
+        if rule.captures:
+            effects.append("capture " + ", ".join(rule.captures))
         if rule.stop:
             effects.append("stop")
         reasons.append(f"rule {_quote(rule.name)}: {_describe(rule, held)} -> {'; '.join(effects)}")
@@ -138,6 +145,8 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
     return Plan(
         fate=outcome.fate,
         kind=outcome.kind,
+        object_type=outcome.object_type,
+        captures=tuple(captures),
         ticket_id=outcome.ticket_id,
         settings=_settings(job, outcome, chosen),
         link_to=outcome.link_to,
@@ -158,6 +167,7 @@ class _Outcome:
     ticket_id: int | None = None  # add to this ticket
     link_to: int | None = None  # the new ticket links to this one
     by_rule: bool = False  # a rule's create_*: create_new_requests = false allows it (next step)
+    object_type: str | None = None  # a rule's create: a record of this type
 
 
 _ASKED_KIND = {
@@ -173,15 +183,29 @@ def _decide(job: JobConfig, decider: RuleConfig | None, match: ThreadMatch | Non
     if ruled is RuleAction.IGNORE:
         return _Outcome(Fate.IGNORED, f"ignore {by}: recorded, no ticket")
     kind = _ASKED_KIND.get(ruled) if ruled is not None else None
+    made = kind.value if kind is not None else ""
+    object_type = None
+    if ruled is RuleAction.CREATE and decider is not None and decider.object_type:
+        # The loader checked the name against the file's [[object_types]].
+        declared = job.records.object_type(decider.object_type)
+        if declared is None:
+            raise LookupError(
+                f"rule {decider.name!r}: object type {decider.object_type!r} is not declared"
+            )
+        kind, object_type = declared.kind, declared.name
+        made = f"{declared.shown} ({declared.name}, made as {kind.value})"
     if kind is not None:
         if match is None:
-            return _Outcome(Fate.CREATED, f"new {kind.value} {by}", kind, by_rule=True)
+            return _Outcome(
+                Fate.CREATED, f"new {made} {by}", kind, by_rule=True, object_type=object_type
+            )
         return _Outcome(
             Fate.CREATED,
-            f"new {kind.value} {by}, linked to {match.label} which the mail answers",
+            f"new {made} {by}, linked to {match.label} which the mail answers",
             kind,
             link_to=match.ticket_id,
             by_rule=True,
+            object_type=object_type,
         )
     # No action decided, or add_to_ticket: both follow threading.
     default = TicketKind.EVENT if job.processor is Processor.EVENT else TicketKind.INCIDENT
@@ -283,7 +307,7 @@ def _test(condition: Condition) -> Callable[[str], bool]:
             whole = _fold(value.strip())
             return lambda text: _fold(text.strip()) == whole
         case Operator.REGEX:
-            search = re.compile(value, REGEX_FLAGS).search
+            search = compile_user_pattern(value).search
             return lambda text: search(text) is not None
         case Operator.DOMAIN:
             domain = _domain(value)
@@ -313,6 +337,34 @@ def _domain(text: str) -> str:
         return text.encode("idna").decode("ascii")
     except UnicodeError:  # not a valid IDNA name: compare as written
         return text
+
+
+def _captures(
+    rule: RuleConfig, position: int, held: list[Condition], message: ParsedMessage, body: str
+) -> list[Capture]:
+    """The named groups of the conditions that made the rule match: for each condition
+    the first of its values (an address, a header occurrence) the pattern matches."""
+    found: list[Capture] = []
+    for condition in held:
+        if not condition.groups:
+            continue
+        search = compile_user_pattern(condition.value).search
+        for value in _values(condition)(message, body):
+            hit = search(value)
+            if hit is not None:
+                groups: dict[str, str | None] = hit.groupdict()
+                found += [
+                    Capture(rule.name, position, g, t) for g, t in groups.items() if t is not None
+                ]
+                break
+    return found
+
+
+def _action(rule: RuleConfig) -> str:
+    assert rule.action is not None
+    if rule.action is RuleAction.CREATE:
+        return f"create {rule.object_type}"
+    return rule.action.value
 
 
 def _describe(rule: RuleConfig, held: list[Condition]) -> str:

@@ -2,8 +2,9 @@
 
 In order: In-Reply-To, then References newest first, against the Message-IDs
 recorded for tickets (mail received and sent); then a ticket reference in the
-subject; then nothing. Pure: the reads go through TicketLookup (the store's
-implementation is apply/threads.py), so this is tested with a fake.
+subject (or a record's, "[PO-42]"); then nothing. Pure: the reads go through
+TicketLookup (the store's implementation is apply/threads.py), so this is
+tested with a fake.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from deskmail.classify.mail import Mail
 from deskmail.classify.plan import MatchedBy, Plan, ThreadMatch
-from deskmail.classify.references import find_reference
+from deskmail.classify.record_references import find_record_reference
+from deskmail.classify.references import TicketReference, find_reference
 from deskmail.parse.message import ParsedMessage
 
 if TYPE_CHECKING:  # lookups.py builds on TicketLookup below
@@ -57,7 +59,8 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
     """The step: the ticket the mail answers, for the steps after it (a copy has none)."""
     if plan.settled:
         return plan, ""
-    match = find_thread(mail.message, lookups, mail.job.team, mail.job.reference_pattern)
+    prefixes = tuple(kind.prefix for kind in mail.job.records.object_types)
+    match = find_thread(mail.message, lookups, mail.job.team, mail.job.reference_pattern, prefixes)
     if match is None:
         return plan, "answers no ticket"
     poster = "may" if match.may_post else "may not"
@@ -66,10 +69,18 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
 
 
 def find_thread(
-    message: ParsedMessage, lookup: TicketLookup, team: str, extra_pattern: str | None = None
+    message: ParsedMessage,
+    lookup: TicketLookup,
+    team: str,
+    extra_pattern: str | None = None,
+    prefixes: tuple[str, ...] = (),
 ) -> ThreadMatch | None:
-    """The ticket the message answers, or None. `team` is the job's team."""
+    """The ticket the message answers, or None. `team` is the job's team; `prefixes`
+    those of the object types, whose records' references ("[PO-42]") count too."""
     reference = find_reference(message.subject, extra_pattern)
+    if reference is None:
+        number = find_record_reference(message.subject, prefixes)
+        reference = TicketReference(number) if number is not None else None
     token = reference.token if reference else None
     ids = reply_ids(message)
     ticket = lookup.ticket_for_message_ids(ids, team) if ids else None

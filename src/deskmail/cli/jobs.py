@@ -160,7 +160,7 @@ def config_import(config_path: Path, file: Path, replace: bool) -> None:
 
     config = load(config_path)
     try:
-        read = load_jobs_file(file, config.smtp)
+        read = load_jobs_file(file, config.smtp, config.records)
     except ConfigError as exc:
         _refused(exc)
     try:

@@ -48,7 +48,7 @@ def tickets_show(config_path: Path, number: int, team: str | None) -> None:
     team = team or (config.jobs[0].team if config.jobs else "IT")
     store = store_of(config)
     with store.session() as session:
-        text = show_ticket(session, number, team)
+        text = show_ticket(session, number, team, config.records)
     if text is None:
         click.echo(f"deskmail: no ticket {team}-{number}", err=True)
         sys.exit(1)

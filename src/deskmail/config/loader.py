@@ -34,6 +34,7 @@ from deskmail.config.models import (
     WebConfig,
 )
 from deskmail.config.oauth2 import OAuth2Config
+from deskmail.config.object_types import Records
 
 log = logging.getLogger("deskmail.config")
 
@@ -73,6 +74,7 @@ def load_config(path: Path | str) -> DeskmailConfig:
     if "source_file" in raw:  # a field, but one only the loader sets
         issues.append(Issue("source_file", _unknown_key("source_file", DeskmailConfig)))
     config = _validated(raw, path, issues)
+    _hand_records(config.jobs, config.records, path)
     _check_outgoing_mail(config, path)
     if config.smtp is not None:
         for warning in _smtp_warnings(config.smtp, path):
@@ -84,7 +86,12 @@ def load_config(path: Path | str) -> DeskmailConfig:
 
 
 def validate_job(
-    settings: dict[str, Any], *, base: Path, smtp: SmtpConfig | None, file: Path | None = None
+    settings: dict[str, Any],
+    *,
+    base: Path,
+    smtp: SmtpConfig | None,
+    file: Path | None = None,
+    records: Records | None = None,
 ) -> JobConfig:
     """One job's settings, as a [[jobs]] table holds them, validated as load_config does:
     the same models and messages, each key named 'jobs ("Name").setting'. Relative paths
@@ -103,13 +110,16 @@ def validate_job(
         raise ConfigError.many(file, issues) from None
     job = _place_job(job, base)
     job.set_origin(file, None)
+    _hand_records([job], records or Records(), file)
     issues = outgoing_mail_issues(job, smtp)
     if issues:
         raise ConfigError.many(file, issues)
     return job
 
 
-def load_jobs_file(path: Path, smtp: SmtpConfig | None) -> list[JobConfig]:
+def load_jobs_file(
+    path: Path, smtp: SmtpConfig | None, records: Records | None = None
+) -> list[JobConfig]:
     """The [[jobs]] tables of a file (`deskmail config import`), validated as load_config
     validates them, their relative paths taken from the file's folder. Raises ConfigError
     naming the file, each key and its problem; a file with anything but jobs is refused."""
@@ -122,6 +132,8 @@ def load_jobs_file(path: Path, smtp: SmtpConfig | None) -> list[JobConfig]:
     if not raw.get("jobs") and not issues:
         issues.append(Issue("", "holds no [[jobs]] table to import"))
     config = _validated({"jobs": raw.get("jobs", [])}, path, issues)
+    # The object types and custom fields its rules name are the main file's.
+    _hand_records(config.jobs, records or Records(), path)
     problems = [issue for job in config.jobs for issue in outgoing_mail_issues(job, smtp)]
     if problems:
         raise ConfigError.many(path, problems)
@@ -327,6 +339,18 @@ def _database_from_env(url: str) -> DatabaseConfig:
         raise ConfigError(
             None, f"environment variable {DATABASE_URL_ENV}", _problem(exc.errors()[0], ("url",))
         ) from None
+
+
+def _hand_records(jobs: list[JobConfig], records: Records, path: Path | None) -> None:
+    """Each job gets the file's object types and custom fields; its rules may name only those."""
+    issues = []
+    for job in jobs:
+        job.set_records(records)
+        for index, rule in enumerate(job.rules):
+            for key, problem in rule.record_problems(records):
+                issues.append(Issue(job.key(f"rules[{index}].{key}"), problem))
+    if issues:
+        raise ConfigError.many(path, issues)
 
 
 def _check_unique_names(jobs: list[JobConfig], path: Path) -> None:

@@ -21,8 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from deskmail.config.custom_fields import CustomFieldConfig
 from deskmail.config.errors import job_key
 from deskmail.config.oauth2 import OAuth2Config, OAuth2Provider
+from deskmail.config.object_types import ObjectTypeConfig, Records
 from deskmail.config.preprocessing import PreprocessRuleConfig
 from deskmail.config.reference_pattern import compile_reference_pattern
 from deskmail.config.rules import RuleConfig
@@ -340,6 +342,16 @@ class JobConfig(Strict):
     _index: int | None = PrivateAttr(default=None)
 
     _octopus_xml: bool = PrivateAttr(default=False)
+    # The file's [[object_types]] and [[custom_fields]], handed to each job by the loader.
+    _records: Records = PrivateAttr(default_factory=Records)
+
+    def set_records(self, records: Records) -> None:
+        self._records = records
+
+    @property
+    def records(self) -> Records:
+        """The object types and custom fields its rules may create and set."""
+        return self._records
 
     def set_origin(
         self, file: Path | None, index: int | None, *, octopus_xml: bool = False
@@ -654,7 +666,24 @@ class DeskmailConfig(Strict):
     web: WebConfig | None = Field(
         default=None, description="the web UI and API; absent: `deskmail serve` runs jobs only"
     )
+    object_types: list[ObjectTypeConfig] = Field(
+        default_factory=list, description="kinds of record beyond incident and event"
+    )
+    custom_fields: list[CustomFieldConfig] = Field(
+        default_factory=list, description="fields tickets carry beyond the built-in ones"
+    )
     jobs: list[JobConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_records(self) -> DeskmailConfig:
+        problems = self.records.problems()
+        if problems:
+            raise setting_errors(self, problems)
+        return self
+
+    @property
+    def records(self) -> Records:
+        return Records(tuple(self.object_types), tuple(self.custom_fields))
 
     def job(self, name: str) -> JobConfig:
         for job in self.jobs:

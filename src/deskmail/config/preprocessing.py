@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-# User regexes: ^ and $ match at every line, as people expect of a mail body.
-USER_REGEX_FLAGS = re.MULTILINE
+from deskmail.config.user_patterns import UserPatternError, compile_user_pattern
 
 _KINDS = ("builtin", "cut_from", "remove_between", "replace")
 
@@ -36,17 +36,17 @@ BUILTIN_KEYS = (
 )
 
 
-def compile_user_regex(source: str) -> re.Pattern[str]:
-    """Compile a regex from the config; ValueError (in plain words) if it is not valid."""
+def compile_user_regex(source: str) -> Any:
+    """Compile a regex from the config under RE2 (config/user_patterns.py: linear time, so
+    no rule can hang a run), ^ and $ matching at every line, as people expect of a mail
+    body; ValueError (in plain words) if RE2 cannot run it."""
     try:
-        return re.compile(source, USER_REGEX_FLAGS)
-    except re.error as exc:
-        raise ValueError(
-            f"'{source}' is not a valid regular expression: {_describe(exc)}"
-        ) from None
+        return compile_user_pattern(source, ignore_case=False, multiline=True)
+    except UserPatternError as exc:
+        raise ValueError(f"'{source}' is not a valid regular expression: {exc}") from None
 
 
-def check_replacement(pattern: re.Pattern[str], template: str) -> None:
+def check_replacement(pattern: Any, template: str) -> None:
     """Refuse a replacement whose backreferences or escapes re.sub would reject.
 
     re only checks a template when something matches, so it is expanded here

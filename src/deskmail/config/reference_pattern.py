@@ -7,22 +7,25 @@ bottom layer, so that loading a configuration needs no stage code.
 from __future__ import annotations
 
 import functools
-import re
+from typing import Any
+
+from deskmail.config.user_patterns import UserPatternError, compile_user_pattern
 
 PATTERN_GROUPS = ("number", "team", "token")  # the named groups a reference_pattern may use
 
 
 @functools.lru_cache(maxsize=64)
-def compile_reference_pattern(pattern: str) -> re.Pattern[str]:
-    """A job's reference_pattern, compiled case-insensitively (clients re-case subjects).
+def compile_reference_pattern(pattern: str) -> Any:
+    """A job's reference_pattern, compiled case-insensitively (clients re-case subjects),
+    under RE2 as every user-written pattern (config/user_patterns.py): a pattern cannot
+    make a hostile subject stall a run.
 
     Raises ValueError in plain words for the config loader.
     """
     try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as error:
-        where = f" at position {error.pos}" if error.pos is not None else ""
-        raise ValueError(f"is not a valid regular expression: {error.msg}{where}") from None
+        compiled = compile_user_pattern(pattern)
+    except UserPatternError as error:
+        raise ValueError(f"is not a valid regular expression (RE2 syntax): {error}") from None
     if "number" not in compiled.groupindex:
         raise ValueError(
             "needs a named group 'number' for the ticket number,"

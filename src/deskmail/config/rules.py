@@ -1,7 +1,11 @@
 """Processing rules (Alloy's Processing tab, Octopus's processors) as configured.
 
 An ordered list per job; the first rules that match decide what a mail
-becomes. Evaluation lives in classify/rules.py.
+becomes. Evaluation lives in classify/rules.py, extraction (named groups that
+set fields) in classify/extraction.py.
+
+Regex conditions are user-written patterns: they compile and run under RE2
+(config/user_patterns.py), so no rule can hang a run.
 
 Everything that can be checked without a mail is checked here, so a bad rule
 is refused when the file is loaded (with its file and key, by the loader)
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 
 from pydantic import (
@@ -23,6 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from deskmail.config.custom_fields import BUILTIN_FIELDS
+from deskmail.config.object_types import Records
+from deskmail.config.user_patterns import UserPatternError, compile_user_pattern, group_names
 from deskmail.config.values import printable
 
 
@@ -33,7 +41,7 @@ class _Strict(BaseModel):
 class Operator(StrEnum):
     CONTAINS = "contains"  # case-insensitive substring
     EQUALS = "equals"  # case-insensitive, whole value
-    REGEX = "regex"  # Python re.search, case-insensitive
+    REGEX = "regex"  # RE2 search, case-insensitive; named groups set fields
     DOMAIN = "domain"  # an address's domain is this domain or a sub-domain of it
     EXISTS = "exists"  # the header / field is present and not empty
 
@@ -48,12 +56,12 @@ class RuleAction(StrEnum):
     CREATE_EVENT = "create_event"
     ADD_TO_TICKET = "add_to_ticket"  # the ticket found by threading; else falls through
     IGNORE = "ignore"  # recorded in the journal, no ticket
+    CREATE = "create"  # a record of the rule's object_type (config/object_types.py)
 
 
 ADDRESS_FIELDS = ("from", "to", "cc")
 FIELDS = (*ADDRESS_FIELDS, "subject", "body", "attachment")
 HEADER_PREFIX = "header:"
-REGEX_FLAGS = re.IGNORECASE  # the evaluator compiles with the same flags
 
 # RFC 5322 field name: printable US-ASCII except the colon, no spaces.
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
@@ -127,11 +135,10 @@ class Condition(_Strict):
             )
         if op is Operator.REGEX:
             try:
-                re.compile(value, REGEX_FLAGS)
-            except re.error as exc:
-                where = f" at position {exc.pos}" if exc.pos is not None else ""
+                compile_user_pattern(value)
+            except UserPatternError as exc:
                 raise ValueError(
-                    f"is not a valid regular expression: {exc.msg}{where} (got {value!r})"
+                    f"is not a valid regular expression (RE2 syntax): {exc} (got {value!r})"
                 ) from None
         if op is Operator.DOMAIN and (
             "@" in value or any(char.isspace() for char in value) or not value.strip(".")
@@ -141,6 +148,63 @@ class Condition(_Strict):
                 f" its sub-domains match too (got {value!r})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _groups_capture(self) -> Condition:
+        if self.negate and self.groups:
+            raise ValueError(
+                "negate = true with named groups: a condition that holds when the pattern"
+                " does not match captures nothing; drop negate or the names"
+            )
+        return self
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The named groups of a regex condition: the fields it sets when it matches."""
+        return group_names(self.value) if self.op is Operator.REGEX else ()
+
+
+# The ticket fields a value map may set: names of things the ticket refers to.
+MAP_TARGETS = ("priority", "group", "category", "site")
+
+
+class ValueMap(_Strict):
+    """A captured value turned into a field's value through a table:
+    map.severity = { to = "priority", values = { CRITICAL = "1 - high" }, default = "3 - low" }.
+    Keys compare case-insensitively; without a default, a value not in the table sets nothing."""
+
+    to: str
+    values: dict[str, str] = Field(min_length=1)
+    default: str | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _check_to(cls, to: str) -> str:
+        if to not in MAP_TARGETS:
+            raise ValueError(f"must be one of {', '.join(MAP_TARGETS)} (got {to!r})")
+        return to
+
+    @field_validator("values")
+    @classmethod
+    def _check_values(cls, values: dict[str, str]) -> dict[str, str]:
+        folded = [key.casefold() for key in values]
+        twice = sorted({key for key in values if folded.count(key.casefold()) > 1})
+        if twice:
+            raise ValueError(
+                f"has {', '.join(map(repr, twice))} more than once (keys compare ignoring case)"
+            )
+        for key, value in values.items():
+            printable(value)
+            if not value.strip():
+                raise ValueError(f"maps {key!r} to an empty value")
+        return values
+
+    def lookup(self, captured: str) -> str | None:
+        wanted = captured.strip().casefold()
+        for key, value in self.values.items():
+            if key.casefold() == wanted:
+                return value
+        return self.default
 
 
 class TicketSettings(_Strict):
@@ -161,7 +225,10 @@ class RuleConfig(_Strict):
     match: MatchMode = MatchMode.ALL
     conditions: list[Condition] = Field(default_factory=list)  # none: always matches
     action: RuleAction | None = None  # None: only sets fields
+    object_type: str | None = None  # with action = "create": the type of record made
     set: TicketSettings = TicketSettings()
+    # Named group -> a table turning its captured value into a priority, group, ...
+    map: dict[str, ValueMap] = Field(default_factory=dict)
     stop: bool = False  # no later rule is looked at
 
     @field_validator("name")
@@ -172,11 +239,72 @@ class RuleConfig(_Strict):
 
     @model_validator(mode="after")
     def _does_something(self) -> RuleConfig:
-        if self.action is None and not self.stop and self.set == TicketSettings():
+        if (
+            self.action is None
+            and not self.stop
+            and self.set == TicketSettings()
+            and not self.captures
+        ):
             raise ValueError(
-                "does nothing: give it an action, a setting in its set table, or stop = true"
+                "does nothing: give it an action, a setting in its set table, a named group"
+                " in a regex condition, or stop = true"
             )
+        if self.action is RuleAction.CREATE and self.object_type is None:
+            raise ValueError(
+                "action = 'create' needs object_type: the name of an [[object_types]] table;"
+                " for an incident or an event use create_incident or create_event"
+            )
+        if self.object_type is not None and self.action is not RuleAction.CREATE:
+            raise ValueError("object_type goes with action = 'create' only")
+        groups = self.captures
+        for name in self.map:
+            if name not in groups:
+                have = ", ".join(f"'{g}'" for g in groups) or "none"
+                raise ValueError(
+                    f"map.{name}: no regex condition of the rule has a named group '{name}'"
+                    f" (its named groups: {have}); write (?P<{name}>...) in a pattern"
+                )
         return self
+
+    @property
+    def captures(self) -> tuple[str, ...]:
+        """Every named group of the rule's regex conditions, once each, in order."""
+        return tuple(dict.fromkeys(g for c in self.conditions for g in c.groups))
+
+    def record_problems(self, records: Records) -> Iterator[tuple[str, str]]:
+        """(key within the rule, problem): names this rule uses that the file's
+        [[object_types]] and [[custom_fields]] do not declare."""
+        fields: tuple[str, ...] | None = None  # None: any declared field (type known at run)
+        if self.object_type is not None:
+            kind = records.object_type(self.object_type)
+            if kind is None:
+                known = ", ".join(f"'{t.name}'" for t in records.object_types)
+                yield (
+                    "object_type",
+                    f"names no object type: '{self.object_type}' is not declared in"
+                    f" [[object_types]] (declared: {known or 'none'})",
+                )
+            else:
+                fields = tuple(f.name for f in records.fields_of(kind.name))
+        for index, condition in enumerate(self.conditions):
+            for group in condition.groups:
+                if group in self.map or group in BUILTIN_FIELDS:
+                    continue
+                if records.custom_field(group) is None:
+                    known = ", ".join(f"'{f.name}'" for f in records.custom_fields)
+                    yield (
+                        f"conditions[{index}].value",
+                        f"has the named group '{group}', which names no field: use one of"
+                        f" {', '.join(BUILTIN_FIELDS)}, a declared custom field"
+                        f" ({known or 'none are declared'}), or a key of the rule's map",
+                    )
+                elif fields is not None and group not in fields:
+                    yield (
+                        f"conditions[{index}].value",
+                        f"has the named group '{group}', but object type"
+                        f" '{self.object_type}' has no field '{group}' (its fields:"
+                        f" {', '.join(fields) or 'none'})",
+                    )
 
     def __hash__(self) -> int:
         # The evaluator caches compiled rules keyed by the rule; pydantic's frozen hash

@@ -331,6 +331,7 @@ def _quarantine(
             record.outcome = Fate.QUARANTINED
             record.error = reason
             record.raw_sha256 = sha256
+            record.attempts = (record.attempts or 0) + 1 if retrying is not None else 1
             session.add(record)
             session.flush()
             _report(session, store, job, record, fetched.raw, subject)

@@ -32,8 +32,9 @@ from deskmail.intake import journal
 from deskmail.intake.faults import CrashPoint, reached
 from deskmail.intake.parse_ahead import ParseAhead, Prepared
 from deskmail.intake.process import MessageOutcome, take_in_batch
+from deskmail.intake.run_log import RunLog, capturing
 from deskmail.intake.sync_state import StoredSyncState
-from deskmail.logs import debug_dump, job_logging
+from deskmail.logs import debug_dump, job_logging, secret_values
 from deskmail.outbound.outbox import deliver_pending
 from deskmail.parse.spool import Spool, discard
 from deskmail.sources.base import FetchedMessage, Source
@@ -90,6 +91,7 @@ class RunSummary:
     acknowledged: int = 0
     seconds: float = 0.0
     failure: str | None = None  # why the job could not finish, one line
+    step: str | None = None  # the mailbox step that failed (sources.errors.Step), if one did
 
     @property
     def ok(self) -> bool:
@@ -129,7 +131,7 @@ def run_job(
     the writes (run-once --parse-worker; intake/parse_ahead.py). `progress`: told
     how many new messages there are and how many are taken in.
     """
-    with job_logging(job.name):
+    with job_logging(job.name), capturing(_secrets(job, config)) as run_log:
         summary = RunSummary(job=job.name)
         started = time.monotonic()
         run_id = _start_run(store, job.name)
@@ -170,13 +172,24 @@ def run_job(
             log.debug("job %s: the failure's traceback", job.name, exc_info=exc)
         if failed is not None:
             summary.failure = str(failed)
+            summary.step = failed.step.value
             _report_health(store, job, failed)
         elif summary.failure is None:  # the mailbox worked: close an open event
             _report_health(store, job, None)
         summary.seconds = time.monotonic() - started
-        _finish_run(store, run_id, summary)
         log.info("job %s: %s", job.name, _counts(summary))
+        _finish_run(store, run_id, summary, run_log)
         return summary
+
+
+def _secrets(job: JobConfig, config: DeskmailConfig | None) -> set[str]:
+    """What the run's kept log lines must not show (as the log files do not)."""
+    if config is not None:
+        return secret_values(config)
+    try:
+        return {resolve_password(job) or ""} - {""}
+    except ConfigError:
+        return set()
 
 
 def _deliver(store: Store, config: DeskmailConfig, job: JobConfig, summary: RunSummary) -> None:
@@ -418,7 +431,7 @@ def _start_run(store: Store, job: str) -> int:
         return run.id
 
 
-def _finish_run(store: Store, run_id: int, summary: RunSummary) -> None:
+def _finish_run(store: Store, run_id: int, summary: RunSummary, run_log: RunLog) -> None:
     try:
         with store.transaction() as session:
             run = session.get(Run, run_id)
@@ -427,6 +440,8 @@ def _finish_run(store: Store, run_id: int, summary: RunSummary) -> None:
             run.finished_at = utcnow()
             run.status = "ok" if summary.ok else "failed"
             run.error = summary.failure
+            run.step = summary.step
+            run_log.save(session, run_id)
             if summary.failure is not None:
                 failed = RunFailed(
                     run.id, run.job, summary.failure, run.started_at, run.finished_at

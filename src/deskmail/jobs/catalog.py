@@ -228,6 +228,39 @@ class JobCatalog:
             self._bump(session, row)
             return self._view(row)
 
+    def replace(
+        self, name: str, settings: Mapping[str, Any], *, revision: int | None = None
+    ) -> CatalogJob:
+        """Set a database job's settings whole (the editor's form, the API's PUT): what
+        `settings` leaves out goes back to its default; a secret not given is kept."""
+        self._refuse_file_job(name, "changed")
+        with self._store.session() as session:
+            row = self._row(session, name)
+            old, enabled = json.loads(row.settings), row.enabled
+        wanted = {"name": name, "enabled": enabled} | dict(settings)
+        return self.update(name, _replacement(old, wanted), revision=revision)
+
+    def draft(self, settings: Mapping[str, Any], *, existing: str | None = None) -> JobConfig:
+        """Unsaved settings validated as create() would, nothing written: what Test
+        Connection and Load folders work on. The secrets of the database job `existing`
+        fill those the draft does not give (its write-only fields left empty).
+
+        Raises ConfigError (key and problem), UnreadableSecrets for a lost key.
+        """
+        table = dict(settings)
+        if existing is not None and self._file_job(existing) is None:
+            with self._store.session() as session:
+                row = self._row(session, existing)
+            missing = {
+                slot
+                for slot in slots_of(row.secret_slots)
+                if _has_table(table, slot) and not _gives_secret(table, slot)
+            }
+            table = with_secrets(table, self._opened(row, missing))
+        job = self._validate(table)
+        job.set_origin(self._config.source_file, None)
+        return job
+
     def set_enabled(self, name: str, enabled: bool, *, revision: int | None = None) -> CatalogJob:
         self._refuse_file_job(name, "enabled or disabled")
         with self._writing() as session:
@@ -357,7 +390,9 @@ class JobCatalog:
     # ---- helpers ------------------------------------------------------------
 
     def _validate(self, settings: dict[str, Any]) -> JobConfig:
-        job = validate_job(settings, base=self.base, smtp=self._config.smtp)
+        job = validate_job(
+            settings, base=self.base, smtp=self._config.smtp, records=self._config.records
+        )
         _check_name_length(job)
         return job
 
@@ -510,6 +545,24 @@ def _merged(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
         else:
             target[key] = json.loads(json.dumps(value, default=str))
     return target
+
+
+def _replacement(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that turns `old` into `new`: keys `new` lacks are removed (None)."""
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            patch[key] = _replacement(before, value)
+        else:
+            patch[key] = value
+    return patch
+
+
+def _gives_secret(table: Mapping[str, Any], slot: SecretSlot) -> bool:
+    """The table gives `slot`'s secret some way (the value, a variable, a file)."""
+    inner = table_at(table, slot.table) or {}
+    return any(inner.get(key) is not None for key in ALTERNATIVES[slot.key])
 
 
 def _check_name_length(job: JobConfig) -> None:

@@ -3,6 +3,7 @@ counts of the last 24 hours, the last error."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +34,7 @@ class DayCounts:
 class JobStatus:
     name: str
     protocol: str
-    source: str  # "file": provisioned from the configuration file (read-only in the UI)
+    source: str  # "file": provisioned from the configuration file (read-only); or "database"
     enabled: bool  # after the UI's switch, if any
     schedule: str
     status: str  # ok | failing | running | never-run | disabled
@@ -51,9 +52,15 @@ def job_statuses(
     config: DeskmailConfig,
     switches: dict[str, bool],
     now: datetime | None = None,
+    *,
+    stored: Sequence[JobConfig] = (),
 ) -> list[JobStatus]:
+    """The file's jobs, then the database's (`stored`: the jobs catalog's, whose own
+    `enabled` is switched in the database itself)."""
     now = now or datetime.now(UTC)
-    names = [job.name for job in config.jobs]
+    listed = [(job, "file", is_enabled(job, switches)) for job in config.jobs]
+    listed += [(job, "database", job.enabled) for job in stored]
+    names = [job.name for job, _, _ in listed]
     last_runs = _last_runs(session, names)
     successes = dict(
         session.execute(
@@ -69,13 +76,14 @@ def job_statuses(
     return [
         _status(
             job,
-            is_enabled(job, switches),
+            source,
+            enabled,
             last_runs.get(job.name),
             _aware(successes.get(job.name)),
             counts.get(job.name, DayCounts()),
             health.get(job.name),
         )
-        for job in config.jobs
+        for job, source, enabled in listed
     ]
 
 
@@ -106,6 +114,7 @@ def _day_counts(session: Session, names: list[str], since: datetime) -> dict[str
 
 def _status(
     job: JobConfig,
+    source: str,
     enabled: bool,
     last: Run | None,
     last_success: datetime | None,
@@ -132,7 +141,7 @@ def _status(
     return JobStatus(
         name=job.name,
         protocol=job.protocol.value,
-        source="file",
+        source=source,
         enabled=enabled,
         schedule=str(parse_schedule(job.schedule)),
         status=status,

@@ -5,9 +5,18 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from deskmail.config.object_types import Records
 from deskmail.parse.filenames import safe_display_name
 from deskmail.report.text import cut
-from deskmail.store.models import Activity, ActivityKind, Attachment, Person, Team, Ticket
+from deskmail.store.models import (
+    Activity,
+    ActivityKind,
+    Attachment,
+    Person,
+    Team,
+    Ticket,
+    TicketField,
+)
 
 
 def _who(person: Person | None, address: str | None) -> str:
@@ -35,19 +44,28 @@ def list_tickets(session: Session, team: str | None = None, limit: int = 50) -> 
     rows = list(session.execute(query))
     if not rows:
         return "no tickets yet"
-    header = f"{'ticket':<10} {'kind':<9} {'status':<7} {'requester':<22} {'acts':>4} {'files':>5}"
+    header = f"{'ticket':<10} {'type':<14} {'status':<7} {'requester':<22} {'acts':>4} {'files':>5}"
     lines = [f"{header}  subject"]
     for ticket, n_activities, n_files in reversed(rows):
         ref = f"{ticket.team.name}-{ticket.number}"
         lines.append(
-            f"{ref:<10} {ticket.kind.value:<9} {ticket.status.value:<7} "
+            f"{ref:<10} {cut(_type(ticket), 14):<14} {ticket.status.value:<7} "
             f"{cut(_who(ticket.requester, ticket.sender_address), 22):<22} "
             f"{n_activities:>4} {n_files:>5}  {cut(ticket.subject, 70)}"
         )
     return "\n".join(lines)
 
 
-def show_ticket(session: Session, number: int, team: str) -> str | None:
+def _type(ticket: Ticket) -> str:
+    """The object type's name, else incident or event."""
+    return ticket.object_type or ticket.kind.value
+
+
+def show_ticket(
+    session: Session, number: int, team: str, records: Records | None = None
+) -> str | None:
+    """`records`: the configuration's object types and custom fields, for their labels,
+    prefixes and order; a type or field no longer declared is shown by its name."""
     ticket = session.scalars(
         select(Ticket)
         .join(Team)
@@ -55,6 +73,7 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
         .options(
             selectinload(Ticket.activities),
             selectinload(Ticket.attachments),
+            selectinload(Ticket.fields),
         )
     ).first()
     if ticket is None:
@@ -62,7 +81,11 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
     sender = ticket.sender_address or "-"
     if ticket.sender_name:
         sender = f"{ticket.sender_name} <{sender}>"
-    fields = [
+    records = records or Records()
+    fields = []
+    if ticket.object_type is not None:
+        fields.append(("type", _object_type(ticket, records)))
+    fields += [
         # The reference without the ticket's token: the token lets anyone post to it.
         ("reference", f"[{ticket.kind.value.capitalize()}] [{ticket.team.name}] {ticket.number}"),
         ("status", ticket.status.value),
@@ -77,6 +100,7 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
         ("site", ticket.site.name if ticket.site else "-"),
         ("priority", ticket.priority or "-"),
         ("category", ticket.category or "-"),
+        *_custom_fields(ticket.fields, ticket.object_type, records),
         ("source", ticket.source.name if ticket.source else "-"),
         ("created", f"{ticket.created_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("updated", f"{ticket.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
@@ -84,8 +108,9 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
     if ticket.linked_ticket is not None:
         fields.append(("linked to", _line(ticket.linked_ticket)))
     fields += [("linked from", _line(other)) for other in _linked_from(session, ticket)]
-    lines = [f"{ticket.team.name}-{ticket.number}  [{ticket.kind.value}] {ticket.subject}"]
-    lines += [f"  {name + ':':<13}{value}" for name, value in fields]
+    lines = [f"{ticket.team.name}-{ticket.number}  [{_type(ticket)}] {ticket.subject}"]
+    width = max(13, *(len(name) + 2 for name, _ in fields))
+    lines += [f"  {name + ':':<{width}}{value}" for name, value in fields]
     lines += ["", _indent(ticket.description)]
     own = [a for a in ticket.attachments if a.activity_id is None]
     lines += _attachment_lines(own)
@@ -100,6 +125,29 @@ def show_ticket(session: Session, number: int, team: str) -> str | None:
         ]
         lines += _attachment_lines(activity.attachments)
     return "\n".join(lines)
+
+
+def _object_type(ticket: Ticket, records: Records) -> str:
+    declared = records.object_type(ticket.object_type or "")
+    if declared is None:
+        return f"{ticket.object_type} (made as {ticket.kind.value}; no longer declared)"
+    return (
+        f"{declared.shown} ({declared.name}, made as {ticket.kind.value}),"
+        f" {declared.prefix}-{ticket.number}"
+    )
+
+
+def _custom_fields(
+    values: list[TicketField], object_type: str | None, records: Records
+) -> list[tuple[str, str]]:
+    """The record's custom fields in their declared order, "-" for an empty one; then
+    values of fields no longer declared, by name."""
+    stored = {field.name: field.value for field in values}
+    shown = [
+        (declared.shown, stored.pop(declared.name, "-"))
+        for declared in records.fields_of(object_type)
+    ]
+    return shown + sorted(stored.items())
 
 
 def _linked_from(session: Session, ticket: Ticket) -> list[Ticket]:

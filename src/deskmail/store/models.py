@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     DateTime,
@@ -25,12 +26,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from deskmail.config.fate import Fate, TicketKind
+from deskmail.store import subject_search
 
 # Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
 NAMING = {
@@ -158,6 +161,15 @@ class Ticket(Base):
         UniqueConstraint("team_id", "number", name="uq_ticket_team_number"),
         # The flood limit looks tickets up by sender, whatever the case (migration 0005).
         Index("ix_ticket_sender_lower", func.lower(text("sender_address"))),
+        # The web lists' order, newest or oldest change first (migration 0014).
+        Index("ix_ticket_updated", "updated_at", "id"),
+        Index("ix_ticket_kind_updated", "kind", "updated_at", "id"),
+        # Subject search on PostgreSQL (store/subject_search.py; SQLite's is an FTS5 table).
+        Index(
+            subject_search.POSTGRESQL_INDEX,
+            text("lower(subject) gin_trgm_ops"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
@@ -176,6 +188,9 @@ class Ticket(Base):
     source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
     priority: Mapped[str | None] = mapped_column(String(100))
     category: Mapped[str | None] = mapped_column(String(200))
+    # A configured object type's name (config/object_types.py); None: a plain incident or
+    # event. `kind` is the type's kind of record, so what holds for incidents holds for it.
+    object_type: Mapped[str | None] = mapped_column(String(63))
     # Unguessable: a reply carrying it may post even from an address not on the ticket.
     token: Mapped[str] = mapped_column(String(16), default=new_token)
     linked_ticket_id: Mapped[int | None] = mapped_column(
@@ -201,6 +216,28 @@ class Ticket(Base):
         back_populates="ticket", order_by="Attachment.id", cascade="all, delete-orphan"
     )
     linked_ticket: Mapped[Ticket | None] = relationship(remote_side=[id])
+    fields: Mapped[list[TicketField]] = relationship(
+        order_by="TicketField.name", cascade="all, delete-orphan"
+    )
+
+
+class TicketField(Base):
+    """A custom field's value on a ticket (config/custom_fields.py).
+
+    One row per field and ticket rather than a JSON column: the same SQL filters
+    and sorts on SQLite and PostgreSQL ("tickets whose host is web1"), the
+    declarations can change without a migration, and an empty field is no row.
+    The value is text in the declared type's canonical form (numbers as plain
+    decimals, dates as ISO 8601, choices as declared), checked before it is
+    written; the type lives in the configuration, as the field's declaration.
+    """
+
+    __tablename__ = "ticket_field"
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class Activity(Base):
@@ -301,6 +338,7 @@ class IntakeRecord(Base):
         ForeignKey("ticket.id", ondelete="SET NULL")
     )
     rules: Mapped[str | None] = mapped_column(Text)  # names of the processing rules that fired
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # times taken in while quarantined
 
     ticket: Mapped[Ticket | None] = relationship(foreign_keys=[ticket_id])
     activity: Mapped[Activity | None] = relationship()
@@ -431,6 +469,20 @@ class Run(Base):
     sent: Mapped[int] = mapped_column(Integer, default=0)  # automatic mails delivered
     acknowledged: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[str | None] = mapped_column(String(40))  # where a failed run stopped
+
+
+class RunLogLine(Base):
+    """A log record of one run (bounded per run; log calls carry no secret and no mail text)."""
+
+    __tablename__ = "run_log_line"
+    __table_args__ = (Index("ix_run_log_line_run", "run_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level: Mapped[int] = mapped_column(Integer)  # logging's number: 10 DEBUG ... 50 CRITICAL
+    logger: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
 
 
 class WebhookEndpoint(Base):
@@ -519,6 +571,16 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # no answer: timeout, refused, TLS...
 
+
+# Subject search (store/subject_search.py) comes with the ticket table on a new database.
+event.listen(
+    Base.metadata,
+    "before_create",
+    DDL(subject_search.POSTGRESQL_EXTENSION).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+)
+for _statement in subject_search.SQLITE_CREATE:
+    ddl = DDL(_statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
+    event.listen(Ticket.__table__, "after_create", ddl)
 
 # The tables of the web UI live in their own modules; importing them here puts them in
 # Base.metadata wherever the models are (fresh databases, the migration comparison).

@@ -17,9 +17,25 @@ from deskmail.store.engine import Store
 from deskmail.web.api import PREFIX, api_router
 from deskmail.web.context import WebContext
 from deskmail.web.job_control import JobControl
+from deskmail.web.mail_view import routes as mail_view
 from deskmail.web.ops.metrics import metrics_registry
 from deskmail.web.ops.routes import router as ops_router
-from deskmail.web.pages import auth, jobs, tokens, users, webhooks
+from deskmail.web.pages import (
+    auth,
+    directory,
+    events,
+    job_editor,
+    job_sign_in,
+    jobs,
+    live,
+    quarantine,
+    runs,
+    simulator,
+    tickets,
+    tokens,
+    users,
+    webhooks,
+)
 from deskmail.web.pages.errors import install_page_errors
 from deskmail.web.problems import install_api_problems
 from deskmail.web.security.csrf import COOKIE, EXEMPT, HEADER, PageCSRFMiddleware, shared_secret
@@ -65,7 +81,23 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops_router)
     app.include_router(api_router())
-    for screen in (auth, jobs, tokens, users, webhooks):
+    for screen in (
+        auth,
+        jobs,
+        tickets,
+        events,
+        mail_view,
+        directory,
+        job_editor,
+        job_sign_in,
+        runs,
+        quarantine,
+        simulator,
+        live,
+        webhooks,
+        tokens,
+        users,
+    ):
         app.include_router(screen.router)
 
     # Outermost last: headers on every answer, CSRF refusals included.

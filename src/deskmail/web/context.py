@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from deskmail.config.models import DeskmailConfig, WebConfig
 from deskmail.store.engine import Store
 from deskmail.web.job_control import JobControl
+from deskmail.web.sign_ins import PendingSignIns
 
 
 @dataclass(slots=True)
@@ -18,6 +19,7 @@ class WebContext:
     store: Store
     jobs: JobControl
     runs_jobs: bool = False  # deskmail serve (a scheduler here) rather than deskmail web
+    sign_ins: PendingSignIns = field(default_factory=PendingSignIns)  # OAuth2, under way
 
 
 def context_of(request: Request) -> WebContext:

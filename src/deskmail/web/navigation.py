@@ -20,6 +20,7 @@ class NavItem:
 
 NAV = (
     NavItem("Jobs", "jobs", Role.VIEWER),
+    NavItem("Live", "live", Role.VIEWER),
     NavItem("Runs", "runs", Role.VIEWER),
     NavItem("Tickets", "tickets", Role.VIEWER),
     NavItem("Events", "events", Role.VIEWER),

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.routing import NoMatchFound
 
 from deskmail.web.navigation import NAV, NavItem
+from deskmail.web.security.csrf import csrf_token
 from deskmail.web.security.principal import Principal
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -23,6 +24,7 @@ def templates() -> Jinja2Templates:
     found = Jinja2Templates(directory=TEMPLATES_DIR)
     found.env.filters["when"] = when
     found.env.filters["ago"] = ago
+    found.env.globals["csrf_token"] = csrf_token
     return found
 
 

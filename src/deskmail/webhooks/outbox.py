@@ -35,7 +35,6 @@ from deskmail.webhooks.payloads import Payload, data_json
 _MESSAGE = cast(Table, WebhookMessage.__table__)
 _DELIVERY = cast(Table, WebhookDelivery.__table__)
 _ENDPOINT = cast(Table, WebhookEndpoint.__table__)
-_SUBSCRIBERS = "deskmail_webhook_subscribers"  # session.info: list[_Subscriber]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +44,52 @@ class _Subscriber:
     include_subject: bool
 
 
+@dataclass(slots=True)
+class Subscribers:
+    """The enabled endpoints, read on first use and kept for one transaction.
+
+    A batch of intake keeps one (apply/batch.py) and asks for each mail; a caller
+    without one gets a fresh read, which is right for the one-off events.
+    Read on the connection, not through the ORM: an ORM query would first write a
+    batch's waiting rows (store/deferred.py), which this table never needs.
+    """
+
+    _known: list[_Subscriber] | None = None
+
+    def taking(self, session: Session, kind: str) -> list[_Subscriber]:
+        if self._known is None:
+            query = select(_ENDPOINT.c.id, _ENDPOINT.c.kinds, _ENDPOINT.c.include_subject).where(
+                _ENDPOINT.c.enabled.is_(True)
+            )
+            self._known = [
+                _Subscriber(row.id, frozenset(row.kinds.split()), bool(row.include_subject))
+                for row in session.connection().execute(query)
+            ]
+        return [s for s in self._known if kind in s.kinds]
+
+
 def new_message_id() -> str:
     """The webhook-id: "msg_" and 130 random bits."""
     return "msg_" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
 
 
 def queue_webhook(
-    session: Session, payload: Payload, *, subject: str | None = None, to: int | None = None
+    session: Session,
+    payload: Payload,
+    *,
+    subject: str | None = None,
+    to: int | None = None,
+    subscribers: Subscribers | None = None,
 ) -> str | None:
     """Queue `payload` for the endpoints that take its kind; the message id, or None if none.
 
     `subject`: the mail's subject, kept only if one of them asked for it.
     `to`: this endpoint alone, whatever it subscribes to (send test).
+    `subscribers`: the transaction's endpoints, when it queues several messages.
     """
     kind = payload.KIND.value
     if to is None:
-        chosen = [s for s in _subscribers(session) if kind in s.kinds]
+        chosen = (subscribers or Subscribers()).taking(session, kind)
     else:
         chosen = [_Subscriber(to, frozenset(), include_subject=True)]
     if not chosen:
@@ -105,23 +134,4 @@ def anything_due(session: Session, now: datetime) -> bool:
     return session.connection().execute(query).first() is not None
 
 
-def _subscribers(session: Session) -> list[_Subscriber]:
-    """The enabled endpoints, read once per transaction (a batch of intake asks for each mail).
-
-    Read on the connection, not through the ORM: an ORM query would first write a
-    batch's waiting rows (store/deferred.py), which this table never needs.
-    """
-    known: list[_Subscriber] | None = session.info.get(_SUBSCRIBERS)
-    if known is None:
-        query = select(_ENDPOINT.c.id, _ENDPOINT.c.kinds, _ENDPOINT.c.include_subject).where(
-            _ENDPOINT.c.enabled.is_(True)
-        )
-        known = [
-            _Subscriber(row.id, frozenset(row.kinds.split()), bool(row.include_subject))
-            for row in session.connection().execute(query)
-        ]
-        session.info[_SUBSCRIBERS] = known
-    return known
-
-
-__all__ = ["anything_due", "new_message_id", "queue_webhook"]
+__all__ = ["Subscribers", "anything_due", "new_message_id", "queue_webhook"]

@@ -29,6 +29,7 @@ WELL_KNOWN = {
     "msgfolderroot": "msgfolderroot",
 }
 _MAX_PAGES = 1000  # a nextLink that never ends is a server fault, not a reason to hang
+LISTED_DEPTH = 3  # folder_paths: "Inbox/Support/Printers" at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +87,26 @@ def _child(client: GraphClient, mailbox: str, parent: str, name: str) -> str | N
             return None
         url = link
     return None
+
+
+def folder_paths(client: GraphClient, mailbox: str, depth: int = LISTED_DEPTH) -> list[str]:
+    """Every folder's path as a job writes it ("Inbox/Support"), walked from the top of
+    the mailbox down to `depth` levels, in the order Graph lists them."""
+    paths: list[str] = []
+
+    def walk(parent: str, prefix: str, level: int) -> None:
+        url = f"{mailbox}/mailFolders/{parent}/childFolders?includeHiddenFolders=false"
+        for _ in range(_MAX_PAGES):
+            page = client.get(url)
+            for folder in page.get("value", []):
+                path = f"{prefix}{folder.get('displayName', '')}"
+                paths.append(path)
+                if level < depth:
+                    walk(str(folder["id"]), f"{path}/", level + 1)
+            link = page.get("@odata.nextLink")
+            if not isinstance(link, str) or not client.same_server(link):
+                return
+            url = link
+
+    walk("msgfolderroot", "", 1)
+    return paths

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from deskmail.web.api import docs, jobs, me, tickets, tokens, users, webhooks
+from deskmail.web.api import (
+    activities,
+    directory,
+    docs,
+    events,
+    jobs,
+    me,
+    quarantine,
+    runs,
+    simulate,
+    stream,
+    tickets,
+    tokens,
+    users,
+    webhooks,
+)
 from deskmail.web.problems import PROBLEM_RESPONSES
 
 PREFIX = "/api/v1"
@@ -12,7 +27,11 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=PROBLEM_RESPONSES)
-    for module in (me, tokens, users, jobs, tickets, webhooks):
+    resources = (
+        me, tokens, users, jobs, tickets, activities, events, directory,
+        runs, quarantine, simulate, stream, webhooks,
+    )  # fmt: skip
+    for module in resources:
         router.include_router(module.router)
     router.include_router(docs.router)
     return router

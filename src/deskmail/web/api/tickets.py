@@ -10,24 +10,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from deskmail.store.models import (
     Activity,
     ActivityKind,
     Person,
-    Team,
     Ticket,
     TicketKind,
     TicketStatus,
 )
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
-from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
+from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from deskmail.web.problems import Problem
+from deskmail.web.queries.tickets import LOADED, TicketFilter, job_of, oldest_change_first
 from deskmail.web.security.roles import ApiViewer
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -100,47 +99,52 @@ class TicketDetail(TicketOut):
     description: str
     activities: list[ActivitySummary]
     linked_ticket_id: int | None
+    job: str | None = None  # the job whose mail made it
 
 
-_LOADED = (
-    selectinload(Ticket.team),
-    selectinload(Ticket.requester),
-    selectinload(Ticket.assignee),
-    selectinload(Ticket.group),
-    selectinload(Ticket.site),
-)
-
-
-@router.get("", summary="Tickets, oldest change first, a page at a time")
-def list_all(
-    request: Request,
-    user: ApiViewer,
+def ticket_filter(
     status: TicketStatus | None = None,
     kind: TicketKind | None = None,
     team: Annotated[str | None, Query(max_length=200)] = None,
+    group: Annotated[str | None, Query(max_length=200)] = None,
+    site: Annotated[str | None, Query(max_length=200)] = None,
+    job: Annotated[
+        str | None, Query(max_length=200, description="the job whose mail made it")
+    ] = None,
+    created_from: Annotated[
+        AwareDatetime | None, Query(description="only tickets created at or after this time")
+    ] = None,
+    created_to: Annotated[
+        AwareDatetime | None, Query(description="only tickets created before this time")
+    ] = None,
     subject: Annotated[
         str | None, Query(max_length=200, description="words the subject contains")
     ] = None,
     updated_since: Annotated[
         AwareDatetime | None, Query(description="only tickets changed at or after this time")
     ] = None,
+) -> TicketFilter:
+    """The list's filters, shared with /events."""
+    return TicketFilter(
+        status=status, kind=kind, team=team, group=group, site=site, job=job,
+        created_from=created_from, created_to=created_to, subject=subject,
+        updated_since=updated_since,
+    )  # fmt: skip
+
+
+Filters = Annotated[TicketFilter, Depends(ticket_filter)]
+
+
+@router.get("", summary="Tickets, oldest change first, a page at a time")
+def list_all(
+    request: Request,
+    user: ApiViewer,
+    wanted: Filters,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[TicketOut]:
-    query = select(Ticket).options(*_LOADED)
-    if status is not None:
-        query = query.where(Ticket.status == status)
-    if kind is not None:
-        query = query.where(Ticket.kind == kind)
-    if team is not None:
-        query = query.join(Team, Team.id == Ticket.team_id).where(Team.name == team)
-    if subject:
-        for word in subject.split():
-            query = query.where(func.lower(Ticket.subject).contains(word.lower(), autoescape=True))
-    if updated_since is not None:
-        query = query.where(Ticket.updated_at >= updated_since)
     with context_of(request).store.session() as session:
-        page: Rows[Ticket] = paginate(session, query, (Ticket.updated_at, Ticket.id), cursor, limit)
+        page = oldest_change_first(session, wanted, cursor, limit)
         items = [TicketOut.of(ticket) for ticket in page.rows]
     return Page[TicketOut](items=items, next_cursor=page.next_cursor)
 
@@ -148,7 +152,7 @@ def list_all(
 @router.get("/{ticket_id}", summary="One ticket with its activities (bodies not included)")
 def read(request: Request, ticket_id: RowId, user: ApiViewer) -> TicketDetail:
     with context_of(request).store.session() as session:
-        ticket = session.scalar(select(Ticket).options(*_LOADED).where(Ticket.id == ticket_id))
+        ticket = session.scalar(select(Ticket).options(*LOADED).where(Ticket.id == ticket_id))
         if ticket is None:
             raise Problem(404, "Not found", f"no ticket with id {ticket_id}")
         activities = session.scalars(
@@ -159,6 +163,7 @@ def read(request: Request, ticket_id: RowId, user: ApiViewer) -> TicketDetail:
             **summary.model_dump(),
             description=ticket.description,
             linked_ticket_id=ticket.linked_ticket_id,
+            job=job_of(session, ticket.id),
             activities=[
                 ActivitySummary(
                     id=activity.id,

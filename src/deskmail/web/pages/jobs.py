@@ -1,4 +1,5 @@
-"""The Jobs overview (home): each job's status, runs and last error; Run now, Enable/Disable."""
+"""The Jobs overview (home): the file's jobs (read-only) and the database's, each with its
+status, runs and last error; Run now, Test, Enable/Disable, Delete (database jobs)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from deskmail.daemon.switches import read_switches
-from deskmail.report.job_status import job_statuses
+from deskmail.config.errors import ConfigError
+from deskmail.jobs.catalog import CatalogError, JobNotFound, ReadOnlyJob
+from deskmail.jobs.secrets import UnreadableSecrets
 from deskmail.store.accounts import Role
+from deskmail.store.sealing import SecretKeyError
 from deskmail.web.context import context_of
+from deskmail.web.job_checks import check_job
 from deskmail.web.job_control import RunNow
+from deskmail.web.queries.jobs import job_lines
+from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageAdmin, PageViewer
 from deskmail.web.templating import render, see_other
 
@@ -24,6 +30,8 @@ _RUN_NOW_NOTICES = {
     RunNow.ALREADY: "{name}: a run is already under way.",
     RunNow.BUSY: "{name}: another deskmail instance is working this job; it runs there.",
 }
+# A database job that cannot be loaded: its settings or its sealed secrets.
+_UNLOADABLE = (ConfigError, UnreadableSecrets, SecretKeyError)
 
 
 @router.get("/", name="home")
@@ -33,21 +41,37 @@ def home(request: Request, user: PageViewer) -> Response:
 
 @router.get("/jobs", name="jobs")
 def jobs(request: Request, user: PageViewer, notice: str | None = None) -> Response:
+    return _overview(request, user, notice=notice)
+
+
+def _overview(
+    request: Request,
+    user: Principal,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    error: str | None = None,
+    hint: str | None = None,
+) -> Response:
     context = context_of(request)
-    switches = read_switches(context.store)
-    with context.store.session() as session:
-        statuses = job_statuses(session, context.config, switches)
     return render(
         request,
         "jobs.html",
         user,
+        status=status,
         title="Jobs",
-        jobs=statuses,
+        lines=job_lines(context),
         can_operate=user.allows(Role.ADMIN),
         config_file=context.config.source_file,
         notice=notice,
+        error=error,
+        hint=hint,
         refresh_seconds=REFRESH_SECONDS,
     )
+
+
+def _done(request: Request, notice: str) -> Response:
+    return see_other(request, str(request.url_for("jobs").include_query_params(notice=notice)))
 
 
 @router.post("/jobs/{name}/run", name="job_run_now")
@@ -57,8 +81,30 @@ def run_now(request: Request, user: PageAdmin, name: str) -> Response:
         outcome = context.jobs.run_now(name)
     except KeyError:
         return _no_such_job(request, name)
-    notice = _RUN_NOW_NOTICES[outcome].format(name=name)
-    return see_other(request, str(request.url_for("jobs").include_query_params(notice=notice)))
+    except _UNLOADABLE as exc:
+        return _overview(request, user, status=409, error=f"{name}: cannot run: {exc}")
+    return _done(request, _RUN_NOW_NOTICES[outcome].format(name=name))
+
+
+@router.post("/jobs/{name}/test", name="job_test")
+def test(request: Request, user: PageAdmin, name: str) -> Response:
+    """Test Connection of a saved job (the editor tests its unsaved draft)."""
+    context = context_of(request)
+    try:
+        job = context.jobs.runnable(name)
+    except KeyError:
+        return _no_such_job(request, name)
+    except _UNLOADABLE as exc:
+        return _overview(request, user, status=409, error=f"{name}: cannot be tested: {exc}")
+    outcome = check_job(job, context.config, context.store)
+    if outcome.ok:
+        return _overview(request, user, notice=f"{name}: connection test passed: {outcome.summary}")
+    return _overview(
+        request,
+        user,
+        error=f"{name}: connection test failed at step {outcome.step}: {outcome.summary}",
+        hint=outcome.hint,
+    )
 
 
 @router.post("/jobs/{name}/switch", name="job_switch")
@@ -69,8 +115,20 @@ def switch(
         context_of(request).jobs.set_enabled(name, enabled, user.name)
     except KeyError:
         return _no_such_job(request, name)
-    notice = f"{name}: {'enabled' if enabled else 'disabled'}."
-    return see_other(request, str(request.url_for("jobs").include_query_params(notice=notice)))
+    return _done(request, f"{name}: {'enabled' if enabled else 'disabled'}.")
+
+
+@router.post("/jobs/{name}/delete", name="job_delete")
+def delete(request: Request, user: PageAdmin, name: str) -> Response:
+    try:
+        context_of(request).jobs.catalog.delete(name)
+    except JobNotFound:
+        return _no_such_job(request, name)
+    except ReadOnlyJob as exc:
+        return _overview(request, user, status=409, error=str(exc))
+    except CatalogError as exc:
+        return _overview(request, user, status=409, error=str(exc))
+    return _done(request, f"{name}: deleted (its tickets and runs stay).")
 
 
 def _no_such_job(request: Request, name: str) -> Response:

@@ -1,0 +1,1 @@
+"""Store reads for the pages and the API, one module per resource."""
