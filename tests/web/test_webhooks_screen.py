@@ -82,6 +82,12 @@ def test_an_administrator_manages_an_endpoint_and_its_deliveries(
 
     page.get_by_role("button", name="Disable").click()
     expect(page.get_by_text("Disabled: disabled by hand")).to_be_visible()
+    # A delivery to a disabled endpoint is not redelivered; its page says why.
+    page.get_by_role("table").get_by_role("link").first.click()
+    page.get_by_role("button", name="Redeliver").click()
+    expect(page.get_by_role("alert")).to_contain_text("is disabled; enable it first")
+    assert len(receiver.received) == 4
+    page.get_by_role("link", name=re.compile("^Endpoint ")).click()
     page.get_by_role("button", name="Enable").click()
     expect(page.get_by_role("status")).to_have_text("Enabled.")
 

@@ -68,7 +68,10 @@ def _value(value: Any, column: InstrumentedAttribute[Any]) -> Any:
         if moment.tzinfo is None:  # the lists write UTC times with their offset
             raise ValueError(value)
         return moment
-    expected = column.type.python_type
+    try:
+        expected = column.type.python_type
+    except (AttributeError, NotImplementedError):  # a column without a Python type: any
+        expected = object
     if isinstance(value, bool) or not isinstance(value, expected):
         raise ValueError(value)
     if isinstance(value, int) and not -(2**63) <= value < 2**63:

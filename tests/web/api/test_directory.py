@@ -93,3 +93,16 @@ def test_only_admins_change_the_directory(web: LiveWeb) -> None:
         )
         assert refused.status_code == 403
     assert web.api(Role.VIEWER).get("/api/v1/sites").json()["items"] == []
+
+
+def test_a_control_character_is_a_problem_naming_the_field(web: LiveWeb) -> None:
+    # A NUL reached PostgreSQL as a 500 (found by the API fuzzing).
+    admin = web.api(Role.ADMIN)
+    for path, body, field in [
+        ("/api/v1/groups", {"name": "Ops\x00"}, "name"),
+        ("/api/v1/people", {"name": "Ann", "logon": "a\x00n"}, "logon"),
+        ("/api/v1/people", {"name": "Ann", "site": "L\x00b"}, "site"),
+    ]:
+        answer = admin.post(path, json=body)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["errors"][0]["field"].endswith(field)

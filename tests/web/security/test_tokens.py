@@ -99,3 +99,17 @@ def test_an_administrator_revokes_another_users_token_and_the_api_refuses_it(
     assert refused.headers["content-type"] == "application/problem+json"
     # The agent's own other tokens are untouched.
     assert agent.get("/api/v1/me").status_code == 200
+
+
+def test_removing_a_user_ends_their_tokens_and_sessions(web: LiveWeb) -> None:
+    from deskmail.web.security.sessions import COOKIE
+
+    agent = web.api(Role.AGENT)
+    browser = web.client()
+    browser.cookies.set(COOKIE, web.session_cookie(Role.AGENT))
+    assert agent.get("/api/v1/me").status_code == 200
+    assert browser.get("/jobs").status_code == 200
+    removed = web.api(Role.ADMIN).delete(f"/api/v1/users/{web.accounts[Role.AGENT].id}")
+    assert removed.status_code == 204
+    assert agent.get("/api/v1/me").status_code == 401
+    assert browser.get("/jobs").status_code == 303

@@ -202,9 +202,8 @@ def test(request: Request, user: PageAdmin, endpoint_id: RowId) -> Response:
     return _to_endpoint(request, endpoint_id, _outcome(result, "Test event"))
 
 
-@router.get("/webhooks/deliveries/{delivery_id}", name="webhook_delivery")
-def delivery(
-    request: Request, user: PageAdmin, delivery_id: RowId, notice: str | None = None
+def _delivery_page(
+    request: Request, user: Principal, delivery_id: int, *, status: int = 200, **values: object
 ) -> Response:
     with context_of(request).store.session() as session:
         found = get_delivery(session, delivery_id)
@@ -219,13 +218,21 @@ def delivery(
         request,
         "webhooks_delivery.html",
         user,
+        status=status,
         title=f"Delivery {found.id} ({found.kind})",
         delivery=found,
         attempts=attempts,
         body=body,
         endpoint=endpoint,
-        notice=notice,
+        **values,
     )
+
+
+@router.get("/webhooks/deliveries/{delivery_id}", name="webhook_delivery")
+def delivery(
+    request: Request, user: PageAdmin, delivery_id: RowId, notice: str | None = None
+) -> Response:
+    return _delivery_page(request, user, delivery_id, notice=notice)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/redeliver", name="webhook_redeliver")
@@ -233,7 +240,8 @@ def redeliver_one(request: Request, user: PageAdmin, delivery_id: RowId) -> Resp
     try:
         result = redeliver(context_of(request), delivery_id)
     except (DeliveryError, WebhookUnavailable) as exc:
-        return _list_page(request, user, status=409, error=str(exc))
+        # Refused (its endpoint is disabled, ...): the delivery's page says why.
+        return _delivery_page(request, user, delivery_id, status=409, error=str(exc))
     url = request.url_for("webhook_delivery", delivery_id=delivery_id)
     notice = _outcome(result, "Redelivered")
     return see_other(request, str(url.include_query_params(notice=notice)))

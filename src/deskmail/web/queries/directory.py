@@ -167,7 +167,14 @@ def check_name(
         return [Problem(where, "is empty", line)]
     if len(value.strip()) > limit:
         return [Problem(where, f"is longer than {limit} characters", line)]
+    if has_control_characters(value):
+        return [Problem(where, "must not contain control characters", line)]
     return []
+
+
+def has_control_characters(value: str) -> bool:
+    # PostgreSQL refuses a NUL in text: found by the API fuzzing as a 500.
+    return any(ord(char) < 32 or ord(char) == 127 for char in value)
 
 
 def parse_emails(value: str) -> tuple[str, ...]:
@@ -180,6 +187,9 @@ def _check_person(data: PersonInput, line: int | None = None) -> list[Problem]:
     problems = check_name(data.name, "name", limit=MAX_PERSON_NAME, line=line)
     if data.logon is not None and len(data.logon) > MAX_NAME:
         problems.append(Problem("logon", f"is longer than {MAX_NAME} characters", line))
+    for where, text in (("logon", data.logon), ("site", data.site)):
+        if text is not None and has_control_characters(text):
+            problems.append(Problem(where, "must not contain control characters", line))
     for address in data.emails:
         if len(address) > MAX_ADDRESS or not _ADDRESS.fullmatch(address):
             problems.append(Problem("email", f"{address!r} is not an e-mail address", line))
