@@ -84,7 +84,7 @@ def show_ticket(
     records = records or Records()
     fields = []
     if ticket.object_type is not None:
-        fields.append(("type", _object_type(ticket, records)))
+        fields.append(("type", object_type_label(ticket, records)))
     fields += [
         # The reference without the ticket's token: the token lets anyone post to it.
         ("reference", f"[{ticket.kind.value.capitalize()}] [{ticket.team.name}] {ticket.number}"),
@@ -100,7 +100,7 @@ def show_ticket(
         ("site", ticket.site.name if ticket.site else "-"),
         ("priority", ticket.priority or "-"),
         ("category", ticket.category or "-"),
-        *_custom_fields(ticket.fields, ticket.object_type, records),
+        *custom_field_values(ticket.fields, ticket.object_type, records),
         ("source", ticket.source.name if ticket.source else "-"),
         ("created", f"{ticket.created_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("updated", f"{ticket.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
@@ -127,7 +127,9 @@ def show_ticket(
     return "\n".join(lines)
 
 
-def _object_type(ticket: Ticket, records: Records) -> str:
+def object_type_label(ticket: Ticket, records: Records) -> str:
+    """The record's type as people read it: "Purchase order (purchase_order, made as
+    incident), PO-12"."""
     declared = records.object_type(ticket.object_type or "")
     if declared is None:
         return f"{ticket.object_type} (made as {ticket.kind.value}; no longer declared)"
@@ -137,7 +139,7 @@ def _object_type(ticket: Ticket, records: Records) -> str:
     )
 
 
-def _custom_fields(
+def custom_field_values(
     values: list[TicketField], object_type: str | None, records: Records
 ) -> list[tuple[str, str]]:
     """The record's custom fields in their declared order, "-" for an empty one; then

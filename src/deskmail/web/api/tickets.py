@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
+from deskmail.report.tickets import custom_field_values
 from deskmail.store.models import (
     Activity,
     ActivityKind,
@@ -60,6 +61,7 @@ class TicketOut(BaseModel):
     site: str | None
     priority: str | None
     category: str | None
+    object_type: str | None  # a configured object type's name; None: a plain incident or event
     created_at: datetime
     updated_at: datetime
 
@@ -81,6 +83,7 @@ class TicketOut(BaseModel):
             site=ticket.site.name if ticket.site else None,
             priority=ticket.priority,
             category=ticket.category,
+            object_type=ticket.object_type,
             created_at=ticket.created_at,
             updated_at=ticket.updated_at,
         )
@@ -95,8 +98,14 @@ class ActivitySummary(BaseModel):
     occurred_at: datetime
 
 
+class FieldValue(BaseModel):
+    name: str  # as the configuration shows it
+    value: str  # "-" for a declared field the mail did not fill
+
+
 class TicketDetail(TicketOut):
     description: str
+    fields: list[FieldValue]  # the custom fields, in their declared order
     activities: list[ActivitySummary]
     linked_ticket_id: int | None
     job: str | None = None  # the job whose mail made it
@@ -162,6 +171,12 @@ def read(request: Request, ticket_id: RowId, user: ApiViewer) -> TicketDetail:
         return TicketDetail(
             **summary.model_dump(),
             description=ticket.description,
+            fields=[
+                FieldValue(name=name, value=value)
+                for name, value in custom_field_values(
+                    ticket.fields, ticket.object_type, context_of(request).config.records
+                )
+            ],
             linked_ticket_id=ticket.linked_ticket_id,
             job=job_of(session, ticket.id),
             activities=[

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
+from deskmail.report.tickets import custom_field_values, object_type_label
 from deskmail.store.models import StoredJob, Ticket, TicketKind, TicketStatus
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
@@ -148,10 +149,13 @@ def ticket_page(request: Request, user: Principal, ticket_id: int, *, list_route
         if ticket is None:
             raise HTTPException(404, f"There is no ticket {ticket_id}.")
         entries = timeline(session, store.blobs, ticket)
+        records = context_of(request).config.records
+        object_type = object_type_label(ticket, records) if ticket.object_type else None
+        fields = custom_field_values(ticket.fields, ticket.object_type, records)
         return render(
             request, "ticket.html", user, title=f"{ticket.team.name}-{ticket.number}",
             ticket=ticket, entries=entries, job=job_of(session, ticket.id),
-            images=images, list_route=list_route,
+            images=images, list_route=list_route, object_type=object_type, fields=fields,
         )  # fmt: skip
 
 
