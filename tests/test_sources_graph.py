@@ -373,14 +373,13 @@ def test_an_app_only_run_once_keeps_no_token_and_loads_neither_cryptography_nor_
     database_url: str, mailbox: Microsoft365, tmp_path: Path
 ) -> None:
     """Client credentials hold no refresh token: nothing is sealed, so nothing to seal with;
-    a secret's grant is one POST over the HTTPS client the source uses anyway, and that
-    client is the standard library's: httpx is not imported either."""
+    a secret's grant is one POST over the httpx the source uses anyway."""
     mailbox.state.deliver(MAILBOX, "Inbox/Support", _mail(1))
     config = write_config(tmp_path / "deskmail.toml", database_url, [graph_job_settings(mailbox)])
     probe = textwrap.dedent(
         f"""
         import atexit, sys
-        heavy = ("cryptography", "jwt", "msal", "requests", "httpx")
+        heavy = ("cryptography", "jwt", "msal", "requests")
         atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules)))
         sys.argv = ["deskmail", "run-once", "--config", {str(config)!r}]
         from deskmail.entry import run
@@ -409,7 +408,7 @@ def test_an_app_only_run_once_keeps_no_token_and_loads_neither_cryptography_nor_
     assert len(mailbox.identity.issued) == 1
 
 
-def test_neither_an_imap_nor_a_graph_run_imports_httpx() -> None:
+def test_an_imap_run_does_not_import_httpx() -> None:
     probe = textwrap.dedent(
         """
         import sys
@@ -418,12 +417,11 @@ def test_neither_an_imap_nor_a_graph_run_imports_httpx() -> None:
         from deskmail.cli import main
         print("httpx" in sys.modules, "msal" in sys.modules)
         import deskmail.sources.graph.source
-        print("httpx" in sys.modules, "http.client" in sys.modules)
+        print("httpx" in sys.modules)
         """
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    # Graph's HTTPS is the standard library's (sources/https.py).
-    assert done.stdout.split() == ["False", "False", "False", "True"]
+    assert done.stdout.split() == ["False", "False", "True"]
 
 
 def test_passes_on_one_mailbox_share_its_limits(mailbox: Microsoft365) -> None:

@@ -1,4 +1,4 @@
-"""Microsoft's client-credentials grant with a client secret: one form POST (sources/https.py).
+"""Microsoft's client-credentials grant with a client secret: one form POST over httpx.
 
 msal does this too, but importing msal imports requests, urllib3 and
 charset_normalizer (msal.managed_identity, at import time, whatever http_client
@@ -23,11 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from deskmail.auth.cache import TokenCache
 from deskmail.auth.failures import refusal, unreachable
 from deskmail.config.oauth2 import OAuth2Config
 from deskmail.sources.errors import SourceError, Step
-from deskmail.sources.https import Answer, HttpsClient, HttpsError
+from deskmail.sources.https import https_client
 
 # A token this close to its expiry is renewed (msal's margin too): a pass must not
 # start on a token that dies half-way through it.
@@ -90,7 +92,7 @@ class ClientSecretSignIn:
         return held if held.target == self._target else None
 
     def _request(self) -> HeldToken:
-        with HttpsClient(self._ca_file, True, self.server, read_timeout=self._timeout) as http:
+        with https_client(self._ca_file, True, self.server, self._timeout) as http:
             try:
                 configuration = self._answer(
                     http.get(f"{self._oauth2.authority_url}/v2.0/.well-known/openid-configuration")
@@ -114,7 +116,7 @@ class ClientSecretSignIn:
                         },
                     )
                 )
-            except (OSError, HttpsError) as exc:
+            except httpx.HTTPError as exc:
                 raise unreachable(exc, self.server) from None
         token = answer.get("access_token")
         if not isinstance(token, str):
@@ -122,7 +124,7 @@ class ClientSecretSignIn:
         lifetime = float(answer.get("expires_in") or DEFAULT_LIFETIME)
         return HeldToken(token, asked + lifetime, self._target)
 
-    def _answer(self, response: Answer) -> dict[str, Any]:
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
         """The JSON object answered; an error answer named by its step."""
         try:
             answer = response.json()
@@ -132,7 +134,7 @@ class ClientSecretSignIn:
             raise SourceError(
                 Step.IDENTITY,
                 f"the identity provider answered {response.status_code} without JSON"
-                f" ({response.path})",
+                f" ({response.url.path})",
                 server=self.server,
             )
         if response.status_code >= 400 or "error" in answer:

@@ -12,7 +12,6 @@ name.
 from __future__ import annotations
 
 import logging
-import ssl
 import tempfile
 import threading
 import time
@@ -21,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from deskmail.config.models import JobConfig
 from deskmail.sources.base import BearerTokens
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph.throttle import MICROSOFT_BUDGET, Budget, limits_for, retry_after
-from deskmail.sources.https import Answer, HttpsClient, HttpsError
+from deskmail.sources.https import https_client
 from deskmail.sources.tls import classify, explain
 
 log = logging.getLogger("deskmail.sources.graph")
@@ -86,14 +87,13 @@ class GraphClient:
         self.base = base_url(job)
         self.server = self.base.removeprefix("https://").removesuffix("/v1.0")
         budget = budget or MICROSOFT_BUDGET
-        self._http = HttpsClient(
+        self._http = https_client(
             job.ca_file,
             job.reject_invalid_certificates,
             self.server,
-            read_timeout=job.timeouts.read,
-            connect_timeout=job.timeouts.connect,
+            httpx.Timeout(job.timeouts.read, connect=job.timeouts.connect),
             base_url=self.base,
-            max_connections=budget.concurrent,
+            limits=httpx.Limits(max_connections=budget.concurrent),
         )
         self._tokens = tokens
         limits = limits_for(self.server, job.user, budget)
@@ -120,7 +120,7 @@ class GraphClient:
         with self._exchange("POST", url, body=body) as response:
             return _json(response)
 
-    def get_or_gone(self, url: str, *, prefer: Sequence[str] = ()) -> Answer:
+    def get_or_gone(self, url: str, *, prefer: Sequence[str] = ()) -> httpx.Response:
         """The answer whatever its status (a delta round tells 410 and expired tokens
         apart itself); throttling and token renewal are handled as for any request."""
         with self._exchange("GET", url, prefer=prefer, check=False) as response:
@@ -130,7 +130,7 @@ class GraphClient:
     def content(self, url: str, spool_directory: str | None = None) -> bytes | None:
         """A $value body, or None when the message is gone (404); a large one passes
         through a nameless file in `spool_directory` (gone with the process)."""
-        with self._exchange("GET", url, missing_ok=True) as response:
+        with self._exchange("GET", url, stream=True, missing_ok=True) as response:
             if response.status_code == 404:
                 return None
             length = int(response.headers.get("content-length") or 0)
@@ -188,13 +188,13 @@ class GraphClient:
         *,
         body: dict[str, Any] | None = None,
         prefer: Sequence[str] = (),
+        stream: bool = False,
         check: bool = True,
         missing_ok: bool = False,
         count: int = 1,
-    ) -> Iterator[Answer]:
+    ) -> Iterator[httpx.Response]:
         """The answer to one request, sent again after throttling or a refused token;
-        the concurrency slot is held until the caller has read the answer (its body is
-        read there: a network failure meanwhile is named as one too)."""
+        the concurrency slot is held until the caller has read the answer."""
         token = self._token()
         renewed = False
         throttled = 0
@@ -206,9 +206,10 @@ class GraphClient:
             with self._slots:
                 self.pacer.spend(count)
                 self._count("requests", count)
+                request = self._http.build_request(method, url, json=body, headers=headers)
                 try:
-                    response = self._http.request(method, url, headers=headers, json_body=body)
-                except (OSError, HttpsError) as exc:
+                    response = self._http.send(request, stream=stream)
+                except httpx.HTTPError as exc:
                     raise _network_error(exc, self.server) from exc
                 try:
                     status = response.status_code
@@ -221,7 +222,6 @@ class GraphClient:
                         throttled += 1
                         self._count("throttled" if status == 429 else "unavailable")
                         wait = retry_after(response.headers.get("retry-after"))
-                        response.read()  # a small body: the connection stays usable
                     else:
                         if status == 401:
                             raise SourceError(
@@ -234,8 +234,6 @@ class GraphClient:
                             raise _graph_error(response)
                         yield response
                         return
-                except _NETWORK as exc:
-                    raise _network_error(exc, self.server) from exc
                 finally:
                     response.close()
             if throttled > MAX_THROTTLED:
@@ -251,7 +249,7 @@ class GraphClient:
         return self._tokens.token()
 
 
-def _json(response: Answer) -> dict[str, Any]:
+def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError as exc:
@@ -261,7 +259,7 @@ def _json(response: Answer) -> dict[str, Any]:
     return data
 
 
-def _graph_error(response: Answer) -> GraphError:
+def _graph_error(response: httpx.Response) -> GraphError:
     code, message = "", response.reason_phrase
     try:
         error = response.json().get("error", {})
@@ -272,13 +270,12 @@ def _graph_error(response: Answer) -> GraphError:
     return GraphError(response.status_code, code, message)
 
 
-# Failures of the network or of HTTP while an answer's body is read.
-_NETWORK = (TimeoutError, ConnectionError, ssl.SSLError, HttpsError)
-
-
-def _network_error(exc: OSError | HttpsError, server: str) -> SourceError:
-    if isinstance(exc, TimeoutError):
+def _network_error(exc: httpx.HTTPError, server: str) -> SourceError:
+    if isinstance(exc, httpx.TimeoutException):
         return SourceError(Step.TIMEOUT, "Graph did not answer in time", server=server)
-    if isinstance(exc, OSError):
-        return SourceError(classify(exc), explain(exc), server=server)
-    return SourceError(Step.PROTOCOL, f"Graph's answer broke HTTP ({exc})", server=server)
+    cause: BaseException = exc
+    while cause.__context__ is not None and not isinstance(cause, OSError):
+        cause = cause.__context__
+    if isinstance(cause, OSError):
+        return SourceError(classify(cause), explain(cause), server=server)
+    return SourceError(Step.CONNECT, str(exc) or type(exc).__name__, server=server)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import httpx
+
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph.client import GraphClient, GraphError
-from deskmail.sources.https import Answer
 
 log = logging.getLogger("deskmail.sources.graph")
 
@@ -97,7 +98,7 @@ def read_changes(
     raise SourceError(Step.PROTOCOL, "the delta round did not end", server=client.server)
 
 
-def _error(response: Answer) -> tuple[str, str]:
+def _error(response: httpx.Response) -> tuple[str, str]:
     """Graph's error code and message, or empty strings for a body without them."""
     try:
         error = response.json().get("error", {})
