@@ -120,20 +120,6 @@ def tokens_for(
         except SecretKeyError as exc:
             raise SourceError(Step.SIGN_IN, str(exc)) from None
         cache = StoredTokenCache(store, cache_name, keys)
-    if oauth2.provider is OAuth2Provider.MICROSOFT and oauth2.flow is OAuth2Flow.APP and secret:
-        from deskmail.auth.client_secret import ClientSecretSignIn
-
-        return JobTokens(
-            ClientSecretSignIn(
-                oauth2,
-                scopes,
-                cache,
-                secret=secret,
-                ca_file=ca_file,
-                timeout=timeout,
-                sign_in_hint=hint,
-            )
-        )
     if oauth2.provider is OAuth2Provider.MICROSOFT:
         from deskmail.auth.microsoft import MicrosoftSignIn
 

@@ -26,6 +26,8 @@ def test_the_docs_page_shows_the_api_from_vendored_files(web: LiveWeb) -> None:
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto("/api/v1/docs")
-    expect(page.get_by_text("/api/v1/tickets", exact=True).first).to_be_visible()
+    # Swagger UI renders the whole document (some 100 operations) before the first path
+    # shows: a loaded machine takes well over expect()'s default 5 s.
+    expect(page.get_by_text("/api/v1/tickets", exact=True).first).to_be_visible(timeout=60_000)
     assert all(url.startswith(web.url) for url in requested)
     assert any(re.search(r"/static/vendor/swagger-ui-5\.36\.0/", url) for url in requested)
