@@ -369,17 +369,17 @@ def test_a_run_takes_each_mail_in_once_through_resyncs_and_new_ids(
     assert (reimported.failure, reimported.created, reimported.duplicates) == (None, 0, 1)
 
 
-def test_an_app_only_run_once_keeps_no_token_and_loads_neither_cryptography_nor_msal(
+def test_an_app_only_run_once_keeps_no_token_and_loads_no_cryptography(
     database_url: str, mailbox: Microsoft365, tmp_path: Path
 ) -> None:
-    """Client credentials hold no refresh token: nothing is sealed, so nothing to seal with;
-    a secret's grant is one POST over the httpx the source uses anyway."""
+    """Client credentials hold no refresh token: nothing is sealed, so nothing to seal with
+    (msal asks for the token, and with a secret it needs no JWT signing either)."""
     mailbox.state.deliver(MAILBOX, "Inbox/Support", _mail(1))
     config = write_config(tmp_path / "deskmail.toml", database_url, [graph_job_settings(mailbox)])
     probe = textwrap.dedent(
         f"""
         import atexit, sys
-        heavy = ("cryptography", "jwt", "msal", "requests")
+        heavy = ("cryptography", "jwt")
         atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules)))
         sys.argv = ["deskmail", "run-once", "--config", {str(config)!r}]
         from deskmail.entry import run
