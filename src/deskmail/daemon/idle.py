@@ -190,7 +190,10 @@ class IdleHub:
         self._bell_out.setblocking(False)
         self._selector.register(self._bell_in, selectors.EVENT_READ, None)
         self._inbox: deque[Callable[[], None]] = deque()  # work for the loop thread
-        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        # Blocking work for the connect threads, with the watcher it is for.
+        self._work: queue.SimpleQueue[tuple[IdleWatcher, Callable[[], None]] | None] = (
+            queue.SimpleQueue()
+        )
         self._timers: list[tuple[float, int, int, IdleWatcher]] = []
         self._order = itertools.count()
         self._slot_lock = threading.Lock()
@@ -289,7 +292,7 @@ class IdleHub:
     def _submit(self, watcher: IdleWatcher, work: Callable[[], None]) -> None:
         watcher.state = _State.BUSY
         watcher.timer += 1  # any pending timer is stale now
-        self._work.put(work)
+        self._work.put((watcher, work))
 
     def _begin(self, watcher: IdleWatcher) -> None:
         if watcher.state is _State.NEW and not watcher.stopping.is_set():
@@ -372,11 +375,13 @@ class IdleHub:
     # ---- the connect threads ---------------------------------------------------
 
     def _connector(self) -> None:
-        while (work := self._work.get()) is not None:
+        while (item := self._work.get()) is not None:
+            watcher, work = item
             try:
                 work()
-            except Exception:  # a bug: this session is lost, the others go on
-                log.exception("IDLE: unexpected error")
+            except Exception as exc:  # a bug: this session starts again, the others go on
+                log.exception("job %s: IDLE: unexpected error", watcher.job.name)
+                self._lost(watcher, exc, close=True)
 
     def _wait_for_slot(self) -> None:
         """At most CONNECT_RATE new sessions a second, with jitter, across the hub."""
