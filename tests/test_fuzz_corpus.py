@@ -13,6 +13,7 @@ import pytest
 from fuzz.targets import TARGETS, parser, pipeline
 
 from deskmail.config.fate import Fate
+from deskmail.intake.budget import limited
 
 CORPUS = Path(__file__).parent / "corpus"
 FOUND = sorted((CORPUS / "fuzz").glob("*.eml"))
@@ -33,6 +34,14 @@ def test_a_finding_goes_through_without_raising(path: Path, target: str) -> None
 def test_the_seed_corpus_goes_through_every_target(target: str) -> None:
     for path in sorted(CORPUS.rglob("*.eml")):
         TARGETS[target](path.read_bytes())
+
+
+def test_a_tnef_count_no_data_could_hold_is_refused_at_once() -> None:
+    raw = (CORPUS / "fuzz" / "tnef-property-count-of-2-billion.eml").read_bytes()
+    with limited(10):  # it ran for hours: fail, do not hang
+        message = parser(raw)
+    assert [a.filename for a in message.attachments] == ["winmail.dat"]
+    assert any("not unpacked (attribute 0x9003: 2156400385 entries" in d for d in message.defects)
 
 
 def test_a_date_with_thousands_of_digits_is_unreadable_not_a_parser_failure() -> None:

@@ -51,7 +51,9 @@ def reason(seconds: float, stage: str) -> str:
 
 @contextmanager
 def limited(seconds: float) -> Iterator[None]:
-    """Raises OverBudget inside the block once it has run `seconds`; <= 0 raises at once."""
+    """Raises OverBudget inside the block once it has run `seconds`; <= 0 raises at once.
+
+    One at a time per thread (not nested): intake runs one message's stages at a time."""
     if seconds <= 0:
         raise OverBudget
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
