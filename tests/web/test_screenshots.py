@@ -89,6 +89,8 @@ def test_screenshots_of_the_main_screens(
         (_slug(link.inner_text()), link.get_attribute("href") or "")
         for link in page.locator("nav[aria-label=Main] a").all()
     ]
+    # The API docs page is the vendored Swagger UI: a large picture of someone else's screen.
+    screens = [(name, url) for name, url in screens if name != "api-docs"]
     assert ("webhooks", "/webhooks") in [
         (name, re.sub(r"^https?://[^/]+", "", url)) for name, url in screens
     ]

@@ -106,3 +106,16 @@ def test_a_control_character_is_a_problem_naming_the_field(web: LiveWeb) -> None
         answer = admin.post(path, json=body)
         assert answer.status_code == 422, (path, answer.text)
         assert answer.json()["errors"][0]["field"].endswith(field)
+
+
+def test_a_file_the_csv_reader_refuses_is_a_problem_not_a_500(web: LiveWeb) -> None:
+    admin = web.api(Role.ADMIN)
+    headers = {"content-type": "text/csv"}
+    huge_field = "name\n" + "a" * 140_000 + "\n"  # past the csv module's field limit
+    answer = admin.post("/api/v1/groups/import", content=huge_field, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert "not readable as CSV" in answer.text
+    # A lone carriage return ends a line, as in files from old Macs.
+    old_mac = admin.post("/api/v1/groups/import", content="name\rOps\rLab\r", headers=headers)
+    assert old_mac.status_code == 200, old_mac.text
+    assert old_mac.json()["created"] == 2

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 from deskmail.store.accounts import Role
 from tests.web.conftest import LiveWeb
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 6
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,

@@ -307,7 +307,19 @@ NAMED_COLUMNS = ("name",)
 
 
 def _rows(text: str, columns: Sequence[str], required: str) -> Iterable[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="": the csv module's own reading of line ends, quoted ones included.
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        yield from _checked_rows(reader, columns, required)
+    except csv.Error as exc:  # found by the API fuzzing as a 500
+        raise DirectoryError(
+            [Problem("csv", f"is not readable as CSV ({exc})", reader.line_num or 1)]
+        ) from None
+
+
+def _checked_rows(
+    reader: csv.DictReader[str], columns: Sequence[str], required: str
+) -> Iterable[tuple[int, dict[str, str]]]:
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     if required not in header:
         raise DirectoryError([Problem(required, f"the header has no {required!r} column", 1)])
