@@ -10,13 +10,13 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from deskmail.cli import EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_QUARANTINED, main
 from deskmail.intake import process
-from deskmail.parse.spool import Spool
 from deskmail.store.migrate import head_revision, upgrade
 from tests.support.dovecot import Dovecot
 from tests.support.toml_config import job_table, write_config
@@ -229,9 +229,9 @@ def test_run_once_parses_ahead_in_a_worker_when_asked(
     seen: list[bool] = []
 
     class Recording(run.ParseAhead):
-        def __init__(self, *, enabled: bool, spool: Spool | None = None) -> None:
+        def __init__(self, *, enabled: bool, **options: Any) -> None:
             seen.append(enabled)
-            super().__init__(enabled=enabled, spool=spool)
+            super().__init__(enabled=enabled, **options)
 
     monkeypatch.setattr(run, "ParseAhead", Recording)
     monkeypatch.setenv("DESKMAIL_DATABASE_URL", database_url)
