@@ -44,6 +44,11 @@ def test_a_tnef_count_no_data_could_hold_is_refused_at_once() -> None:
     assert any("not unpacked (attribute 0x9003: 2156400385 entries" in d for d in message.defects)
 
 
+def test_a_tnef_file_name_is_made_safe_like_a_mime_part_name() -> None:
+    message = parser((CORPUS / "fuzz" / "tnef-file-name-with-nul.eml").read_bytes())
+    assert [a.filename for a in message.attachments] == ["part-1.mstnef", "__8", "winmail.dat"]
+
+
 def test_a_date_with_thousands_of_digits_is_unreadable_not_a_parser_failure() -> None:
     message = parser((CORPUS / "fuzz" / "date-year-of-5000-digits.eml").read_bytes())
     assert (message.subject, message.date) == ("Help", None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deskmail.parse.charsets import decode_text
+from deskmail.parse.filenames import safe_display_name
 from deskmail.parse.html import html_to_text
 
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
@@ -99,7 +100,9 @@ def _file(attachment: Any, index: int) -> TnefFile:
         name = ""
     attrs = {attr.name: attr.data for attr in attachment.mapi_attrs}
     return TnefFile(
-        filename=name.strip("\x00") or f"attachment-{index + 1}",
+        # Made safe like a MIME part's name: a control character or NUL inside it came
+        # through to the attachment's name (found by fuzzing).
+        filename=safe_display_name(name, f"attachment-{index + 1}"),
         data=bytes(attachment.data or b""),
         media_type=_text(attrs.get(MAPI_ATTACH_MIME_TAG), "ascii").strip().lower(),
         content_id=_text(attrs.get(MAPI_ATTACH_CONTENT_ID), "ascii").strip().strip("<>") or None,
