@@ -11,7 +11,7 @@ into deskmail itself. Links keep rel="noopener noreferrer".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -28,7 +28,9 @@ _ATTRIBUTES.setdefault("*", set()).update({"style", "title", "dir", "lang"})
 _ATTRIBUTES.setdefault("font", set()).update({"color", "face", "size"})
 for _cell in ("table", "td", "th"):
     _ATTRIBUTES.setdefault(_cell, set()).update({"width", "valign", "bgcolor", "border"})
-# "cid" must pass nh3's scheme check to reach the rewrite below.
+# Links that open a new tab: nh3 refuses an attribute both allowed and set.
+_ATTRIBUTES_NEW_TAB = {**_ATTRIBUTES, "a": (_ATTRIBUTES.get("a", set()) - {"target"}) | {"href"}}
+# "cid" must pass nh3's scheme check to reach the attribute filter.
 _SCHEMES = {"http", "https", "mailto", "tel", "cid"}
 # Layout only: no property that can load a URL (background, list-style-image, ...).
 _STYLE_PROPERTIES = {
@@ -40,7 +42,26 @@ _STYLE_PROPERTIES = {
 }  # fmt: skip
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc"})
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_CSS_FETCH = re.compile(r"url\s*\(|expression\s*\(|@import|\\", re.I)
+CSS_FETCH = re.compile(r"url\s*\(|expression\s*\(|@import|\\", re.I)  # a style that loads
+
+
+def clean_mail_html(
+    html: str, decide: Callable[[str, str, str], str | None], *, links_in_new_tab: bool = False
+) -> str:
+    """`html` through deskmail's one allow list of tags, attributes, schemes and styles;
+    `decide(tag, attribute, value)` keeps, rewrites (a URL) or drops (None) each value.
+    The intake's stored copy and the web's frame use it, each with its own URL rules."""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES_NEW_TAB if links_in_new_tab else _ATTRIBUTES,
+        attribute_filter=decide,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}} if links_in_new_tab else None,
+        filter_style_properties=_STYLE_PROPERTIES,
+        strip_comments=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +85,11 @@ def sanitize_html(html: str, attachments: Iterable[ParsedAttachment]) -> SafeHtm
                 return ATTACHMENT_URL.format(sha256=sha256)
             if attribute == "src" or not _SCHEME.match(url):
                 return None  # a remote or data: image, or a link into our own site
-        if attribute == "style" and _CSS_FETCH.search(value):
+        if attribute == "style" and CSS_FETCH.search(value):
             return None
         return value
 
-    cleaned = nh3.clean(
-        html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        attribute_filter=rewrite,
-        url_schemes=_SCHEMES,
-        link_rel="noopener noreferrer",
-        filter_style_properties=_STYLE_PROPERTIES,
-        strip_comments=True,
-    )
-    return SafeHtml(cleaned, frozenset(shown))
+    return SafeHtml(clean_mail_html(html, rewrite), frozenset(shown))
 
 
 def content_ids(attachments: Iterable[ParsedAttachment]) -> dict[str, str]:

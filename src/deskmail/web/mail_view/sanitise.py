@@ -13,33 +13,16 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from copy import deepcopy
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import nh3
+from deskmail.parse.sanitize import CSS_FETCH, clean_mail_html
 
 # Only these kinds of images may be shown; never SVG (it can carry script) or HTML.
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # An inline image bigger than this is listed as an attachment, not embedded.
 MAX_INLINE_IMAGE = 5 * 1024 * 1024
 
-_TAGS = nh3.ALLOWED_TAGS | {"font"}
-_ATTRIBUTES = deepcopy(nh3.ALLOWED_ATTRIBUTES)
-_ATTRIBUTES.setdefault("*", set()).update({"style", "title", "dir", "lang"})
-_ATTRIBUTES.setdefault("font", set()).update({"color", "face", "size"})
-for _cell in ("table", "td", "th"):
-    _ATTRIBUTES.setdefault(_cell, set()).update({"width", "valign", "bgcolor", "border"})
-_ATTRIBUTES["a"] = (_ATTRIBUTES.get("a", set()) - {"target"}) | {"href", "title"}
-_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
-_STYLE_PROPERTIES = {
-    "color", "background-color", "font-weight", "font-style", "font-size", "font-family",
-    "text-align", "text-decoration", "vertical-align", "white-space", "line-height",
-    "margin", "margin-left", "margin-right", "margin-top", "margin-bottom",
-    "padding", "padding-left", "padding-right", "padding-top", "padding-bottom",
-    "border", "border-collapse", "width", "height",
-}  # fmt: skip
-_CSS_FETCH = re.compile(r"url\s*\(|expression\s*\(|@import|\\", re.I)
 _STORED_IMAGE = re.compile(r"/attachments/([0-9a-f]{64})")
 _REMOTE = re.compile(r"https?://", re.I)
 _LINK = re.compile(r"(https?|mailto|tel):", re.I)
@@ -92,19 +75,8 @@ def frame_html(
             return None  # data:, relative, anything else
         if attribute in {"href", "cite", "longdesc"}:
             return url if _LINK.match(url) else None  # no link into deskmail itself
-        if attribute == "style" and _CSS_FETCH.search(value):
+        if attribute == "style" and CSS_FETCH.search(value):
             return None
         return value
 
-    cleaned = nh3.clean(
-        html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        attribute_filter=decide,
-        url_schemes=_SCHEMES,
-        link_rel="noopener noreferrer",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
-        filter_style_properties=_STYLE_PROPERTIES,
-        strip_comments=True,
-    )
-    return FrameHtml(cleaned, remote)
+    return FrameHtml(clean_mail_html(html, decide, links_in_new_tab=True), remote)
