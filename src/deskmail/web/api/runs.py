@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from deskmail.store.models import Run
 from deskmail.web.context import context_of
@@ -15,9 +15,7 @@ from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, pagina
 from deskmail.web.problems import Problem
 from deskmail.web.queries.runs import (
     LogLevel,
-    LogRow,
     Outcome,
-    RunCounts,
     RunRow,
     log_lines,
     one_run,
@@ -30,6 +28,8 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 class RunCountsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # RunCountsOut.model_validate(counts)
+
     fetched: int
     created: int
     updated: int
@@ -39,20 +39,6 @@ class RunCountsOut(BaseModel):
     denied: int
     sent: int
     acknowledged: int
-
-    @classmethod
-    def of(cls, counts: RunCounts) -> RunCountsOut:
-        return cls(
-            fetched=counts.fetched,
-            created=counts.created,
-            updated=counts.updated,
-            duplicates=counts.duplicates,
-            quarantined=counts.quarantined,
-            ignored=counts.ignored,
-            denied=counts.denied,
-            sent=counts.sent,
-            acknowledged=counts.acknowledged,
-        )
 
 
 class RunOut(BaseModel):
@@ -76,7 +62,7 @@ class RunOut(BaseModel):
             started_at=run.started_at,
             finished_at=run.finished_at,
             seconds=run.seconds,
-            counts=RunCountsOut.of(run.counts),
+            counts=RunCountsOut.model_validate(run.counts),
             error=run.error,
             failed_step=run.step,
             log_lines=run.log_lines,
@@ -84,21 +70,13 @@ class RunOut(BaseModel):
 
 
 class LogLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # LogLineOut.model_validate(log_row)
+
     id: int
     logged_at: datetime
     level: str
     logger: str
     message: str
-
-    @classmethod
-    def of(cls, line: LogRow) -> LogLineOut:
-        return cls(
-            id=line.id,
-            logged_at=line.logged_at,
-            level=line.level,
-            logger=line.logger,
-            message=line.message,
-        )
 
 
 class RunLogOut(BaseModel):
@@ -143,4 +121,6 @@ def read_log(
         if one_run(session, run_id) is None:
             raise Problem(404, "Not found", f"no run with id {run_id}")
         lines = log_lines(session, run_id, level)
-    return RunLogOut(run_id=run_id, level=level, lines=[LogLineOut.of(line) for line in lines])
+    return RunLogOut(
+        run_id=run_id, level=level, lines=[LogLineOut.model_validate(line) for line in lines]
+    )
