@@ -59,6 +59,9 @@ def test_a_records_page_and_api_show_its_type_and_fields(desk_web: LiveWeb) -> N
         assert shown in page.text
     assert "<dt>Load average</dt><dd>7.5</dd>" in page.text
 
+    listed = desk_web.browser_client(Role.VIEWER).get("/tickets").text
+    assert "<td>alert</td>" in listed  # the list names the record's type, as tickets list does
+
     detail = desk_web.api(Role.VIEWER).get(f"/api/v1/tickets/{alert}").json()
     assert detail["object_type"] == "alert"
     assert {"name": "severity", "value": "CRITICAL"} in detail["fields"]
