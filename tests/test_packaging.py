@@ -1,7 +1,11 @@
-"""The package says what it is: open-source under the Apache License 2.0, its text shipped."""
+"""The package says what it is (open-source under the Apache License 2.0, its text shipped)
+and what its import does to the process."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -16,3 +20,22 @@ def test_the_package_declares_apache_2_and_ships_its_text() -> None:
     assert text.split()[:4] == ["Apache", "License", "Version", "2.0,"]
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
     assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_httpx_comes_without_its_command_line_tool() -> None:
+    # The test environment has click, rich and pygments (schemathesis brings rich), so
+    # without deskmail's marker httpx's import would load all three.
+    probe = textwrap.dedent(
+        """
+        import sys
+        import deskmail
+        import httpx
+        print(sorted(name for name in ("rich", "pygments", "httpx._main") if sys.modules.get(name)))
+        print(httpx.Client.__name__)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "Client"]
+    import importlib.util
+
+    assert importlib.util.find_spec("rich") is not None  # else this test shows nothing

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +26,7 @@ from deskmail.apply.context import get_or_create
 from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig
 from deskmail.store import blobs as blobs_module
-from deskmail.store import deferred, migrate
+from deskmail.store import deferred, migrate, subject_search
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import SchemaVersionError, Store, create_engine, open_store
 from deskmail.store.models import (
@@ -60,8 +63,11 @@ def test_head_constant_is_the_newest_script() -> None:
 
 def _schema_diff(store: Store, metadata: MetaData) -> list[object]:
     with store.engine.connect() as connection:
-        # Not models: the FTS5 table of subject search and its shadow tables.
+        # Not models: the FTS5 table of subject search and its shadow tables, and the
+        # trigram index made by DDL (both compared by test_fresh_database_has_the_migrated_schema).
         def modelled(name: str | None, kind: str, parents: object) -> bool:
+            if kind == "index" and name == subject_search.POSTGRESQL_INDEX:
+                return False
             return not (kind == "table" and name is not None and is_search_table(name))
 
         context = MigrationContext.configure(
@@ -145,6 +151,27 @@ def test_fresh_database_has_the_migrated_schema(
     fresh, migrated = _shape(database_url), _shape(other)
     assert "ix_ticket_sender_lower" in str(fresh["indexes"])
     assert fresh == migrated
+
+
+def test_a_sqlite_store_never_loads_the_postgresql_dialect(tmp_path: Path) -> None:
+    # The trigram index is DDL for PostgreSQL alone: as an Index with postgresql_*
+    # options it loaded that dialect (19 modules, 2.2 MiB) into every SQLite process.
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from deskmail.store import migrate
+        from deskmail.store.engine import Store
+        url = "sqlite:///{tmp_path / "fresh.db"}"
+        print(migrate.create_fresh(url))
+        store = Store(url, Path({str(tmp_path / "blobs")!r}))
+        store.require_current_schema()
+        store.dispose()
+        print([name for name in sys.modules if name.startswith("sqlalchemy.dialects.postgresql")])
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["True", "[]"]
 
 
 def test_require_current_schema(database_url: str, tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ SQLITE_DROP = (
 
 POSTGRESQL_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
 POSTGRESQL_INDEX = "ix_ticket_subject_trgm"
+POSTGRESQL_CREATE = (
+    f"CREATE INDEX {POSTGRESQL_INDEX} ON ticket USING gin (lower(subject) gin_trgm_ops)"
+)
 # The shortest word the trigram indexes can find; shorter ones are matched by a scan.
 MIN_INDEXED = 3
 

@@ -31,10 +31,7 @@ def upgrade() -> None:
     op.create_index("ix_ticket_kind_updated", "ticket", ["kind", "updated_at", "id"])
     if op.get_context().dialect.name == "postgresql":
         op.execute(subject_search.POSTGRESQL_EXTENSION)
-        op.execute(
-            f"CREATE INDEX {subject_search.POSTGRESQL_INDEX} ON ticket"
-            " USING gin (lower(subject) gin_trgm_ops)"
-        )
+        op.execute(subject_search.POSTGRESQL_CREATE)
     else:
         for statement in subject_search.SQLITE_CREATE:
             op.execute(statement)
