@@ -1,5 +1,6 @@
 """sources/tls.py: the system's CAs are trusted as ssl.create_default_context() trusts
-them, read by hash when a handshake needs one rather than all loaded up front."""
+them, read by hash when a handshake needs one rather than all loaded up front; one context
+for every connection with the same trust settings."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.tls import verifying_context
 from tests.support.dovecot import _write_certificate
 from tests.support.https import HttpsServer, https_server
@@ -74,3 +76,41 @@ def test_a_bundle_named_by_ssl_cert_file_is_trusted_whole(
     context = verifying_context(None, True, "localhost")
     assert context.cert_store_stats()["x509_ca"] == 1
     _handshake(context, server)
+
+
+def test_connections_with_the_same_trust_share_one_context(
+    server: HttpsServer, tmp_path: Path
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    shutil.copy(server.ca_file, ca_file)
+    first = verifying_context(ca_file, True, "localhost")
+    assert verifying_context(ca_file, True, "localhost") is first
+    assert verifying_context(ca_file, False, "localhost") is not first
+    assert verifying_context(None, True, "localhost") is not first
+    _handshake(first, server)
+
+
+def test_a_renewed_ca_file_is_read_again(server: HttpsServer, tmp_path: Path) -> None:
+    (tmp_path / "other-key").mkdir()
+    other, _ = _write_certificate(tmp_path / "other-key")
+    ca_file = tmp_path / "ca.pem"
+    shutil.copy(other, ca_file)
+    stale = verifying_context(ca_file, True, "localhost")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(stale, server)
+    shutil.copy(server.ca_file, tmp_path / "renewed.pem")
+    (tmp_path / "renewed.pem").replace(ca_file)  # as a renewal writes it: a new file
+    renewed = verifying_context(ca_file, True, "localhost")
+    assert renewed is not stale
+    _handshake(renewed, server)
+
+
+def test_a_bad_ca_file_is_refused_every_time(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    for _ in range(2):  # a failure is not remembered as a context
+        with pytest.raises(SourceError, match="cannot use ca_file") as refused:
+            verifying_context(bad, True, "mail.example:993")
+        assert refused.value.step is Step.CERTIFICATE
+    with pytest.raises(SourceError, match="cannot use ca_file"):
+        verifying_context(tmp_path / "missing.pem", True, "mail.example:993")

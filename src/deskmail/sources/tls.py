@@ -43,15 +43,40 @@ def verifying_context(
 
     Shared by the mailbox sources and outgoing SMTP so both apply the same
     certificate rules; `error` is the exception type raised for a bad ca_file.
+    Connections with the same trust settings share one context (never changed after
+    it is made): a context costs some 19 KiB, and a daemon watching a thousand
+    mailboxes had one per IDLE session. A ca_file that changes on disk (a renewed CA)
+    gives a new context at the next connection.
     """
+    paths = ssl.get_default_verify_paths()
+    system = (os.environ.get(paths.openssl_cafile_env), os.environ.get(paths.openssl_capath_env))
+    try:
+        stamp = _stamp(ca_file)
+        return _shared_context(ca_file, stamp, reject_invalid_certificates, system)
+    except (OSError, ssl.SSLError) as exc:
+        detail = f"cannot use ca_file {str(ca_file)!r}: {explain(exc)}"
+        raise error(Step.CERTIFICATE, detail, server=server) from exc
+
+
+def _stamp(ca_file: Path | None) -> tuple[int, int, int] | None:
+    """What changes when ca_file is replaced or rewritten: inode, size, modification time."""
+    if ca_file is None:
+        return None
+    found = os.stat(ca_file)
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_context(
+    ca_file: Path | None,
+    stamp: tuple[int, int, int] | None,
+    reject_invalid_certificates: bool,
+    system: tuple[str | None, str | None],  # SSL_CERT_FILE, SSL_CERT_DIR: where system CAs are
+) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificate and host name
     _trust_system_cas(context)
     if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            detail = f"cannot use ca_file {str(ca_file)!r}: {explain(exc)}"
-            raise error(Step.CERTIFICATE, detail, server=server) from exc
+        context.load_verify_locations(cafile=str(ca_file))
     if not reject_invalid_certificates:
         context.check_hostname = False  # must be switched off before CERT_NONE
         context.verify_mode = ssl.CERT_NONE
