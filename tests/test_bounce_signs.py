@@ -20,9 +20,10 @@ KINDS = {"bounce": BounceKind.DELIVERY, "feedback-report": BounceKind.FEEDBACK}
 def test_the_corpus_is_labelled_and_split_by_the_seeded_hash() -> None:
     labels = {case.label for case in CASES.values()}
     assert labels == {"bounce", "feedback-report", "auto-reply", "ordinary"}
-    split = [case for case in CASES.values() if case.half != "fresh"]
+    split = [case for case in CASES.values() if case.half not in ("fresh", "fresh-2")]
     assert all(case.half == bounce_accuracy.split_half(case.name) for case in split)
     assert all(name.startswith("fresh-") for name, c in CASES.items() if c.half == "fresh")
+    assert all(name.startswith("fresh2-") for name, c in CASES.items() if c.half == "fresh-2")
     halves = [case.half for case in split]
     assert 0.4 < halves.count("tuning") / len(halves) < 0.6
 
@@ -54,7 +55,7 @@ def test_the_benchmark_reports_both_halves_beside_the_naive_check(
     rows = [line.split(" | ")[:2] for line in capsys.readouterr().out.splitlines()[2:]]
     assert rows == [
         [f"| {half}", checker]
-        for half in ("tuning", "held-out", "fresh", "malformed")
+        for half in bounce_accuracy.HALVES
         for checker in ("deskmail", "naive")
     ]
 
