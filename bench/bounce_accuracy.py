@@ -175,7 +175,9 @@ def score(checker: str, half: str, results: Iterable[tuple[Case, Verdict]]) -> S
         else:
             counts["ordinary"] += 1
             counts["ordinary_taken"] += verdict.automatic
-        if case.original_message_id:
+        # Only a report is read for the returned mail's Message-ID; an automatic reply's
+        # In-Reply-To may be labelled, but nothing looks for it.
+        if case.original_message_id and case.label in REPORTS:
             counts["ids_labelled"] += 1
             counts["ids_found"] += verdict.original_message_id == case.original_message_id
         found = {address.lower() for address in verdict.recipients}
@@ -269,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 elif (
                     checker == "deskmail"
                     and case.half in halves
+                    and case.label in REPORTS
                     and case.original_message_id
                     and verdict.original_message_id != case.original_message_id
                 ):
