@@ -32,6 +32,7 @@ class Sign(StrEnum):
     STATUS_PART = "a message/delivery-status part"
     FEEDBACK_PART = "a message/feedback-report part"
     NDR_HEADER = "a header only delivery reports carry"
+    REJECTION_REPORT = "a disposition notification that the mail was refused (Sieve reject)"
     SES_BOUNCE = "an Amazon SES bounce notification"
     SES_COMPLAINT = "an Amazon SES complaint notification"
     COMPLAINT_SUBJECT = "a feedback-loop complaint subject"
@@ -78,7 +79,9 @@ class Signs:
 
 
 # Alone enough: only reports have these.
-_DELIVERY_STRUCTURE = frozenset({Sign.DELIVERY_REPORT, Sign.STATUS_PART, Sign.NDR_HEADER})
+_DELIVERY_STRUCTURE = frozenset(
+    {Sign.DELIVERY_REPORT, Sign.STATUS_PART, Sign.NDR_HEADER, Sign.REJECTION_REPORT}
+)
 _FEEDBACK_STRUCTURE = frozenset({Sign.FEEDBACK_REPORT, Sign.FEEDBACK_PART, Sign.SES_COMPLAINT})
 _EVIDENCE = frozenset(
     {
@@ -136,6 +139,8 @@ def read_signs(message: ParsedMessage) -> Signs:
             found.add(Sign.STATUS_PART)
         if "message/feedback-report" in declared:
             found.add(Sign.FEEDBACK_PART)
+        if declared & DISPOSITION_TYPES and rejected_disposition(attachment.data):
+            found.add(Sign.REJECTION_REPORT)
         if declared & ORIGINAL_TYPES:
             found.add(Sign.RETURNED_MAIL)
     if any(message.header(name) for name in _NDR_HEADERS):
@@ -165,6 +170,22 @@ STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-st
 ORIGINAL_TYPES = frozenset(
     {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
 )
+DISPOSITION_TYPES = frozenset(
+    {"message/disposition-notification", "message/global-disposition-notification"}
+)
+# A Sieve `reject` (RFC 5429 2.2) answers with an MDN whose disposition is "deleted" by an
+# automatic action; a read receipt says "displayed", a person's client "manual-action".
+_REJECTED_DISPOSITION = re.compile(
+    rb"^disposition:[ \t]*automatic-action/[^;\r\n]*;[ \t]*(?:deleted|denied|failed)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def rejected_disposition(data: bytes) -> bool:
+    """Whether a message/disposition-notification part says the mail was refused unread."""
+    return _REJECTED_DISPOSITION.search(data[:4000]) is not None
+
+
 # Exchange marks its NDRs (2003: X-MS-Embedded-Report; 2007 on: X-MS-Exchange-Message-Is-Ndr);
 # Exim and Gmail name the failed recipients.
 _NDR_HEADERS = ("X-MS-Exchange-Message-Is-Ndr", "X-MS-Embedded-Report", "X-Failed-Recipients")
@@ -202,6 +223,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"|notice: mail delivery status|\[bounce\]|rejected post\b"
     r"|your message to \S+ could not be delivered"
     r"|unzustellbar|nicht zustellbar|non remis|onbestelbaar|no entregado"
+    r"|no se puede entregar|non recapitabile|recapito non riuscito"
+    r"|não (?:é possível entregar|entregue)"
     r"|(?:メール)?(?:配信|送信|配送)(?:エラー|不能|失敗)|不達|退信|邮件(?:发送)?失败)",
     re.IGNORECASE,
 )
@@ -226,6 +249,8 @@ _BOUNCE_TEXT = re.compile(
     r"|not a member of this mailing list"
     r"|konnte nicht zugestellt werden|zustellung .{0,60}fehlgeschlagen"
     r"|n'a pas pu (?:être|etre) (?:remis|délivré|delivre)|no (?:pudo|ha podido) ser entregado"
+    r"|no se (?:pudo|ha podido) entregar|la remise .{0,60}a échoué"
+    r"|não foi possível entregar|impossibile recapitare"
     r"|non (?:è|e') stato (?:possibile )?(?:consegnat|recapitat)|kon niet worden afgeleverd"
     r"|não (?:pôde|foi possível) ser entregue"
     r"|配信できませんでした|送信できませんでした|配送できませんでした|届けることができませんでした"
@@ -239,7 +264,11 @@ _STATUS_CODE = re.compile(
 # "... to the following recipient(s):", "these recipients or groups", "Failed Recipients".
 _RECIPIENT_LIST = re.compile(
     r"(?:following|these) (?:e-?mail )?(?:recipients?|users?|address(?:es)?|destinations?)"
-    r"(?:\(s\)|\(es\))?(?: or groups)?\s*:|failed recipients?(?:\(s\))?\s*(?::|-{3,})",
+    r"(?:\(s\)|\(es\))?(?: or groups)?\s*:|failed recipients?(?:\(s\))?\s*(?::|-{3,})"
+    # Exchange's NDR in Spanish, Portuguese, French, Italian and German.
+    r"|(?:siguientes|seguintes) destinatarios(?: o grupos| ou grupos)?\s*:"
+    r"|destinataires ou groupes suivants\s*:|destinatari o gruppi seguenti\s*:"
+    r"|folgende empfänger oder gruppen\s*:",
 )
 _TEXT_SIGNS = (
     (_BOUNCE_TEXT, Sign.BOUNCE_TEXT),
@@ -255,7 +284,9 @@ _RETURNED_MARKER = re.compile(
     r"|header of the (?:source|original) mail|enclosed are the original headers"
     r"|original message (?:details|is attached|as received)|the original message headers"
     r"|^-+ original message headers? -+$|以下は送信されたメール|原信件|原邮件"
-    r"|kopie der nachricht)",
+    r"|kopie der nachricht|encabezados del mensaje original|en-têtes du message d'origine"
+    r"|cabeçalhos da mensagem original|intestazioni (?:del )?messaggio originale"
+    r"|ursprüngliche nachrichtenkopfzeilen|oorspronkelijke berichtkoppen)",
     re.MULTILINE,
 )
 

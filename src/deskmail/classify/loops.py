@@ -16,6 +16,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 
 from deskmail.classify.bounce_signs import (
+    DISPOSITION_TYPES,
     ORIGINAL_TYPES,
     STATUS_TYPES,
     BounceKind,
@@ -60,6 +61,20 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"|resposta automática|autosvar|automatisk svar|automaattinen vastaus"
     r"|odpowiedź automatyczna|automatická odpověď|automatikus válasz|otomatik yanıt"
     r"|αυτόματη απάντηση|автоматический ответ|自动回复|自動回覆|自動応答|자동 회신)\s*[:：]",
+    re.IGNORECASE,
+)
+# Lotus Notes and Domino name the person first: "Hans Keller is out of the office." Only
+# with another sign, as below.
+_ABSENCE_NOTICE_SUBJECT = re.compile(
+    r"\b(?:is out of (?:the )?office|ist außer haus|ist nicht im büro|est absente?"
+    r"|è fuori (?:ufficio|sede)|está fuera de la oficina)\s*\.?\s*$",
+    re.IGNORECASE,
+)
+# Another help desk's acknowledgement of our mail ("INC0012345 has been opened on your
+# behalf", "Ticket Received - ...", "Request received: ..."), when Auto-Submitted marks it.
+_ACKNOWLEDGEMENT_SUBJECT = re.compile(
+    r"\bhas been (?:received|opened|logged|registered)\b|^(?:ticket|request) received\b"
+    r"|[-–:]\s*received\s*$",
     re.IGNORECASE,
 )
 # Subjects a person might also write ("Out of office setup broken"): only with another sign.
@@ -173,7 +188,10 @@ def is_out_of_office(message: ParsedMessage) -> bool:
     subject = strip_reply_prefixes(message.subject)
     if _AUTO_REPLY_SUBJECT.search(subject):
         return True
-    return bool(_ABSENCE_SUBJECT.search(subject)) and _looks_automatic(message)
+    if _ACKNOWLEDGEMENT_SUBJECT.search(subject) and _auto_submitted(message):
+        return True
+    absent = _ABSENCE_SUBJECT.search(subject) or _ABSENCE_NOTICE_SUBJECT.search(subject)
+    return bool(absent) and _looks_automatic(message)
 
 
 # --- the individual checks --------------------------------------------------------------
@@ -294,6 +312,12 @@ def _original_message_id(message: ParsedMessage, signs: Signs) -> str | None:
         found = message_id(decode_header_text(raw_header(headers, "Message-ID") or ""))
         if found:
             return normalize_message_id(found)
+    disposition = _attachment(message, DISPOSITION_TYPES)
+    if disposition is not None:
+        fields = _HEADERS_PARSER.parsebytes(disposition.data)
+        named_id = message_id(decode_header_text(raw_header(fields, "Original-Message-ID") or ""))
+        if named_id:
+            return normalize_message_id(named_id)
     # qmail, Sendmail, KDDI and others quote the returned mail in the text.
     quoted = _BODY_MESSAGE_ID.search(message.text)
     if quoted:
@@ -320,6 +344,13 @@ def _failed_recipients(message: ParsedMessage, signs: Signs) -> tuple[FailedReci
     status = _attachment(message, STATUS_TYPES)
     if status is not None:
         return _recipients(status.data)
+    disposition = _attachment(message, DISPOSITION_TYPES)
+    if disposition is not None and Sign.REJECTION_REPORT in signs:
+        # An MDN has no Action: the refusal is the report.
+        return tuple(
+            FailedRecipient(r.address, "failed", r.status, r.diagnostic)
+            for r in _recipients(disposition.data)
+        )
     if signs.ses is not None:
         return tuple(
             FailedRecipient(r.address, r.action, r.status, r.diagnostic)

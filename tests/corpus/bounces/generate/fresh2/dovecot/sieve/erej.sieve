@@ -1,0 +1,2 @@
+require "ereject";
+ereject "550 5.7.1 Refused by the recipient's rules";

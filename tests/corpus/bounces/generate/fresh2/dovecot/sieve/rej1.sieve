@@ -1,0 +1,2 @@
+require "reject";
+reject "Dieses Postfach wird nicht mehr gelesen. Bitte wenden Sie sich an info@kunde.example.de.";
