@@ -766,9 +766,7 @@ def test_two_instances_on_one_postgresql_see_the_same_database_job(
                 daemon.wait_for_log("no enabled job")
             JobCatalog(load_config(configs[0]), store).create(maildir_job(root, "Shared"))
             # The job is shared out: one instance takes its lease and runs it.
-            wait_for(
-                lambda: "job Shared: started" in first.log() + second.log(), "the job started"
-            )
+            wait_for(lambda: "job Shared: started" in first.log() + second.log(), "the job started")
             for n in range(3):
                 deliver(root, make_mail(f"Shared {n}"))
             wait_for(lambda: subjects(store) == [f"Shared {n}" for n in range(3)], "3 tickets")
