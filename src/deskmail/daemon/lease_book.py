@@ -85,12 +85,16 @@ class LeaseBook:
         counts.setdefault(self.instance, len(held & set(wanted)))
         return Renewal(held, counts)
 
-    def take(self, wanted: Collection[str], most: int, avoid: Collection[str]) -> list[str]:
-        """Up to `most` free or expired leases among `wanted` (not `avoid`), now ours.
+    def take(
+        self, wanted: Collection[str], most: int, mine: Collection[str], cooling: Collection[str]
+    ) -> list[str]:
+        """Up to `most` free or expired leases among `wanted` (not `mine`), now ours.
 
+        `cooling`: jobs we handed over lately, taken only if expired (their new
+        holder died), not while free (another instance should take them).
         SKIP LOCKED: instances taking at the same moment lock different rows
         instead of waiting for each other, and never take the same one."""
-        candidates = [job for job in wanted if job not in avoid]
+        candidates = [job for job in wanted if job not in mine]
         if most <= 0 or not candidates:
             return []
         with self._engine.begin() as connection:
@@ -103,11 +107,11 @@ class LeaseBook:
             )
             free = connection.execute(
                 sa.text(
-                    "SELECT job, holder, expires_at FROM job_lease"
-                    " WHERE job = ANY(:jobs) AND (holder IS NULL OR expires_at < now())"
+                    "SELECT job, holder, expires_at FROM job_lease WHERE job = ANY(:jobs)"
+                    " AND ((holder IS NULL AND NOT job = ANY(:cooling)) OR expires_at < now())"
                     " ORDER BY random() LIMIT :most FOR UPDATE SKIP LOCKED"
                 ),
-                {"jobs": candidates, "most": most},
+                {"jobs": candidates, "most": most, "cooling": list(cooling)},
             ).all()
             for job, holder, expires_at in free:
                 if holder is not None:  # expired: its holder stopped owning it at expiry

@@ -67,6 +67,7 @@ class LeaseKeeper:
         self._taken_order: list[str] = []  # oldest first: the newest are handed over first
         self._releasing: set[str] = set()
         self._cooling: dict[str, float] = {}  # given up -> monotonic time it may be taken again
+        self._one_round = threading.Lock()
         self._nudge = threading.Event()
         self._stopping = threading.Event()
         self._failing = False
@@ -85,12 +86,13 @@ class LeaseKeeper:
         self._thread.start()
 
     def want(self, wanted: Collection[str]) -> None:
-        """The jobs to share out changed (reload, database jobs, switches): look again now."""
+        """The jobs to share out changed (reload, database jobs, switches): a round now, so
+        that a new job's lease is taken before the supervisor asks held()."""
         with self._lock:
             changed = frozenset(wanted) != self._wanted
             self._wanted = frozenset(wanted)
         if changed:
-            self._nudge.set()
+            self._round()
 
     def held(self) -> set[str]:
         """The jobs this instance should run now (held, trusted, not being handed over)."""
@@ -120,9 +122,10 @@ class LeaseKeeper:
         cool = time.monotonic() + COOLDOWN_LEASES * self._cluster.lease_seconds
         with self._lock:
             for job in mine:
+                if job in self._releasing:  # handed over to another: not to be taken back
+                    self._cooling[job] = cool
                 self._forget(job)
-                self._cooling[job] = cool
-        log.info("leases: handed over %d job(s): %s", len(mine), ", ".join(sorted(mine)))
+        log.info("leases: released %d job(s): %s", len(mine), ", ".join(sorted(mine)))
 
     def release_unused(self, running: Collection[str]) -> None:
         """Release the leases that no running worker uses and held() no longer names
@@ -136,7 +139,8 @@ class LeaseKeeper:
         """After every worker stopped: release every lease, leave the instance table."""
         self._stopping.set()
         self._nudge.set()
-        self._thread.join(self._cluster.lease_seconds)
+        if self._thread.is_alive():
+            self._thread.join(self._cluster.lease_seconds)
         try:
             self._book.leave()
         except Exception as exc:
@@ -153,6 +157,10 @@ class LeaseKeeper:
             self._round()
 
     def _round(self) -> None:
+        with self._one_round:  # the keeper's thread, or want() on the supervisor's
+            self._round_alone()
+
+    def _round_alone(self) -> None:
         try:
             changed = self._renew_and_spread()
         except Exception as exc:  # the database is out of reach: trust runs out on its own
@@ -185,7 +193,7 @@ class LeaseKeeper:
             releasing = len(self._releasing)
             now = time.monotonic()
             self._cooling = {job: at for job, at in self._cooling.items() if at > now}
-            avoid = set(self._cooling) | set(self._valid_until)
+            cooling, mine = set(self._cooling), set(self._valid_until)
         if lost:
             log.warning(
                 "leases: lost %d job(s) to another instance: %s", len(lost), ", ".join(sorted(lost))
@@ -202,7 +210,7 @@ class LeaseKeeper:
         )
         if move.take:
             sent = time.monotonic()
-            taken = self._book.take(wanted, move.take, avoid)
+            taken = self._book.take(wanted, move.take, mine, cooling)
             if taken:
                 with self._lock:
                     for job in taken:
