@@ -229,7 +229,8 @@ def run(args: argparse.Namespace, work: Path, dovecot: FailoverDovecot, database
             for job, holder in holders.items():
                 by_pid.setdefault(pids.get(holder, -1), set()).add(job)
             spread = len(holders) == args.mailboxes and all(
-                len(by_pid.get(d.pid, set())) >= share - 1 for d in daemons
+                args.mailboxes // args.instances <= len(by_pid.get(d.pid, set())) <= share
+                for d in daemons
             )
             if spread and all(
                 by_pid.get(d.pid, set()) <= _idle_on(log)
