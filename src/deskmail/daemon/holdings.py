@@ -39,6 +39,10 @@ class Holdings(Protocol):
         """The workers not in `running` have stopped: give up what they no longer use."""
         ...
 
+    def alive(self) -> bool:
+        """Whatever keeps the holdings (the lease keeper's thread) still runs."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -59,6 +63,9 @@ class EveryEnabled:
 
     def settle(self, running: Collection[str]) -> None:
         pass
+
+    def alive(self) -> bool:
+        return True
 
     def stop(self) -> None:
         pass
@@ -89,6 +96,9 @@ class Leased:
 
     def settle(self, running: Collection[str]) -> None:
         self.keeper.release_unused(running)
+
+    def alive(self) -> bool:
+        return self.keeper.alive()
 
     def stop(self) -> None:
         self.keeper.stop()

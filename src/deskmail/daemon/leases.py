@@ -71,6 +71,7 @@ class LeaseKeeper:
         self._nudge = threading.Event()
         self._stopping = threading.Event()
         self._failing = False
+        self._started = False
         self._thread = threading.Thread(target=self._main, name="leases", daemon=True)
 
     # ---- the supervisor's side ---------------------------------------------------
@@ -83,6 +84,7 @@ class LeaseKeeper:
         except Exception as exc:
             log.error("leases: cannot register this instance: %s", describe_error(exc))
         self._round()
+        self._started = True
         self._thread.start()
 
     def want(self, wanted: Collection[str]) -> None:
@@ -127,6 +129,10 @@ class LeaseKeeper:
                 self._forget(job)
         log.info("leases: released %d job(s): %s", len(mine), ", ".join(sorted(mine)))
 
+    def alive(self) -> bool:
+        """The renewing thread runs (once started): without it every lease would lapse."""
+        return self._thread.is_alive() or not self._started
+
     def release_unused(self, running: Collection[str]) -> None:
         """Release the leases that no running worker uses and held() no longer names
         (handed over, no longer wanted): called once their workers have stopped."""
@@ -144,7 +150,9 @@ class LeaseKeeper:
         try:
             self._book.leave()
         except Exception as exc:
-            log.warning("leases: not released on stopping (they will expire): %s", exc)
+            log.warning(
+                "leases: not released on stopping (they will expire): %s", describe_error(exc)
+            )
 
     # ---- the keeper's thread -----------------------------------------------------
 
@@ -154,7 +162,10 @@ class LeaseKeeper:
             self._nudge.clear()
             if self._stopping.is_set():
                 return
-            self._round()
+            try:
+                self._round()
+            except Exception:  # a bug: said, and the next renewal tries again
+                log.exception("leases: the renewal failed unexpectedly")
 
     def _round(self) -> None:
         with self._one_round:  # the keeper's thread, or want() on the supervisor's

@@ -345,6 +345,7 @@ class Supervisor:
         return (
             self._scheduler.alive()
             and self._hub.alive()
+            and self._holdings.alive()
             and all(worker.alive() for worker, _fingerprint in self._workers.values())
         )
 
