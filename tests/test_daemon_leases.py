@@ -203,3 +203,52 @@ def test_a_killed_instances_jobs_are_taken_over_and_a_mail_meanwhile_ticketed_on
     assert len({row[1] for row in history if row[0] in lost}) == 2, history
     assert taken_over, history
     assert_never_held_twice(pg_store)
+
+
+def test_database_jobs_added_and_deleted_at_run_time_are_shared_and_released(
+    postgresql_url: str, pg_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmail.config.loader import load_config
+    from deskmail.jobs.catalog import JobCatalog
+    from tests.test_daemon import _secret_key, deliver, maildir, maildir_job
+
+    monkeypatch.setenv("DESKMAIL_SECRET_KEY", _secret_key())
+    first_config, second_config = _configs(tmp_path, postgresql_url, [], "ab")
+    roots = [maildir(tmp_path, f"Drop {n}") for n in range(4)]
+    with serving(first_config) as first, serving(second_config) as second:
+        for daemon in (first, second):
+            daemon.wait_for_log("no enabled job")
+        catalog = JobCatalog(load_config(first_config), pg_store)
+        for n, root in enumerate(roots):
+            catalog.create(maildir_job(root, f"Stored {n}"))
+        pids = {first.process.pid, second.process.pid}
+        wait_for(
+            lambda: (
+                {pid: len(held) for pid, held in _held_by_pid(first_config).items()}
+                == dict.fromkeys(pids, 2)
+            ),
+            "the four database jobs shared two and two",
+            60,
+        )
+        for n, root in enumerate(roots):
+            deliver(root, make_mail(f"Dropped {n}"))
+        _tickets_once(pg_store, [f"Dropped {n}" for n in range(4)])
+
+        catalog.delete("Stored 0")
+        catalog.delete("Stored 1")
+        wait_for(
+            lambda: sum(len(held) for held in _held_by_pid(first_config).values()) == 2,
+            "the deleted jobs' leases released",
+            30,
+        )
+        held = set().union(*_held_by_pid(first_config).values())
+        assert held == {"Stored 2", "Stored 3"}
+        for daemon in (first, second):
+            daemon.send(signal.SIGTERM)
+            assert daemon.exit_code() == 0, daemon.log()
+    assert_never_held_twice(pg_store)
+    with pg_store.session() as session:
+        open_spans = session.scalar(
+            select(func.count()).select_from(LeaseHistory).where(LeaseHistory.held_until.is_(None))
+        )
+    assert open_spans == 0
