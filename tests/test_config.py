@@ -202,7 +202,7 @@ def test_unknown_top_level_table_and_source_file_are_refused(tmp_path: Path) -> 
         (
             "source_file",
             "unknown key (known keys: database, storage, smtp, logging, templates_dir, web,"
-            " object_types, custom_fields, jobs)",
+            " cluster, object_types, custom_fields, jobs)",
         ),
         ("databse", "unknown key (did you mean 'database'?)"),
     ]
@@ -1186,3 +1186,15 @@ def test_smtp_with_oauth2_needs_the_sending_user_and_no_password(tmp_path: Path)
         " to with oauth2",
         f"{tmp_path}/deskmail.toml: smtp.user: is required with oauth2: the mailbox that sends",
     ]
+
+
+def test_cluster_settings_have_defaults_and_are_checked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""))
+    assert (config.cluster.lease_seconds, config.cluster.renew_seconds) == (15.0, 5.0)
+    exc = error(tmp_path, "[cluster]\nlease_seconds = 10\nrenew_seconds = 6\n")
+    assert (exc.key, exc.problem) == (
+        "cluster.renew_seconds",
+        "must be at most half of lease_seconds (10); got 6",
+    )
+    exc = error(tmp_path, "[cluster]\nlease_seconds = 1\n")
+    assert (exc.key, exc.problem) == ("cluster.lease_seconds", "must be between 3 and 600 (got 1)")

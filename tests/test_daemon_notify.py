@@ -106,11 +106,13 @@ def test_a_dead_worker_stops_the_watchdog_pings(
     from deskmail.config.files import load_configuration
     from deskmail.daemon.supervisor import Supervisor
     from deskmail.store.engine import open_store
+    from deskmail.store.migrate import upgrade
 
     config_path = write_config(
         tmp_path / "deskmail.toml", database_url, [maildir_job(maildir(tmp_path), "Drop box")]
     )
     config = load_configuration(config_path)
+    upgrade(database_url)  # on PostgreSQL a job is run only once its lease is taken
     store = open_store(config)
     supervisor = Supervisor(config_path, config, store)
     supervisor.apply(config)

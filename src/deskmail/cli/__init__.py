@@ -12,6 +12,7 @@ from deskmail.cli import (
     octopus,
     operations,
     records,
+    status,
     web,
     webhooks,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "octopus",
     "operations",
     "records",
+    "status",
     "web",
     "webhooks",
 ]

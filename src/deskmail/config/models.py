@@ -661,6 +661,44 @@ class WebConfig(Strict):
         return self
 
 
+class ClusterConfig(Strict):
+    """How instances of `deskmail serve` on one PostgreSQL database share the jobs ([cluster]).
+
+    A job is held through a lease of lease_seconds, renewed every renew_seconds:
+    an instance that dies loses its jobs at most lease_seconds after its last
+    renewal. SQLite (one host) holds every job and ignores these."""
+
+    lease_seconds: float = Field(
+        default=15.0, ge=3, le=600, description="a lease not renewed for this long is free"
+    )
+    renew_seconds: float = Field(
+        default=5.0, gt=0, description="how often the leases and the heartbeat are renewed"
+    )
+    settle_rounds: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="renewals an instance must see itself above its share before giving"
+        " jobs up (hysteresis: jobs do not flap when an instance blinks)",
+    )
+
+    @model_validator(mode="after")
+    def _check_renewal(self) -> ClusterConfig:
+        # Two renewals may fail in a row (a slow database) before the lease lapses.
+        if self.renew_seconds > self.lease_seconds / 2:
+            raise setting_errors(
+                self,
+                [
+                    (
+                        "renew_seconds",
+                        f"must be at most half of lease_seconds ({self.lease_seconds:g});"
+                        f" got {self.renew_seconds:g}",
+                    )
+                ],
+            )
+        return self
+
+
 class DeskmailConfig(Strict):
     source_file: Path | None = None  # the file this was loaded from, for messages
     database: DatabaseConfig = DatabaseConfig()
@@ -672,6 +710,10 @@ class DeskmailConfig(Strict):
     )
     web: WebConfig | None = Field(
         default=None, description="the web UI and API; absent: `deskmail serve` runs jobs only"
+    )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig,
+        description="how several `deskmail serve` on one PostgreSQL database share the jobs",
     )
     object_types: list[ObjectTypeConfig] = Field(
         default_factory=list, description="kinds of record beyond incident and event"

@@ -44,7 +44,7 @@ from deskmail.config.errors import ConfigError
 from deskmail.config.files import load_configuration
 from deskmail.config.models import DeskmailConfig, JobConfig
 from deskmail.daemon.heartbeat import Heartbeat
-from deskmail.daemon.holdings import held_jobs
+from deskmail.daemon.holdings import enabled_jobs, holdings_for
 from deskmail.daemon.idle import IdleHub
 from deskmail.daemon.locks import JobLocks
 from deskmail.daemon.notify import notify, watchdog_interval
@@ -67,7 +67,7 @@ _SIGNALS = _STOP_SIGNALS | {signal.SIGHUP, signal.SIGUSR1}
 # How often the main loop writes the heartbeat and reads the web UI's job switches.
 TICK = 5.0
 # Settings whose change cannot be applied to a running daemon.
-_RESTART_ONLY = ("database", "storage")
+_RESTART_ONLY = ("database", "storage", "cluster")
 
 
 def serve(
@@ -105,15 +105,15 @@ def serve(
         store.require_current_schema()
     # Blocked before the first worker thread starts: threads inherit the mask.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    supervisor = Supervisor(config_path, config, store, on_reload, debug_dir)
     main_thread = threading.main_thread().ident
     assert main_thread is not None
-    # The listener wakes the main thread's sigtimedwait with the signal a person would send.
-    listener = (
-        ChangeListener(store, lambda: signal.pthread_kill(main_thread, signal.SIGUSR1))
-        if store.is_postgresql
-        else None
-    )
+
+    def wake() -> None:
+        """Wake the main thread's sigtimedwait with the signal a person would send."""
+        signal.pthread_kill(main_thread, signal.SIGUSR1)
+
+    supervisor = Supervisor(config_path, config, store, on_reload, debug_dir, wake=wake)
+    listener = ChangeListener(store, wake) if store.is_postgresql else None
     webhooks = WebhookWorker(store, config)
     stop_alongside: Callable[[], None] | None = None
     try:
@@ -138,7 +138,8 @@ def serve(
                 # On every wake, not only timeouts: a stream of changes must not starve it.
                 if ping_every is not None and supervisor.all_alive():
                     notify("WATCHDOG=1")
-                if supervisor.follow_database():
+                moved = supervisor.follow_database()
+                if supervisor.follow_leases() or moved:
                     notify(f"STATUS={supervisor.status()}")
                 continue
             if received in _STOP_SIGNALS:
@@ -208,7 +209,10 @@ class Supervisor:
         store: Store,
         on_reload: Callable[[DeskmailConfig], None] | None = None,
         debug_dir: Path | None = None,
+        *,
+        wake: Callable[[], None] | None = None,
     ) -> None:
+        """`wake`: wakes the main loop (from another thread) to follow the leases now."""
         self._debug_dir = debug_dir
         self._path = config_path
         self._config = config
@@ -224,6 +228,24 @@ class Supervisor:
         self.running = config  # the file's jobs and the database's, as last applied
         self._heartbeat = Heartbeat(store)
         self._switches = self._read_switches()
+        self._wake = wake
+        self._leases_moved = threading.Event()
+        # Which jobs this instance runs: all enabled (SQLite), or its leases (PostgreSQL).
+        self._holdings = holdings_for(store, config, self._on_leases_moved)
+
+    def _on_leases_moved(self) -> None:
+        """The lease keeper's thread took, lost or hands over a job."""
+        self._leases_moved.set()
+        if self._wake is not None:
+            self._wake()
+
+    def follow_leases(self) -> bool:
+        """Start and stop workers as the leases moved since the last look; True if they did."""
+        if not self._leases_moved.is_set():
+            return False
+        self._leases_moved.clear()
+        self.apply(self.running)
+        return True
 
     def _read_switches(self) -> dict[str, bool]:
         try:
@@ -253,6 +275,8 @@ class Supervisor:
     def start(self) -> None:
         """Read the database jobs, then start every enabled job."""
         self._stored.refresh(self._config)
+        running = switched(self._stored.running(self._config), self._switches)
+        self._holdings.start(enabled_jobs(running))
         self._apply_running(self._config)
 
     def follow_database(self) -> bool:
@@ -274,7 +298,9 @@ class Supervisor:
     def apply(self, config: DeskmailConfig) -> None:
         """Stop the workers of removed or changed jobs, then start the missing ones."""
         self._heartbeat.beat()
-        wanted = held_jobs(switched(config, self._switches))
+        enabled = enabled_jobs(switched(config, self._switches))
+        self._holdings.want(enabled)
+        wanted = self._holdings.held(enabled)
         fingerprints = {name: _fingerprint(config, job) for name, job in wanted.items()}
         outdated = [
             name
@@ -282,13 +308,14 @@ class Supervisor:
             if fingerprints.get(name) != fingerprint
         ]
         self._stop(outdated)
+        self._holdings.settle(self._workers)  # leases handed over, once their pass ended
         kept = len(self._workers)
         started = [name for name in wanted if name not in self._workers]
         for name in started:
             worker = JobWorker(
                 self._store,
                 wanted[name],
-                self._locks.for_job(name),
+                self._holdings.lock(name, self._locks.for_job(name)),
                 runner=runner_for(config, self._debug_dir),
                 scheduler=self._scheduler,
                 hub=self._hub,
@@ -296,7 +323,7 @@ class Supervisor:
             self._workers[name] = (worker, fingerprints[name])
             worker.start()
         self.running = config
-        if not wanted:
+        if not enabled:
             log.warning(
                 "%s: no enabled job; waiting for a reload (SIGHUP) or a job in the database",
                 self._path,
@@ -318,6 +345,7 @@ class Supervisor:
         return (
             self._scheduler.alive()
             and self._hub.alive()
+            and self._holdings.alive()
             and all(worker.alive() for worker, _fingerprint in self._workers.values())
         )
 
@@ -361,6 +389,7 @@ class Supervisor:
         self._scheduler.stop(STOP_GRACE)
         self._hub.stop()
         self._heartbeat.forget()
+        self._holdings.stop()
         self._locks.dispose()
         self._store.dispose()
 
