@@ -410,6 +410,22 @@ class OAuthTokenCache(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PendingSignIn(Base):
+    """A web "Sign in with ..." started, its answer not yet back (web/sign_ins.py).
+
+    In the database rather than one process's memory, so the identity provider's answer
+    may land on any front end. Keyed by a hash of the sign-in's state; the flow (with
+    its PKCE verifier) is sealed like a token cache; taken once, by deleting the row.
+    """
+
+    __tablename__ = "pending_sign_in"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    job: Mapped[str] = mapped_column(String(200))
+    started_by: Mapped[str] = mapped_column(String(200))
+    sealed: Mapped[str] = mapped_column(Text)  # Fernet token (ASCII) of the flow's JSON
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class StoredJob(Base):
     """A job created through the jobs catalog (jobs.catalog), not written in the file.
 
