@@ -24,7 +24,6 @@ from deskmail.config.fate import Fate
 from deskmail.config.models import DeskmailConfig
 from deskmail.store import blobs as blobs_module
 from deskmail.store import deferred, migrate
-from deskmail.store.accounts import ApiToken
 from deskmail.store.blobs import BlobRef, BlobStore
 from deskmail.store.engine import SchemaVersionError, Store, create_engine, open_store
 from deskmail.store.models import (
@@ -537,6 +536,8 @@ def test_a_database_error_is_told_without_the_values_of_the_row(store: Store) ->
 def test_updated_at_is_given_to_the_rows_a_database_already_has(database_url: str) -> None:
     """Migration 0016: tokens and endpoints take their creation time, the rest the upgrade's."""
     import sqlalchemy
+
+    from deskmail.store.accounts import ApiToken
 
     migrate.upgrade(database_url, "0014")
     engine = sqlalchemy.create_engine(database_url)
