@@ -33,15 +33,18 @@ from deskmail.store.models import (
     Activity,
     ActivityKind,
     Base,
+    Group,
     IntakeRecord,
     OutboxStatus,
     OutgoingMail,
+    Person,
     PersonAddress,
     Run,
     Site,
     Team,
     Ticket,
     TicketKind,
+    WebhookEndpoint,
 )
 from deskmail.store.subject_search import is_search_table
 
@@ -555,3 +558,43 @@ def test_a_database_error_is_told_without_the_values_of_the_row(store: Store) ->
     told = describe_error(caught.value)
     assert told.startswith("IntegrityError: ") and "\n" not in told
     assert "unique" in told.lower() and value not in told
+
+
+def test_updated_at_is_given_to_the_rows_a_database_already_has(database_url: str) -> None:
+    """Migration 0017: tokens and endpoints take their creation time, the rest the upgrade's."""
+    import sqlalchemy
+
+    from deskmail.store.accounts import ApiToken
+
+    migrate.upgrade(database_url, "0014")
+    engine = sqlalchemy.create_engine(database_url)
+    made = "2024-01-02 00:00:00+00:00"
+    try:
+        with engine.begin() as connection:
+            for statement in (
+                "INSERT INTO site (name) VALUES ('Lyon')",
+                "INSERT INTO \"group\" (name) VALUES ('Ops')",
+                "INSERT INTO team (name, next_number) VALUES ('IT', 3)",
+                "INSERT INTO person (name, is_agent) VALUES ('Ann', false)",
+                "INSERT INTO web_user (name, password_hash, role, created_at, updated_at)"
+                f" VALUES ('u', 'x', 'admin', '{made}', '{made}')",
+                "INSERT INTO api_token (user_id, label, prefix, digest, role, created_at)"
+                f" VALUES (1, 'l', 'p', 'd', 'admin', '{made}')",
+                "INSERT INTO webhook_endpoint (url, kinds, enabled, secret_sealed, description,"
+                f" include_subject, failures, created_at) VALUES ('https://x', 'a', true, 's',"
+                f" '', false, 0, '{made}')",
+            ):
+                connection.execute(text(statement))
+        started = datetime.now(UTC).replace(microsecond=0)
+        migrate.upgrade(database_url)
+    finally:
+        engine.dispose()
+    store = Store(database_url, Path("attachments"))
+    try:
+        with store.session() as session:
+            for upgraded in (Site.updated_at, Group.updated_at, Team.updated_at, Person.updated_at):
+                assert session.scalars(select(upgraded)).one() >= started
+            for created in (ApiToken.updated_at, WebhookEndpoint.updated_at):
+                assert session.scalars(select(created)).one() == datetime(2024, 1, 2, tzinfo=UTC)
+    finally:
+        store.dispose()

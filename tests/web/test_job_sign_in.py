@@ -5,10 +5,11 @@ tokens kept as `deskmail auth login` keeps them; a replayed or unknown answer re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import expect
@@ -143,3 +144,59 @@ def test_sign_in_with_another_issuer_comes_back_in_the_query(
     tokens = job_tokens(job, web.store)
     assert tokens is not None
     assert jwt_claims(tokens.token())["email"] == "agent@contoso.example"
+
+
+def test_a_sign_in_started_on_one_front_end_finishes_on_another(
+    web_factory: Callable[..., LiveWeb], platform: IdentityPlatform
+) -> None:
+    """Two `deskmail web` on one database: the provider's answer lands on the other one."""
+    first = web_factory()
+    second = web_factory(users=False)  # the same configuration and database
+    app = platform.register(public=True)
+    _delegated_job(first, platform, app.client_id)
+    started = first.browser_client(Role.ADMIN).get("/jobs/Graph desk/sign-in")
+    assert started.status_code == 303
+    # The person signs in at the identity platform, which answers to the callback
+    # the sign-in named; here the answer is sent to the second front end instead.
+    with httpx.Client(verify=str(platform.ca_file)) as browser:
+        answered = browser.get(started.headers["location"])
+    assert answered.status_code == 200, answered.text
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', answered.text))
+    assert {"code", "state"} <= set(fields)
+    finished = second.client().post("/jobs/sign-in/callback", data=fields)
+    assert finished.status_code == 200, finished.text
+    assert "signed in as agent@contoso.example" in finished.text
+    catalog = JobCatalog(second.config, second.store)
+    job = load_one(catalog, catalog.stored_rows({"Graph desk"})[0])
+    tokens = job_tokens(job, second.store)
+    assert tokens is not None
+    assert jwt_claims(tokens.token())["email"] == "agent@contoso.example"
+    # Single use, on either front end.
+    assert first.client().post("/jobs/sign-in/callback", data=fields).status_code == 400
+    assert second.client().post("/jobs/sign-in/callback", data=fields).status_code == 400
+
+
+def test_a_pending_sign_in_is_sealed_single_use_and_expires(web: LiveWeb) -> None:
+    from datetime import timedelta
+
+    from cryptography.fernet import MultiFernet
+    from sqlalchemy import select, update
+
+    from deskmail.store.models import PendingSignIn, utcnow
+    from deskmail.web.sign_ins import PendingSignIns
+
+    keys = Fernet(Fernet.generate_key())
+    pending = PendingSignIns(web.store, lambda: MultiFernet([keys]))
+    flow = {"state": "s1", "code_verifier": "verifier-secret", "auth_uri": "https://x"}
+    pending.add("Desk", "admin-user", flow)
+    pending.add("Desk", "admin-user", flow | {"state": "s2"})
+    with web.store.session() as session:
+        rows = session.scalars(select(PendingSignIn)).all()
+    assert len(rows) == 2
+    assert all("verifier-secret" not in row.sealed and row.state_hash != "s1" for row in rows)
+    taken = pending.take("s1")
+    assert taken is not None and taken.flow == flow and taken.started_by == "admin-user"
+    assert pending.take("s1") is None
+    with web.store.transaction() as session:
+        session.execute(update(PendingSignIn).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert pending.take("s2") is None

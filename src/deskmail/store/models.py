@@ -107,12 +107,15 @@ class Site(Base):
     __tablename__ = "site"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # For the API's updated_since (as on the group, team, person, token and endpoint rows).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Group(Base):
     __tablename__ = "group"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Source(Base):
@@ -130,6 +133,8 @@ class Team(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     next_number: Mapped[int] = mapped_column(Integer, default=1)
+    # Set by a rename, not on update: drawing a ticket number is no change of the team.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Person(Base):
@@ -139,6 +144,8 @@ class Person(Base):
     logon: Mapped[str | None] = mapped_column(String(200), unique=True)  # Windows/directory logon
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
     is_agent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Also set when only its addresses change (web/queries/directory.py).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     site: Mapped[Site | None] = relationship()
     addresses: Mapped[list[PersonAddress]] = relationship(
         back_populates="person", cascade="all, delete-orphan"
@@ -403,6 +410,22 @@ class OAuthTokenCache(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PendingSignIn(Base):
+    """A web "Sign in with ..." started, its answer not yet back (web/sign_ins.py).
+
+    In the database rather than one process's memory, so the identity provider's answer
+    may land on any front end. Keyed by a hash of the sign-in's state; the flow (with
+    its PKCE verifier) is sealed like a token cache; taken once, by deleting the row.
+    """
+
+    __tablename__ = "pending_sign_in"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    job: Mapped[str] = mapped_column(String(200))
+    started_by: Mapped[str] = mapped_column(String(200))
+    sealed: Mapped[str] = mapped_column(Text)  # Fernet token (ASCII) of the flow's JSON
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class StoredJob(Base):
     """A job created through the jobs catalog (jobs.catalog), not written in the file.
 
@@ -499,6 +522,7 @@ class WebhookEndpoint(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class WebhookMessage(Base):

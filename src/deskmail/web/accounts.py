@@ -8,6 +8,7 @@ length, and the last administrator can be neither removed nor demoted.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -65,9 +66,12 @@ def user_by_id(store: Store, user_id: int) -> WebUser:
     return user
 
 
-def list_users(store: Store) -> list[WebUser]:
+def list_users(store: Store, updated_since: datetime | None = None) -> list[WebUser]:
+    query = select(WebUser)
+    if updated_since is not None:
+        query = query.where(WebUser.updated_at >= updated_since)
     with store.session() as session:
-        return list(session.scalars(select(WebUser).order_by(func.lower(WebUser.name))))
+        return list(session.scalars(query.order_by(func.lower(WebUser.name))))
 
 
 def has_users(store: Store) -> bool:

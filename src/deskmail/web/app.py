@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from deskmail.config.models import DeskmailConfig, WebConfig
 from deskmail.store.engine import Store
+from deskmail.store.sealing import key_file_for, sealing_keys
 from deskmail.web.api import PREFIX, api_router
 from deskmail.web.context import WebContext
 from deskmail.web.job_control import JobControl
@@ -40,6 +41,7 @@ from deskmail.web.pages.errors import install_page_errors
 from deskmail.web.problems import install_api_problems
 from deskmail.web.security.csrf import COOKIE, EXEMPT, HEADER, PageCSRFMiddleware, shared_secret
 from deskmail.web.security.headers import SecurityHeadersMiddleware
+from deskmail.web.sign_ins import PendingSignIns
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -63,6 +65,7 @@ def create_app(
         web=web,
         store=store,
         jobs=jobs_control or JobControl(config, store),
+        sign_ins=PendingSignIns(store, lambda: sealing_keys(key_file_for(config.source_file))),
         runs_jobs=runs_jobs,
     )
     app = FastAPI(

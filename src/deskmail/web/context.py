@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
@@ -18,8 +18,8 @@ class WebContext:
     web: WebConfig
     store: Store
     jobs: JobControl
+    sign_ins: PendingSignIns  # OAuth2 sign-ins under way, in the database
     runs_jobs: bool = False  # deskmail serve (a scheduler here) rather than deskmail web
-    sign_ins: PendingSignIns = field(default_factory=PendingSignIns)  # OAuth2, under way
 
 
 def context_of(request: Request) -> WebContext:

@@ -17,9 +17,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from fastapi import Query
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import DateTime, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -28,6 +29,13 @@ from deskmail.web.problems import field_problem
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+
+# A list's `updated_since`: the rows changed (or made) at or after this time. A client
+# keeps the newest updated_at it saw and asks again from there.
+UpdatedSince = Annotated[
+    AwareDatetime | None,
+    Query(description="only what was changed or added at or after this time (with its offset)"),
+]
 
 
 class Page(BaseModel, Generic[T]):

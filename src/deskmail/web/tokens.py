@@ -28,13 +28,18 @@ class TokenView:
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    updated_at: datetime
 
 
-def list_tokens(store: Store, user: Principal) -> list[TokenView]:
-    """The user's tokens; everyone's for an admin."""
+def list_tokens(
+    store: Store, user: Principal, updated_since: datetime | None = None
+) -> list[TokenView]:
+    """The user's tokens; everyone's for an admin. A use changes a token (its last use)."""
     query = select(ApiToken, WebUser.name).join(WebUser, WebUser.id == ApiToken.user_id)
     if not user.allows(Role.ADMIN):
         query = query.where(ApiToken.user_id == user.user_id)
+    if updated_since is not None:
+        query = query.where(ApiToken.updated_at >= updated_since)
     with store.session() as session:
         rows = session.execute(query.order_by(ApiToken.id)).all()
     return [view(token, owner) for token, owner in rows]
@@ -50,6 +55,7 @@ def view(token: ApiToken, owner: str) -> TokenView:
         token.created_at,
         token.expires_at,
         token.last_used_at,
+        token.updated_at,
     )
 
 

@@ -50,6 +50,7 @@ class EndpointView:
     failures: int  # attempts failed in a row
     disabled_reason: str | None
     created_at: datetime
+    updated_at: datetime
 
     @classmethod
     def of(cls, row: WebhookEndpoint) -> EndpointView:
@@ -64,6 +65,7 @@ class EndpointView:
             row.failures,
             row.disabled_reason,
             row.created_at,
+            row.updated_at,
         )
 
 
@@ -139,8 +141,11 @@ def add_endpoint(
     return NewEndpoint(EndpointView.of(row), secret)
 
 
-def list_endpoints(session: Session) -> list[EndpointView]:
-    rows = session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+def list_endpoints(session: Session, updated_since: datetime | None = None) -> list[EndpointView]:
+    query = select(WebhookEndpoint)
+    if updated_since is not None:
+        query = query.where(WebhookEndpoint.updated_at >= updated_since)
+    rows = session.scalars(query.order_by(WebhookEndpoint.id))
     return [EndpointView.of(row) for row in rows]
 
 

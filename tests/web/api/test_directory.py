@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from deskmail.store.accounts import Role
 from tests.web.conftest import LiveWeb
 
@@ -17,7 +19,14 @@ def test_people_are_created_changed_and_listed_a_page_at_a_time(web: LiveWeb) ->
     ann = made.json()
     assert ann["emails"] == ["ann@example.com"] and ann["site"] == "Lab"
     changed = admin.patch(f"/api/v1/people/{ann['id']}", json={"is_agent": True, "site": None})
-    assert changed.json() | {} == ann | {"is_agent": True, "site": None}
+    assert changed.json() | {"updated_at": ""} == ann | {
+        "is_agent": True,
+        "site": None,
+        "updated_at": "",
+    }
+    assert datetime.fromisoformat(changed.json()["updated_at"]) > datetime.fromisoformat(
+        ann["updated_at"]
+    )
     for n in range(4):
         admin.post("/api/v1/people", json={"name": f"P{n}", "emails": [f"p{n}@example.com"]})
 

@@ -7,6 +7,7 @@ and the problem names each bad row as `line[N].column`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +15,14 @@ from pydantic import BaseModel, Field
 
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
-from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from deskmail.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Page,
+    UpdatedSince,
+    decode_cursor,
+    encode_cursor,
+)
 from deskmail.web.problems import FieldProblem, Problem
 from deskmail.web.queries import directory
 from deskmail.web.queries.directory import DirectoryError, NamedKind, PersonInput
@@ -40,6 +48,7 @@ class PersonOut(BaseModel):
     emails: list[str]
     site: str | None
     is_agent: bool
+    updated_at: datetime
 
 
 class PersonIn(BaseModel):
@@ -61,6 +70,7 @@ class PersonPatch(BaseModel):
 class NamedOut(BaseModel):
     id: int
     name: str
+    updated_at: datetime
 
 
 class NamedIn(BaseModel):
@@ -119,8 +129,12 @@ async def _csv(request: Request) -> str:
 def _person_out(view: directory.PersonView) -> PersonOut:
     return PersonOut(
         id=view.id, name=view.name, logon=view.logon, emails=view.emails,
-        site=view.site, is_agent=view.is_agent,
+        site=view.site, is_agent=view.is_agent, updated_at=view.updated_at,
     )  # fmt: skip
+
+
+def _named_out(row: directory.Named) -> NamedOut:
+    return NamedOut(id=row.id, name=row.name, updated_at=row.updated_at)
 
 
 # ---- people ----------------------------------------------------------------------------
@@ -131,11 +145,18 @@ def list_people(
     request: Request,
     user: ApiViewer,
     q: Annotated[str | None, Query(max_length=200, description="name, logon or address")] = None,
+    updated_since: UpdatedSince = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[PersonOut]:
     with context_of(request).store.session() as session:
-        found = directory.list_people(session, after_id=_after(cursor), limit=limit + 1, search=q)
+        found = directory.list_people(
+            session,
+            after_id=_after(cursor),
+            limit=limit + 1,
+            search=q,
+            updated_since=updated_since,
+        )
     more = len(found) > limit
     found = found[:limit]
     next_cursor = encode_cursor([found[-1].id]) if more else None
@@ -201,15 +222,18 @@ def _named(kind: NamedKind) -> None:
     def listing(
         request: Request,
         user: ApiViewer,
+        updated_since: UpdatedSince = None,
         cursor: Annotated[str | None, Query(max_length=500)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     ) -> Page[NamedOut]:
         with context_of(request).store.session() as session:
-            found = directory.list_named(session, kind, after_id=_after(cursor), limit=limit + 1)
+            found = directory.list_named(
+                session, kind, after_id=_after(cursor), limit=limit + 1, updated_since=updated_since
+            )
         more = len(found) > limit
         found = found[:limit]
         return Page[NamedOut](
-            items=[NamedOut(id=row.id, name=row.name) for row in found],
+            items=[_named_out(row) for row in found],
             next_cursor=encode_cursor([found[-1].id]) if more else None,
         )
 
@@ -219,7 +243,7 @@ def _named(kind: NamedKind) -> None:
             made = directory.add_named(context_of(request).store, kind, body.name)
         except DirectoryError as exc:
             raise _problem(exc) from None
-        return NamedOut(id=made.id, name=made.name)
+        return _named_out(made)
 
     @router.patch(path + "/{row_id}", summary=f"Rename a {kind.singular}")
     def update(request: Request, row_id: RowId, user: ApiAdmin, body: NamedIn) -> NamedOut:
@@ -227,7 +251,7 @@ def _named(kind: NamedKind) -> None:
             renamed = directory.rename(context_of(request).store, kind, row_id, body.name)
         except DirectoryError as exc:
             raise _problem(exc) from None
-        return NamedOut(id=renamed.id, name=renamed.name)
+        return _named_out(renamed)
 
     @router.post(
         path + "/import",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from deskmail.config.errors import ConfigError, job_key
 from deskmail.config.models import JobConfig
@@ -73,6 +73,9 @@ class JobOut(BaseModel):
     last_error: str | None
     failing_since: datetime | None
     revision: int = Field(description="database jobs: raised by every change (If-Match); file: 0")
+    updated_at: datetime | None = Field(
+        description="database jobs: when its settings last changed; file jobs: null"
+    )
     settings: dict[str, Any] | None = Field(
         description="the [[jobs]] table without secret values; null when it cannot be read"
     )
@@ -133,6 +136,7 @@ def job_out(line: JobLine) -> JobOut:
             last_error=job.problem,
             failing_since=None,
             revision=job.revision,
+            updated_at=job.updated_at,
             settings=None,
             secrets=secrets,
         )
@@ -151,6 +155,7 @@ def job_out(line: JobLine) -> JobOut:
         last_error=status.last_error,
         failing_since=status.failing_since,
         revision=job.revision,
+        updated_at=job.updated_at,
         settings=settings,
         secrets=secrets,
     )
@@ -222,8 +227,25 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {412: {"description": "If-Match re
 
 
 @router.get("", summary="Every job: its settings (no secrets) and state")
-def list_all(request: Request, user: ApiViewer) -> list[JobOut]:
-    return [job_out(line) for line in job_lines(context_of(request))]
+def list_all(
+    request: Request,
+    user: ApiViewer,
+    updated_since: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="only database jobs whose settings changed at or after this time"
+            " (a file job has no such time: it is left out)"
+        ),
+    ] = None,
+) -> list[JobOut]:
+    lines = job_lines(context_of(request))
+    if updated_since is not None:
+        lines = [
+            line
+            for line in lines
+            if line.job.updated_at is not None and line.job.updated_at >= updated_since
+        ]
+    return [job_out(line) for line in lines]
 
 
 @router.post("", status_code=201, summary="Create a database job")

@@ -14,6 +14,7 @@ from deskmail.store.accounts import Role
 from deskmail.web.accounts import user_by_id
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
+from deskmail.web.pagination import UpdatedSince
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiViewer
 from deskmail.web.security.tokens import create_token
@@ -33,6 +34,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    updated_at: datetime = Field(description="its last change: made, or last used")
 
 
 class TokenIn(BaseModel):
@@ -53,10 +55,11 @@ class NewTokenOut(TokenOut):
 
 
 @router.get("", summary="Your tokens (an admin's: everyone's)")
-def list_all(request: Request, user: ApiViewer) -> list[TokenOut]:
-    return [
-        TokenOut.model_validate(token) for token in list_tokens(context_of(request).store, user)
-    ]
+def list_all(
+    request: Request, user: ApiViewer, updated_since: UpdatedSince = None
+) -> list[TokenOut]:
+    store = context_of(request).store
+    return [TokenOut.model_validate(token) for token in list_tokens(store, user, updated_since)]
 
 
 @router.post("", status_code=201, summary="Create a token; the answer carries it, once")

@@ -19,6 +19,7 @@ from deskmail.web.accounts import (
 )
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
+from deskmail.web.pagination import UpdatedSince
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiAdmin
 
@@ -32,6 +33,7 @@ class UserOut(BaseModel):
     name: str
     role: Role
     created_at: datetime
+    updated_at: datetime = Field(description="its last change: role or password")
 
 
 class UserIn(BaseModel):
@@ -54,8 +56,9 @@ def _problem(exc: AccountError) -> Problem:
 
 
 @router.get("", summary="Every user")
-def list_all(request: Request, user: ApiAdmin) -> list[UserOut]:
-    return [UserOut.model_validate(found) for found in list_users(context_of(request).store)]
+def list_all(request: Request, user: ApiAdmin, updated_since: UpdatedSince = None) -> list[UserOut]:
+    found = list_users(context_of(request).store, updated_since)
+    return [UserOut.model_validate(each) for each in found]
 
 
 @router.post("", status_code=201, summary="Add a user")

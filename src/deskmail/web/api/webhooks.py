@@ -15,7 +15,14 @@ from pydantic import AwareDatetime, BaseModel, Field, WithJsonSchema
 from deskmail.store.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
-from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from deskmail.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Page,
+    UpdatedSince,
+    decode_cursor,
+    encode_cursor,
+)
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiAdmin
 from deskmail.web.webhook_control import WebhookUnavailable, add, redeliver, send_test
@@ -60,6 +67,7 @@ class EndpointOut(BaseModel):
     failing_since: datetime | None
     disabled_reason: str | None
     created_at: datetime
+    updated_at: datetime = Field(description="its last change (failures counted included)")
 
     @classmethod
     def of(cls, view: EndpointView) -> EndpointOut:
@@ -74,6 +82,7 @@ class EndpointOut(BaseModel):
             failing_since=view.failing_since,
             disabled_reason=view.disabled_reason,
             created_at=view.created_at,
+            updated_at=view.updated_at,
         )
 
 
@@ -188,12 +197,17 @@ def _kinds(events: list[EventName]) -> list[str]:
 def list_all(
     request: Request,
     user: ApiAdmin,
+    updated_since: UpdatedSince = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[EndpointOut]:
     after = decode_cursor(cursor, (WebhookEndpoint.id,))[0] if cursor else None
     with context_of(request).store.session() as session:
-        found = [view for view in list_endpoints(session) if after is None or view.id > after]
+        found = [
+            view
+            for view in list_endpoints(session, updated_since)
+            if after is None or view.id > after
+        ]
     page = found[:limit]
     more = len(found) > limit
     return Page[EndpointOut](

@@ -11,12 +11,15 @@ holds their value; left empty, the stored one is kept.
 Preprocessing rules are rows, each posted as its definition (JSON in a hidden
 field), its enabled box and its place; moving one up or down or adding one
 re-renders the form from what was posted, so it works without JavaScript.
+
+Processing rules are a rule builder (rule_rows.py); "Edit all rules as TOML"
+switches to the advanced view, the [[rules]] tables in a textarea (RULES_MODE
+says which view was posted).
 """
 
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,7 +37,17 @@ from deskmail.config.models import (
     Timeouts,
 )
 from deskmail.config.oauth2 import OAuth2Flow, OAuth2Provider
-from deskmail.config.toml_text import toml_table
+from deskmail.web.forms.rule_rows import (
+    RuleRow,
+    RulesError,
+    changed,
+    parse_rules,
+    rows_from_post,
+    rows_from_rules,
+    rows_from_toml,
+    rule_field,
+    rules_toml,
+)
 
 TEXT_FIELDS = (
     # Connection
@@ -112,7 +125,8 @@ LIST_FIELDS = ("oauth2.scopes",)  # words separated by spaces
 SECRET_FIELDS = ("password", "oauth2.client_secret", "smtp.password")
 # A sub-table is written only when its box is ticked ("use_oauth2", "use_smtp").
 TABLES = ("oauth2", "smtp")
-RULES_FIELD = "rules"  # processing rules, as [[rules]] tables in TOML
+RULES_FIELD = "rules"  # processing rules, as [[rules]] tables in TOML (the advanced view)
+RULES_MODE = "rules_mode"  # "form": the rule builder's rows; "toml": the RULES_FIELD text
 PREPROCESSING_FIELD = "preprocessing"
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -177,6 +191,8 @@ class JobForm:
     preprocessing: tuple[PreprocessRow, ...]
     tables: frozenset[str] = frozenset()  # the sub-tables switched on: oauth2, smtp
     errors: Mapping[str, str] = field(default_factory=dict)  # field -> problem
+    rules: tuple[RuleRow, ...] = ()  # the rule builder's rows
+    rules_as_toml: bool = False  # the advanced view: every rule in the RULES_FIELD text
 
     def value(self, name: str) -> str:
         return self.values.get(name, "")
@@ -205,6 +221,54 @@ class JobForm:
     def with_row(self, row: PreprocessRow) -> JobForm:
         return replace(self, preprocessing=(*self.preprocessing, row))
 
+    def with_rules_changed(self, action: str) -> JobForm | None:
+        """The form after a rule builder button, None if `action` is none of them;
+        FormError when the rules cannot go where asked (TOML that does not read)."""
+        try:
+            if action == "rules-toml":
+                if self.rules_as_toml:
+                    return self
+                text = rules_toml(
+                    [table for at, row in enumerate(self.rules) for table in row.tables(at)]
+                )
+                return replace(self, values={**self.values, RULES_FIELD: text}, rules_as_toml=True)
+            if action == "rules-form":
+                read = rows_from_toml(self.values.get(RULES_FIELD, ""), RULES_FIELD)
+                return replace(self, rules=read, rules_as_toml=False)
+            if self.rules_as_toml:
+                return None
+            rows = changed(self.rules, action)
+        except RulesError as exc:
+            raise FormError(exc.field, exc.problem) from None
+        return None if rows is None else replace(self, rules=rows)
+
+    def rule_tables(self) -> tuple[list[dict[str, Any]], list[int]]:
+        """The [[rules]] tables and, for each, the row it comes from (a TOML row may hold
+        several); FormError for TOML that does not read."""
+        try:
+            if self.rules_as_toml:
+                tables = parse_rules(self.values.get(RULES_FIELD, ""), RULES_FIELD)
+                return tables, list(range(len(tables)))
+            found: list[dict[str, Any]] = []
+            places: list[int] = []
+            for at, row in enumerate(self.rules):
+                tables = row.tables(at)
+                found += tables
+                places += [at] * len(tables)
+            return found, places
+        except RulesError as exc:
+            raise FormError(exc.field, exc.problem) from None
+
+    def rule_field(self, key: str) -> tuple[str, str] | None:
+        """(field, label naming the rule and its field) of a catalog key inside the job."""
+        if not key.startswith("rules["):
+            return None
+        tables, places = self.rule_tables()
+        if self.rules_as_toml:
+            found = rule_field(key, [RuleRow(name=str(t.get("name", ""))) for t in tables], places)
+            return (RULES_FIELD, found[1]) if found else None
+        return rule_field(key, self.rules, places)
+
     def settings(self) -> dict[str, Any]:
         """The form as a [[jobs]] table; FormError for rules that cannot be read."""
         table: dict[str, Any] = {}
@@ -226,7 +290,7 @@ class JobForm:
         for name in TABLES:
             if name not in self.tables:
                 table.pop(name, None)
-        rules = _rules(self.values.get(RULES_FIELD, ""))
+        rules, _ = self.rule_tables()
         if rules:
             table[RULES_FIELD] = rules
         # None posted (or every row removed) runs as the default list: built-ins, all off.
@@ -241,7 +305,12 @@ def form_from_post(posted: Mapping[str, Sequence[str]]) -> JobForm:
     last = {name: values[-1] for name, values in posted.items() if values}
     values = {name: last[name] for name in FIELDS if name in last and name != PREPROCESSING_FIELD}
     tables = frozenset(name for name in TABLES if last.get(f"use_{name}") == "true")
-    return JobForm(values, _posted_rows(posted), tables)
+    # Without a mode (a plain post of the text) the text is the rules.
+    as_toml = last.get(RULES_MODE, "toml" if RULES_FIELD in last else "form") == "toml"
+    if not as_toml:
+        values.pop(RULES_FIELD, None)
+    rows = () if as_toml else rows_from_post(posted)
+    return JobForm(values, _posted_rows(posted), tables, rules=rows, rules_as_toml=as_toml)
 
 
 def form_from_job(job: JobConfig | None) -> JobForm:
@@ -262,9 +331,7 @@ def form_from_job(job: JobConfig | None) -> JobForm:
         elif value is not None:
             values[name] = str(value)
     rules = [rule.model_dump(mode="json", exclude_defaults=True) for rule in job.rules]
-    values[RULES_FIELD] = "\n".join(
-        line for rule in rules for line in ["", *toml_table("[[rules]]", "rules", rule)]
-    ).strip()
+    values[RULES_FIELD] = rules_toml(rules)
     rows = (
         tuple(
             _row(
@@ -280,7 +347,7 @@ def form_from_job(job: JobConfig | None) -> JobForm:
         else _default_rows()
     )
     tables = frozenset(name for name in TABLES if getattr(job, name) is not None)
-    return JobForm(values, rows, tables)
+    return JobForm(values, rows, tables, rules=rows_from_rules(job.rules))
 
 
 def custom_row(posted: Mapping[str, Sequence[str]]) -> PreprocessRow:
@@ -323,22 +390,6 @@ def _get(table: Mapping[str, Any], dotted: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-def _rules(text: str) -> list[dict[str, Any]]:
-    if not text.strip():
-        return []
-    try:
-        parsed = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FormError(RULES_FIELD, f"is not TOML: {exc}") from None
-    unknown = [key for key in parsed if key != RULES_FIELD]
-    if unknown:
-        raise FormError(RULES_FIELD, f"may hold [[rules]] tables only, not {', '.join(unknown)}")
-    rules = parsed.get(RULES_FIELD, [])
-    if not isinstance(rules, list):
-        raise FormError(RULES_FIELD, "must be [[rules]] tables")
-    return rules
 
 
 def _row(table: Mapping[str, Any]) -> PreprocessRow:

@@ -41,6 +41,7 @@ from deskmail.web.forms.job_form import (
     form_from_job,
     form_from_post,
 )
+from deskmail.web.forms.rule_rows import rule_choices
 from deskmail.web.job_checks import CheckOutcome, FolderListing, check_job, folders_of
 from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageAdmin, PageViewer
@@ -102,6 +103,12 @@ async def _posted(request: Request, user: Principal, job: CatalogJob | None) -> 
             status=422,
             errors={exc.field: exc.problem},
         )
+    try:
+        rules_changed = form.with_rules_changed(action)
+    except FormError as exc:
+        return _editor(request, user, form, job, status=422, errors={exc.field: exc.problem})
+    if rules_changed is not None:
+        return _editor(request, user, rules_changed, job)
     if action == "add-rule":
         try:
             form = form.with_row(custom_row(posted))
@@ -130,7 +137,7 @@ def _tried(
     except FormError as exc:
         return _editor(request, user, form, job, status=422, errors={exc.field: exc.problem})
     except ConfigError as exc:
-        errors = field_errors(exc, form.value("name") or name, FIELDS)
+        errors = field_errors(exc, form.value("name") or name, FIELDS, form.rule_field)
         return _editor(request, user, form, job, status=422, errors=errors)
     except (UnreadableSecrets, SecretKeyError) as exc:
         return _editor(request, user, form, job, status=422, errors={GENERAL: str(exc)})
@@ -158,7 +165,14 @@ def _save(
     except FormError as exc:
         return _editor(request, user, form, job, status=422, errors={exc.field: exc.problem})
     except ConfigError as exc:
-        return _editor(request, user, form, job, status=422, errors=field_errors(exc, name, FIELDS))
+        return _editor(
+            request,
+            user,
+            form,
+            job,
+            status=422,
+            errors=field_errors(exc, name, FIELDS, form.rule_field),
+        )
     except NameTaken as exc:
         return _editor(request, user, form, job, status=409, errors={"name": str(exc)})
     except (CatalogError, UnreadableSecrets, SecretKeyError) as exc:
@@ -193,6 +207,7 @@ def _editor(
         editable=editable,
         secrets=_secret_states(job),
         choices=CHOICES,
+        rule_choices=rule_choices(context_of(request).config.records),
         general_error=form.error(GENERAL),
         check=check,
         folders=folders,

@@ -1,11 +1,13 @@
 """ "Sign in with Microsoft" for a job that signs in as a person (oauth2.flow = "delegated").
 
-The administrator follows the link; the identity provider signs the person in and
-posts the answer back to the callback, which finishes the authorization-code flow
-with PKCE (msal, auth/microsoft.py) and keeps the tokens, sealed, as `deskmail auth
-login` does. The callback comes from the identity provider's page, a cross-site
-post that carries neither our session (its cookie is SameSite=Strict) nor a CSRF
-token: the sign-in's state, known only to the server and that page, stands for both.
+The administrator follows the link (the sign-in under way is kept in the database,
+web/sign_ins.py, so the answer may come back to another front end); the identity
+provider signs the person in and posts the answer back to the callback, which finishes
+the authorization-code flow with PKCE (msal, auth/microsoft.py) and keeps the tokens,
+sealed, as `deskmail auth login` does. The callback comes from the identity provider's
+page, a cross-site post that carries neither our session (its cookie is SameSite=Strict)
+nor a CSRF token: the sign-in's state, known only to the server and that page, stands
+for both.
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ def start(request: Request, user: PageAdmin, name: str) -> Response:
     except SourceError as exc:
         message = f"{name}: sign-in failed at {exc.step.value}: {exc.detail}"
         return _answer(request, user, 502, "Sign-in failed", message)
-    context.sign_ins.add(name, user.name, flow)
+    try:
+        context.sign_ins.add(name, user.name, flow)
+    except SecretKeyError as exc:
+        return _answer(request, user, 409, "Cannot sign in", f"{name}: {exc}")
     return RedirectResponse(str(flow["auth_uri"]), status_code=303)
 
 
@@ -86,7 +91,10 @@ def _finish(request: Request, answer: dict[str, str]) -> Response:
     from deskmail.sources.errors import SourceError
 
     context = context_of(request)
-    pending = context.sign_ins.take(answer.get("state", ""))
+    try:
+        pending = context.sign_ins.take(answer.get("state", ""))
+    except SecretKeyError as exc:
+        return _answer(request, None, 409, "Cannot sign in", str(exc))
     if pending is None:
         return _answer(
             request,

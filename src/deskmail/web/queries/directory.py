@@ -16,6 +16,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from deskmail.store.engine import Store
-from deskmail.store.models import Group, Person, PersonAddress, Site, Team
+from deskmail.store.models import Group, Person, PersonAddress, Site, Team, utcnow
 
 MAX_NAME = 200
 MAX_PERSON_NAME = 300
@@ -75,6 +76,7 @@ class DirectoryError(Exception):
 class Named:
     id: int
     name: str
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class PersonView:
     emails: list[str]
     site: str | None
     is_agent: bool
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +118,25 @@ def _person_view(person: Person) -> PersonView:
         sorted(address.address for address in person.addresses),
         person.site.name if person.site else None,
         person.is_agent,
+        person.updated_at,
     )
 
 
 def list_people(
-    session: Session, *, after_id: int = 0, limit: int = 100, search: str | None = None
+    session: Session,
+    *,
+    after_id: int = 0,
+    limit: int = 100,
+    search: str | None = None,
+    updated_since: datetime | None = None,
 ) -> list[PersonView]:
     query = (
         select(Person)
         .options(selectinload(Person.addresses), selectinload(Person.site))
         .where(Person.id > after_id)
     )
+    if updated_since is not None:
+        query = query.where(Person.updated_at >= updated_since)
     if search:
         like = search.lower()
         query = query.where(
@@ -146,11 +157,19 @@ def person(session: Session, person_id: int) -> PersonView | None:
 
 
 def list_named(
-    session: Session, kind: NamedKind, *, after_id: int = 0, limit: int = 500
+    session: Session,
+    kind: NamedKind,
+    *,
+    after_id: int = 0,
+    limit: int = 500,
+    updated_since: datetime | None = None,
 ) -> list[Named]:
     model = kind.model
-    query = select(model.id, model.name).where(model.id > after_id).order_by(model.id).limit(limit)
-    return [Named(row_id, name) for row_id, name in session.execute(query)]
+    query = select(model.id, model.name, model.updated_at).where(model.id > after_id)
+    if updated_since is not None:
+        query = query.where(model.updated_at >= updated_since)
+    rows = session.execute(query.order_by(model.id).limit(limit))
+    return [Named(row_id, name, updated_at) for row_id, name, updated_at in rows]
 
 
 def site_names(session: Session) -> list[str]:
@@ -231,6 +250,7 @@ def _apply_person(session: Session, row: Person, data: PersonInput, line: int | 
         if owner != row.id:
             raise DirectoryError([Problem("email", f"{address!r} belongs to person {owner}", line)])
     site = _site(session, data.site, line)
+    before = _person_view(row) if row.id is not None else None
     row.name = data.name.strip()
     row.logon = logon
     row.is_agent = data.is_agent
@@ -241,8 +261,27 @@ def _apply_person(session: Session, row: Person, data: PersonInput, line: int | 
     for address in data.emails:
         if address not in current:
             row.addresses.append(PersonAddress(address=address))
+    if before is not None and _changed(before, row):
+        # Its addresses are rows of their own: a change of them alone updates no column.
+        row.updated_at = utcnow()
     session.add(row)  # only now: a new row half filled would be flushed by the checks' queries
     session.flush()
+
+
+def _changed(before: PersonView, row: Person) -> bool:
+    return (
+        before.name,
+        before.logon,
+        before.emails,
+        before.site,
+        before.is_agent,
+    ) != (
+        row.name,
+        row.logon,
+        sorted(address.address for address in row.addresses),
+        row.site.name if row.site else None,
+        row.is_agent,
+    )
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -277,7 +316,7 @@ def add_named(store: Store, kind: NamedKind, name: str) -> Named:
         row = model(name=name.strip())
         session.add(row)
         session.flush()
-        return Named(row.id, row.name)
+        return Named(row.id, row.name, row.updated_at)
 
 
 def rename(store: Store, kind: NamedKind, row_id: int, name: str) -> Named:
@@ -296,8 +335,10 @@ def rename(store: Store, kind: NamedKind, row_id: int, name: str) -> Named:
             raise DirectoryError(
                 [Problem("name", f"a {kind.singular} named {name.strip()!r} exists")]
             )
-        row.name = name.strip()
-        return Named(row.id, row.name)
+        if row.name != name.strip():
+            row.name = name.strip()
+            row.updated_at = utcnow()  # set here: a team's has no onupdate (models.Team)
+        return Named(row.id, row.name, row.updated_at)
 
 
 # ---- CSV import ------------------------------------------------------------------------
