@@ -101,6 +101,25 @@ class Records:
         named = self._types[object_type].fields if object_type in self._types else []
         return tuple(f for f in self.custom_fields if f.all_types or f.name in named)
 
+    def value_of(self, object_type: str | None, name: str, text: str) -> tuple[str | None, str]:
+        """(the value in its stored form, "") for the declared custom field `name` on a
+        record of `object_type` (None: an incident or an event), or (None, why not) without
+        repeating the value, which may be mail text."""
+        declared = self._fields.get(name)
+        if declared is None:
+            return None, f"no custom field '{name}' is declared"
+        if declared not in self.fields_of(object_type):
+            kind = self._types.get(object_type) if object_type else None
+            if kind is not None:
+                return None, f"object type '{kind.name}' has no field '{name}'"
+            return None, (
+                f"incidents and events have no field '{name}' (a field of some object types only)"
+            )
+        try:
+            return declared.convert(text), ""
+        except ValueError as exc:
+            return None, f"{exc} ({declared.type} field)"
+
     def problems(self) -> list[tuple[str, str]]:
         """(key, problem) pairs of declarations that disagree: a name twice, an unknown field."""
         found: list[tuple[str, str]] = []
