@@ -21,6 +21,7 @@ choices spelled as declared.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -114,6 +115,17 @@ class CustomFieldConfig(BaseModel):
     def shown(self) -> str:
         return self.label or self.name
 
+    def typed(self, stored: str) -> str | int | float:
+        """A stored value as JSON gives it: a number field's as a number, others as text
+        (a date in ISO 8601)."""
+        if self.type is FieldType.NUMBER:
+            try:
+                number = Decimal(stored)
+            except InvalidOperation:  # stored before the field became a number
+                return stored
+            return int(number) if number == number.to_integral_value() else float(number)
+        return stored
+
     def convert(self, text: str) -> str:
         """The value in its stored form. Raises ValueError saying why it does not fit,
         without repeating the value (it comes from a mail)."""
@@ -132,6 +144,17 @@ class CustomFieldConfig(BaseModel):
                     if choice.casefold() == text.casefold():
                         return choice
                 raise ValueError(f"the value is not one of the choices ({', '.join(self.choices)})")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    """One custom field of a record, as the REST API's ticket and the webhooks give it
+    (Records.values_of): the one serialisation of custom fields."""
+
+    name: str
+    label: str  # as the reports show it: the label, or the name
+    type: FieldType
+    value: str | int | float | None  # None: the record has no value for it
 
 
 def _number(text: str) -> str:
