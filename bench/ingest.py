@@ -672,6 +672,15 @@ def report(
             f"SQLite with / without the subject-search triggers (seconds): **{value:.3f}**"
             f" ({on:.2f} / {off:.2f} s; the triggers' share of the run: {(on - off) / on:.1%})",
         )
+        # Each repetition's two runs are neighbours: their ratio cancels slower drift.
+        pairs = [a / b for a, b in zip(by[SEARCH_ON].seconds, by[SEARCH_OFF].seconds, strict=True)]
+        value = statistics.median(pairs)
+        ratio(
+            "subject_search_on_over_off_paired",
+            value,
+            f"the same, median of each repetition's pair: **{value:.3f}**"
+            f" ({min(pairs):.3f}-{max(pairs):.3f})",
+        )
     memory = [s for s in series if s.label.startswith(MEMORY_PREFIX) and s.kind == "rate"]
     if len(memory) >= 2:
         small, large = memory[0], memory[-1]
