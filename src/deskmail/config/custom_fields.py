@@ -6,11 +6,12 @@
     choices = ["CRITICAL", "WARNING", "OK", "UNKNOWN"]
 
 A field is on the object types that list it in their `fields`, or on every
-ticket with `all_types = true`. Values come from processing rules (named
-groups of a regex condition, classify/extraction.py) and are checked against
-the declaration before they are written: a value that does not fit leaves
-the field empty, and the reason (never the value, which is mail text) is
-said in the log and by `deskmail explain`.
+ticket with `all_types = true`. Values come from processing rules: a fixed
+value in the rule's `set.custom` (config/rules.py RuleSettings, checked against
+the declaration when the file is loaded), or a named group of a regex condition
+(classify/extraction.py), checked before it is written: a captured value that
+does not fit is left out, and the reason (never the value, which is mail text)
+is said in the log and by `deskmail explain`.
 
 Values are stored as text in one canonical form per type (store/models.py
 TicketField), so that they compare and sort the same on SQLite and PostgreSQL:
