@@ -148,6 +148,7 @@ class Series:
     rss_mib: list[float] = field(default_factory=list)  # process tree, sampled
     pss_mib: list[float] = field(default_factory=list)  # process tree, sampled
     max_rss_mib: list[float] = field(default_factory=list)  # GNU time %M
+    cpu_seconds: list[float] = field(default_factory=list)  # GNU time %U + %S
 
     def rates(self) -> list[float]:
         return [self.count / s for s in self.seconds] if self.kind == "rate" else []
@@ -158,6 +159,8 @@ class Series:
         self.pss_mib.append(measured.tree_pss_mib)
         if measured.max_rss_mib is not None:
             self.max_rss_mib.append(measured.max_rss_mib)
+        if measured.cpu_seconds is not None:
+            self.cpu_seconds.append(measured.cpu_seconds)
 
     def median(self, what: str = "seconds") -> float:
         values: list[float] = self.rates() if what == "rate" else getattr(self, what)
@@ -681,6 +684,17 @@ def report(
             f"the same, median of each repetition's pair: **{value:.3f}**"
             f" ({min(pairs):.3f}-{max(pairs):.3f})",
         )
+        on_cpu, off_cpu = by[SEARCH_ON].cpu_seconds, by[SEARCH_OFF].cpu_seconds
+        if on_cpu and len(on_cpu) == len(off_cpu):
+            pairs = [a / b for a, b in zip(on_cpu, off_cpu, strict=True)]
+            value = statistics.median(pairs)
+            ratio(
+                "subject_search_on_over_off_cpu_paired",
+                value,
+                f"the same in CPU seconds (%U + %S), median of the pairs: **{value:.3f}**"
+                f" ({min(pairs):.3f}-{max(pairs):.3f}; medians {statistics.median(on_cpu):.2f}"
+                f" / {statistics.median(off_cpu):.2f} s)",
+            )
     memory = [s for s in series if s.label.startswith(MEMORY_PREFIX) and s.kind == "rate"]
     if len(memory) >= 2:
         small, large = memory[0], memory[-1]
