@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py --all          # everything (what `make bench` runs)
     .venv/bin/python bench/ingest.py [--count 1000] [--reps 3] [--seed 42] [--postgres]
         [--peer django-helpdesk] [--latency [N]] [--memory] [--memory-sizes 1000,10000]
-        [--attachment-mib 25] [--json FILE] [--profile FILE]
+        [--attachment-mib 25] [--subject-search] [--json FILE] [--profile FILE]
 
 Starts a private Dovecot (tests/support/dovecot.py, as the test suite does;
 run as root), generates the seeded support-mailbox corpus (bench/corpus.py,
@@ -51,6 +51,12 @@ Then, once each, after the repetitions:
   also runs alone);
 - --profile FILE: one more SQLite run under `python -m cProfile -o FILE`
   (not timed) and its top 25 functions by cumulative time.
+
+With --subject-search, each repetition also runs deskmail on SQLite twice on a
+database made beforehand by `deskmail db upgrade` (not timed), once as made and
+once with the subject-search triggers and their FTS5 table dropped (the bench's
+switch; the product always has them), in alternating order: the ratio of the
+two, of the medians and of each repetition's pair, in wall and CPU seconds.
 
 Correctness is checked after every deskmail run: each corpus message has
 exactly one intake record, "created" with a ticket of its own for a new
