@@ -230,7 +230,7 @@ def test_a_captured_value_that_fits_overrides_the_set_value_and_one_that_does_no
     plan = plan_for(rule, message=make_mail(subject="PROBLEM db02/DISK is UNKNOWN"))
     assert plan.custom_fields == {"severity": "WARNING", "host": "db02"}
     assert plan.field_problems == (
-        "field 'severity' from rule 'Nagios' not taken, the rule's set value stays: the value"
+        "field 'severity' from rule 'Nagios' not taken, the value set before it stays: the value"
         " is not one of the choices (CRITICAL, WARNING, OK) (choice field)",
     )
 
@@ -254,3 +254,17 @@ def test_set_values_go_to_new_tickets_only() -> None:
     message = replace(make_mail(), in_reply_to="m0@example.com")
     plan = classify(Mail(job, message, "", "d1"), store)
     assert plan.fate is Fate.UPDATED and plan.extracted == () and plan.custom_fields == {}
+
+
+def test_a_later_capture_that_does_not_fit_leaves_an_earlier_capture() -> None:
+    plan = plan_for(
+        alert_rule(),
+        {"name": "Again", "conditions": [regex("body", r"state (?P<severity>\w+)")]},
+        message=make_mail(subject=ALERT_SUBJECT),
+        text="state UNKNOWN",
+    )
+    assert plan.custom_fields["severity"] == "CRITICAL"
+    assert plan.field_problems == (
+        "field 'severity' from rule 'Again' not taken, the value set before it stays: the value"
+        " is not one of the choices (CRITICAL, WARNING, OK) (choice field)",
+    )

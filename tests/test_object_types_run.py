@@ -423,8 +423,8 @@ def test_a_rule_gives_custom_fields_fixed_values_a_fitting_capture_overrides(
     }
     warnings = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert (
-        "field 'severity' from rule 'Severity from the subject' not taken, the rule's set value"
-        " stays: the value is not one of the choices (CRITICAL, WARNING, OK) (choice field)"
+        "field 'severity' from rule 'Severity from the subject' not taken, the value set before"
+        " it stays: the value is not one of the choices (CRITICAL, WARNING, OK) (choice field)"
     ) in warnings
     assert (
         "field 'cost' from rule 'Orders' left empty: incidents and events have no field 'cost'"

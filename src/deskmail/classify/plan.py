@@ -130,7 +130,7 @@ class Plan:
         kept = self.custom_fields
         return tuple(
             f"field '{e.field}' from rule '{e.rule}' "
-            + ("not taken, the rule's set value stays" if e.field in kept else "left empty")
+            + ("not taken, the value set before it stays" if e.field in kept else "left empty")
             + f": {e.problem}"
             for e in self.extracted
             if e.problem
