@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py --all          # everything (what `make bench` runs)
     .venv/bin/python bench/ingest.py [--count 1000] [--reps 3] [--seed 42] [--postgres]
         [--peer django-helpdesk] [--latency [N]] [--memory] [--memory-sizes 1000,10000]
-        [--attachment-mib 25] [--json FILE] [--profile FILE]
+        [--attachment-mib 25] [--subject-search] [--json FILE] [--profile FILE]
 
 Starts a private Dovecot (tests/support/dovecot.py, as the test suite does;
 run as root), generates the seeded support-mailbox corpus (bench/corpus.py,
@@ -51,6 +51,12 @@ Then, once each, after the repetitions:
   also runs alone);
 - --profile FILE: one more SQLite run under `python -m cProfile -o FILE`
   (not timed) and its top 25 functions by cumulative time.
+
+With --subject-search, each repetition also runs deskmail on SQLite twice on a
+database made beforehand by `deskmail db upgrade` (not timed), once as made and
+once with the subject-search triggers and their FTS5 table dropped (the bench's
+switch; the product always has them), in alternating order: the ratio of the
+two, of the medians and of each repetition's pair, in wall and CPU seconds.
 
 Correctness is checked after every deskmail run: each corpus message has
 exactly one intake record, "created" with a ticket of its own for a new
@@ -100,6 +106,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import create_engine, text
 
+from deskmail.store import subject_search
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ is not installed
 import idle_latency  # bench/idle_latency.py
 import measure  # bench/measure.py
@@ -126,6 +134,10 @@ PEER_EMPTY = "django-helpdesk get_email, empty mailbox (fixed cost)"
 MEMORY_PREFIX = "memory: deskmail run-once, SQLite,"
 WORKER = "deskmail run-once --parse-worker, SQLite"
 PEER_NAME = "django-helpdesk"
+# --subject-search: both with the schema made beforehand by `deskmail db upgrade` (not
+# timed), the second with the SQLite subject-search triggers and table dropped from it.
+SEARCH_ON = "deskmail run-once, SQLite, schema made first"
+SEARCH_OFF = "deskmail run-once, SQLite, schema made first, no subject-search triggers"
 LATENCY = "push latency: APPEND -> committed ticket (deskmail serve)"
 LATENCY_FLOOR = "push latency floor: APPEND -> IDLE EXISTS (Dovecot alone)"
 
@@ -142,6 +154,7 @@ class Series:
     rss_mib: list[float] = field(default_factory=list)  # process tree, sampled
     pss_mib: list[float] = field(default_factory=list)  # process tree, sampled
     max_rss_mib: list[float] = field(default_factory=list)  # GNU time %M
+    cpu_seconds: list[float] = field(default_factory=list)  # GNU time %U + %S
 
     def rates(self) -> list[float]:
         return [self.count / s for s in self.seconds] if self.kind == "rate" else []
@@ -152,6 +165,8 @@ class Series:
         self.pss_mib.append(measured.tree_pss_mib)
         if measured.max_rss_mib is not None:
             self.max_rss_mib.append(measured.max_rss_mib)
+        if measured.cpu_seconds is not None:
+            self.cpu_seconds.append(measured.cpu_seconds)
 
     def median(self, what: str = "seconds") -> float:
         values: list[float] = self.rates() if what == "rate" else getattr(self, what)
@@ -323,11 +338,16 @@ def run_deskmail(
     postgres: bool = False,
     profile: Path | None = None,
     parse_worker: bool = False,
+    schema_first: bool = False,
+    search_triggers: bool = True,
 ) -> measure.Measured:
     """One `run-once` on a freshly loaded user and a fresh database; checked.
 
     Without a corpus the mailbox is empty: the command's fixed cost (start-up,
-    schema creation, login). With profile, the run is under cProfile.
+    schema creation, login). With profile, the run is under cProfile. With
+    schema_first the database is made by `deskmail db upgrade` before the timed
+    command, and without search_triggers (SQLite) its subject-search triggers and
+    table are dropped then: the bench's switch, the product always has them.
     """
     user = dovecot.user("ingest")
     if corpus is not None:
@@ -342,7 +362,9 @@ def run_deskmail(
                 url = stack.enter_context(postgresql_database())
             else:
                 url = f"sqlite:///{run_dir / 'deskmail.db'}"
-            measured = _run_once(dovecot, user, url, run_dir, profile, parse_worker)
+            measured = _run_once(
+                dovecot, user, url, run_dir, profile, parse_worker, schema_first, search_triggers
+            )
             if corpus is not None:
                 check(url, corpus, dovecot, user)
     finally:
@@ -357,6 +379,8 @@ def _run_once(
     run_dir: Path,
     profile: Path | None,
     parse_worker: bool = False,
+    schema_first: bool = False,
+    search_triggers: bool = True,
 ) -> measure.Measured:
     job = job_table(
         dovecot.job(user, "imap", "none"),
@@ -368,16 +392,38 @@ def _run_once(
         reference_pattern=r"\[support-(?P<number>\d+)\]",
     )
     config = write_config(run_dir / "deskmail.toml", url, [job], run_dir / "blobs")
+    env = {**os.environ, PASSWORD_ENV: dovecot.password}
+    if schema_first:
+        upgrade = [sys.executable, "-m", "deskmail", "db", "upgrade", "--config", str(config)]
+        subprocess.run(upgrade, env=env, check=True, capture_output=True)
+        if not search_triggers:
+            drop_subject_search(url)
     python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
     command = [*python, "-m", "deskmail", "run-once", "--config", str(config)]
     if parse_worker:
         command.append("--parse-worker")
-    measured = measure.run(command, env={**os.environ, PASSWORD_ENV: dovecot.password})
+    measured = measure.run(command, env=env)
     if measured.returncode != 0:
         sys.stderr.write(measured.stdout.decode("utf-8", "replace")[-3000:])
         sys.stderr.write(measured.stderr.decode("utf-8", "replace")[-3000:])
         raise SystemExit(f"deskmail run-once exited with {measured.returncode}")
     return measured
+
+
+def drop_subject_search(url: str) -> None:
+    """The SQLite subject-search index and its triggers, gone (store/subject_search.py)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in subject_search.SQLITE_DROP:
+                connection.execute(text(statement))
+            left = connection.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'ticket_subject_search%'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    if left:
+        raise SystemExit(f"the subject-search table or triggers are still there ({left})")
 
 
 def check(url: str, corpus: Corpus, dovecot: Dovecot, user: str) -> None:
@@ -626,6 +672,35 @@ def report(
         ratio(
             "postgresql_over_sqlite_seconds", value, f"PostgreSQL / SQLite (seconds): {value:.2f}"
         )
+    if SEARCH_ON in by and SEARCH_OFF in by:
+        on, off = by[SEARCH_ON].median(), by[SEARCH_OFF].median()
+        value = on / off
+        ratio(
+            "subject_search_on_over_off_seconds",
+            value,
+            f"SQLite with / without the subject-search triggers (seconds): **{value:.3f}**"
+            f" ({on:.2f} / {off:.2f} s; the triggers' share of the run: {(on - off) / on:.1%})",
+        )
+        # Each repetition's two runs are neighbours: their ratio cancels slower drift.
+        pairs = [a / b for a, b in zip(by[SEARCH_ON].seconds, by[SEARCH_OFF].seconds, strict=True)]
+        value = statistics.median(pairs)
+        ratio(
+            "subject_search_on_over_off_paired",
+            value,
+            f"the same, median of each repetition's pair: **{value:.3f}**"
+            f" ({min(pairs):.3f}-{max(pairs):.3f})",
+        )
+        on_cpu, off_cpu = by[SEARCH_ON].cpu_seconds, by[SEARCH_OFF].cpu_seconds
+        if on_cpu and len(on_cpu) == len(off_cpu):
+            pairs = [a / b for a, b in zip(on_cpu, off_cpu, strict=True)]
+            value = statistics.median(pairs)
+            ratio(
+                "subject_search_on_over_off_cpu_paired",
+                value,
+                f"the same in CPU seconds (%U + %S), median of the pairs: **{value:.3f}**"
+                f" ({min(pairs):.3f}-{max(pairs):.3f}; medians {statistics.median(on_cpu):.2f}"
+                f" / {statistics.median(off_cpu):.2f} s)",
+            )
     memory = [s for s in series if s.label.startswith(MEMORY_PREFIX) and s.kind == "rate"]
     if len(memory) >= 2:
         small, large = memory[0], memory[-1]
@@ -707,6 +782,10 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--memory", action="store_true", help="the memory-growth runs")
     parser.add_argument(
+        "--subject-search", action="store_true",
+        help="what the SQLite subject-search triggers cost: run-once with and without them",
+    )  # fmt: skip
+    parser.add_argument(
         "--memory-sizes", default="1000,10000", metavar="N,N",
         help="corpus sizes of the memory runs (default 1000,10000)",
     )  # fmt: skip
@@ -750,6 +829,8 @@ class Bench:
         self.worker = Series(WORKER, count)
         self.postgres = Series(POSTGRES, count)
         self.empty = Series(EMPTY, 0, "fixed")
+        self.search_on = Series(SEARCH_ON, count)
+        self.search_off = Series(SEARCH_OFF, count)
         self.peer = Series(PEER, count)
         self.peer_empty = Series(PEER_EMPTY, 0, "fixed")
         self.memory: list[Series] = []
@@ -821,6 +902,13 @@ class Bench:
         m = run_deskmail(dovecot, work, None)
         self.empty.add(m)
         say(f"rep {rep}: deskmail SQLite, empty mailbox {_fmt(m)}")
+        if self.args.subject_search:
+            # One before the other, the order swapped each repetition.
+            for on in (True, False) if rep % 2 else (False, True):
+                m = run_deskmail(dovecot, work, corpus, schema_first=True, search_triggers=on)
+                (self.search_on if on else self.search_off).add(m)
+                without = "" if on else ", no subject-search triggers"
+                say(f"rep {rep}: deskmail SQLite, schema made first{without} {_fmt(m)}, checked")
         if self.args.postgres:
             m = run_deskmail(dovecot, work, corpus, postgres=True)
             self.postgres.add(m)
@@ -879,6 +967,7 @@ class Bench:
     def series(self) -> list[Series]:
         args = self.args
         found = [self.fetch, self.floor, self.sqlite, self.worker]
+        found += [self.search_on, self.search_off] if args.subject_search else []
         found += [self.postgres] if args.postgres else []
         found += [self.peer] if args.peer else []
         found += [self.empty] + ([self.peer_empty] if args.peer else [])

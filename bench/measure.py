@@ -45,6 +45,9 @@ class Measured:
     returncode: int
     stdout: bytes
     stderr: bytes
+    # GNU time's %U + %S: CPU seconds of the command and the children it waited for; less
+    # moved than wall time by other work on the machine (None without GNU time).
+    cpu_seconds: float | None = None
 
 
 def _children(pid: int) -> list[int]:
@@ -169,7 +172,9 @@ def run(
     with tempfile.TemporaryDirectory(prefix="measure-") as tmp:
         rss_file = Path(tmp) / "maxrss"
         wrapped = os.access(GNU_TIME, os.X_OK)
-        argv = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *command] if wrapped else [*command]
+        argv = (
+            [GNU_TIME, "-f", "%U %S %M", "-o", str(rss_file), *command] if wrapped else [*command]
+        )
         started = time.perf_counter()
         process = subprocess.Popen(
             argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -179,10 +184,15 @@ def run(
             stdout, stderr = process.communicate()
         seconds = time.perf_counter() - started
         max_rss: float | None = None
+        cpu: float | None = None
         if wrapped and rss_file.exists():
             words = rss_file.read_text().split()  # "Command exited with non-zero status N" first
             if words and words[-1].isdigit():
                 max_rss = int(words[-1]) / 1024
+            try:
+                cpu = float(words[-3]) + float(words[-2])
+            except (IndexError, ValueError):
+                cpu = None
     return Measured(
         seconds,
         sampler.peak_mib,
@@ -191,4 +201,5 @@ def run(
         process.returncode,
         stdout,
         stderr,
+        cpu,
     )

@@ -3,12 +3,15 @@
 End to end: `deskmail run-once` on a real Dovecot mailbox, on SQLite and PostgreSQL,
 with one mail made slow by the test hook of intake/faults.py (DESKMAIL_SLOW_SUBJECT):
 that mail is quarantined with the budget as its reason and its raw bytes, it stays
-on the server, and the mails before and after it become tickets.
+on the server, and the mails before and after it become tickets. The same through
+`deskmail serve` (a job thread woken by IDLE), without the hook: a large HTML export
+against a small budget.
 """
 
 from __future__ import annotations
 
 import hashlib
+import signal
 import threading
 import time
 from email.message import EmailMessage
@@ -33,6 +36,7 @@ from deskmail.store.engine import Store
 from deskmail.store.models import IntakeRecord, Ticket, TicketKind
 from tests.support.dovecot import Dovecot
 from tests.support.toml_config import job_table, write_config
+from tests.test_daemon import finished_runs, imap_job, serving, wait_for
 
 ENV = {"BUDGET_PW": Dovecot.password}
 SLOW = "spins-until-stopped"
@@ -200,3 +204,74 @@ def test_the_budget_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert "message_budget_seconds" in str(raised.value) and "deskmail.toml" in str(raised.value)
+
+
+def _report_export(rows: int) -> bytes:
+    """An HTML-only mail of a large table, as an inventory or monitoring export sends one:
+    honestly expensive to turn into text, many times a plain request's time."""
+    table = "".join(
+        f"<tr><td>asset {i}</td><td><b>ok</b> <a href='https://cmdb.example.com/{i}'>open</a>"
+        "</td></tr>"
+        for i in range(rows)
+    )
+    msg = EmailMessage()
+    msg["From"] = "CMDB <reports@cmdb.example.com>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = "Nightly asset export"
+    msg["Message-ID"] = make_msgid(domain="cmdb.example.com")
+    msg.set_content(f"<html><body><table>{table}</table></body></html>", subtype="html")
+    return msg.as_bytes()
+
+
+def test_serve_quarantines_a_mail_over_its_budget_and_tickets_the_mails_after_it(
+    dovecot: Dovecot, tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """The daemon's path: a job thread woken by IMAP IDLE, where the budget is kept by the
+    watchdog thread (no signals off the main thread). No test hook: a large HTML export
+    against a small budget, which a plain request stays far below."""
+    user = dovecot.user("budgetd")
+    job = imap_job(
+        dovecot,
+        user,
+        "Support",
+        schedule="1h",  # only IDLE wakes it after the first pass
+        idle=True,
+        after_processing="delete",
+        fallback_user="helpdesk",
+        message_budget_seconds=0.5,
+    )
+    config = write_config(tmp_path / "deskmail.toml", database_url, [job])
+    export = _report_export(100_000)
+    with serving(config) as daemon:
+        daemon.wait_for_log("waiting for new mail")
+        wait_for(lambda: finished_runs(store, "Support"), "the first pass")
+        for raw in (_mail("First request"), export, _mail("Third request")):
+            dovecot.append(user, raw)
+
+        def settled() -> list[IntakeRecord]:
+            with store.session() as session:
+                records = list(session.scalars(select(IntakeRecord).order_by(IntakeRecord.id)))
+            return records if len(records) == 3 else []
+
+        records = wait_for(settled, "the three mails taken in", timeout=120)
+        daemon.send(signal.SIGTERM)
+        assert daemon.exit_code() == 0, daemon.log()
+
+    with store.session() as session:
+        tickets = list(session.scalars(select(Ticket)))
+    incidents = sorted(t.subject for t in tickets if t.kind is TicketKind.INCIDENT)
+    events = [t.subject for t in tickets if t.kind is TicketKind.EVENT]
+    assert incidents == ["First request", "Third request"]
+    (event,) = events  # with the mail's subject when the budget ran out after the parse
+    assert event.startswith('Mail could not be processed (job "Support")')
+    (held,) = [r for r in records if r.outcome is Fate.QUARANTINED]
+    # The stage it ran out in (parse, or preprocess and classify) depends on the machine.
+    assert held.error is not None
+    assert held.error.endswith(": over the processing budget of 0.5 s per message"), held.error
+    assert held.raw_sha256 is not None
+    config_store = Store(database_url, tmp_path / "blobs")  # the configuration's blob folder
+    kept = config_store.blobs.path(held.raw_sha256).read_bytes()
+    config_store.dispose()
+    assert kept.replace(b"\r\n", b"\n") == export.replace(b"\r\n", b"\n")
+    assert dovecot.count(user) == 1  # kept on the server; the other two were deleted
+    assert "Nightly asset export" not in daemon.log()  # mail text stays out of the log

@@ -201,3 +201,70 @@ def test_each_capture_uses_its_own_rule_map_when_names_repeat() -> None:
         message=make_mail(subject=ALERT_SUBJECT),
     )
     assert (plan.settings.priority, plan.settings.category) == ("1", "Alerts")
+
+
+def test_a_rule_sets_fixed_custom_values_in_their_stored_form() -> None:
+    plan = plan_for(
+        alert_rule(conditions=[], set={"custom": {"severity": "warning", "load": "1.50"}}),
+        {"name": "Host", "set": {"custom": {"host": "monitoring"}}},
+    )
+    assert plan.custom_fields == {"severity": "WARNING", "load": "1.5", "host": "monitoring"}
+    assert plan.extracted == (
+        Extracted("Nagios", "", "severity", True, "WARNING", given=True),
+        Extracted("Nagios", "", "load", True, "1.5", given=True),
+        Extracted("Host", "", "host", True, "monitoring", given=True),
+    )
+    assert plan.field_problems == ()
+    assert plan.reasons[0].endswith(
+        "-> create alert; set custom.severity = 'warning', custom.load = '1.50'"
+    )
+
+
+def test_a_captured_value_that_fits_overrides_the_set_value_and_one_that_does_not_leaves_it() -> (
+    None
+):
+    rule = alert_rule(set={"custom": {"severity": "WARNING", "host": "unknown host"}})
+    plan = plan_for(rule, message=make_mail(subject=ALERT_SUBJECT))
+    assert plan.custom_fields == {"severity": "CRITICAL", "host": "web01.example.com"}
+    # "UNKNOWN" is no choice of severity: the rule's WARNING stays, and the note says so.
+    plan = plan_for(rule, message=make_mail(subject="PROBLEM db02/DISK is UNKNOWN"))
+    assert plan.custom_fields == {"severity": "WARNING", "host": "db02"}
+    assert plan.field_problems == (
+        "field 'severity' from rule 'Nagios' not taken, the value set before it stays: the value"
+        " is not one of the choices (CRITICAL, WARNING, OK) (choice field)",
+    )
+
+
+def test_a_set_value_the_record_type_does_not_have_is_left_out() -> None:
+    # Loading could not tell: the rule makes no record, another rule's action decides.
+    plan = plan_for(
+        {"name": "Amount", "set": {"custom": {"amount": "12"}}},
+        {"name": "Alerts", "action": "create", "object_type": "alert"},
+    )
+    assert plan.object_type == "alert" and plan.custom_fields == {}
+    assert plan.field_problems == (
+        "field 'amount' from rule 'Amount' left empty: object type 'alert' has no field 'amount'",
+    )
+
+
+def test_set_values_go_to_new_tickets_only() -> None:
+    store = FakeStore(by_message_id={"m0@example.com": TicketRef(7, "IT", 7, "k7q2p9xm")})
+    job = make_job({"name": "Host", "set": {"custom": {"host": "web01"}}})
+    job.set_records(RECORDS)
+    message = replace(make_mail(), in_reply_to="m0@example.com")
+    plan = classify(Mail(job, message, "", "d1"), store)
+    assert plan.fate is Fate.UPDATED and plan.extracted == () and plan.custom_fields == {}
+
+
+def test_a_later_capture_that_does_not_fit_leaves_an_earlier_capture() -> None:
+    plan = plan_for(
+        alert_rule(),
+        {"name": "Again", "conditions": [regex("body", r"state (?P<severity>\w+)")]},
+        message=make_mail(subject=ALERT_SUBJECT),
+        text="state UNKNOWN",
+    )
+    assert plan.custom_fields["severity"] == "CRITICAL"
+    assert plan.field_problems == (
+        "field 'severity' from rule 'Again' not taken, the value set before it stays: the value"
+        " is not one of the choices (CRITICAL, WARNING, OK) (choice field)",
+    )

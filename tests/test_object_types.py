@@ -227,3 +227,76 @@ action = "ignore"
         f"{RULE}.conditions[0]: negate = true with named groups: a condition that holds when"
         " the pattern does not match captures nothing; drop negate or the names"
     ]
+
+
+def test_a_rule_sets_custom_fields_checked_by_their_types_at_load(tmp_path: Path) -> None:
+    declared = DECLARED + '\n[[custom_fields]]\nname = "due"\ntype = "date"\nall_types = true\n'
+    rule = """name = "Orders"
+action = "create"
+object_type = "purchase_order"
+[jobs.rules.set.custom]
+amount = "12,50"
+due = "24.12.2026"
+severity = "WARNING"
+colour = "red"
+priority = "1"
+
+[[jobs.rules]]
+name = "Alerts"
+set.custom.severity = "Disaster"
+"""
+    found = [
+        p.removeprefix("jobs[0] ")
+        for p in problems(tmp_path, declared + JOB + "[[jobs.rules]]\n" + rule)
+    ]
+    alerts = '("Support").rules[1]'
+    assert found == [
+        f"{RULE}.set.custom.amount: the value is not a number (number field, got '12,50')",
+        f"{RULE}.set.custom.due: the value is not a date in ISO 8601 form (2026-12-07)"
+        " (date field, got '24.12.2026')",
+        f"{RULE}.set.custom.severity: object type 'purchase_order' has no field 'severity'"
+        " (its fields: host, amount, due)",
+        f"{RULE}.set.custom.colour: names no custom field: 'colour' is not declared in"
+        " [[custom_fields]] (declared: 'host', 'amount', 'severity', 'due')",
+        f"{RULE}.set.custom.priority: names no custom field: 'priority' is not declared in"
+        " [[custom_fields]] (declared: 'host', 'amount', 'severity', 'due'); priority is a"
+        " field of every ticket: write set.priority",
+        f"{alerts}.set.custom.severity: the value is not one of the choices (CRITICAL,"
+        " WARNING) (choice field, got 'Disaster')",
+    ]
+
+
+def test_set_custom_takes_toml_numbers_and_dates_as_written(tmp_path: Path) -> None:
+    declared = DECLARED + '\n[[custom_fields]]\nname = "due"\ntype = "date"\nall_types = true\n'
+    rule = """name = "Orders"
+action = "create"
+object_type = "purchase_order"
+[jobs.rules.set]
+group = "Purchasing"
+custom = { amount = 12.5, due = 2026-12-24, host = 42 }
+"""
+    config = load(tmp_path, declared + JOB + "[[jobs.rules]]\n" + rule)
+    settings = config.jobs[0].rules[0].set
+    assert settings.custom == {"amount": "12.5", "due": "2026-12-24", "host": "42"}
+    assert settings.fields == {"group": "Purchasing"}
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        (
+            'set = { "custom.amount" = "3" }',
+            "set: has the key 'custom.amount' in quotes, which TOML reads as one"
+            " name; write custom.amount without quotes, or custom = { amount = ... }",
+        ),
+        (
+            "set.custom.amount = true",
+            "set.custom: amount: true and false are no values of a custom field"
+            " (text, number, date or choice)",
+        ),
+    ],
+)
+def test_set_custom_written_wrongly_is_named(tmp_path: Path, written: str, problem: str) -> None:
+    rule = f'name = "Orders"\naction = "create"\nobject_type = "purchase_order"\n{written}\n'
+    (found,) = rule_problems(tmp_path, rule)
+    assert found == f"{RULE}.{problem}"

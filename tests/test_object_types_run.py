@@ -303,7 +303,7 @@ def test_explain_says_what_each_rule_extracted_and_what_was_left_out(
     explained = _cli("explain", "--config", str(desk), str(mail))
     assert explained.exit_code == 0, explained.output
     out = explained.output
-    section = out[out.index("Fields from the text") : out.index("Steps, in order")]
+    section = out[out.index("Fields from the rules and the text") : out.index("Steps, in order")]
     assert section.splitlines()[1:-1] == [
         "  rule 'Nagios alerts': host -> custom field host = 'web01'",
         "  rule 'Nagios alerts': severity -> map.severity -> field priority = '3 - low'",
@@ -320,3 +320,154 @@ def test_explain_says_what_each_rule_extracted_and_what_was_left_out(
         "    ! field 'load' from rule 'Load from the body' left empty: the value is not a number"
         in out
     )
+
+
+SET_CONFIG = """
+[database]
+url = "{url}"
+
+[storage]
+attachments_dir = "blobs"
+
+[[custom_fields]]
+name = "origin"
+label = "Origin"
+all_types = true
+
+[[custom_fields]]
+name = "severity"
+type = "choice"
+choices = ["CRITICAL", "WARNING", "OK"]
+
+[[custom_fields]]
+name = "due"
+label = "Due"
+type = "date"
+
+[[custom_fields]]
+name = "cost"
+type = "number"
+
+[[object_types]]
+name = "alert"
+kind = "event"
+prefix = "ALR"
+fields = ["severity", "due", "cost"]
+
+[[jobs]]
+name = "Desk"
+protocol = "maildir"
+path = "box"
+fallback_user = "helpdesk"
+
+[[jobs.rules]]
+name = "Alerts"
+conditions = [{{ field = "from", op = "domain", value = "nagios.example.com" }}]
+action = "create"
+object_type = "alert"
+set.priority = "2 - medium"
+set.custom = {{ severity = "warning", due = 2026-12-24, cost = 12.50 }}
+
+[[jobs.rules]]
+name = "Severity from the subject"
+conditions = [{{ field = "subject", op = "regex", value = ' is (?P<severity>[A-Z]+)$' }}]
+
+[[jobs.rules]]
+name = "Everything"
+set.custom.origin = "mail"
+
+[[jobs.rules]]
+name = "Orders"
+conditions = [{{ field = "subject", value = "order" }}]
+set.custom.cost = 99
+"""
+
+
+@pytest.fixture
+def set_desk(tmp_path: Path, database_url: str) -> Path:
+    config = tmp_path / "deskmail.toml"
+    config.write_text(SET_CONFIG.format(url=database_url), encoding="utf-8")
+    box = mailbox.Maildir(tmp_path / "box", create=True)
+    nagios = "Nagios <nagios@nagios.example.com>"
+    box.add(_mail(nagios, "web01/HTTP is CRITICAL", "down"))
+    box.add(_mail(nagios, "db02/DISK is UNKNOWN", "odd"))
+    box.add(_mail(nagios, "Backups done", "fine"))
+    box.add(_mail("Ann <ann@example.com>", "Toner order", "Please buy."))
+    return config
+
+
+def _fields(desk: Path) -> dict[str, dict[str, str]]:
+    """Each ticket's stored custom fields, by subject."""
+    store = open_store(load_config(desk))
+    try:
+        with store.session() as session:
+            tickets = session.scalars(select(Ticket).options(selectinload(Ticket.fields)))
+            return {t.subject: {f.name: f.value for f in t.fields} for t in tickets}
+    finally:
+        store.dispose()
+
+
+def test_a_rule_gives_custom_fields_fixed_values_a_fitting_capture_overrides(
+    set_desk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="deskmail"):
+        run = _cli("run-once", "--config", str(set_desk), "--show")
+    assert run.exit_code == 0, run.output
+    assert "fetched 4, created 4, updated 0, quarantined 0" in run.output
+    alert = {"due": "2026-12-24", "cost": "12.5", "origin": "mail"}
+    assert _fields(set_desk) == {
+        "web01/HTTP is CRITICAL": alert | {"severity": "CRITICAL"},  # the capture fits
+        "db02/DISK is UNKNOWN": alert | {"severity": "WARNING"},  # it does not: set stays
+        "Backups done": alert | {"severity": "WARNING"},  # nothing captured
+        "Toner order": {"origin": "mail"},  # an incident has no cost
+    }
+    warnings = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert (
+        "field 'severity' from rule 'Severity from the subject' not taken, the value set before"
+        " it stays: the value is not one of the choices (CRITICAL, WARNING, OK) (choice field)"
+    ) in warnings
+    assert (
+        "field 'cost' from rule 'Orders' left empty: incidents and events have no field 'cost'"
+    ) in warnings
+    assert "UNKNOWN" not in warnings
+
+    shown = _cli("tickets", "show", "2", "--config", str(set_desk)).output
+    assert "db02/DISK is UNKNOWN" in shown
+    assert _field(shown, "severity") == "WARNING"
+    assert _field(shown, "Due") == "2026-12-24"
+    assert _field(shown, "cost") == "12.5"
+    assert _field(shown, "Origin") == "mail"
+    assert _field(shown, "priority") == "2 - medium"
+
+
+def test_explain_shows_a_set_value_and_the_rule_it_came_from(
+    set_desk: Path, tmp_path: Path
+) -> None:
+    mail = tmp_path / "backup.eml"
+    mail.write_bytes(_mail("Nagios <nagios@nagios.example.com>", "Backups done", "fine"))
+    explained = _cli("explain", "--config", str(set_desk), str(mail))
+    assert explained.exit_code == 0, explained.output
+    out = explained.output
+    section = out[out.index("Fields from the rules and the text") : out.index("Steps, in order")]
+    assert section.splitlines()[1:-1] == [
+        "  rule 'Alerts': set custom field severity = 'WARNING'",
+        "  rule 'Alerts': set custom field due = '2026-12-24'",
+        "  rule 'Alerts': set custom field cost = '12.5'",
+        "  rule 'Everything': set custom field origin = 'mail'",
+    ]
+    assert (
+        "  - rule 'Alerts': from domain 'nagios.example.com' matched -> create alert;"
+        " set priority = '2 - medium', custom.severity = 'warning', custom.due = '2026-12-24',"
+        " custom.cost = '12.5'"
+    ) in out
+    result = out[out.index("Result ---") :]
+    assert "    severity:  WARNING" in result
+    assert "    Due:       2026-12-24" in result
+    assert "    Origin:    mail" in result
+    # A capture that fits is shown after the set value it overrides.
+    mail.write_bytes(_mail("Nagios <nagios@nagios.example.com>", "web01/HTTP is OK", "up"))
+    out = _cli("explain", "--config", str(set_desk), str(mail)).output
+    assert "  rule 'Severity from the subject': severity -> custom field severity = 'OK'" in out, (
+        out
+    )
+    assert "    severity:  OK" in out

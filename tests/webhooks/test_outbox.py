@@ -9,14 +9,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from deskmail.cli import main
-from deskmail.config.fate import Fate
+from deskmail.config.custom_fields import CustomFieldConfig
+from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.models import DeskmailConfig, JobConfig
+from deskmail.config.object_types import ObjectTypeConfig, Records
 from deskmail.intake.quarantine import discard, retry
 from deskmail.intake.run import run_job
 from deskmail.store.engine import Store
@@ -102,6 +105,7 @@ def test_a_new_ticket_and_a_reply_are_posted_without_mail_text(
         "job": "Support",
         "message_id": "a@client.example.com",
         "created_at": created["data"]["created_at"],
+        "object_type": None,
     }
     assert added["type"] == "activity.added"
     assert (added["data"]["ticket_id"], added["data"]["activity_id"]) == (ticket.id, activity_id)
@@ -127,6 +131,71 @@ def test_the_subject_goes_only_to_endpoints_that_ask_for_it(
     assert verified(by_path["with"], with_subject.secret)["data"]["subject"] == "Printer on fire"
     assert "subject" not in verified(by_path["without"], without.secret)["data"]
     assert by_path["with"].webhook_id == by_path["without"].webhook_id  # one event, one id
+
+
+_RECORDS = Records(
+    object_types=(
+        ObjectTypeConfig(
+            name="alert", kind=TicketKind.EVENT, prefix="ALR", fields=["severity", "load"]
+        ),
+    ),
+    custom_fields=(
+        CustomFieldConfig(name="host", label="Host", all_types=True),
+        CustomFieldConfig(name="severity", type="choice", choices=["CRITICAL", "WARNING"]),
+        CustomFieldConfig(name="load", type="number"),
+    ),
+)
+
+
+def test_records_carry_their_object_type_and_only_mail_text_endpoints_their_fields(
+    store: Store, tmp_path: Path, receiver: Receiver
+) -> None:
+    keys = new_keys()
+    kinds = ("ticket.created", "activity.added", "event.opened")
+    text = add(store, keys, receiver.url + "?text", *kinds, include_subject=True)
+    plain = add(store, keys, receiver.url + "?plain", *kinds)
+    _execute(store, REFUSE_TICKET)
+    rule = {
+        "name": "Alerts",
+        "conditions": [{"field": "subject", "op": "regex", "value": r"^(?P<host>\S+) load"}],
+        "action": "create",
+        "object_type": "alert",
+        "set": {"custom": {"severity": "WARNING", "load": "2.50"}},
+    }
+    job = maildir_job(_mailbox(tmp_path), rules=[rule])
+    job.set_records(_RECORDS)
+    assert job.path is not None
+    drop_mail(job.path, "a", "alice@example.com", "web01 load high")
+    drop_mail(job.path, "b", "alice@example.com", "Refused by a trigger")
+    summary = run_job(store, job)
+    assert (summary.created, summary.quarantined) == (1, 1)
+    drop_mail(job.path, "c", "alice@example.com", "RE: [Incident] [IT] 1 web01 load high")
+    assert run_job(store, job).updated == 1
+    with Deliverer(store, keys, FAST) as deliverer:
+        assert deliverer.deliver_due().delivered == 6
+
+    posted: dict[tuple[str, str], dict[str, Any]] = {}
+    for request in receiver.received:
+        which = request.path.rpartition("?")[2]
+        document = verified(request, (text if which == "text" else plain).secret)
+        posted[(which, document["type"])] = document["data"]
+    fields = [
+        {"name": "host", "label": "Host", "type": "text", "value": "web01"},
+        {"name": "severity", "label": "severity", "type": "choice", "value": "WARNING"},
+        {"name": "load", "label": "load", "type": "number", "value": 2.5},
+    ]
+    for kind in ("ticket.created", "activity.added"):
+        assert posted[("text", kind)]["object_type"] == "alert"
+        assert posted[("text", kind)]["fields"] == fields, kind
+        assert posted[("plain", kind)]["object_type"] == "alert"
+        assert "fields" not in posted[("plain", kind)] and "subject" not in posted[("plain", kind)]
+    # deskmail's own event (the refused mail's quarantine) is a plain event, without values.
+    assert posted[("text", "event.opened")]["object_type"] is None
+    assert posted[("text", "event.opened")]["fields"] == []
+    assert "fields" not in posted[("plain", "event.opened")]
+    for request in receiver.received:
+        if request.path.endswith("?plain"):
+            assert b"web01" not in request.body and b"WARNING" not in request.body
 
 
 def test_nothing_is_sent_for_a_transaction_that_rolled_back(

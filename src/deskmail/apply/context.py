@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from deskmail.apply.batch import Batch
 from deskmail.config.models import JobConfig
+from deskmail.config.object_types import Records
 from deskmail.store.models import Group, JobHealth, Person, Site, Source, Team
 
 Named = TypeVar("Named", Group, Site, Source, Team)
@@ -29,6 +30,8 @@ class JobContext:
     # a person the run would create: named by its logon, as resolve_context names it.
     fallback_person_id: int | None
     fallback_person_name: str | None
+    # The file's object types and custom fields: the webhooks give a record's fields typed.
+    records: Records
 
 
 def get_or_create(
@@ -116,4 +119,5 @@ def _context(job: JobConfig, person: Person | None) -> JobContext:
         fallback_user=job.fallback_user,
         fallback_person_id=person.id if person else None,
         fallback_person_name=person.name if person else job.fallback_user,
+        records=job.records,
     )

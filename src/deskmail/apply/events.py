@@ -494,7 +494,8 @@ def _new_event(
     session.flush()
     reference = f"{team.name}-{event.number}"
     opened = EventOpened(event.id, reference, cause, job, now)
-    queue_webhook(session, opened, subject=subject)
+    # deskmail's own events are plain events, without values of custom fields.
+    queue_webhook(session, opened, subject=subject, custom_fields=tuple)
     return event
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from deskmail.apply.attachments import note_dropped, store_attachments
 from deskmail.apply.batch import Batch
 from deskmail.apply.context import JobContext, get_or_create
-from deskmail.apply.custom_fields import write_custom_fields
+from deskmail.apply.custom_fields import stored_custom_fields, write_custom_fields
 from deskmail.apply.draft import TicketDraft, draft_ticket
 from deskmail.apply.people import find_person
 from deskmail.apply.threads import record_message, record_participants, waiting_ticket
@@ -86,11 +86,11 @@ def apply_plan(
     if plan.fate is Fate.UPDATED and plan.ticket_id is not None:
         ticket = _ticket_to_update(session, batch, plan.ticket_id)
         if ticket is not None:
-            return _add_activity(session, batch, blobs, ticket, content, context.job)
+            return _add_activity(session, batch, blobs, ticket, content, context)
     if plan.fate in (Fate.IGNORED, Fate.DENIED):
         return None
     draft = draft_ticket(session, context, content.message, plan, batch)
-    return _create_ticket(session, batch, blobs, draft, content, context.job)
+    return _create_ticket(session, batch, blobs, draft, content, context)
 
 
 def _ticket_to_update(session: Session, batch: Batch, ticket_id: int) -> Ticket | None:
@@ -163,7 +163,7 @@ def _create_ticket(
     blobs: BlobWriter,
     draft: TicketDraft,
     content: Content,
-    job: str,
+    context: JobContext,
 ) -> Applied:
     message = content.message
     team = get_or_create(session, Team, draft.team, batch=batch)
@@ -221,9 +221,23 @@ def _create_ticket(
         _note(session, ticket, "Values from the mail that were left out", draft.field_problems)
     made = Applied(ticket.id, ticket.number, team.name, None, ticket)
     created = TicketCreated(
-        ticket.id, made.label, team.name, ticket.number, draft.kind, job, message.message_id, now
+        ticket.id,
+        made.label,
+        team.name,
+        ticket.number,
+        draft.kind,
+        context.job,
+        message.message_id,
+        now,
+        draft.object_type,
     )
-    queue_webhook(session, created, subject=message.subject, subscribers=batch.webhooks)
+    queue_webhook(
+        session,
+        created,
+        subject=message.subject,
+        custom_fields=lambda: context.records.values_of(draft.object_type, draft.custom_fields),
+        subscribers=batch.webhooks,
+    )
     return made
 
 
@@ -256,7 +270,7 @@ def _add_activity(
     blobs: BlobWriter,
     ticket: Ticket,
     content: Content,
-    job: str,
+    context: JobContext,
 ) -> Applied:
     message = content.message
     author = find_person(session, message.sender, batch)
@@ -282,8 +296,18 @@ def _add_activity(
     _remember(session, ticket, activity, message)
     _store_files(session, blobs, ticket, activity, content)
     made = Applied(ticket.id, ticket.number, ticket.team.name, activity.id, ticket)
-    added = ActivityAdded(activity.id, ticket.id, made.label, job, message.message_id, now)
-    queue_webhook(session, added, subject=message.subject, subscribers=batch.webhooks)
+    added = ActivityAdded(
+        activity.id, ticket.id, made.label, context.job, message.message_id, now, ticket.object_type
+    )
+    queue_webhook(
+        session,
+        added,
+        subject=message.subject,
+        custom_fields=lambda: context.records.values_of(
+            ticket.object_type, stored_custom_fields(session, ticket.id)
+        ),
+        subscribers=batch.webhooks,
+    )
     return made
 
 

@@ -15,8 +15,11 @@ The processing rules step captured the named groups of the rules that fired
     for explain, the log and a note on the ticket. A field that the record's
     type does not have is left out the same way.
 
-A later rule's value wins over an earlier one's. Only a new ticket takes
-fields: a mail added to a ticket changes none of its fields.
+A later rule's value wins over an earlier one's, and a captured value that
+fits wins over the fixed value a rule's `set.custom` gives the same field
+(classify/rules.py put those in Plan.extracted before): `set` is the default,
+the mail's own value the more precise one, as for the built-in fields. Only a
+new ticket takes fields: a mail added to a ticket changes none of its fields.
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ def decide(mail: Mail, plan: Plan, lookups: Lookups) -> tuple[Plan, str]:
             if not e.custom and e.value is not None and (e.mapped or e.field not in NAMES)
         }
     )
-    plan = replace(plan, extracted=tuple(extracted), settings=settings)
+    # After the values of the rules' set tables (classify/rules.py): a capture that fits wins.
+    plan = replace(plan, extracted=(*plan.extracted, *extracted), settings=settings)
     taken = sorted({e.field for e in extracted if e.value is not None})
     said = "set " + ", ".join(taken) if taken else "set nothing"
-    problems = len(plan.field_problems)
+    problems = sum(1 for e in extracted if e.problem)
     if problems:
         said += f"; {problems} value{'s' if problems > 1 else ''} left out (see the fields)"
     return plan, said
@@ -103,20 +107,5 @@ def _builtin(field: str, text: str) -> tuple[str | None, str]:
 
 
 def _custom(capture: Capture, records: Records, object_type: str | None) -> Extracted:
-    declared = records.custom_field(capture.group)
-    assert declared is not None  # the caller looked
-    name = declared.name
-    if declared not in records.fields_of(object_type):
-        kind = records.object_type(object_type) if object_type else None
-        what = f"object type '{kind.name}'" if kind else "incidents and events"
-        problem = f"{what} have no field '{name}' (a field of some object types only)"
-        if kind:
-            problem = f"{what} has no field '{name}'"
-        return Extracted(capture.rule, capture.group, name, True, None, problem)
-    try:
-        value = declared.convert(capture.text)
-    except ValueError as exc:
-        return Extracted(
-            capture.rule, capture.group, name, True, None, f"{exc} ({declared.type} field)"
-        )
-    return Extracted(capture.rule, capture.group, name, True, value)
+    value, problem = records.value_of(object_type, capture.group, capture.text)
+    return Extracted(capture.rule, capture.group, capture.group, True, value, problem)

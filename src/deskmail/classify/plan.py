@@ -85,15 +85,17 @@ class Capture:
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    """What classify/extraction.py made of one capture for one field."""
+    """One value a rule gave a field of a new ticket: what classify/extraction.py made of
+    a capture, or (given) a custom field's fixed value from the rule's set table."""
 
     rule: str
-    group: str  # the named group it came from
+    group: str  # the named group it came from ("" for a given value)
     field: str  # a built-in field (priority, group, ...) or a custom field's name
     custom: bool
     value: str | None  # in its stored form; None: left empty, `problem` says why
     problem: str = ""  # never the value: it is mail text and goes to the log
     mapped: bool = False  # through the rule's map table
+    given: bool = False  # set.custom of the rule (configuration), not a capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +120,18 @@ class Plan:
 
     @property
     def custom_fields(self) -> dict[str, str]:
-        """The custom field values of a new ticket: the last rule to set one wins."""
+        """The custom field values of a new ticket: the rules' set values, then the
+        captures (classify/extraction.py), the last one of each field winning."""
         return {e.field: e.value for e in self.extracted if e.custom and e.value is not None}
 
     @property
     def field_problems(self) -> tuple[str, ...]:
-        """Why captured values were left out, one line each, without the values."""
+        """Why values were left out, one line each, without the values."""
+        kept = self.custom_fields
         return tuple(
-            f"field '{e.field}' from rule '{e.rule}' left empty: {e.problem}"
+            f"field '{e.field}' from rule '{e.rule}' "
+            + ("not taken, the value set before it stays" if e.field in kept else "left empty")
+            + f": {e.problem}"
             for e in self.extracted
             if e.problem
         )

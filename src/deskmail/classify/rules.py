@@ -8,7 +8,11 @@ Rules (job.rules, in order)
     (match = "any") of its conditions hold; a rule without conditions always
     matches.
   * A matching rule's `set` values override the job's defaults and earlier
-    rules' values field by field (later matching rules win).
+    rules' values field by field (later matching rules win). Its set.custom
+    values (checked at load against their fields' declarations) become the new
+    record's custom fields (Plan.extracted, given), unless the record's type
+    does not have the field; a captured value of the same field overrides them
+    (classify/extraction.py).
   * The first matching rule with an action decides the action; a later
     matching rule's action is ignored (its settings still apply).
   * `stop` on a matching rule ends the evaluation after that rule.
@@ -66,7 +70,7 @@ from dataclasses import dataclass, replace
 
 from deskmail.classify.lookups import Lookups
 from deskmail.classify.mail import Mail
-from deskmail.classify.plan import Capture, MatchedBy, Plan, ThreadMatch
+from deskmail.classify.plan import Capture, Extracted, MatchedBy, Plan, ThreadMatch
 from deskmail.config.fate import Fate, TicketKind
 from deskmail.config.models import JobConfig, Processor, StrangerReplies
 from deskmail.config.rules import (
@@ -111,6 +115,7 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
     captures: list[Capture] = []
     decider: RuleConfig | None = None
     chosen: dict[str, str] = {}
+    given: list[tuple[str, str, str]] = []  # (rule, custom field, value as configured)
     for position, rule in enumerate(job.rules):
         if not rule.enabled:
             continue
@@ -128,10 +133,13 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
                 effects.append(
                     f"{rule.action.value} ignored (rule {_quote(decider.name)} decided first)"
                 )
-        given = rule.set.model_dump(exclude_none=True)
-        chosen.update(given)
-        if given:
-            effects.append("set " + ", ".join(f"{k} = {_quote(v)}" for k, v in given.items()))
+        fields = rule.set.fields
+        chosen.update(fields)
+        given += [(rule.name, name, value) for name, value in rule.set.custom.items()]
+        said = [f"{k} = {_quote(v)}" for k, v in fields.items()]
+        said += [f"custom.{k} = {_quote(v)}" for k, v in rule.set.custom.items()]
+        if said:
+            effects.append("set " + ", ".join(said))
         if rule.captures:
             effects.append("capture " + ", ".join(rule.captures))
         if rule.stop:
@@ -153,7 +161,21 @@ def evaluate(job: JobConfig, message: ParsedMessage, body: str, match: ThreadMat
         rules_fired=tuple(fired),
         reasons=tuple(reasons),
         by_rule=outcome.by_rule,
+        extracted=_given(job, outcome, given),
     )
+
+
+def _given(
+    job: JobConfig, outcome: _Outcome, given: list[tuple[str, str, str]]
+) -> tuple[Extracted, ...]:
+    """The rules' set.custom values for a new record, in its type's stored form."""
+    if outcome.fate is not Fate.CREATED:
+        return ()
+    found = []
+    for rule, name, text in given:
+        value, problem = job.records.value_of(outcome.object_type, name, text)
+        found.append(Extracted(rule, "", name, True, value, problem, given=True))
+    return tuple(found)
 
 
 # --- the action ----------------------------------------------------------------------

@@ -70,7 +70,10 @@ def _deliverer(config: DeskmailConfig, store: Store) -> Iterator[Deliverer]:
 @click.option(
     "--include-subject",
     is_flag=True,
-    help="Add the mail's subject to the events (it is mail text: off by default).",
+    help=(
+        "Add the mail's subject and the record's custom fields to the events"
+        " (mail text: off by default)."
+    ),
 )
 def webhooks_add(
     config_path: Path, url: str, events: tuple[str, ...], description: str, include_subject: bool

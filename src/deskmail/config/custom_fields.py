@@ -6,11 +6,12 @@
     choices = ["CRITICAL", "WARNING", "OK", "UNKNOWN"]
 
 A field is on the object types that list it in their `fields`, or on every
-ticket with `all_types = true`. Values come from processing rules (named
-groups of a regex condition, classify/extraction.py) and are checked against
-the declaration before they are written: a value that does not fit leaves
-the field empty, and the reason (never the value, which is mail text) is
-said in the log and by `deskmail explain`.
+ticket with `all_types = true`. Values come from processing rules: a fixed
+value in the rule's `set.custom` (config/rules.py RuleSettings, checked against
+the declaration when the file is loaded), or a named group of a regex condition
+(classify/extraction.py), checked before it is written: a captured value that
+does not fit is left out, and the reason (never the value, which is mail text)
+is said in the log and by `deskmail explain`.
 
 Values are stored as text in one canonical form per type (store/models.py
 TicketField), so that they compare and sort the same on SQLite and PostgreSQL:
@@ -21,6 +22,7 @@ choices spelled as declared.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -114,6 +116,17 @@ class CustomFieldConfig(BaseModel):
     def shown(self) -> str:
         return self.label or self.name
 
+    def typed(self, stored: str) -> str | int | float:
+        """A stored value as JSON gives it: a number field's as a number, others as text
+        (a date in ISO 8601)."""
+        if self.type is FieldType.NUMBER:
+            try:
+                number = Decimal(stored)
+            except InvalidOperation:  # stored before the field became a number
+                return stored
+            return int(number) if number == number.to_integral_value() else float(number)
+        return stored
+
     def convert(self, text: str) -> str:
         """The value in its stored form. Raises ValueError saying why it does not fit,
         without repeating the value (it comes from a mail)."""
@@ -132,6 +145,17 @@ class CustomFieldConfig(BaseModel):
                     if choice.casefold() == text.casefold():
                         return choice
                 raise ValueError(f"the value is not one of the choices ({', '.join(self.choices)})")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    """One custom field of a record, as the REST API's ticket and the webhooks give it
+    (Records.values_of): the one serialisation of custom fields."""
+
+    name: str
+    label: str  # as the reports show it: the label, or the name
+    type: FieldType
+    value: str | int | float | None  # None: the record has no value for it
 
 
 def _number(text: str) -> str:

@@ -25,11 +25,12 @@ the stages read it from the job they run.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from deskmail.config.custom_fields import CustomFieldConfig, check_name
+from deskmail.config.custom_fields import CustomFieldConfig, FieldType, FieldValue, check_name
 from deskmail.config.fate import TicketKind
 from deskmail.config.values import printable
 
@@ -100,6 +101,49 @@ class Records:
         `object_type` None: an incident or an event."""
         named = self._types[object_type].fields if object_type in self._types else []
         return tuple(f for f in self.custom_fields if f.all_types or f.name in named)
+
+    def values_of(
+        self, object_type: str | None, stored: Mapping[str, str]
+    ) -> tuple[FieldValue, ...]:
+        """A record's custom fields, typed: those its type has in their declared order (None
+        for an empty one), then other stored values by name (text if no longer declared)."""
+        left = dict(stored)
+        values = [
+            FieldValue(
+                f.name,
+                f.shown,
+                f.type,
+                f.typed(left.pop(f.name)) if f.name in left else None,
+            )
+            for f in self.fields_of(object_type)
+        ]
+        for name, value in sorted(left.items()):
+            declared = self._fields.get(name)  # of another type now, or no longer declared
+            if declared is None:
+                values.append(FieldValue(name, name, FieldType.TEXT, value))
+            else:
+                typed = declared.typed(value)
+                values.append(FieldValue(name, declared.shown, declared.type, typed))
+        return tuple(values)
+
+    def value_of(self, object_type: str | None, name: str, text: str) -> tuple[str | None, str]:
+        """(the value in its stored form, "") for the declared custom field `name` on a
+        record of `object_type` (None: an incident or an event), or (None, why not) without
+        repeating the value, which may be mail text."""
+        declared = self._fields.get(name)
+        if declared is None:
+            return None, f"no custom field '{name}' is declared"
+        if declared not in self.fields_of(object_type):
+            kind = self._types.get(object_type) if object_type else None
+            if kind is not None:
+                return None, f"object type '{kind.name}' has no field '{name}'"
+            return None, (
+                f"incidents and events have no field '{name}' (a field of some object types only)"
+            )
+        try:
+            return declared.convert(text), ""
+        except ValueError as exc:
+            return None, f"{exc} ({declared.type} field)"
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, problem) pairs of declarations that disagree: a name twice, an unknown field."""

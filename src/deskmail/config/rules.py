@@ -17,7 +17,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -219,6 +221,64 @@ class TicketSettings(_Strict):
     team: str | None = None
 
 
+class RuleSettings(TicketSettings):
+    """A rule's `set` table: the ticket's own fields, and fixed values of custom fields:
+
+        set = { priority = "2 - medium", custom = { severity = "WARNING", due = 2026-12-24 } }
+
+    (or `set.custom.severity = "WARNING"` as a dotted key). Each value is checked against
+    its field's declaration when the file is loaded (record_problems): a number parses, a
+    date is a date, a choice is one of the choices. A named group of the same field, when
+    it captures a value that fits, overrides it (classify/extraction.py)."""
+
+    custom: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dotted_key_in_quotes(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if isinstance(key, str) and key.startswith("custom."):
+                    field = key.removeprefix("custom.")
+                    raise ValueError(
+                        f"has the key {key!r} in quotes, which TOML reads as one name; write"
+                        f" custom.{field} without quotes, or custom = {{ {field} = ... }}"
+                    )
+        return data
+
+    @field_validator("custom", mode="before")
+    @classmethod
+    def _as_text(cls, values: Any) -> Any:
+        """TOML numbers and dates are taken as written, checked by the field's type later."""
+        if not isinstance(values, dict):
+            return values
+        out: dict[Any, Any] = {}
+        for name, value in values.items():
+            if isinstance(value, bool):
+                raise ValueError(
+                    f"{name}: true and false are no values of a custom field (text, number,"
+                    " date or choice)"
+                )
+            if isinstance(value, date | datetime):  # a TOML date or date-time
+                value = value.isoformat()
+            elif isinstance(value, int | float):
+                value = str(value)
+            out[name] = value
+        return out
+
+    @field_validator("custom")
+    @classmethod
+    def _printable(cls, values: dict[str, str]) -> dict[str, str]:
+        for value in values.values():
+            printable(value)
+        return values
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The ticket's own fields this table sets (custom fields apart)."""
+        return self.model_dump(exclude_none=True, exclude={"custom"})
+
+
 class RuleConfig(_Strict):
     name: str = Field(min_length=1)
     enabled: bool = True
@@ -226,7 +286,7 @@ class RuleConfig(_Strict):
     conditions: list[Condition] = Field(default_factory=list)  # none: always matches
     action: RuleAction | None = None  # None: only sets fields
     object_type: str | None = None  # with action = "create": the type of record made
-    set: TicketSettings = TicketSettings()
+    set: RuleSettings = RuleSettings()
     # Named group -> a table turning its captured value into a priority, group, ...
     map: dict[str, ValueMap] = Field(default_factory=dict)
     stop: bool = False  # no later rule is looked at
@@ -242,7 +302,7 @@ class RuleConfig(_Strict):
         if (
             self.action is None
             and not self.stop
-            and self.set == TicketSettings()
+            and self.set == RuleSettings()
             and not self.captures
         ):
             raise ValueError(
@@ -286,6 +346,7 @@ class RuleConfig(_Strict):
                 )
             else:
                 fields = tuple(f.name for f in records.fields_of(kind.name))
+        yield from self._set_problems(records, fields)
         for index, condition in enumerate(self.conditions):
             for group in condition.groups:
                 if group in self.map or group in BUILTIN_FIELDS:
@@ -305,6 +366,38 @@ class RuleConfig(_Strict):
                         f" '{self.object_type}' has no field '{group}' (its fields:"
                         f" {', '.join(fields) or 'none'})",
                     )
+
+    def _set_problems(
+        self, records: Records, fields: tuple[str, ...] | None
+    ) -> Iterator[tuple[str, str]]:
+        """set.custom: each name a declared field (of the rule's object type, when it makes
+        one), each value fit for the field's type."""
+        for name, value in self.set.custom.items():
+            key = f"set.custom.{name}"
+            declared = records.custom_field(name)
+            if declared is None:
+                known = ", ".join(f"'{f.name}'" for f in records.custom_fields)
+                builtin = (
+                    f"; {name} is a field of every ticket: write set.{name}"
+                    if name in RuleSettings.model_fields and name != "custom"
+                    else ""
+                )
+                yield (
+                    key,
+                    f"names no custom field: '{name}' is not declared in [[custom_fields]]"
+                    f" (declared: {known or 'none'}){builtin}",
+                )
+            elif fields is not None and name not in fields:
+                yield (
+                    key,
+                    f"object type '{self.object_type}' has no field '{name}' (its fields:"
+                    f" {', '.join(fields) or 'none'})",
+                )
+            else:
+                try:
+                    declared.convert(value)
+                except ValueError as exc:
+                    yield key, f"{exc} ({declared.type} field, got {value!r})"
 
     def __hash__(self) -> int:
         # The evaluator caches compiled rules keyed by the rule; pydantic's frozen hash

@@ -223,7 +223,7 @@ def render_text(found: Explanation) -> str:
     out += [f"  - {reason}" for reason in found.rule_reasons]
 
     if found.extracted:
-        out += _section("Fields from the text")
+        out += _section("Fields from the rules and the text")
         out += [f"  {line}" for line in found.extracted]
 
     out += _section("Steps, in order")
@@ -245,8 +245,9 @@ def render_text(found: Explanation) -> str:
 
 
 def _extraction(plan: Plan) -> list[str]:
-    """Each rule's named groups and what they set; a value left out is said without it."""
-    if not plan.captures:
+    """Each rule's set.custom values and named groups, and what they set, in the order they
+    apply (a later line wins); a value left out is said without it."""
+    if not plan.captures and not plan.extracted:
         return []
     if plan.fate is not Fate.CREATED:
         out = [f"rule {c.rule!r}: {c.group} = {c.text.strip()!r}" for c in plan.captures]
@@ -254,6 +255,12 @@ def _extraction(plan: Plan) -> list[str]:
     out = []
     for e in plan.extracted:
         via = f"map.{e.group} -> " if e.mapped else ""
+        if e.given:
+            if e.value is None:
+                out.append(f"! rule {e.rule!r}: set custom field {e.field} left out: {e.problem}")
+            else:
+                out.append(f"rule {e.rule!r}: set custom field {e.field} = {e.value!r}")
+            continue
         kind = "custom field" if e.custom else "field"
         if e.value is None:
             out.append(

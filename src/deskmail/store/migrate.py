@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest script in migrations/versions (tests/test_store.py checks it).
-HEAD = "0017"
+HEAD = "0018"
 # Any constant shared by all deskmail versions: serialises concurrent upgrades on
 # PostgreSQL (migrations/env.py takes the same lock).
 PG_MIGRATION_LOCK = 0x6465736B6D61696C  # "deskmail"

@@ -537,6 +537,8 @@ class WebhookMessage(Base):
     payload: Mapped[str] = mapped_column(Text)  # the event's data as JSON, never mail text
     # The mail's subject, kept only when an endpoint asked for it (include_subject).
     subject: Mapped[str | None] = mapped_column(Text)
+    # The record's custom fields as JSON (webhooks/payloads.py), kept likewise: mail text.
+    fields: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -268,6 +268,7 @@ class Deliverer:
                     message.payload,
                     message.subject,
                     with_subject=endpoint.include_subject,
+                    custom_fields=message.fields,
                 )
                 claimed.append(
                     _Claimed(

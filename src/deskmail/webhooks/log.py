@@ -111,6 +111,7 @@ def posted_body(session: Session, delivery_id: int) -> str | None:
         message.payload,
         message.subject,
         with_subject=delivery.endpoint.include_subject,
+        custom_fields=message.fields,
     )
     return posted.decode("utf-8")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -22,6 +23,7 @@ from typing import cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from deskmail.config.custom_fields import FieldValue
 from deskmail.store import deferred
 from deskmail.store.models import (
     WebhookDelivery,
@@ -30,7 +32,7 @@ from deskmail.store.models import (
     WebhookMessage,
     utcnow,
 )
-from deskmail.webhooks.payloads import Payload, data_json
+from deskmail.webhooks.payloads import Payload, data_json, fields_json
 
 _MESSAGE = cast(Table, WebhookMessage.__table__)
 _DELIVERY = cast(Table, WebhookDelivery.__table__)
@@ -78,12 +80,15 @@ def queue_webhook(
     payload: Payload,
     *,
     subject: str | None = None,
+    custom_fields: Callable[[], Sequence[FieldValue]] | None = None,
     to: int | None = None,
     subscribers: Subscribers | None = None,
 ) -> str | None:
     """Queue `payload` for the endpoints that take its kind; the message id, or None if none.
 
-    `subject`: the mail's subject, kept only if one of them asked for it.
+    `subject`: the mail's subject, kept only if one of them asked for mail text.
+    `custom_fields`: gives the record's custom fields (mail text too, a rule may have taken
+    them from the mail), asked and kept only if one of them asked for mail text.
     `to`: this endpoint alone, whatever it subscribes to (send test).
     `subscribers`: the transaction's endpoints, when it queues several messages.
     """
@@ -102,6 +107,9 @@ def queue_webhook(
         "kind": kind,
         "payload": data_json(payload),
         "subject": subject[:2000] if wants_subject and subject is not None else None,
+        "fields": (
+            fields_json(custom_fields()) if wants_subject and custom_fields is not None else None
+        ),
         "created_at": now,
     }
     deferred.insert(session, _MESSAGE, message)

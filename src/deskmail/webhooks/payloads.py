@@ -1,10 +1,12 @@
 """The events deskmail reports by webhook, each a typed payload.
 
-A payload holds ids, references, the job and times: never mail text (bodies,
-addresses, headers other than the Message-ID) and never a secret. The one piece
-of mail text an endpoint may ask for is the subject (include_subject): it is
-passed beside the payload to queue_webhook and added to the body only for those
-endpoints.
+A payload holds ids, references, the record's object type, the job and times:
+never mail text (bodies, addresses, headers other than the Message-ID) and never
+a secret. The mail text an endpoint may ask for (include_subject) is the subject
+and the record's custom fields, whose values a rule may have taken from the mail
+(classify/extraction.py): both are passed beside the payload to queue_webhook
+and added to the body only for those endpoints, the fields typed as the REST
+API gives them (config/custom_fields.py FieldValue).
 
 The body posted is the Standard Webhooks shape:
     {"type": "ticket.created", "timestamp": "2026-12-07T05:00:00Z", "data": {...}}
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from deskmail.config.custom_fields import FieldValue
 from deskmail.store.models import IntakeRecord
 
 
@@ -60,6 +64,7 @@ class TicketCreated:
     job: str
     message_id: str | None  # the mail's Message-ID
     created_at: datetime
+    object_type: str | None = None  # a configured object type's name; None: incident or event
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class ActivityAdded:
     job: str
     message_id: str | None
     created_at: datetime
+    object_type: str | None = None  # of the ticket it was added to
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,7 @@ class EventOpened:
     cause: EventCause
     job: str | None  # None for an event about a webhook endpoint
     opened_at: datetime
+    object_type: str | None = None  # deskmail's own events are plain events: always None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +211,27 @@ def data_json(payload: Payload) -> str:
     return json.dumps(fields, default=_plain, ensure_ascii=False)
 
 
+def fields_json(values: Sequence[FieldValue]) -> str:
+    """A record's custom fields as the outbox keeps them (WebhookMessage.fields)."""
+    return json.dumps([dataclasses.asdict(value) for value in values], ensure_ascii=False)
+
+
 def body(
-    kind: str, created_at: datetime, data: str, subject: str | None, *, with_subject: bool
+    kind: str,
+    created_at: datetime,
+    data: str,
+    subject: str | None,
+    *,
+    with_subject: bool,
+    custom_fields: str | None = None,
 ) -> bytes:
-    """The bytes posted: the same for every attempt of a message to an endpoint."""
+    """The bytes posted: the same for every attempt of a message to an endpoint.
+    `with_subject`: the endpoint takes mail text, the subject and the custom fields."""
     fields: dict[str, Any] = json.loads(data)
     if with_subject and subject is not None:
         fields["subject"] = subject
+    if with_subject and custom_fields is not None:
+        fields["fields"] = json.loads(custom_fields)
     document = {"type": kind, "timestamp": _plain(created_at), "data": fields}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -232,4 +253,5 @@ __all__ = [
     "TicketCreated",
     "body",
     "data_json",
+    "fields_json",
 ]

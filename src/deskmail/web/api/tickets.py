@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
-from deskmail.report.tickets import custom_field_values
+from deskmail.config.custom_fields import FieldValue
 from deskmail.store.models import (
     Activity,
     ActivityKind,
@@ -98,14 +98,11 @@ class ActivitySummary(BaseModel):
     occurred_at: datetime
 
 
-class FieldValue(BaseModel):
-    name: str  # as the configuration shows it
-    value: str  # "-" for a declared field the mail did not fill
-
-
 class TicketDetail(TicketOut):
     description: str
-    fields: list[FieldValue]  # the custom fields, in their declared order
+    # The custom fields its type has, in their declared order (config/custom_fields.py
+    # FieldValue, as the webhooks give them): a number as a number, null when empty.
+    fields: list[FieldValue]
     activities: list[ActivitySummary]
     linked_ticket_id: int | None
     job: str | None = None  # the job whose mail made it
@@ -171,12 +168,11 @@ def read(request: Request, ticket_id: RowId, user: ApiViewer) -> TicketDetail:
         return TicketDetail(
             **summary.model_dump(),
             description=ticket.description,
-            fields=[
-                FieldValue(name=name, value=value)
-                for name, value in custom_field_values(
-                    ticket.fields, ticket.object_type, context_of(request).config.records
+            fields=list(
+                context_of(request).config.records.values_of(
+                    ticket.object_type, {f.name: f.value for f in ticket.fields}
                 )
-            ],
+            ),
             linked_ticket_id=ticket.linked_ticket_id,
             job=job_of(session, ticket.id),
             activities=[

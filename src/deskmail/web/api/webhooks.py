@@ -62,7 +62,9 @@ class EndpointOut(BaseModel):
     events: list[EventName] = Field(description="the kinds of event posted to it")
     enabled: bool
     description: str
-    include_subject: bool = Field(description="the mail's subject is added to the events")
+    include_subject: bool = Field(
+        description="the mail's subject and the record's custom fields are added to the events"
+    )
     failures: int = Field(description="attempts failed in a row")
     failing_since: datetime | None
     disabled_reason: str | None
