@@ -7,12 +7,10 @@ mismatched <MailIntegration>...</mailIntegration> included.
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -103,16 +101,9 @@ EVENTS = """\
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No database override from outside; the root logger as it was (the command sets it)."""
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No database override from outside (tests/conftest.py puts the root logger back)."""
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
 
 
 def _write(folder: Path, text: str, name: str = "email-integration.xml") -> Path:
