@@ -52,3 +52,11 @@ def test_the_command_line_loads_no_web_module_until_a_web_command_runs() -> None
     loaded = done.stdout.split()
     assert "deskmail.daemon.supervisor" in loaded
     assert sorted(name for name in loaded if is_web(name)) == []
+
+
+def test_the_web_application_loads_no_http_client_until_a_webhook_is_posted() -> None:
+    # Naming a delivery's result or error (webhooks/attempts.py) must not load httpx:
+    # the web UI posts a webhook only on "send test" or "redeliver".
+    probe = "import sys, deskmail.web.app; print('httpx' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]

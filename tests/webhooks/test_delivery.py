@@ -20,7 +20,8 @@ from deskmail.store.models import (
     WebhookEndpoint,
     utcnow,
 )
-from deskmail.webhooks.delivery import Deliverer, DeliveryError
+from deskmail.webhooks.attempts import DeliveryError
+from deskmail.webhooks.delivery import Deliverer
 from deskmail.webhooks.log import attempts_of, list_deliveries
 from deskmail.webhooks.outbox import queue_webhook
 from deskmail.webhooks.payloads import RunFailed

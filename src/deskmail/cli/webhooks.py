@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
     from deskmail.store.engine import Store
-    from deskmail.webhooks.delivery import AttemptResult, Deliverer
+    from deskmail.webhooks.attempts import AttemptResult
+    from deskmail.webhooks.delivery import Deliverer
 
 _STATUSES = ("pending", "delivered", "failed")
 
@@ -204,7 +205,7 @@ def webhooks_redeliver(config_path: Path, delivery_id: int) -> None:
 def _post_now(config_path: Path, post: Callable[[Deliverer], AttemptResult]) -> NoReturn:
     """Send test and redeliver: one POST now, said in one line; exit 1 if it failed."""
     from deskmail.report.webhooks import render_attempt
-    from deskmail.webhooks.delivery import DeliveryError
+    from deskmail.webhooks.attempts import DeliveryError
 
     config = load(config_path)
     store = store_of(config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from deskmail.report.text import cut
-from deskmail.webhooks.delivery import AttemptResult
+from deskmail.webhooks.attempts import AttemptResult
 from deskmail.webhooks.endpoints import EndpointView, NewEndpoint
 from deskmail.webhooks.log import AttemptView, DeliveryView
 

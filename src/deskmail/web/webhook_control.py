@@ -15,7 +15,8 @@ from deskmail.webhooks.endpoints import NewEndpoint, add_endpoint
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
-    from deskmail.webhooks.delivery import AttemptResult, Deliverer
+    from deskmail.webhooks.attempts import AttemptResult
+    from deskmail.webhooks.delivery import Deliverer
 
 
 class WebhookUnavailable(Exception):

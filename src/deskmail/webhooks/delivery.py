@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -42,6 +42,7 @@ from deskmail.store.models import (
     WebhookMessage,
     utcnow,
 )
+from deskmail.webhooks.attempts import AttemptResult, DeliveryError, DeliveryReport
 from deskmail.webhooks.endpoints import EndpointError, unseal_secret
 from deskmail.webhooks.outbox import queue_webhook
 from deskmail.webhooks.payloads import EndpointTest, body
@@ -56,39 +57,6 @@ log = logging.getLogger(__name__)
 RESPONSE_KEPT = 2000  # characters of a receiver's answer kept in the log
 CLAIM_BATCH = 20  # deliveries claimed per transaction
 USER_AGENT = f"deskmail-webhooks/{__version__}"
-
-
-class DeliveryError(Exception):
-    """A send test or redelivery that cannot be made; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
-    delivery_id: int
-    message_id: str  # the webhook-id
-    endpoint_id: int
-    status: int | None  # the receiver's HTTP status; None when it did not answer
-    error: str | None  # why it failed: a status, a timeout, a refused connection...
-    duration_ms: int
-    next_attempt_at: datetime | None = None  # when it is tried again, if it failed
-    endpoint_disabled: bool = False  # this failure disabled the endpoint
-
-    @property
-    def delivered(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class DeliveryReport:
-    attempts: list[AttemptResult] = field(default_factory=list)
-
-    @property
-    def delivered(self) -> int:
-        return sum(1 for attempt in self.attempts if attempt.delivered)
-
-    @property
-    def failed(self) -> int:
-        return len(self.attempts) - self.delivered
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from deskmail.web.pagination import (
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiAdmin
 from deskmail.web.webhook_control import WebhookUnavailable, add, redeliver, send_test
-from deskmail.webhooks.delivery import AttemptResult, DeliveryError
+from deskmail.webhooks.attempts import AttemptResult, DeliveryError
 from deskmail.webhooks.endpoints import (
     EndpointError,
     EndpointView,

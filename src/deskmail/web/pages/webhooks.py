@@ -14,7 +14,7 @@ from deskmail.web.security.principal import Principal
 from deskmail.web.security.roles import PageAdmin
 from deskmail.web.templating import render, see_other
 from deskmail.web.webhook_control import WebhookUnavailable, add, redeliver, send_test
-from deskmail.webhooks.delivery import AttemptResult, DeliveryError
+from deskmail.webhooks.attempts import AttemptResult, DeliveryError
 from deskmail.webhooks.endpoints import (
     EndpointError,
     get_endpoint,
