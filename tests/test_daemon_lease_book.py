@@ -133,3 +133,42 @@ def test_status_lists_instances_their_jobs_and_marks_the_stale_one(
     )
     assert lines[3] == "  jobs (0): none", "an expired lease is held by no one"
     assert lines[4] == "held by no live instance (1): Job 2"
+
+
+def test_status_on_sqlite_lists_each_serve_by_its_heartbeat(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from deskmail.daemon.heartbeat import Heartbeat
+    from deskmail.store.daemon_state import SchedulerHeartbeat
+    from deskmail.store.models import utcnow
+
+    url = f"sqlite:///{tmp_path / 'deskmail.db'}"
+    upgrade(url)
+    store = Store(url, tmp_path / "blobs")
+    try:
+        beating = Heartbeat(store)
+        beating.beat()
+        with store.transaction() as session:  # a serve that stopped beating an hour ago
+            then = utcnow() - timedelta(hours=1)
+            session.add(SchedulerHeartbeat(instance="old-host:4242", started_at=then, beat_at=then))
+    finally:
+        store.dispose()
+    config = write_config(
+        tmp_path / "deskmail.toml", url, [{"name": "Job", "protocol": "maildir", "path": "m"}]
+    )
+    result = CliRunner().invoke(main, ["status", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    lines = dict(
+        zip(result.output.splitlines()[::2], result.output.splitlines()[1::2], strict=True)
+    )
+    host, pid = beating.instance.rsplit(":", 1)
+    (live,) = [line for line in lines if line.startswith(f"{beating.instance}: ")]
+    assert live.startswith(f"{beating.instance}: host {host} pid {pid}, heartbeat ")
+    assert "STALE" not in live and float(live.split("heartbeat ")[1].split(" s")[0]) < 60
+    (old,) = [line for line in lines if line.startswith("old-host:4242: ")]
+    assert old.startswith("old-host:4242: host old-host pid 4242, heartbeat ")
+    assert 3590 < float(old.split("heartbeat ")[1].split(" s")[0]) < 3660
+    assert old.endswith("STALE (presumed dead)")
+    assert set(lines.values()) == {
+        "  jobs: every enabled job (SQLite: one host, a file lock per job)"
+    }

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy import select
 
+from deskmail.store.daemon_state import SchedulerHeartbeat
 from deskmail.store.engine import Store
+from deskmail.store.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -36,27 +39,9 @@ def read_status(store: Store, stale_after: float, known_jobs: set[str]) -> Clust
     """`stale_after`: seconds without a heartbeat after which an instance is presumed dead.
     `known_jobs`: the jobs of the file and the database (a lease of a deleted job is not
     reported as waiting for a holder)."""
+    if not store.is_postgresql:
+        return ClusterStatus(False, _one_host(store, stale_after), [])
     with store.engine.connect() as connection:
-        if not store.is_postgresql:
-            rows = connection.execute(
-                sa.text("SELECT instance, beat_at FROM scheduler_heartbeat ORDER BY instance")
-            ).all()
-            now = connection.execute(sa.text("SELECT CURRENT_TIMESTAMP")).scalar_one()
-            instances = []
-            for instance, beat_at in rows:
-                age = _age(now, beat_at)
-                host, _sep, pid = str(instance).rpartition(":")
-                instances.append(
-                    InstanceStatus(
-                        str(instance),
-                        host,
-                        int(pid) if pid.isdigit() else None,
-                        age,
-                        age > stale_after,
-                        None,
-                    )
-                )
-            return ClusterStatus(False, instances, [])
         rows = connection.execute(
             sa.text(
                 "SELECT id, host, pid, EXTRACT(EPOCH FROM now() - heartbeat_at)"
@@ -84,12 +69,24 @@ def read_status(store: Store, stale_after: float, known_jobs: set[str]) -> Clust
     return ClusterStatus(True, instances, unheld)
 
 
-def _age(now: object, then: object) -> float:
-    """SQLite keeps times as text: seconds between two of them."""
-    from datetime import UTC, datetime
-
-    def parsed(value: object) -> datetime:
-        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-    return (parsed(now) - parsed(then)).total_seconds()
+def _one_host(store: Store, stale_after: float) -> list[InstanceStatus]:
+    """SQLite: each `serve`'s scheduler heartbeat (daemon/heartbeat.py), written with this
+    host's clock, which is the clock its age is read by."""
+    now = utcnow()
+    with store.session() as session:
+        beats = session.scalars(select(SchedulerHeartbeat).order_by(SchedulerHeartbeat.instance))
+        found = []
+        for beat in beats:
+            age = (now - beat.beat_at).total_seconds()
+            host, _sep, pid = beat.instance.rpartition(":")
+            found.append(
+                InstanceStatus(
+                    beat.instance,
+                    host,
+                    int(pid) if pid.isdigit() else None,
+                    age,
+                    age > stale_after,
+                    None,
+                )
+            )
+    return found
