@@ -16,6 +16,13 @@ from sqlalchemy.engine import Connection, Engine
 # An instance row whose heartbeat is older than this is removed (its jobs long taken over).
 FORGET_AFTER_SECONDS = 3600
 
+# This instance in daemon_instance: entered, or its heartbeat renewed if it is there.
+_ENTER = sa.text(
+    "INSERT INTO daemon_instance (id, host, pid, started_at, heartbeat_at)"
+    " VALUES (:me, :host, :pid, now(), now())"
+    " ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()"
+)
+
 
 @dataclass(frozen=True)
 class Renewal:
@@ -31,14 +38,7 @@ class LeaseBook:
 
     def register(self, host: str, pid: int) -> None:
         with self._engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO daemon_instance (id, host, pid, started_at, heartbeat_at)"
-                    " VALUES (:me, :host, :pid, now(), now())"
-                    " ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()"
-                ),
-                {"me": self.instance, "host": host, "pid": pid},
-            )
+            connection.execute(_ENTER, {"me": self.instance, "host": host, "pid": pid})
             connection.execute(
                 sa.text(
                     "DELETE FROM daemon_instance"
@@ -55,13 +55,7 @@ class LeaseBook:
                 {"me": self.instance},
             )
             if beat.rowcount == 0:  # removed by someone who took us for long dead
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO daemon_instance (id, host, pid, started_at, heartbeat_at)"
-                        " VALUES (:me, :host, :pid, now(), now())"
-                    ),
-                    {"me": self.instance, "host": host, "pid": pid},
-                )
+                connection.execute(_ENTER, {"me": self.instance, "host": host, "pid": pid})
             renewed = connection.execute(
                 sa.text(
                     "UPDATE job_lease SET renewed_at = now(),"
@@ -137,31 +131,27 @@ class LeaseBook:
         if not jobs:
             return
         with self._engine.begin() as connection:
-            released = connection.execute(
-                sa.text(
-                    "UPDATE job_lease SET holder = NULL, expires_at = NULL"
-                    " WHERE holder = :me AND job = ANY(:jobs) RETURNING job"
-                ),
-                {"me": self.instance, "jobs": list(jobs)},
-            ).scalars()
-            for job in list(released):
-                _close_history(connection, job, self.instance, until=None)
+            self._release(connection, list(jobs))
 
     def leave(self) -> None:
         """A clean stop: every lease released, the instance row removed."""
         with self._engine.begin() as connection:
-            released = connection.execute(
-                sa.text(
-                    "UPDATE job_lease SET holder = NULL, expires_at = NULL"
-                    " WHERE holder = :me RETURNING job"
-                ),
-                {"me": self.instance},
-            ).scalars()
-            for job in list(released):
-                _close_history(connection, job, self.instance, until=None)
+            self._release(connection, None)
             connection.execute(
                 sa.text("DELETE FROM daemon_instance WHERE id = :me"), {"me": self.instance}
             )
+
+    def _release(self, connection: Connection, jobs: list[str] | None) -> None:
+        """Our leases of `jobs` (None: all of them) freed, their history rows ended now."""
+        statement = (
+            "UPDATE job_lease SET holder = NULL, expires_at = NULL WHERE holder = :me"
+            + ("" if jobs is None else " AND job = ANY(:jobs)")
+            + " RETURNING job"
+        )
+        bound = {"me": self.instance} | ({} if jobs is None else {"jobs": jobs})
+        released = connection.execute(sa.text(statement), bound).scalars()
+        for job in list(released):
+            _close_history(connection, job, self.instance, until=None)
 
 
 def _close_history(connection: Connection, job: str, holder: str, until: object) -> None:
