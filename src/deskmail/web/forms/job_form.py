@@ -228,9 +228,8 @@ class JobForm:
             if action == "rules-toml":
                 if self.rules_as_toml:
                     return self
-                text = rules_toml(
-                    [table for at, row in enumerate(self.rules) for table in row.tables(at)]
-                )
+                tables, _places = self.rule_tables()
+                text = rules_toml(tables)
                 return replace(self, values={**self.values, RULES_FIELD: text}, rules_as_toml=True)
             if action == "rules-form":
                 read = rows_from_toml(self.values.get(RULES_FIELD, ""), RULES_FIELD)

@@ -261,27 +261,11 @@ def _apply_person(session: Session, row: Person, data: PersonInput, line: int | 
     for address in data.emails:
         if address not in current:
             row.addresses.append(PersonAddress(address=address))
-    if before is not None and _changed(before, row):
+    if before is not None and before != _person_view(row):
         # Its addresses are rows of their own: a change of them alone updates no column.
         row.updated_at = utcnow()
     session.add(row)  # only now: a new row half filled would be flushed by the checks' queries
     session.flush()
-
-
-def _changed(before: PersonView, row: Person) -> bool:
-    return (
-        before.name,
-        before.logon,
-        before.emails,
-        before.site,
-        before.is_agent,
-    ) != (
-        row.name,
-        row.logon,
-        sorted(address.address for address in row.addresses),
-        row.site.name if row.site else None,
-        row.is_agent,
-    )
 
 
 # ---- writing ---------------------------------------------------------------------------
