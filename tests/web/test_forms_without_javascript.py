@@ -6,6 +6,8 @@ here works for a user whose browser blocks scripts.
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from deskmail.store.accounts import Role
 from deskmail.web.accounts import find_user
 from tests.web.conftest import LiveWeb
@@ -25,7 +27,9 @@ def test_an_admin_signs_in_adds_a_user_and_signs_out_without_javascript(web: Liv
     page.select_option("#new-role", "viewer")
     page.fill("#new-password", "long enough password")
     page.click("text=Add user")
-    assert "nojs-user added as viewer" in page.content()
+    # Waits for the page the post redirects to: read at once, it can still be loading
+    # (its content was '' once).
+    expect(page.locator("body")).to_contain_text("nojs-user added as viewer")
     assert find_user(web.store, "nojs-user").role is Role.VIEWER
 
     page.click("button:text-is('Log out')")
