@@ -14,3 +14,10 @@ Conventions (keep them; the next screens and resources follow them):
 - Only this package imports FastAPI, Starlette, uvicorn, pwdlib and
   prometheus-client, and only `serve` and `web` import this package.
 """
+
+import sys
+
+# FastAPI imports pydantic.v1 (25 modules, 1.3 MiB) only to refuse models of it,
+# which deskmail has none of. Marked absent, that import fails and FastAPI takes
+# every model for a pydantic 2 one, as it does where pydantic.v1 is gone.
+sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]

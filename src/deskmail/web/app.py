@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from deskmail.config.models import DeskmailConfig, WebConfig
 from deskmail.store.engine import Store
 from deskmail.store.sealing import key_file_for, sealing_keys
-from deskmail.web.api import PREFIX, api_router
+from deskmail.web.api import PREFIX, api_routers
 from deskmail.web.context import WebContext
 from deskmail.web.job_control import JobControl
 from deskmail.web.mail_view import routes as mail_view
@@ -82,26 +82,14 @@ def create_app(
     install_api_problems(app)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(ops_router)
-    app.include_router(api_router())
-    for screen in (
-        auth,
-        jobs,
-        tickets,
-        events,
-        mail_view,
-        directory,
-        job_editor,
-        job_sign_in,
-        runs,
-        quarantine,
-        simulator,
-        live,
-        webhooks,
-        tokens,
-        users,
-    ):
-        app.include_router(screen.router)
+    screens = (
+        auth, jobs, tickets, events, mail_view, directory, job_editor, job_sign_in,
+        runs, quarantine, simulator, live, webhooks, tokens, users,
+    )  # fmt: skip
+    # The routers' routes as they are, not include_router(): FastAPI would keep them
+    # and build a second copy of each for the inclusion (api/resource.py).
+    for router in (ops_router, *api_routers(), *(screen.router for screen in screens)):
+        app.router.routes.extend(router.routes)
 
     # Outermost last: headers on every answer, CSRF refusals included.
     app.add_middleware(

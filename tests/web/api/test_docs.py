@@ -18,7 +18,12 @@ def test_the_openapi_document_lists_the_api_and_its_problems(web: LiveWeb) -> No
     )
     assert not any(path in paths for path in ("/jobs", "/login", "/api/v1/docs"))  # pages
     answers = paths["/api/v1/tickets"]["get"]["responses"]
-    assert "application/problem+json" in answers["422"]["content"]
+    problem = answers["422"]["content"]["application/problem+json"]["schema"]
+    schemas = document["components"]["schemas"]
+    described = schemas[problem["$ref"].removeprefix("#/components/schemas/")]
+    assert {"type", "title", "status", "detail", "errors"} <= described["properties"].keys()
+    errors = described["properties"]["errors"]["anyOf"][0]["items"]["$ref"]
+    assert schemas[errors.removeprefix("#/components/schemas/")]["required"] == ["field", "problem"]
 
 
 def test_the_docs_page_shows_the_api_from_vendored_files(web: LiveWeb) -> None:

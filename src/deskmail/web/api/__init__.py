@@ -20,18 +20,15 @@ from deskmail.web.api import (
     users,
     webhooks,
 )
-from deskmail.web.problems import PROBLEM_RESPONSES
+from deskmail.web.api.resource import PREFIX
 
-PREFIX = "/api/v1"
+__all__ = ["PREFIX", "api_routers"]
 
 
-def api_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, responses=PROBLEM_RESPONSES)
+def api_routers() -> tuple[APIRouter, ...]:
+    """The resources' routers, in the order their routes are matched (resource.py)."""
     resources = (
         me, tokens, users, jobs, tickets, activities, events, directory,
-        runs, quarantine, simulate, stream, webhooks,
+        runs, quarantine, simulate, stream, webhooks, docs,
     )  # fmt: skip
-    for module in resources:
-        router.include_router(module.router)
-    router.include_router(docs.router)
-    return router
+    return tuple(module.router for module in resources)

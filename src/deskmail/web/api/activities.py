@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
 from deskmail.store.models import Activity, ActivityKind, Attachment, Ticket
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.mail_view.downloads import attachment_response, raw_response
@@ -24,7 +25,7 @@ from deskmail.web.problems import Problem
 from deskmail.web.queries.mail import MailRef, attachment, raw_sha256
 from deskmail.web.security.roles import ApiViewer
 
-router = APIRouter(tags=["activities"])
+router = resource_router(tags=["activities"])
 
 _RAW: dict[int | str, dict[str, Any]] = {
     200: {"description": "the message as received", "content": {"message/rfc822": {}}}

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.pagination import (
@@ -28,7 +29,7 @@ from deskmail.web.queries import directory
 from deskmail.web.queries.directory import DirectoryError, NamedKind, PersonInput
 from deskmail.web.security.roles import ApiAdmin, ApiViewer
 
-router = APIRouter(tags=["directory"])
+router = resource_router(tags=["directory"])
 # Checked by the directory (queries/directory.py), which names the bad address.
 Email = Annotated[str, Field(max_length=320)]
 MAX_CSV = 5 * 1024 * 1024

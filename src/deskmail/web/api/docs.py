@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from deskmail.web.api.resource import resource_router
 from deskmail.web.security.roles import PageViewer
 
-router = APIRouter(include_in_schema=False)
+router = resource_router(include_in_schema=False)
 SWAGGER = "vendor/swagger-ui-5.36.0"
 
 

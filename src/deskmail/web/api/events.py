@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from deskmail.store.models import TicketKind
+from deskmail.web.api.resource import resource_router
 from deskmail.web.api.tickets import Filters, TicketDetail, TicketOut, read
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
@@ -20,7 +21,7 @@ from deskmail.web.problems import Problem, field_problem
 from deskmail.web.queries.tickets import oldest_change_first
 from deskmail.web.security.roles import ApiViewer
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = resource_router(prefix="/events", tags=["events"])
 
 
 @router.get("", summary="Events, oldest change first, a page at a time")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import Body, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from deskmail.config.errors import ConfigError, job_key
@@ -27,6 +27,7 @@ from deskmail.jobs.catalog import (
 )
 from deskmail.jobs.secrets import UnreadableSecrets
 from deskmail.store.sealing import SecretKeyError
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.job_checks import CheckOutcome, check_job, folders_of
 from deskmail.web.job_control import RunNow
@@ -34,7 +35,7 @@ from deskmail.web.problems import FieldProblem, Problem
 from deskmail.web.queries.jobs import JobLine, job_lines
 from deskmail.web.security.roles import ApiAdmin, ApiViewer
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = resource_router(prefix="/jobs", tags=["jobs"])
 
 Settings = Annotated[
     dict[str, Any],

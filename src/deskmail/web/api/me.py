@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from deskmail.store.accounts import Role
+from deskmail.web.api.resource import resource_router
 from deskmail.web.security.roles import ApiViewer
 
-router = APIRouter(tags=["me"])
+router = resource_router(tags=["me"])
 
 
 class MeOut(BaseModel):

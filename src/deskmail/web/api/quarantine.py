@@ -10,12 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from deskmail.store.engine import Store
 from deskmail.store.models import IntakeRecord
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import BodyRowId, RowId
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
@@ -33,7 +34,7 @@ from deskmail.web.queries.quarantine import (
 )
 from deskmail.web.security.roles import ApiAgent
 
-router = APIRouter(prefix="/quarantine", tags=["quarantine"])
+router = resource_router(prefix="/quarantine", tags=["quarantine"])
 MAX_BULK = 500
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from deskmail.store.models import Run
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, Rows, paginate
@@ -24,7 +25,7 @@ from deskmail.web.queries.runs import (
 )
 from deskmail.web.security.roles import ApiViewer
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = resource_router(prefix="/runs", tags=["runs"])
 
 
 class RunCountsOut(BaseModel):

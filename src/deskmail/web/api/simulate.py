@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import File, Form, Request, UploadFile
 from pydantic import BaseModel
 
 from deskmail.config.fate import Fate
 from deskmail.report.explain import Explanation
 from deskmail.store.engine import Store
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.problems import field_problem
 from deskmail.web.queries.jobs import job_named
 from deskmail.web.queries.simulation import MAX_EML_BYTES, MessageRef, raw_of, simulate
 from deskmail.web.security.roles import ApiAdmin
 
-router = APIRouter(prefix="/rules", tags=["rules"])
+router = resource_router(prefix="/rules", tags=["rules"])
 
 
 class PersonOut(BaseModel):

@@ -21,16 +21,17 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from deskmail.store.engine import Store
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.queries.changes import Changes, Mark, changes_since, current_mark
 from deskmail.web.security.roles import ApiViewer
 
-router = APIRouter(tags=["stream"])
+router = resource_router(tags=["stream"])
 POLL_SECONDS = 2.0
 KEEP_ALIVE_SECONDS = 15.0  # a comment line, so proxies do not close an idle stream
 RECONNECT_MS = 3000

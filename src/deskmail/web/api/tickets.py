@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from deskmail.store.models import (
     TicketKind,
     TicketStatus,
 )
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -30,7 +31,7 @@ from deskmail.web.problems import Problem
 from deskmail.web.queries.tickets import LOADED, TicketFilter, job_of, oldest_change_first
 from deskmail.web.security.roles import ApiViewer
 
-router = APIRouter(prefix="/tickets", tags=["tickets"])
+router = resource_router(prefix="/tickets", tags=["tickets"])
 
 
 class PersonOut(BaseModel):

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from deskmail.store.accounts import Role
 from deskmail.web.accounts import user_by_id
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.pagination import UpdatedSince
@@ -20,7 +21,7 @@ from deskmail.web.security.roles import ApiViewer
 from deskmail.web.security.tokens import create_token
 from deskmail.web.tokens import TokenNotFound, list_tokens, revoke_token, view
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = resource_router(prefix="/tokens", tags=["tokens"])
 
 
 class TokenOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deskmail.store.accounts import Role
@@ -17,13 +17,14 @@ from deskmail.web.accounts import (
     set_role,
     user_by_id,
 )
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.pagination import UpdatedSince
 from deskmail.web.problems import Problem, field_problem
 from deskmail.web.security.roles import ApiAdmin
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = resource_router(prefix="/users", tags=["users"])
 
 
 class UserOut(BaseModel):

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, WithJsonSchema
 
 from deskmail.store.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+from deskmail.web.api.resource import resource_router
 from deskmail.web.context import context_of
 from deskmail.web.ids import RowId
 from deskmail.web.pagination import (
@@ -46,7 +47,7 @@ from deskmail.webhooks.log import (
 )
 from deskmail.webhooks.payloads import SUBSCRIBABLE, EventKind
 
-router = APIRouter(tags=["webhooks"])
+router = resource_router(tags=["webhooks"])
 
 # The kinds an endpoint subscribes to: every EventKind but webhook.test, which only
 # "send test" posts (the document says so; check_kinds refuses it, naming the field).
