@@ -39,3 +39,22 @@ def test_httpx_comes_without_its_command_line_tool() -> None:
     import importlib.util
 
     assert importlib.util.find_spec("rich") is not None  # else this test shows nothing
+
+
+def test_requests_comes_without_guessing_charsets() -> None:
+    # msal imports requests: its charset guesser stays unloaded, requests warns of
+    # nothing, and a JSON answer without a charset (UTF-8) still reads right.
+    probe = textwrap.dedent(
+        """
+        import sys, warnings
+        warnings.simplefilter("default")
+        import deskmail
+        import msal, requests
+        answer = requests.models.Response()
+        answer._content = '{"name": "Zoë"}'.encode()
+        print(sys.modules.get("charset_normalizer"), answer.json()["name"], answer.text)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ['None Zoë {"name": "Zoë"}']
+    assert done.stderr == ""
