@@ -8,7 +8,8 @@ Conventions (keep them; the next screens and resources follow them):
   (security/roles.py); forms are posted by htmx (hx-boost on <body>) with the
   CSRF header added by static/app.js, and answer with templating.see_other().
 - An API resource is a router module in api/ (pydantic models In/Out next to
-  the routes), registered in api/__init__.py. Every route takes
+  the routes) whose router comes from api/resource.resource_router(),
+  registered in api/__init__.py. Every route takes
   `user: ApiViewer | ApiAgent | ApiAdmin`; errors are raised as
   problems.Problem / field_problem (RFC 9457); lists use pagination.paginate.
 - Only this package imports FastAPI, Starlette, uvicorn, pwdlib and
