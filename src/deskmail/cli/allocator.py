@@ -5,10 +5,8 @@ glibc serves blocks of 128 KiB and more from mmap, and unmaps them on free,
 but it raises that threshold to the size of each such block freed (up to
 32 MiB). After the first large mail, raw mails and decoded attachments are
 carved from the heap instead, and the holes they leave stay resident. Setting
-the threshold once turns that adjustment off. On the benchmark's 1,000 mails
-peak RSS fell by about 1 MiB, the resident memory between batches stopped
-creeping (77 MiB after the fifth batch and 81 after the last, instead of 84
-and 82 with peaks of 91 in between), and time did not change.
+the threshold once turns that adjustment off, and the resident memory
+between batches stops creeping (README.md, Performance, has the figures).
 """
 
 from __future__ import annotations
@@ -21,8 +19,8 @@ _M_ARENA_MAX = -8
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
 # glibc gives threads arenas of their own, up to 8 per core, each keeping what was
 # freed in it. The Graph source's four $value threads read mail into theirs: capped
-# at two arenas, a 1,000-mail Graph run peaked 2.6 MiB lower (93 instead of 95.5
-# MiB, two runs each); the IMAP run (threads only for fsync) did not change.
+# at two arenas, a Graph run peaks lower and an IMAP run (threads only for fsync)
+# is unchanged (bench/README.md, the Graph benchmark).
 ARENA_MAX = 2
 
 

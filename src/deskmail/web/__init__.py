@@ -18,7 +18,7 @@ Conventions (keep them; the next screens and resources follow them):
 
 import sys
 
-# FastAPI imports pydantic.v1 (25 modules, 1.3 MiB) only to refuse models of it,
+# FastAPI imports pydantic.v1 (25 modules) only to refuse models of it,
 # which deskmail has none of. Marked absent, that import fails and FastAPI takes
 # every model for a pydantic 2 one, as it does where pydantic.v1 is gone.
 sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]

@@ -57,7 +57,7 @@ class ProblemModel(BaseModel):
 # responses= for routers: every API route may answer these. By reference to one
 # schema (added by document_problems): a "model" here would have FastAPI build a
 # validator and a serializer of ProblemModel for each status of each route, some
-# 600 of them and 3 MiB of an idle server's memory, for the OpenAPI document only.
+# 600 of them kept in memory for the OpenAPI document only (bench/README.md).
 PROBLEM_SCHEMA = {"$ref": f"#/components/schemas/{ProblemModel.__name__}"}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": _TITLES[status], "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}

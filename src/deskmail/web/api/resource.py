@@ -4,7 +4,7 @@ Each resource's router carries the prefix and the problem responses itself,
 and create_app() adds its routes to the application as they are. Included
 through an enclosing router instead, FastAPI would keep these routes and build
 a second copy of every one for the inclusion (their validators, serializers and
-dependency trees: 1.3 MiB of an idle server's memory).
+dependency trees), which an idle server keeps (bench/README.md, web_idle.py).
 """
 
 from __future__ import annotations
