@@ -6,7 +6,7 @@ key (keys.py), and never leaves this module unsealed except to the token source
 that owns it. An application's (client credentials) holds no refresh token,
 only access tokens that any run can ask for again: it stays in the memory of
 the process, so an app-only run needs neither the database row nor the
-sealing (`cryptography`, about 8 MiB of a Graph run's memory; README
+sealing (`cryptography`, heavy in a Graph run's memory; README
 "Performance").
 """
 

@@ -8,7 +8,7 @@ batch). Messages over INLINE_LIMIT are parsed here, so that a very large
 attachment is never held by both processes.
 
 The worker is a new interpreter (multiprocessing's spawn) that imports the
-parser and nothing else: about 30 MiB, 50 at its peak on the benchmark. A
+parser and nothing else (README.md, Performance, has its memory). A
 forked worker would start out sharing this process's memory, but it must not
 be forked where other threads run (the daemon), and on the benchmark it used
 as much. It is started when ParseAhead is made, so it imports while this
@@ -119,7 +119,7 @@ class ParseAhead:
         self.spool = spool
         self.budget = budget
         if enabled and sys.platform == "linux":
-            # Imported here: a run without the worker does not load multiprocessing (0.5 MiB).
+            # Imported here: a run without the worker does not load multiprocessing.
             import multiprocessing
             from concurrent.futures.process import ProcessPoolExecutor
 

@@ -68,8 +68,8 @@ class Progress(Protocol):
 # mail (a bigger message alone): the batch's raw bytes are held until its commit.
 BATCH_BYTES = 4 * 1024 * 1024
 # Messages acknowledged on the server per round trip: a batch's keys wait for the
-# next batches' (STORE and EXPUNGE cost Dovecot ~3 ms a round trip, 35 of them 5%
-# of the benchmark's run), and what is left goes at the end of the pass. A crash
+# next batches' (each STORE and EXPUNGE round trip costs the server a few ms),
+# and what is left goes at the end of the pass. A crash
 # in between leaves them committed but not acknowledged: the next pass does it.
 ACKNOWLEDGE_EVERY = 500
 # With a parsing worker: batches fetched and handed to it before the oldest is
@@ -333,7 +333,7 @@ def _pass(
                     complete = False
                     break
                 # Let go of this batch's mail before the next FETCH, not after it: the
-                # two together made the peak memory of a 1,000-mail run (2 MiB more).
+                # two together made the peak memory of a run.
                 del batch, parsing
             while ahead_of_writes:
                 acknowledged += take_in(*ahead_of_writes.popleft())

@@ -62,7 +62,7 @@ def _layout_text(html: str) -> str:
     content = _XML_DECLARATION.sub("", html.strip(), count=1)
     if not content:
         return ""
-    # Imported on the first HTML-only mail: lxml and inscriptis take ~6 MiB, and most
+    # Imported on the first HTML-only mail: lxml and inscriptis are heavy, and most
     # mail carries a text/plain part, which never needs them.
     from inscriptis import Inscriptis
     from lxml.html import HTMLParser, document_fromstring  # type: ignore[import-untyped]

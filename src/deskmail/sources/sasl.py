@@ -88,7 +88,7 @@ class _Ntlm:
     name: ClassVar[str] = "NTLM"
 
     def __init__(self, user: str, secret: str) -> None:
-        # Imported here: 170 ms of imports that only an NTLM job pays.
+        # Imported here: a slow import that only an NTLM job pays.
         import spnego
 
         # pyspnego logs tokens at debug level on some of its paths; they are not for a log.

@@ -86,8 +86,8 @@ def _shared_context(
 def _trust_system_cas(context: ssl.SSLContext) -> None:
     """The system's CAs, as ssl.create_default_context() trusts them, but read when a
     handshake needs one where the system keeps them by hash (Debian's /etc/ssl/certs):
-    loading the whole bundle parses some 140 certificates into every context, about
-    1 MiB of a Graph run's peak memory (README "Performance")."""
+    loading the whole bundle parses every certificate into every context, which
+    shows in a Graph run's peak memory (README "Performance")."""
     paths = ssl.get_default_verify_paths()
     named = os.environ.get(paths.openssl_cafile_env)  # SSL_CERT_FILE
     # Some images name the system's own bundle there: that changes nothing.

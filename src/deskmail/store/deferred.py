@@ -124,8 +124,8 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
 def _statement(session: Session, table: Table, unless_exists: tuple[str, ...]) -> Insert:
     if not unless_exists:
         return table.insert()
-    # The dialects' own insert() has ON CONFLICT; imported on use (the PostgreSQL
-    # dialect costs SQLite runs 20 ms of start-up).
+    # The dialects' own insert() has ON CONFLICT; imported on use (SQLite runs
+    # would otherwise load the PostgreSQL dialect at start-up).
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 

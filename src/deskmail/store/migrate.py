@@ -4,7 +4,7 @@ The scripts live inside the package (store/migrations) and the Alembic
 configuration is built here, so this works from an installed wheel in any
 working directory; there is no alembic.ini.
 
-Alembic (and Mako) cost ~11 MiB and 0.1 s to import, so the everyday paths
+Alembic (and Mako) are heavy to import, so the everyday paths
 do without: the version check reads alembic_version itself, and a brand-new
 database is created from the models in one transaction and stamped with
 HEAD. Only upgrading an existing database runs Alembic.

@@ -602,7 +602,7 @@ for _statement in subject_search.SQLITE_CREATE:
     ddl = DDL(_statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
     event.listen(Ticket.__table__, "after_create", ddl)
 # DDL, not an Index with postgresql_* options: those load SQLAlchemy's PostgreSQL
-# dialect (19 modules, 2.2 MiB) into every process, SQLite runs included.
+# dialect (19 modules) into every process, SQLite runs included.
 event.listen(
     Ticket.__table__,
     "after_create",

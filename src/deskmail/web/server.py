@@ -81,7 +81,7 @@ class WebServer:
         family = socket.AF_INET6 if ":" in self._web.listen else socket.AF_INET
         # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say TCP, and an
         # accepted socket says what the listening one does. With proto 0, every answer on
-        # a kept-alive connection waited some 40 ms for the client's delayed ACK.
+        # a kept-alive connection waited for the client's delayed ACK.
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
