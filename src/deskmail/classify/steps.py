@@ -48,7 +48,8 @@ STEPS: tuple[Step, ...] = (
 def classify(mail: Mail, lookups: Lookups) -> Plan:
     """Every step in order; the plan records what each decided (Plan.trace)."""
     plan = Plan()
+    trace = []  # set once at the end: a replace() per step cost as much as some steps
     for step in STEPS:
         plan, said = step.decide(mail, plan, lookups)
-        plan = replace(plan, trace=(*plan.trace, Traced(step.name, said)))
-    return plan
+        trace.append(Traced(step.name, said))
+    return replace(plan, trace=tuple(trace))
