@@ -260,3 +260,20 @@ def test_absence_notices_and_help_desk_acknowledgements_need_an_automatic_mark(
 ) -> None:
     message = parse_message(_text("Someone <someone@example.org>", subject, "text", *headers))
     assert is_out_of_office(message) is automatic
+
+
+def test_the_text_is_read_only_beside_another_sign() -> None:
+    # A person pasting the error they got, under a subject of their own: no other sign,
+    # so the text cannot make a report of it and is not searched.
+    body = (
+        "Hello, my mail could not be delivered to the following recipients:\r\n"
+        "boss@example.org 550 5.1.1 user unknown\r\n"
+    )
+    pasted = parse_message(_text("Ann <ann@example.org>", "Mail problem", body))
+    assert read_signs(pasted).found == frozenset()
+    assert is_bounce(pasted) is None
+    # The same text under a delivery-failure subject is read, and weighed.
+    reported = parse_message(_text("Ann <ann@example.org>", "Undeliverable: Mail problem", body))
+    assert {Sign.BOUNCE_SUBJECT, Sign.BOUNCE_TEXT, Sign.STATUS_CODE, Sign.RECIPIENT_LIST} <= (
+        read_signs(reported).found
+    )
