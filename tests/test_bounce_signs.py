@@ -272,6 +272,8 @@ def test_the_text_is_read_only_beside_another_sign() -> None:
     pasted = parse_message(_text("Ann <ann@example.org>", "Mail problem", body))
     assert read_signs(pasted).found == frozenset()
     assert is_bounce(pasted) is None
+    answer = parse_message(_text("Ann <ann@example.org>", "Re: Mail problem", body))
+    assert read_signs(answer).found == {Sign.ANSWER_SUBJECT}
     # The same text under a delivery-failure subject is read, and weighed.
     reported = parse_message(_text("Ann <ann@example.org>", "Undeliverable: Mail problem", body))
     assert {Sign.BOUNCE_SUBJECT, Sign.BOUNCE_TEXT, Sign.STATUS_CODE, Sign.RECIPIENT_LIST} <= (

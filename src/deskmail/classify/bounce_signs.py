@@ -156,9 +156,10 @@ def read_signs(message: ParsedMessage) -> Signs:
     ses = _ses_notification(message)
     if ses is not None:
         found.add(Sign.SES_BOUNCE if ses.kind is BounceKind.DELIVERY else Sign.SES_COMPLAINT)
-    # The text is read only beside another sign: with none, verdict() finds no report
-    # whatever the text says, and searching it was most of the time every mail spent here.
-    if found:
+    # The text is read only beside another sign: with none (or only a reply's subject),
+    # verdict() finds no report whatever the text says, and searching it was most of
+    # the time every mail spent here.
+    if found - {Sign.ANSWER_SUBJECT}:
         found |= _text_signs(message.text)
     return Signs(frozenset(found), ses)
 
