@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, MetaData, inspect, text
 
 from deskmail.config.files import command_line
 from deskmail.store.engine import SchemaVersionError, create_engine
@@ -122,11 +122,18 @@ def upgrade(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
-def create_schema(connection: Connection) -> None:
-    """Every table of the head revision, from the models (no alembic_version table)."""
+def schema_metadata() -> MetaData:
+    """Every table of the schema: the models, and the web's accounts beside them, which
+    only the web and this module import (a run that takes in mail does not)."""
+    from deskmail.store import accounts  # noqa: F401  (its tables join Base.metadata)
     from deskmail.store.models import Base
 
-    Base.metadata.create_all(connection)
+    return Base.metadata
+
+
+def create_schema(connection: Connection) -> None:
+    """Every table of the head revision, from the models (no alembic_version table)."""
+    schema_metadata().create_all(connection)
 
 
 def create_fresh(url: str) -> bool:

@@ -609,9 +609,11 @@ event.listen(
     DDL(subject_search.POSTGRESQL_CREATE).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
 )
 
-# The tables of the web UI live in their own modules; importing them here puts them in
-# Base.metadata wherever the models are (fresh databases, the migration comparison).
-from deskmail.store import accounts, daemon_state  # noqa: E402
+# The daemon's shared state lives in a module of its own; importing it here puts its
+# tables in Base.metadata wherever the models are. The web's accounts (accounts.py)
+# are not imported here: a run that takes in mail has no use for them, and the
+# schema as a whole is migrate.schema_metadata().
+from deskmail.store import daemon_state  # noqa: E402
 
 __all__ = [
     "Activity",
@@ -641,6 +643,5 @@ __all__ = [
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
     "WebhookMessage",
-    "accounts",
     "daemon_state",
 ]

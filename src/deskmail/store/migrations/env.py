@@ -5,14 +5,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-from deskmail.store.migrate import PG_MIGRATION_LOCK
-from deskmail.store.models import Base
+from deskmail.store.migrate import PG_MIGRATION_LOCK, schema_metadata
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=schema_metadata(),
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
