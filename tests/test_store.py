@@ -19,7 +19,18 @@ from typing import cast
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, String, Table, inspect, select, text, update
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from deskmail.apply.context import get_or_create
@@ -599,3 +610,15 @@ def test_updated_at_is_given_to_the_rows_a_database_already_has(database_url: st
                 assert session.scalars(select(created)).one() == datetime(2024, 1, 2, tzinfo=UTC)
     finally:
         store.dispose()
+
+
+def test_the_foreign_key_order_holds_when_tables_join_the_metadata_later() -> None:
+    # The web's accounts join Base.metadata only where they are imported: a place taken
+    # before must not be weighed against one taken after.
+    schema = MetaData()
+    parent = Table("parent", schema, Column("id", Integer, primary_key=True))
+    child = Table("child", schema, Column("parent_id", ForeignKey("parent.id")))
+    assert deferred._dependency_order(child) == 1  # placed while the two were alone
+    for name in ("aa", "ab", "ac"):  # sorted ahead of both, so their places move
+        Table(name, schema, Column("id", Integer, primary_key=True))
+    assert deferred._dependency_order(parent) < deferred._dependency_order(child)

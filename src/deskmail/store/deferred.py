@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.dml import Insert
 
@@ -107,9 +107,16 @@ def _write(session: Session, rows: _Rows) -> None:
         connection.execute(_statement(session, table, unless_exists), rows[key])
 
 
-@functools.cache
 def _dependency_order(table: Table) -> int:
-    return table.metadata.sorted_tables.index(table)
+    return _orders(table.metadata, len(table.metadata.tables))[table]
+
+
+@functools.cache
+def _orders(metadata: MetaData, _tables: int) -> dict[Table, int]:
+    # Per number of tables: the web's accounts join the metadata only when a process
+    # imports them (migrate.schema_metadata), and places taken before and after that
+    # must not be compared.
+    return {table: place for place, table in enumerate(metadata.sorted_tables)}
 
 
 def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
