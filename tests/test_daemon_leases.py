@@ -65,6 +65,11 @@ def _held_by_pid(config: Path) -> dict[int, set[str]]:
     }
 
 
+def _counts_by_pid(config: Path) -> dict[int, int]:
+    """How many jobs each live instance holds, by pid."""
+    return {pid: len(held) for pid, held in _held_by_pid(config).items()}
+
+
 def _history(store: Store) -> list[tuple[str, str, datetime, datetime | None]]:
     with store.session() as session:
         rows = session.execute(
@@ -130,13 +135,7 @@ def test_leases_are_taken_renewed_and_shared_with_a_joining_instance(
 
         with serving(second_config) as second:
             wanted = {first.process.pid: 3, second.process.pid: 3}
-            wait_for(
-                lambda: (
-                    {pid: len(held) for pid, held in _held_by_pid(first_config).items()} == wanted
-                ),
-                "three jobs each",
-                60,
-            )
+            wait_for(lambda: _counts_by_pid(first_config) == wanted, "three jobs each", 60)
             held = _held_by_pid(first_config)
             assert held[first.process.pid] | held[second.process.pid] == names
             second.wait_for_log("waiting for new mail", count=3, timeout=60)
@@ -164,10 +163,7 @@ def test_a_killed_instances_jobs_are_taken_over_and_a_mail_meanwhile_ticketed_on
     with serving(first_config) as first, serving(second_config) as second:
         pids = {first.process.pid, second.process.pid}
         wait_for(
-            lambda: (
-                {pid: len(held) for pid, held in _held_by_pid(first_config).items()}
-                == dict.fromkeys(pids, 2)
-            ),
+            lambda: _counts_by_pid(first_config) == dict.fromkeys(pids, 2),
             "two jobs each",
             60,
         )
@@ -223,10 +219,7 @@ def test_database_jobs_added_and_deleted_at_run_time_are_shared_and_released(
             catalog.create(maildir_job(root, f"Stored {n}"))
         pids = {first.process.pid, second.process.pid}
         wait_for(
-            lambda: (
-                {pid: len(held) for pid, held in _held_by_pid(first_config).items()}
-                == dict.fromkeys(pids, 2)
-            ),
+            lambda: _counts_by_pid(first_config) == dict.fromkeys(pids, 2),
             "the four database jobs shared two and two",
             60,
         )
@@ -237,7 +230,7 @@ def test_database_jobs_added_and_deleted_at_run_time_are_shared_and_released(
         catalog.delete("Stored 0")
         catalog.delete("Stored 1")
         wait_for(
-            lambda: sum(len(held) for held in _held_by_pid(first_config).values()) == 2,
+            lambda: sum(_counts_by_pid(first_config).values()) == 2,
             "the deleted jobs' leases released",
             30,
         )
