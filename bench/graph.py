@@ -77,6 +77,7 @@ run()
 
 @dataclass
 class Row:
+    label: str  # the after-processing mode, or "large" for the large mails
     mode: str
     count: int
     seconds: float
@@ -96,6 +97,7 @@ class ImapRow:
     count: int
     seconds: float
     peak_rss_mib: float
+    label: str = "corpus"  # or "large": the large mails
 
 
 def main() -> None:
@@ -109,15 +111,26 @@ def main() -> None:
     parser.add_argument(
         "--imap-runs", type=int, default=2, help="IMAP runs for the RSS beside (0: none)"
     )
+    parser.add_argument(
+        "--large",
+        default="8x15",
+        help="COUNTxMIB: that many mails with a MIB attachment, Graph and IMAP (0x0: none)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    large_count, large_mib = (int(part) for part in args.large.split("x"))
     requests, seconds = (float(part) for part in args.budget.split("/"))
     work = Path(tempfile.mkdtemp(prefix="deskmail-bench-graph-"))
     try:
         corpus = ingest.finish_corpus(
             ingest.start_corpus(args.count, args.seed, work / "corpus"), work / "corpus"
         )
-        mails = [path.read_bytes() for path in sorted(corpus.path.glob("*.eml"))]
+        mails = _mails(corpus)
+        large = None
+        if large_count:
+            large = ingest.make_attachment_mail(
+                work / "large", large_mib, args.seed, count=large_count
+            )
         # From bytecode, as an installed package (and bench/ingest.py's runs).
         print(ingest.compile_bytecode([ingest.ROOT / "src" / "deskmail"]), flush=True)
         imap_rows: list[ImapRow] = []
@@ -126,12 +139,17 @@ def main() -> None:
             dovecot.start()
         try:
             imap_rows += _imap_runs(dovecot, corpus, work, (args.imap_runs + 1) // 2)
-            rows = _graph_runs(mails, corpus, work, requests, seconds, args)
+            runs = [(mode, mode, mails, corpus) for mode in args.modes.split(",")]
+            if large is not None:
+                runs.append(("large", "keep", _mails(large), large))
+            rows = _graph_runs(runs, work, requests, seconds, args)
             imap_rows += _imap_runs(dovecot, corpus, work, args.imap_runs // 2)
+            if large is not None and args.imap_runs:
+                imap_rows += _imap_runs(dovecot, large, work, 1, label="large")
         finally:
             if args.imap_runs:
                 dovecot.stop()
-        _report(rows, imap_rows, args)
+        _report(rows, imap_rows, args, large)
         if args.json is not None:
             found = {"graph": [asdict(r) for r in rows], "imap": [asdict(r) for r in imap_rows]}
             args.json.write_text(json.dumps(found, indent=2))
@@ -139,23 +157,29 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _imap_runs(dovecot: Dovecot, corpus: ingest.Corpus, work: Path, runs: int) -> list[ImapRow]:
+def _mails(corpus: ingest.Corpus) -> list[bytes]:
+    return [path.read_bytes() for path in sorted(corpus.path.glob("*.eml"))]
+
+
+def _imap_runs(
+    dovecot: Dovecot, corpus: ingest.Corpus, work: Path, runs: int, label: str = "corpus"
+) -> list[ImapRow]:
     found = []
     for _ in range(runs):
         print(f"imap: {corpus.count} mails ...", flush=True)
         measured = ingest.run_deskmail(dovecot, work, corpus)  # checked there
-        found.append(ImapRow(corpus.count, measured.seconds, measured.tree_mib))
+        found.append(ImapRow(corpus.count, measured.seconds, measured.tree_mib, label))
     return found
 
 
 def _graph_runs(
-    mails: list[bytes],
-    corpus: ingest.Corpus,
+    runs: list[tuple[str, str, list[bytes], ingest.Corpus]],
     work: Path,
     requests: float,
     seconds: float,
     args: argparse.Namespace,
 ) -> list[Row]:
+    """Each (label, after_processing, mails, corpus) on a fresh mailbox, one after another."""
     rows = []
     with identity_platform(_dir(work / "identity")) as platform:
         graph = start_graph(_dir(work / "graph"))
@@ -165,10 +189,11 @@ def _graph_runs(
             graph.state.delay = args.delay
             graph.state.budget = (int(requests), seconds)
             m365 = Microsoft365(graph, platform, app.client_id)
-            for index, mode in enumerate(args.modes.split(",")):
+            for index, (label, mode, mails, corpus) in enumerate(runs):
                 if index:  # the last run's requests leave the server's window first
                     time.sleep(seconds + 1)
-                rows.append(_run(m365, mode, mails, corpus, work, requests, seconds, args))
+                row = _run(m365, label, mode, mails, corpus, work, requests, seconds, args)
+                rows.append(row)
         finally:
             graph.server.stop()
     return rows
@@ -181,6 +206,7 @@ def _dir(path: Path) -> Path:
 
 def _run(
     m365: Microsoft365,
+    label: str,
     mode: str,
     mails: list[bytes],
     corpus: ingest.Corpus,
@@ -192,14 +218,14 @@ def _run(
     from tests.support.graph import graph_job_settings
 
     state = m365.state
-    address = f"bench-{mode}@contoso.example"
+    address = f"bench-{label}@contoso.example"
     state.add_mailbox(address)
     state.add_folder(address, "Inbox/Support/Done")
     for raw in mails:
         state.deliver(address, "Inbox/Support", raw)
-    run_dir = _dir(work / f"run-{mode}")
+    run_dir = _dir(work / f"run-{label}")
     url = f"sqlite:///{run_dir / 'deskmail.db'}"
-    settings = {"after_processing": mode, "user": address, "name": f"Bench {mode}"}
+    settings = {"after_processing": mode, "user": address, "name": f"Bench {label}"}
     if mode == "move":
         settings["move_to"] = "Inbox/Support/Done"
     job = graph_job_settings(m365, reference_pattern=r"\[support-(?P<number>\d+)\]", **settings)
@@ -211,7 +237,7 @@ def _run(
         "DESKMAIL_SECRET_KEY_FILE": str(run_dir / "secret.key"),
     }
     before_requests, before_throttled = state.counters.requests, state.counters.throttled
-    print(f"graph {mode}: {len(mails)} mails ...", flush=True)
+    print(f"graph {label}: {len(mails)} mails ...", flush=True)
     measured = measure.run(
         [sys.executable, "-c", boot, "run-once", "--config", str(config)], env=env
     )
@@ -226,6 +252,7 @@ def _run(
     allowed = per_second / per_mail
     rate = len(mails) / measured.seconds
     return Row(
+        label=label,
         mode=mode,
         count=len(mails),
         seconds=measured.seconds,
@@ -273,7 +300,13 @@ def _check(url: str, corpus: ingest.Corpus, graph: GraphFake, address: str, mode
         raise SystemExit("correctness check failed:\n  " + "\n  ".join(problems[:20]))
 
 
-def _report(rows: list[Row], imap_rows: list[ImapRow], args: argparse.Namespace) -> None:
+def _report(
+    rows: list[Row],
+    imap_rows: list[ImapRow],
+    args: argparse.Namespace,
+    large: ingest.Corpus | None,
+) -> None:
+    modes = [row for row in rows if row.label != "large"]
     print()
     print(
         f"Graph fake: {args.delay * 1000:.0f} ms per request, 4 concurrent,"
@@ -285,25 +318,47 @@ def _report(rows: list[Row], imap_rows: list[ImapRow], args: argparse.Namespace)
         " | allowed mails/s | share | peak RSS MiB |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
+    for row in modes:
         print(
             f"| {row.mode} | {row.count:,} | {row.seconds:.1f} | {row.mails_per_second:.2f}"
             f" | {row.requests_per_mail:.3f} | {row.throttled} | {row.allowed_per_second:.2f}"
             f" | {row.share:.0%} | {row.peak_rss_mib:.1f} |"
         )
-    if not imap_rows:
-        return
-    imap = statistics.median(row.peak_rss_mib for row in imap_rows)
-    print()
-    runs = ", ".join(f"{row.peak_rss_mib:.1f}" for row in imap_rows)
-    print(f"IMAP run-once, same corpus ({len(imap_rows)} run(s): {runs} MiB; median {imap:.1f})")
-    print()
-    print("| after_processing | Graph peak RSS MiB | IMAP peak RSS MiB | Graph / IMAP |")
-    print("|---|---:|---:|---:|")
-    for row in rows:
+    corpus_runs = [row for row in imap_rows if row.label == "corpus"]
+    if corpus_runs:
+        imap = statistics.median(row.peak_rss_mib for row in corpus_runs)
+        print()
+        runs = ", ".join(f"{row.peak_rss_mib:.1f}" for row in corpus_runs)
         print(
-            f"| {row.mode} | {row.peak_rss_mib:.1f} | {imap:.1f} | {row.peak_rss_mib / imap:.3f} |"
+            f"IMAP run-once, same corpus ({len(corpus_runs)} run(s): {runs} MiB; median {imap:.1f})"
         )
+        print()
+        print("| after_processing | Graph peak RSS MiB | IMAP peak RSS MiB | Graph / IMAP |")
+        print("|---|---:|---:|---:|")
+        for row in modes:
+            print(
+                f"| {row.mode} | {row.peak_rss_mib:.1f} | {imap:.1f}"
+                f" | {row.peak_rss_mib / imap:.3f} |"
+            )
+    graph_large = [row for row in rows if row.label == "large"]
+    imap_large = [row for row in imap_rows if row.label == "large"]
+    if large is None or not graph_large:
+        return
+    print()
+    print(
+        f"Large mails: {large.count} requests, each with a {args.large.split('x')[1]} MiB"
+        f" attachment ({large.summary['total_bytes'] / 1e6:.1f} MB of mail), keep"
+    )
+    print()
+    print("| source | seconds | peak RSS MiB | / IMAP |")
+    print("|---|---:|---:|---:|")
+    imap_mib = imap_large[0].peak_rss_mib if imap_large else None
+    for name, seconds, mib in [
+        ("graph", graph_large[0].seconds, graph_large[0].peak_rss_mib),
+        *[("imap", row.seconds, row.peak_rss_mib) for row in imap_large],
+    ]:
+        ratio = f"{mib / imap_mib:.3f}" if imap_mib else "-"
+        print(f"| {name} | {seconds:.1f} | {mib:.1f} | {ratio} |")
 
 
 if __name__ == "__main__":

@@ -211,30 +211,37 @@ def finish_corpus(process: subprocess.Popen[bytes], out: Path) -> Corpus:
     return Corpus(out, json.loads((out / "manifest.json").read_text("utf-8")))
 
 
-def make_attachment_mail(out: Path, mib: int, seed: int) -> Corpus:
-    """One request carrying an attachment of mib MiB (random, so incompressible), base64."""
+def make_attachment_mail(out: Path, mib: int, seed: int, count: int = 1) -> Corpus:
+    """count requests, each carrying an attachment of mib MiB (random, so incompressible),
+    base64."""
     out.mkdir(parents=True)
-    msg = EmailMessage()
-    msg["From"] = "Dana Whitfield <dana.whitfield@contoso.example>"
-    msg["To"] = "Support <support@helpdesk.example>"
-    msg["Subject"] = "Full diagnostics capture from the failing server"
-    msg["Date"] = email.utils.format_datetime(
-        datetime.datetime(2026, 11, 24, 9, 30, tzinfo=datetime.UTC)
-    )
-    message_id = f"<bench-attachment-{mib}mib-{seed}@contoso.example>"
-    msg["Message-ID"] = message_id
-    msg.set_content("Hello,\n\nthe capture you asked for is attached.\n\nDana\n")
-    payload = random.Random(seed).randbytes(mib * MIB)
-    msg.add_attachment(
-        payload, maintype="application", subtype="octet-stream", filename="capture.bin"
-    )
-    data = msg.as_bytes(policy=email.policy.default.clone(linesep="\n"))
-    (out / "000001.eml").write_bytes(data)
-    entry = {"file": "000001.eml", "kind": "attach", "message_id": message_id,
-             "expect": "ticket", "ticket": 1, "attachment_bytes": len(payload)}  # fmt: skip
-    summary = {"count": 1, "seed": seed, "total_bytes": len(data), "expected_tickets": 1,
+    entries, total = [], 0
+    for n in range(1, count + 1):
+        msg = EmailMessage()
+        msg["From"] = "Dana Whitfield <dana.whitfield@contoso.example>"
+        msg["To"] = "Support <support@helpdesk.example>"
+        msg["Subject"] = "Full diagnostics capture from the failing server"
+        msg["Date"] = email.utils.format_datetime(
+            datetime.datetime(2026, 11, 24, 9, 30, tzinfo=datetime.UTC)
+        )
+        suffix = f"-{n}" if count > 1 else ""
+        message_id = f"<bench-attachment-{mib}mib-{seed}{suffix}@contoso.example>"
+        msg["Message-ID"] = message_id
+        msg.set_content("Hello,\n\nthe capture you asked for is attached.\n\nDana\n")
+        payload = random.Random(seed + n - 1).randbytes(mib * MIB)
+        msg.add_attachment(
+            payload, maintype="application", subtype="octet-stream", filename="capture.bin"
+        )
+        data = msg.as_bytes(policy=email.policy.default.clone(linesep="\n"))
+        name = f"{n:06d}.eml"
+        (out / name).write_bytes(data)
+        entry = {"file": name, "kind": "attach", "message_id": message_id,
+                 "expect": "ticket", "ticket": n, "attachment_bytes": len(payload)}  # fmt: skip
+        entries.append(entry)
+        total += len(data)
+    summary = {"count": count, "seed": seed, "total_bytes": total, "expected_tickets": count,
                "expected_followups": 0}  # fmt: skip
-    manifest = {"summary": summary, "messages": [entry]}
+    manifest = {"summary": summary, "messages": entries}
     (out / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     return Corpus(out, manifest)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,8 @@ from deskmail.intake.run import run_job
 from deskmail.sources.check import check_connection
 from deskmail.sources.errors import SourceError, Step
 from deskmail.sources.graph import delta
-from deskmail.sources.graph.client import GraphClient
+from deskmail.sources.graph.client import IN_MEMORY_BYTES, GraphClient
+from deskmail.sources.graph.folders import mailbox_path
 from deskmail.sources.graph.source import GraphSource
 from deskmail.sources.graph.throttle import Budget, Pacer, retry_after
 from deskmail.store.engine import Store
@@ -246,6 +248,49 @@ def test_a_25_mb_mail_arrives_whole_through_the_spool(
         pytest.raises(FileNotFoundError),
     ):
         list(bad.fetch(bad.list_keys()))
+
+
+def _files_open_in(directory: Path) -> int:
+    """This process's open files in `directory` (nameless ones read "#N (deleted)")."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        found += target.startswith(f"{directory}/")
+    return found
+
+
+def test_large_mails_fetched_ahead_wait_in_their_files(
+    mailbox: Microsoft365, tmp_path: Path
+) -> None:
+    raws = [_mail(n, size=2 * IN_MEMORY_BYTES) for n in range(3)]
+    ids = [mailbox.state.deliver(MAILBOX, "Inbox/Support", raw) for raw in raws]
+    small = _mail(9)
+    small_id = mailbox.state.deliver(MAILBOX, "Inbox/Support", small)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    job = _job(mailbox)
+    with GraphSource(job, FakeTokens(mailbox.state), spool_directory=str(spool)) as source:
+        messages = f"{mailbox_path(MAILBOX)}/messages"
+        body = source.client.content(f"{messages}/{ids[0]}/$value", str(spool))
+        assert body is not None and not body.in_memory  # on disk until taken
+        assert _files_open_in(spool) == 1
+        assert body.take() == raws[0]
+        assert _files_open_in(spool) == 0
+        held = source.client.content(f"{messages}/{small_id}/$value", str(spool))
+        assert held is not None and held.in_memory and held.take() == small
+
+        fetching = source.fetch(source.list_keys())
+        assert next(fetching).raw == raws[0]
+        # The two large mails fetched ahead wait in their files, not in memory.
+        deadline = time.monotonic() + 10
+        while _files_open_in(spool) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _files_open_in(spool) == 2
+        fetching.close()  # stopped early: they are let go, their files closed
+        assert _files_open_in(spool) == 0
 
 
 def test_a_vanished_mail_is_skipped(mailbox: Microsoft365) -> None:

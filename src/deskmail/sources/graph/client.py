@@ -16,9 +16,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -34,8 +34,9 @@ log = logging.getLogger("deskmail.sources.graph")
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 BATCH_LIMIT = 20  # requests in one JSON $batch, Graph's maximum
 MAX_THROTTLED = 8  # 429/503 answers in a row before giving up on a request
-# $value answers up to this size are read in memory; larger ones go through a
-# temporary file first, so the mail is held once (not as chunks and their join).
+# $value answers up to this size are read in memory; larger ones go to a temporary
+# file and stay there until their turn (Body), so a 25 MB mail is held once (not as
+# chunks and their join) and only one large mail at a time, however many are fetched ahead.
 IN_MEMORY_BYTES = 1024 * 1024
 _CHUNK = 256 * 1024
 
@@ -48,6 +49,35 @@ class GraphError(Exception):
         self.code = code
         self.message = message
         super().__init__(f"{status} {code}: {message}" if code else f"{status}: {message}")
+
+
+class Body:
+    """A $value fetched ahead of its turn: its bytes, or the nameless file holding them."""
+
+    def __init__(self, data: bytes = b"", spooled: IO[bytes] | None = None) -> None:
+        self._data = data
+        self._spooled = spooled
+
+    @property
+    def in_memory(self) -> bool:
+        return self._spooled is None
+
+    def take(self) -> bytes:
+        """The mail, read now if it was spooled; the file is closed (and so gone)."""
+        data, self._data = self._data, b""
+        if self._spooled is not None:
+            with self._spooled as spooled:
+                spooled.seek(0)
+                data = spooled.read()
+            self._spooled = None
+        return data
+
+    def discard(self) -> None:
+        """Let go of a body never taken (a fetch stopped early)."""
+        self._data = b""
+        if self._spooled is not None:
+            self._spooled.close()
+            self._spooled = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +157,23 @@ class GraphClient:
             response.read()
             return response
 
-    def content(self, url: str, spool_directory: str | None = None) -> bytes | None:
-        """A $value body, or None when the message is gone (404); a large one passes
-        through a nameless file in `spool_directory` (gone with the process)."""
+    def content(self, url: str, spool_directory: str | None = None) -> Body | None:
+        """A $value body, or None when the message is gone (404); a large one is left in
+        a nameless file in `spool_directory` (gone when taken, or with the process)."""
         with self._exchange("GET", url, stream=True, missing_ok=True) as response:
             if response.status_code == 404:
                 return None
             length = int(response.headers.get("content-length") or 0)
             if 0 < length <= IN_MEMORY_BYTES:
-                return response.read()
-            with tempfile.TemporaryFile(prefix="graph-", dir=spool_directory) as spool:
+                return Body(response.read())
+            with ExitStack() as unless_written:
+                spool = unless_written.enter_context(
+                    tempfile.TemporaryFile(prefix="graph-", dir=spool_directory)
+                )
                 for chunk in response.iter_bytes(_CHUNK):
                     spool.write(chunk)
-                spool.seek(0)
-                return spool.read()
+                unless_written.pop_all()  # the Body owns the file now
+            return Body(spooled=spool)
 
     def batch(self, requests: Sequence[BatchRequest]) -> list[BatchAnswer]:
         """One JSON $batch (at most BATCH_LIMIT requests); answers in the order asked."""

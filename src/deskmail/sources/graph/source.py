@@ -34,6 +34,7 @@ from deskmail.sources.graph.client import (
     BATCH_LIMIT,
     MAX_THROTTLED,
     BatchRequest,
+    Body,
     GraphClient,
     GraphError,
 )
@@ -135,21 +136,30 @@ class GraphSource(ClosingSource):
         wanted = [(key, message_id) for key in keys if (message_id := self._id(key))]
         with ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="graph-fetch") as pool:
             queued = iter(wanted)
-            running: deque[tuple[str, Future[bytes | None]]] = deque(
+            running: deque[tuple[str, Future[Body | None]]] = deque(
                 (key, pool.submit(self._content, message_id))
                 for key, message_id in islice(queued, FETCH_THREADS)
             )
-            while running:
-                key, future = running.popleft()
-                raw = future.result()
-                following = next(queued, None)
-                if following is not None:
-                    running.append((following[0], pool.submit(self._content, following[1])))
-                if raw is None:
-                    log.info("%s is gone from the mailbox; skipped", key)
-                    continue
-                yield FetchedMessage(key, raw)
-                del raw
+            try:
+                while running:
+                    key, future = running.popleft()
+                    body = future.result()
+                    following = next(queued, None)
+                    if following is not None:
+                        running.append((following[0], pool.submit(self._content, following[1])))
+                    if body is None:
+                        log.info("%s is gone from the mailbox; skipped", key)
+                        continue
+                    raw = body.take()  # a spooled one is read only now, at its turn
+                    yield FetchedMessage(key, raw)
+                    del raw
+            finally:  # stopped early: the bodies fetched ahead are let go, their files closed
+                for _, future in running:
+                    future.cancel()
+                    if not future.cancelled() and future.exception() is None:
+                        ahead = future.result()
+                        if ahead is not None:
+                            ahead.discard()
 
     def acknowledge(self, keys: Iterable[str]) -> None:
         action = self._job.effective_after_processing
@@ -180,7 +190,7 @@ class GraphSource(ClosingSource):
             return None
         return key[len(prefix) :]
 
-    def _content(self, message_id: str) -> bytes | None:
+    def _content(self, message_id: str) -> Body | None:
         with self._translating(Step.PROTOCOL):
             url = f"{self._mailbox}/messages/{message_id}/$value"
             return self._client.content(url, self._spool_directory)
