@@ -66,7 +66,11 @@ def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DESKMAIL_CLIENT_SECRET", SECRET)
 
 
-def oauth2_job(platform: IdentityPlatform, client_id: str, **oauth2: object) -> JobConfig:
+def oauth2_job(
+    platform: IdentityPlatform, client_id: str, protocol: str = "imap", **oauth2: object
+) -> JobConfig:
+    """An IMAP job signing in with XOAUTH2 (its token calls through requests), or a Graph
+    job (through httpx, as its own requests)."""
     table = {
         "tenant": platform.tenant,
         "client_id": client_id,
@@ -74,13 +78,14 @@ def oauth2_job(platform: IdentityPlatform, client_id: str, **oauth2: object) -> 
         "ca_file": platform.ca_file,
         **oauth2,
     }
+    mechanism = {"auth_mechanism": "xoauth2"} if protocol == "imap" else {}
     return JobConfig(
         name="Support",
-        protocol="imap",
+        protocol=protocol,
         server="127.0.0.1",
         user="support@contoso.example",
-        auth_mechanism="xoauth2",
         oauth2=OAuth2Config.model_validate(table),
+        **mechanism,
     )
 
 
@@ -165,13 +170,29 @@ def test_a_wrong_secret_and_an_unknown_client_are_client_failures(
     assert caught.value.step is Step.CLIENT and "AADSTS700016" in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("protocol", "client"), [("imap", "python-requests/"), ("graph", "python-httpx/")]
+)
+def test_a_graph_job_asks_for_tokens_over_its_own_http_client(
+    platform: IdentityPlatform, store: Store, protocol: str, client: str
+) -> None:
+    """Graph's requests already go through httpx: its token calls do too (one TLS context,
+    no second CA bundle); other jobs keep requests, which msal imports anyway."""
+    app = platform.register(secret=SECRET)
+    job = oauth2_job(platform, app.client_id, protocol, client_secret_env="DESKMAIL_CLIENT_SECRET")
+    assert tokens(job, store).token()
+    assert platform.user_agents and all(agent.startswith(client) for agent in platform.user_agents)
+
+
+@pytest.mark.parametrize("protocol", ["imap", "graph"])
 def test_an_unknown_tenant_and_an_unreachable_authority_are_identity_failures(
-    platform: IdentityPlatform, store: Store
+    platform: IdentityPlatform, store: Store, protocol: str
 ) -> None:
     app = platform.register(secret=SECRET)
     job = oauth2_job(
         platform,
         app.client_id,
+        protocol,
         client_secret_env="DESKMAIL_CLIENT_SECRET",
         tenant="fabrikam.example",
     )
@@ -181,6 +202,7 @@ def test_an_unknown_tenant_and_an_unreachable_authority_are_identity_failures(
     gone = oauth2_job(
         platform,
         app.client_id,
+        protocol,
         client_secret_env="DESKMAIL_CLIENT_SECRET",
         authority="https://127.0.0.1:9",
     )
@@ -190,11 +212,12 @@ def test_an_unknown_tenant_and_an_unreachable_authority_are_identity_failures(
     assert caught.value.detail.startswith("the identity provider cannot be reached")
 
 
+@pytest.mark.parametrize("protocol", ["imap", "graph"])
 def test_an_untrusted_identity_certificate_is_a_certificate_failure(
-    platform: IdentityPlatform, store: Store
+    platform: IdentityPlatform, store: Store, protocol: str
 ) -> None:
     app = platform.register(secret=SECRET)
-    job = oauth2_job(platform, app.client_id, client_secret_env="DESKMAIL_CLIENT_SECRET")
+    job = oauth2_job(platform, app.client_id, protocol, client_secret_env="DESKMAIL_CLIENT_SECRET")
     job = job.model_copy(
         update={"oauth2": job.oauth2.model_copy(update={"ca_file": None})}  # type: ignore[union-attr]
     )

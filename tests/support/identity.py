@@ -140,6 +140,7 @@ class IdentityPlatform:
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every access token, for greps
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    user_agents: list[str] = field(default_factory=list)  # which HTTP client asked, per request
     grant_types: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -286,6 +287,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
         self.platform.requests.append(("GET", path))
+        self.platform.user_agents.append(self.headers.get("User-Agent", ""))
         platform = self.platform
         if path == "/common/discovery/instance":
             params = urllib.parse.parse_qs(query)
@@ -325,6 +327,7 @@ class IdentityHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = self.path.partition("?")[0]
         self.platform.requests.append(("POST", path))
+        self.platform.user_agents.append(self.headers.get("User-Agent", ""))
         length = int(self.headers.get("Content-Length") or 0)
         form = {
             key: values[0]

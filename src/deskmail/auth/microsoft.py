@@ -37,7 +37,10 @@ class MicrosoftSignIn:
         ca_file: Path | None,
         timeout: float,
         sign_in_hint: str,
+        over_httpx: bool = False,
     ) -> None:
+        """`over_httpx`: the job's own requests go through httpx (Graph), so the token calls
+        do too, sharing its TLS context, rather than requests loading its own CA bundle."""
         self._oauth2 = oauth2
         self._scopes = scopes
         self._store = cache
@@ -47,8 +50,11 @@ class MicrosoftSignIn:
         self._timeout = timeout
         self.sign_in_hint = sign_in_hint
         self.server = urllib.parse.urlsplit(oauth2.authority_url).netloc
+        self._over_httpx = over_httpx
         self._app: Any = None
         self._cache: Any = None
+        # What a token call raises when the identity platform cannot be reached.
+        self._network_errors: tuple[type[BaseException], ...] = ()
 
     # ---- the msal application ----------------------------------------------------
 
@@ -56,20 +62,15 @@ class MicrosoftSignIn:
         if self._app is not None:
             return self._app
         import msal
-        import requests
 
         self._cache = msal.SerializableTokenCache()
         stored = self._store.load()
         if stored:
             self._cache.deserialize(stored)
-        # trust_env=False: REQUESTS_CA_BUNDLE in the environment would override verify.
-        session = requests.Session()
-        session.trust_env = False
-        session.verify = str(self._ca_file) if self._ca_file else True
         options: dict[str, Any] = {
             "authority": self._oauth2.authority_url,
             "token_cache": self._cache,
-            "http_client": session,
+            "http_client": self._http_client(),
             "timeout": self._timeout,
         }
         if self._oauth2.authority is not None:
@@ -92,9 +93,28 @@ class MicrosoftSignIn:
                 server=self.server,
                 hint="check oauth2.tenant (the directory id or domain) and oauth2.authority",
             ) from None
-        except requests.RequestException as exc:
+        except self._network_errors as exc:
             raise unreachable(exc, self.server) from None
         return self._app
+
+    def _http_client(self) -> Any:
+        """What msal sends its requests with: httpx for a job that speaks it (one TLS
+        context, verified as the mailbox is), else requests, which msal imports anyway."""
+        if self._over_httpx:
+            import httpx
+
+            from deskmail.sources.https import https_client
+
+            self._network_errors = (httpx.TransportError,)
+            return https_client(self._ca_file, True, self.server, self._timeout)
+        import requests
+
+        self._network_errors = (requests.RequestException,)
+        # trust_env=False: REQUESTS_CA_BUNDLE in the environment would override verify.
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self._ca_file) if self._ca_file else True
+        return session
 
     def _credential(self) -> str | dict[str, Any]:
         if self._secret is not None:
@@ -104,11 +124,9 @@ class MicrosoftSignIn:
 
     def _calling(self, call: Callable[[], Any]) -> Any:
         """One token call; the cache saved when it changed, network errors named."""
-        import requests
-
         try:
             result = call()
-        except requests.RequestException as exc:
+        except self._network_errors as exc:
             raise unreachable(exc, self.server) from None
         finally:
             if self._cache is not None and self._cache.has_state_changed:

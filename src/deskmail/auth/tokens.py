@@ -133,6 +133,7 @@ def tokens_for(
                 ca_file=ca_file,
                 timeout=timeout,
                 sign_in_hint=hint,
+                over_httpx=use == "graph",
             )
         )
     if oauth2.provider is OAuth2Provider.GOOGLE or oauth2.flow is OAuth2Flow.DELEGATED:
