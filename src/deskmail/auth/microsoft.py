@@ -53,8 +53,6 @@ class MicrosoftSignIn:
         self._over_httpx = over_httpx
         self._app: Any = None
         self._cache: Any = None
-        # What a token call raises when the identity platform cannot be reached.
-        self._network_errors: tuple[type[BaseException], ...] = ()
 
     # ---- the msal application ----------------------------------------------------
 
@@ -93,7 +91,7 @@ class MicrosoftSignIn:
                 server=self.server,
                 hint="check oauth2.tenant (the directory id or domain) and oauth2.authority",
             ) from None
-        except self._network_errors as exc:
+        except self._network_errors() as exc:
             raise unreachable(exc, self.server) from None
         return self._app
 
@@ -101,20 +99,26 @@ class MicrosoftSignIn:
         """What msal sends its requests with: httpx for a job that speaks it (one TLS
         context, verified as the mailbox is), else requests, which msal imports anyway."""
         if self._over_httpx:
-            import httpx
-
             from deskmail.sources.https import https_client
 
-            self._network_errors = (httpx.TransportError,)
             return https_client(self._ca_file, True, self.server, self._timeout)
         import requests
 
-        self._network_errors = (requests.RequestException,)
         # trust_env=False: REQUESTS_CA_BUNDLE in the environment would override verify.
         session = requests.Session()
         session.trust_env = False
         session.verify = str(self._ca_file) if self._ca_file else True
         return session
+
+    def _network_errors(self) -> tuple[type[BaseException], ...]:
+        """What that client raises when the identity platform cannot be reached."""
+        if self._over_httpx:
+            import httpx
+
+            return (httpx.TransportError,)
+        import requests
+
+        return (requests.RequestException,)
 
     def _credential(self) -> str | dict[str, Any]:
         if self._secret is not None:
@@ -126,7 +130,7 @@ class MicrosoftSignIn:
         """One token call; the cache saved when it changed, network errors named."""
         try:
             result = call()
-        except self._network_errors as exc:
+        except self._network_errors() as exc:
             raise unreachable(exc, self.server) from None
         finally:
             if self._cache is not None and self._cache.has_state_changed:
