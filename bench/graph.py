@@ -149,7 +149,7 @@ def main() -> None:
         finally:
             if args.imap_runs:
                 dovecot.stop()
-        _report(rows, imap_rows, args, large)
+        _report(rows, imap_rows, args, large, large_mib)
         if args.json is not None:
             found = {"graph": [asdict(r) for r in rows], "imap": [asdict(r) for r in imap_rows]}
             args.json.write_text(json.dumps(found, indent=2))
@@ -305,6 +305,7 @@ def _report(
     imap_rows: list[ImapRow],
     args: argparse.Namespace,
     large: ingest.Corpus | None,
+    large_mib: int,
 ) -> None:
     modes = [row for row in rows if row.label != "large"]
     print()
@@ -346,7 +347,7 @@ def _report(
         return
     print()
     print(
-        f"Large mails: {large.count} requests, each with a {args.large.split('x')[1]} MiB"
+        f"Large mails: {large.count} requests, each with a {large_mib} MiB"
         f" attachment ({large.summary['total_bytes'] / 1e6:.1f} MB of mail), keep"
     )
     print()
